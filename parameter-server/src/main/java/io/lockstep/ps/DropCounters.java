@@ -1,0 +1,33 @@
+package io.lockstep.ps;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Frames the parameter server refused to sum, by reason. Safe to read from any thread. */
+public final class DropCounters {
+    private final AtomicLong foreignJob = new AtomicLong();
+    private final AtomicLong staleStep = new AtomicLong();
+    private final AtomicLong malformed = new AtomicLong();
+    private final AtomicLong duplicate = new AtomicLong();
+
+    void record(ShardAggregator.Outcome outcome) {
+        switch (outcome) {
+            case FOREIGN_JOB -> foreignJob.incrementAndGet();
+            case STALE_STEP -> staleStep.incrementAndGet();
+            case MALFORMED -> malformed.incrementAndGet();
+            case DUPLICATE -> duplicate.incrementAndGet();
+            default -> throw new IllegalArgumentException("not a drop: " + outcome);
+        }
+    }
+
+    public long foreignJob() { return foreignJob.get(); }
+    public long staleStep() { return staleStep.get(); }
+    public long malformed() { return malformed.get(); }
+    public long duplicate() { return duplicate.get(); }
+    public long total() { return foreignJob() + staleStep() + malformed() + duplicate(); }
+
+    @Override
+    public String toString() {
+        return "foreign_job=" + foreignJob() + " stale_step=" + staleStep()
+            + " malformed=" + malformed() + " duplicate=" + duplicate();
+    }
+}

@@ -1,0 +1,124 @@
+package io.lockstep.ps;
+
+import io.aeron.Aeron;
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ThreadingMode;
+import org.agrona.IoUtil;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.File;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One embedded Aeron media driver and client per JVM, shared by the parameter server and
+ * every worker task of that JVM and closed when the last user releases it.
+ *
+ * <p>The driver lives in its own directory {@code /dev/shm/lockstep-<pid>-<id>}, deleted on
+ * start and on shutdown; directories left by dead processes are removed on start. One shared
+ * driver thread with a parking back-off keeps the driver off the cores that train.
+ */
+public final class EmbeddedAeron implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedAeron.class);
+    private static final String PREFIX = "lockstep-";
+    private static final int SOCKET_BUFFER = 2 * 1024 * 1024;
+
+    private static EmbeddedAeron shared;
+    private static int users;
+
+    private final MediaDriver driver;
+    private final Aeron aeron;
+    private final String directory;
+
+    private EmbeddedAeron() {
+        GradientFrame.requireLittleEndian();
+        removeOrphans();
+        directory = baseDir() + File.separator + PREFIX + ProcessHandle.current().pid() + "-"
+            + UUID.randomUUID().toString().substring(0, 8);
+        MediaDriver.Context ctx = new MediaDriver.Context()
+            .aeronDirectoryName(directory)
+            .dirDeleteOnStart(true)
+            .dirDeleteOnShutdown(true)
+            .threadingMode(ThreadingMode.SHARED)
+            .sharedIdleStrategy(new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1),
+                TimeUnit.MICROSECONDS.toNanos(200)))
+            .mtuLength(ExchangeSpec.DEFAULT_MTU)
+            .ipcMtuLength(ExchangeSpec.DEFAULT_MTU)
+            .socketRcvbufLength(SOCKET_BUFFER)
+            .socketSndbufLength(SOCKET_BUFFER)
+            .initialWindowLength(SOCKET_BUFFER)
+            .termBufferSparseFile(true)
+            .warnIfDirectoryExists(false);
+        driver = MediaDriver.launchEmbedded(ctx);
+        try {
+            aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+        } catch (RuntimeException e) {
+            driver.close();
+            throw e;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> IoUtil.delete(new File(directory), true),
+            "lockstep-aeron-cleanup"));
+        LOG.debug("embedded Aeron media driver in {}", directory);
+    }
+
+    /** Returns this JVM's driver, starting it on first use; pair every call with {@link #close()}. */
+    public static synchronized EmbeddedAeron acquire() {
+        if (shared == null) {
+            shared = new EmbeddedAeron();
+        }
+        users++;
+        return shared;
+    }
+
+    public Aeron aeron() {
+        return aeron;
+    }
+
+    public String directory() {
+        return directory;
+    }
+
+    @Override
+    public void close() {
+        synchronized (EmbeddedAeron.class) {
+            if (--users > 0) {
+                return;
+            }
+            shared = null;
+        }
+        try {
+            aeron.close();
+        } finally {
+            driver.close();
+            IoUtil.delete(new File(directory), true);
+        }
+    }
+
+    private static String baseDir() {
+        File shm = new File("/dev/shm");
+        return shm.isDirectory() ? shm.getPath() : System.getProperty("java.io.tmpdir");
+    }
+
+    /** Deletes driver directories whose owning process is gone (a crash or a kill -9). */
+    static void removeOrphans() {
+        File[] dirs = new File(baseDir()).listFiles((d, name) -> name.startsWith(PREFIX));
+        if (dirs == null) {
+            return;
+        }
+        for (File dir : dirs) {
+            String rest = dir.getName().substring(PREFIX.length());
+            int dash = rest.indexOf('-');
+            try {
+                long pid = Long.parseLong(dash < 0 ? rest : rest.substring(0, dash));
+                if (ProcessHandle.of(pid).isEmpty()) {
+                    IoUtil.delete(dir, true);
+                    LOG.info("removed Aeron directory {} of dead process {}", dir, pid);
+                }
+            } catch (NumberFormatException ignored) {
+                // not ours
+            }
+        }
+    }
+}

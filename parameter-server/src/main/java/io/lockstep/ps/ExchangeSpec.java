@@ -1,0 +1,88 @@
+package io.lockstep.ps;
+
+import java.io.Serializable;
+import java.util.Arrays;
+
+/**
+ * Everything a worker needs to reach the parameter server, shipped to Spark tasks as-is.
+ *
+ * <p>UDP: shard s listens for gradients on {@code host:upstreamPorts[s]} and answers with a
+ * multi-destination-cast publication whose control endpoint is {@code host:controlPorts[s]};
+ * workers join it dynamically from an ephemeral port, so the server needs no worker address.
+ * IPC: the same streams over shared memory, for workers in the server's JVM.
+ */
+public record ExchangeSpec(
+    long jobId,
+    ShardLayout layout,
+    int workers,
+    Transport transport,
+    String host,
+    int[] upstreamPorts,
+    int[] controlPorts,
+    int termLength,
+    int mtu,
+    long timeoutMillis,
+    long firstStep
+) implements Serializable {
+
+    public enum Transport { UDP, IPC }
+
+    /** Aeron frame header in front of every message. */
+    public static final int AERON_HEADER = 32;
+    public static final int UPSTREAM_STREAM_BASE = 1000;
+    public static final int DOWNSTREAM_STREAM_BASE = 2000;
+    public static final int DEFAULT_MTU = 65504;
+    public static final int DEFAULT_TERM_LENGTH = 8 * 1024 * 1024;
+
+    public ExchangeSpec {
+        if (transport == Transport.UDP
+            && (upstreamPorts.length != layout.shards() || controlPorts.length != layout.shards())) {
+            throw new IllegalArgumentException("need one upstream and one control port per shard, got "
+                + Arrays.toString(upstreamPorts) + " and " + Arrays.toString(controlPorts));
+        }
+        if (mtu % 32 != 0 || mtu < 4096 || mtu > DEFAULT_MTU) {
+            throw new IllegalArgumentException("mtu must be a multiple of 32 in [4096, 65504], got " + mtu);
+        }
+    }
+
+    /** Largest chunk (in floats) that fits one frame of the given MTU. */
+    public static int chunkValuesFor(int mtu) {
+        return (mtu - AERON_HEADER - GradientFrame.HEADER_LENGTH) / Float.BYTES;
+    }
+
+    public int upstreamStream(int shard) { return UPSTREAM_STREAM_BASE + shard; }
+    public int downstreamStream(int shard) { return DOWNSTREAM_STREAM_BASE + shard; }
+
+    private String params() {
+        return "term-length=" + termLength + "|mtu=" + mtu;
+    }
+
+    /** Channel on which shard s receives gradients (server subscribes, workers publish). */
+    public String upstreamChannel(int shard) {
+        return transport == Transport.IPC
+            ? "aeron:ipc?" + params()
+            : "aeron:udp?endpoint=" + host + ":" + upstreamPorts[shard] + "|" + params();
+    }
+
+    /** Channel on which shard s publishes averages; min flow control waits for the slowest worker. */
+    public String downstreamPublicationChannel(int shard) {
+        return transport == Transport.IPC
+            ? "aeron:ipc?" + params()
+            : "aeron:udp?control=" + host + ":" + controlPorts[shard] + "|control-mode=dynamic|fc=min|" + params();
+    }
+
+    /** Channel a worker on {@code workerHost} subscribes to for shard s's averages. */
+    public String downstreamSubscriptionChannel(int shard, String workerHost) {
+        return transport == Transport.IPC
+            ? "aeron:ipc"
+            : "aeron:udp?endpoint=" + workerHost + ":0|control=" + host + ":" + controlPorts[shard]
+                + "|control-mode=dynamic";
+    }
+
+    @Override
+    public String toString() {
+        return "ExchangeSpec[job=" + Long.toHexString(jobId) + ", " + layout + ", workers=" + workers
+            + ", " + transport + (transport == Transport.UDP ? " " + host + " up=" + Arrays.toString(upstreamPorts)
+            + " control=" + Arrays.toString(controlPorts) : "") + "]";
+    }
+}

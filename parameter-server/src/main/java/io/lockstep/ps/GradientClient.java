@@ -1,0 +1,211 @@
+package io.lockstep.ps;
+
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.aeron.logbuffer.BufferClaim;
+import io.aeron.logbuffer.FragmentHandler;
+import org.agrona.CloseHelper;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A worker's side of the exchange: sends its summed gradient, chunk by chunk, straight from
+ * the off-heap gradient vector into Aeron's log buffers, then waits for every shard's average
+ * and copies it back over the same vector. One instance per worker, used by one thread.
+ */
+public final class GradientClient implements AutoCloseable {
+    private static final int FRAGMENT_LIMIT = 16;
+
+    private final ExchangeSpec spec;
+    private final ShardLayout layout;
+    private final int rank;
+    private final ExclusivePublication[] upstream;
+    private final Subscription[] downstream;
+    private final boolean[] received;
+    private final int[] chunkBase;
+    private final BufferClaim claim = new BufferClaim();
+    private final GradientFrame frame = new GradientFrame();
+    private final UnsafeBuffer vector = new UnsafeBuffer(0, 0);
+    private final IdleStrategy idle = new BackoffIdleStrategy(100, 20, TimeUnit.MICROSECONDS.toNanos(1),
+        TimeUnit.MICROSECONDS.toNanos(50));
+    private final FragmentHandler onAverage = this::onAverage;
+    private final long timeoutNs;
+
+    private long currentStep;
+    private int receivedCount;
+    private long totalSamples;
+    private float meanLoss;
+    private long ignoredFrames;
+
+    public GradientClient(Aeron aeron, ExchangeSpec spec, int rank, String workerHost) {
+        GradientFrame.requireLittleEndian();
+        this.spec = spec;
+        this.layout = spec.layout();
+        this.rank = rank;
+        this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(spec.timeoutMillis());
+        int shards = layout.shards();
+        upstream = new ExclusivePublication[shards];
+        downstream = new Subscription[shards];
+        chunkBase = new int[shards];
+        int total = 0;
+        for (int s = 0; s < shards; s++) {
+            chunkBase[s] = total;
+            total += layout.chunkCount(s);
+        }
+        received = new boolean[total];
+        try {
+            for (int s = 0; s < shards; s++) {
+                downstream[s] = aeron.addSubscription(spec.downstreamSubscriptionChannel(s, workerHost),
+                    spec.downstreamStream(s));
+                upstream[s] = aeron.addExclusivePublication(spec.upstreamChannel(s), spec.upstreamStream(s));
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Waits until every shard can hear this worker and this worker can hear every shard. */
+    public void awaitConnected() throws TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + timeoutNs;
+        for (int s = 0; s < layout.shards(); s++) {
+            while (!upstream[s].isConnected() || !downstream[s].isConnected()) {
+                checkDeadline(deadline, "rank " + rank + ": parameter-server shard " + s + " not reachable ("
+                    + (upstream[s].isConnected() ? "no averages channel " + downstream[s].channel()
+                    : "gradient channel " + upstream[s].channel()) + ")");
+                idle.idle();
+            }
+        }
+        idle.reset();
+    }
+
+    /**
+     * Sends {@code samples} samples' summed gradient for {@code step}, read from the float
+     * vector at {@code address}, and overwrites that vector with the averaged gradient.
+     * With {@code samples == 0} (an exhausted shard) empty frames keep the step in lockstep.
+     */
+    public void exchange(long step, long address, int samples, float loss)
+        throws TimeoutException, InterruptedException {
+        vector.wrap(address, layout.paramCount() * Float.BYTES);
+        currentStep = step;
+        long deadline = System.nanoTime() + timeoutNs;
+        for (int s = 0; s < layout.shards(); s++) {
+            int chunks = layout.chunkCount(s);
+            for (int c = 0; c < chunks; c++) {
+                send(s, c, chunks, samples, loss, deadline);
+            }
+        }
+        java.util.Arrays.fill(received, false);
+        receivedCount = 0;
+        while (receivedCount < received.length) {
+            int work = 0;
+            for (Subscription sub : downstream) {
+                work += sub.poll(onAverage, FRAGMENT_LIMIT);
+            }
+            if (work == 0) {
+                checkDeadline(deadline, "rank " + rank + " step " + step + ": no average from "
+                    + missingShards());
+                idle.idle();
+            } else {
+                idle.reset();
+            }
+        }
+    }
+
+    private void send(int shard, int chunk, int chunks, int samples, float loss, long deadline)
+        throws TimeoutException, InterruptedException {
+        int start = layout.chunkStart(shard, chunk);
+        int length = samples == 0 ? 0 : layout.chunkLength(shard, chunk);
+        ExclusivePublication pub = upstream[shard];
+        long result;
+        while ((result = pub.tryClaim(GradientFrame.frameLength(length), claim)) < 0) {
+            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
+                throw new IllegalStateException("rank " + rank + ": gradient publication to shard " + shard
+                    + " unusable (" + result + ")");
+            }
+            checkDeadline(deadline, "rank " + rank + " step " + currentStep + ": shard " + shard
+                + (result == Publication.NOT_CONNECTED ? " not connected" : " not accepting gradients (back-pressure)"));
+            idle.idle();
+        }
+        idle.reset();
+        int index = claim.offset();
+        frame.wrapForWrite(claim.buffer(), index, claim.length())
+            .header(spec.jobId(), currentStep, rank, shard, chunk, chunks, samples, loss, start, length);
+        if (length > 0) {
+            claim.buffer().putBytes(index + GradientFrame.HEADER_LENGTH, vector, start * Float.BYTES,
+                length * Float.BYTES);
+        }
+        claim.commit();
+    }
+
+    private void onAverage(org.agrona.DirectBuffer buffer, int offset, int length, io.aeron.logbuffer.Header header) {
+        frame.wrap(buffer, offset, length);
+        if (!frame.isWellFormed() || frame.jobId() != spec.jobId() || frame.step() != currentStep) {
+            ignoredFrames++;
+            return;
+        }
+        int shard = frame.shard();
+        int chunk = frame.chunk();
+        if (shard < 0 || shard >= layout.shards() || chunk < 0 || chunk >= layout.chunkCount(shard)
+            || frame.valueOffset() != layout.chunkStart(shard, chunk)
+            || frame.length() != layout.chunkLength(shard, chunk)) {
+            ignoredFrames++;
+            return;
+        }
+        int slot = chunkBase[shard] + chunk;
+        if (received[slot]) {
+            ignoredFrames++;
+            return;
+        }
+        received[slot] = true;
+        receivedCount++;
+        totalSamples = frame.samples();
+        meanLoss = frame.loss();
+        vector.putBytes(frame.valueOffset() * Float.BYTES, buffer, frame.valuesIndex(), frame.length() * Float.BYTES);
+    }
+
+    private String missingShards() {
+        StringBuilder sb = new StringBuilder();
+        for (int s = 0; s < layout.shards(); s++) {
+            for (int c = 0; c < layout.chunkCount(s); c++) {
+                if (!received[chunkBase[s] + c]) {
+                    sb.append(sb.length() == 0 ? "shard " : ", shard ").append(s);
+                    break;
+                }
+            }
+        }
+        return sb.toString();
+    }
+
+    private void checkDeadline(long deadline, String waitingFor) throws TimeoutException, InterruptedException {
+        if (Thread.interrupted()) {
+            throw new InterruptedException(waitingFor);
+        }
+        if (System.nanoTime() - deadline > 0) {
+            throw new TimeoutException(waitingFor + " within " + spec.timeoutMillis() + " ms");
+        }
+    }
+
+    /** Samples behind the last average (all workers together). */
+    public long totalSamples() { return totalSamples; }
+
+    /** Sample-weighted mean loss of the last step over all workers. */
+    public float meanLoss() { return meanLoss; }
+
+    /** Frames of other jobs, older steps or repeated chunks that this client skipped. */
+    public long ignoredFrames() { return ignoredFrames; }
+
+    public int rank() { return rank; }
+
+    @Override
+    public void close() {
+        CloseHelper.closeAll(upstream);
+        CloseHelper.closeAll(downstream);
+    }
+}

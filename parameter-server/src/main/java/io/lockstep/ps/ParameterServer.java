@@ -1,0 +1,103 @@
+package io.lockstep.ps;
+
+import io.aeron.Aeron;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import org.agrona.CloseHelper;
+import org.agrona.ErrorHandler;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The sharded aggregation server: one {@link ShardAgent} per shard, each on its own thread,
+ * each owning one range of the flat gradient. Shard 0 reports finished steps to the
+ * {@link StepListener}.
+ */
+public final class ParameterServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ParameterServer.class);
+
+    private final List<AgentRunner> runners = new ArrayList<>();
+    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final List<ShardAggregator> aggregators = new ArrayList<>();
+    private final DropCounters drops = new DropCounters();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final ExchangeSpec spec;
+
+    private ParameterServer(ExchangeSpec spec) {
+        this.spec = spec;
+    }
+
+    public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener) {
+        ParameterServer server = new ParameterServer(spec);
+        try {
+            ShardLayout layout = spec.layout();
+            for (int s = 0; s < layout.shards(); s++) {
+                Subscription up = aeron.addSubscription(spec.upstreamChannel(s), spec.upstreamStream(s));
+                server.resources.add(up);
+                Publication down = aeron.addExclusivePublication(spec.downstreamPublicationChannel(s),
+                    spec.downstreamStream(s));
+                server.resources.add(down);
+                ShardAggregator aggregator = new ShardAggregator(spec.jobId(), s, layout, spec.workers(),
+                    spec.firstStep(), server.drops);
+                server.aggregators.add(aggregator);
+                ShardAgent agent = new ShardAgent(aggregator, up, down, layout, spec.jobId(),
+                    s == 0 ? listener : StepListener.NONE);
+                ErrorHandler onError = e -> {
+                    server.failure.compareAndSet(null, e);
+                    LOG.error("parameter-server shard failed", e);
+                };
+                server.runners.add(new AgentRunner(new BackoffIdleStrategy(50, 50,
+                    TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(100)), onError, null, agent));
+            }
+            for (AgentRunner runner : server.runners) {
+                AgentRunner.startOnThread(runner);
+            }
+        } catch (RuntimeException e) {
+            server.close();
+            throw e;
+        }
+        LOG.info("parameter server up: {}", spec);
+        return server;
+    }
+
+    public ExchangeSpec spec() {
+        return spec;
+    }
+
+    public DropCounters drops() {
+        return drops;
+    }
+
+    /** First error a shard hit, or null. */
+    public Throwable failure() {
+        return failure.get();
+    }
+
+    /** Shards still waiting for chunks, with the ranks they wait for; for timeout messages. */
+    public String waitingFor() {
+        StringBuilder sb = new StringBuilder();
+        for (ShardAggregator a : aggregators) {
+            String missing = a.missingRanks();
+            if (!missing.isEmpty()) {
+                sb.append(sb.length() == 0 ? "" : "; ").append("shard ").append(a.shard())
+                    .append(" step ").append(a.step()).append(" waits for rank(s) ").append(missing);
+            }
+        }
+        return sb.toString();
+    }
+
+    @Override
+    public void close() {
+        CloseHelper.closeAll(runners);
+        CloseHelper.closeAll(resources);
+        runners.clear();
+        resources.clear();
+    }
+}

@@ -1,0 +1,178 @@
+package io.lockstep.ps;
+
+import org.agrona.BufferUtil;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The arithmetic of one shard for one step, free of any transport so it can be proven on its
+ * own: validates each frame, sums the chunks of the current step from every worker and, once
+ * all have arrived, turns the sum into the sample-weighted average.
+ *
+ * <p>Workers send the SUM of their per-sample gradients (what DL4J leaves in the gradient view)
+ * with their sample count n_r. The average sum_r(S_r) / sum_r(n_r) equals
+ * sum_r(n_r * mean_r) / sum_r(n_r): the sample-weighted mean of the workers' mean gradients,
+ * i.e. exactly the mean gradient of one big batch holding every worker's samples.
+ *
+ * <p>Single-threaded (owned by one {@link ShardAgent}); nothing is allocated per frame.
+ */
+public final class ShardAggregator {
+
+    /** Outcome of {@link #onFrame}. */
+    public enum Outcome { ACCEPTED, COMPLETED, FOREIGN_JOB, STALE_STEP, MALFORMED, DUPLICATE }
+
+    private final long jobId;
+    private final int shard;
+    private final ShardLayout layout;
+    private final int workers;
+    private final int chunkCount;
+    private final int shardStart;
+    private final GradientFrame frame = new GradientFrame();
+    private final UnsafeBuffer sum;
+    private final boolean[] received;
+    private final int[] samplesByRank;
+    private final DropCounters drops;
+
+    private long step;
+    private int receivedCount;
+    private long totalSamples;
+    private double weightedLoss;
+    private boolean complete;
+
+    public ShardAggregator(long jobId, int shard, ShardLayout layout, int workers, long firstStep, DropCounters drops) {
+        if (workers < 1) {
+            throw new IllegalArgumentException("workers must be >= 1, got " + workers);
+        }
+        GradientFrame.requireLittleEndian();
+        this.jobId = jobId;
+        this.shard = shard;
+        this.layout = layout;
+        this.workers = workers;
+        this.chunkCount = layout.chunkCount(shard);
+        this.shardStart = layout.shardStart(shard);
+        this.sum = new UnsafeBuffer(BufferUtil.allocateDirectAligned(
+            Math.max(1, layout.shardLength(shard)) * Float.BYTES, 64));
+        this.received = new boolean[workers * chunkCount];
+        this.samplesByRank = new int[workers];
+        this.drops = drops;
+        this.step = firstStep;
+        resetStep();
+    }
+
+    public Outcome onFrame(DirectBuffer buffer, int offset, int length) {
+        frame.wrap(buffer, offset, length);
+        if (length < GradientFrame.HEADER_LENGTH) {
+            return drop(Outcome.MALFORMED);
+        }
+        if (frame.jobId() != jobId) {
+            return drop(Outcome.FOREIGN_JOB);
+        }
+        long frameStep = frame.step();
+        if (frameStep < step || (complete && frameStep == step)) {
+            // an older step, or a resend of the step whose average is already going out
+            return drop(frameStep < step ? Outcome.STALE_STEP : Outcome.DUPLICATE);
+        }
+        int rank = frame.rank();
+        int chunk = frame.chunk();
+        int samples = frame.samples();
+        if (frameStep != step || !frame.isWellFormed()
+            || rank < 0 || rank >= workers || frame.shard() != shard
+            || frame.chunkCount() != chunkCount || chunk < 0 || chunk >= chunkCount
+            || samples < 0 || frame.valueOffset() != layout.chunkStart(shard, chunk)) {
+            return drop(Outcome.MALFORMED);
+        }
+        int n = frame.length();
+        int expected = layout.chunkLength(shard, chunk);
+        if (n != expected && !(n == 0 && samples == 0)) {
+            return drop(Outcome.MALFORMED);
+        }
+        int slot = rank * chunkCount + chunk;
+        if (received[slot]) {
+            return drop(Outcome.DUPLICATE);
+        }
+        if (samplesByRank[rank] < 0) {
+            samplesByRank[rank] = samples;
+            totalSamples += samples;
+            weightedLoss += (double) frame.loss() * samples;
+        } else if (samplesByRank[rank] != samples) {
+            return drop(Outcome.MALFORMED);
+        }
+        received[slot] = true;
+        receivedCount++;
+        if (n > 0) {
+            accumulate(buffer, frame.valuesIndex(), (frame.valueOffset() - shardStart) * Float.BYTES, n);
+        }
+        if (receivedCount == received.length) {
+            average();
+            complete = true;
+            return Outcome.COMPLETED;
+        }
+        return Outcome.ACCEPTED;
+    }
+
+    private void accumulate(DirectBuffer src, int srcIndex, int dstIndex, int n) {
+        for (int i = 0; i < n; i++) {
+            int o = i * Float.BYTES;
+            sum.putFloat(dstIndex + o, sum.getFloat(dstIndex + o) + src.getFloat(srcIndex + o));
+        }
+    }
+
+    private void average() {
+        if (totalSamples == 0) {
+            return;
+        }
+        float divisor = (float) totalSamples;
+        int bytes = layout.shardLength(shard) * Float.BYTES;
+        for (int o = 0; o < bytes; o += Float.BYTES) {
+            sum.putFloat(o, sum.getFloat(o) / divisor);
+        }
+    }
+
+    private Outcome drop(Outcome outcome) {
+        drops.record(outcome);
+        return outcome;
+    }
+
+    /** Moves on to the next step once the average has been sent. */
+    public void advance() {
+        if (!complete) {
+            throw new IllegalStateException("shard " + shard + " step " + step + " is not complete");
+        }
+        step++;
+        resetStep();
+    }
+
+    private void resetStep() {
+        sum.setMemory(0, sum.capacity(), (byte) 0);
+        java.util.Arrays.fill(received, false);
+        java.util.Arrays.fill(samplesByRank, -1);
+        receivedCount = 0;
+        totalSamples = 0;
+        weightedLoss = 0;
+        complete = false;
+    }
+
+    public boolean isComplete() { return complete; }
+    public long step() { return step; }
+    public int shard() { return shard; }
+    public int chunkCount() { return chunkCount; }
+    public long totalSamples() { return totalSamples; }
+    public float meanLoss() { return totalSamples == 0 ? 0f : (float) (weightedLoss / totalSamples); }
+
+    /** The averaged values once complete (sums while collecting), indexed from the shard start. */
+    public UnsafeBuffer values() { return sum; }
+
+    /** Ranks whose chunks of the current step have not all arrived, for timeouts and diagnostics. */
+    public String missingRanks() {
+        StringBuilder sb = new StringBuilder();
+        for (int r = 0; r < workers; r++) {
+            for (int c = 0; c < chunkCount; c++) {
+                if (!received[r * chunkCount + c]) {
+                    sb.append(sb.length() == 0 ? "" : ",").append(r);
+                    break;
+                }
+            }
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,127 @@
+package io.lockstep.ps;
+
+import io.aeron.ExclusivePublication;
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.*;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The real path: embedded media driver, sharded server agents, one client per worker thread. */
+class ParameterServerTest {
+    static EmbeddedAeron aeron;
+
+    @BeforeAll
+    static void start() {
+        aeron = EmbeddedAeron.acquire();
+    }
+
+    @AfterAll
+    static void stop() {
+        aeron.close();
+    }
+
+    static ExchangeSpec spec(long job, ShardLayout layout, int workers, ExchangeSpec.Transport transport) {
+        return new ExchangeSpec(job, layout, workers, transport, "127.0.0.1",
+            FreePorts.udp("127.0.0.1", layout.shards()), FreePorts.udp("127.0.0.1", layout.shards()),
+            4 * 1024 * 1024, ExchangeSpec.DEFAULT_MTU, 20_000, 0);
+    }
+
+    @ParameterizedTest(name = "{0} workers={1} shards={2}")
+    @CsvSource({"UDP,1,1", "UDP,2,2", "UDP,4,3", "IPC,2,3", "IPC,4,1"})
+    void everyWorkerGetsTheExactWeightedAverage(ExchangeSpec.Transport transport, int workers, int shards)
+        throws Exception {
+        int n = 40_000; // several chunks per shard
+        ShardLayout layout = new ShardLayout(n, shards, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
+        long job = ThreadLocalRandom.current().nextLong();
+        ExchangeSpec spec = spec(job, layout, workers, transport);
+        List<long[]> steps = new CopyOnWriteArrayList<>();
+        int stepCount = 5;
+        try (ParameterServer server = ParameterServer.start(aeron.aeron(), spec,
+            (step, samples, loss, t) -> steps.add(new long[]{step, samples}))) {
+            ExecutorService pool = Executors.newFixedThreadPool(workers);
+            List<Future<?>> futures = new ArrayList<>();
+            for (int r = 0; r < workers; r++) {
+                int rank = r;
+                futures.add(pool.submit(() -> {
+                    UnsafeBuffer vec = new UnsafeBuffer(BufferUtil.allocateDirectAligned(n * 4, 64));
+                    try (GradientClient client = new GradientClient(aeron.aeron(), spec, rank, "127.0.0.1")) {
+                        client.awaitConnected();
+                        for (int step = 0; step < stepCount; step++) {
+                            int samples = rank + 1 + step;
+                            for (int i = 0; i < n; i++) {
+                                vec.putFloat(i * 4, (float) ((rank + 1) * (i % 97) + step));
+                            }
+                            client.exchange(step, vec.addressOffset(), samples, rank);
+                            long total = 0;
+                            for (int q = 0; q < workers; q++) total += q + 1 + step;
+                            assertEquals(total, client.totalSamples());
+                            for (int i = 0; i < n; i++) {
+                                float sum = 0;
+                                for (int q = 0; q < workers; q++) sum += (float) ((q + 1) * (i % 97) + step);
+                                assertEquals(sum / (float) total, vec.getFloat(i * 4), "rank " + rank + " value " + i);
+                            }
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+            pool.shutdown();
+            assertEquals(0, server.drops().total(), server.drops().toString());
+            assertNull(server.failure());
+        }
+        assertEquals(stepCount, steps.size());
+        assertEquals(stepCount - 1, steps.get(stepCount - 1)[0]);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"UDP", "IPC"})
+    void foreignAndStaleFramesOnTheWireAreCountedNotSummed(ExchangeSpec.Transport transport) throws Exception {
+        ShardLayout layout = new ShardLayout(100, 1, 64);
+        long job = 77;
+        ExchangeSpec spec = spec(job, layout, 1, transport);
+        try (ParameterServer server = ParameterServer.start(aeron.aeron(), spec, StepListener.NONE);
+             ExclusivePublication rogue = aeron.aeron().addExclusivePublication(spec.upstreamChannel(0),
+                 spec.upstreamStream(0));
+             GradientClient client = new GradientClient(aeron.aeron(), spec, 0, "127.0.0.1")) {
+            client.awaitConnected();
+            float[] ones = new float[100];
+            java.util.Arrays.fill(ones, 1000f);
+            UnsafeBuffer vec = new UnsafeBuffer(BufferUtil.allocateDirectAligned(400, 64));
+            for (int i = 0; i < 100; i++) vec.putFloat(i * 4, 2f);
+            client.exchange(0, vec.addressOffset(), 2, 0.5f);
+            offer(rogue, ShardAggregatorTest.frame(job + 1, 1, 0, layout, 0, 0, 1, 0, ones));
+            offer(rogue, ShardAggregatorTest.frame(job, 0, 0, layout, 0, 0, 1, 0, ones));
+            UnsafeBuffer cut = ShardAggregatorTest.frame(job, 1, 0, layout, 0, 0, 1, 0, ones);
+            offer(rogue, new UnsafeBuffer(cut, 0, cut.capacity() - 8));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (server.drops().total() < 3 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals(1, server.drops().foreignJob());
+            assertEquals(1, server.drops().staleStep());
+            assertEquals(1, server.drops().malformed());
+            for (int i = 0; i < 100; i++) vec.putFloat(i * 4, 4f);
+            client.exchange(1, vec.addressOffset(), 2, 0.5f);
+            assertEquals(2f, vec.getFloat(0), "rogue frames must not reach the sum");
+        }
+    }
+
+    static void offer(ExclusivePublication pub, UnsafeBuffer frame) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (pub.offer(frame, 0, frame.capacity()) < 0) {
+            assertTrue(System.nanoTime() < deadline, "rogue publication never connected");
+            Thread.sleep(1);
+        }
+    }
+}

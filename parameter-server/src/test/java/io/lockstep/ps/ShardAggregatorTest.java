@@ -1,0 +1,146 @@
+package io.lockstep.ps;
+
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ShardAggregatorTest {
+    static final long JOB = 0x5EEDL;
+
+    /** Encodes one worker chunk frame into its own buffer. */
+    static UnsafeBuffer frame(long job, long step, int rank, ShardLayout layout, int shard, int chunk,
+                              int samples, float loss, float[] gradient) {
+        int length = samples == 0 ? 0 : layout.chunkLength(shard, chunk);
+        int start = layout.chunkStart(shard, chunk);
+        UnsafeBuffer buf = new UnsafeBuffer(new byte[GradientFrame.frameLength(length)]);
+        new GradientFrame().wrapForWrite(buf, 0, buf.capacity())
+            .header(job, step, rank, shard, chunk, layout.chunkCount(shard), samples, loss, start, length);
+        for (int i = 0; i < length; i++) {
+            buf.putFloat(GradientFrame.HEADER_LENGTH + i * 4, gradient[start + i]);
+        }
+        return buf;
+    }
+
+    @ParameterizedTest(name = "workers={0} shards={1}")
+    @CsvSource({"1,1", "1,2", "1,3", "2,1", "2,2", "2,3", "4,1", "4,2", "4,3"})
+    void averagesAreExactWhateverTheArrivalOrder(int workers, int shards) {
+        ShardLayout layout = new ShardLayout(101, shards, 7);
+        Random rnd = new Random(workers * 31L + shards);
+        for (long step = 0; step < 3; step++) {
+            float[][] grads = new float[workers][layout.paramCount()];
+            int[] samples = new int[workers];
+            float[] losses = new float[workers];
+            long totalSamples = 0;
+            for (int r = 0; r < workers; r++) {
+                samples[r] = 1 + rnd.nextInt(64);
+                losses[r] = rnd.nextInt(100) / 4f;
+                totalSamples += samples[r];
+                for (int i = 0; i < layout.paramCount(); i++) {
+                    grads[r][i] = rnd.nextInt(2001) - 1000; // integers: every sum is exact in float
+                }
+            }
+            for (int s = 0; s < shards; s++) {
+                ShardAggregator agg = new ShardAggregator(JOB, s, layout, workers, step, new DropCounters());
+                List<UnsafeBuffer> frames = new ArrayList<>();
+                for (int r = 0; r < workers; r++) {
+                    for (int c = 0; c < layout.chunkCount(s); c++) {
+                        frames.add(frame(JOB, step, r, layout, s, c, samples[r], losses[r], grads[r]));
+                    }
+                }
+                Collections.shuffle(frames, rnd);
+                for (int f = 0; f < frames.size(); f++) {
+                    ShardAggregator.Outcome o = agg.onFrame(frames.get(f), 0, frames.get(f).capacity());
+                    assertEquals(f == frames.size() - 1 ? ShardAggregator.Outcome.COMPLETED
+                        : ShardAggregator.Outcome.ACCEPTED, o);
+                }
+                assertEquals(totalSamples, agg.totalSamples());
+                double expectLoss = 0;
+                for (int r = 0; r < workers; r++) {
+                    expectLoss += (double) losses[r] * samples[r];
+                }
+                assertEquals((float) (expectLoss / totalSamples), agg.meanLoss(), 1e-6f);
+                for (int i = 0; i < layout.shardLength(s); i++) {
+                    int global = layout.shardStart(s) + i;
+                    float sum = 0;
+                    for (int r = 0; r < workers; r++) {
+                        sum += grads[r][global];
+                    }
+                    assertEquals(sum / (float) totalSamples, agg.values().getFloat(i * 4),
+                        "value " + global + " step " + step);
+                }
+            }
+        }
+    }
+
+    @Test
+    void emptyBatchesCountButAddNothing() {
+        ShardLayout layout = new ShardLayout(20, 1, 8);
+        float[] g = new float[20];
+        java.util.Arrays.fill(g, 6f);
+        ShardAggregator agg = new ShardAggregator(JOB, 0, layout, 2, 0, new DropCounters());
+        for (int c = 0; c < layout.chunkCount(0); c++) {
+            UnsafeBuffer a = frame(JOB, 0, 0, layout, 0, c, 3, 1f, g);
+            UnsafeBuffer b = frame(JOB, 0, 1, layout, 0, c, 0, 0f, g);
+            agg.onFrame(a, 0, a.capacity());
+            agg.onFrame(b, 0, b.capacity());
+        }
+        assertTrue(agg.isComplete());
+        assertEquals(3, agg.totalSamples());
+        assertEquals(2f, agg.values().getFloat(0));
+        assertEquals(1f, agg.meanLoss());
+    }
+
+    @Test
+    void foreignStaleTruncatedAndDuplicateFramesAreDroppedAndCounted() {
+        ShardLayout layout = new ShardLayout(40, 2, 8);
+        float[] g = new float[40];
+        java.util.Arrays.fill(g, 1f);
+        DropCounters drops = new DropCounters();
+        ShardAggregator agg = new ShardAggregator(JOB, 1, layout, 2, 5, drops);
+
+        UnsafeBuffer foreign = frame(JOB + 1, 5, 0, layout, 1, 0, 4, 1f, g);
+        assertEquals(ShardAggregator.Outcome.FOREIGN_JOB, agg.onFrame(foreign, 0, foreign.capacity()));
+        UnsafeBuffer stale = frame(JOB, 4, 0, layout, 1, 0, 4, 1f, g);
+        assertEquals(ShardAggregator.Outcome.STALE_STEP, agg.onFrame(stale, 0, stale.capacity()));
+        UnsafeBuffer good = frame(JOB, 5, 0, layout, 1, 0, 4, 1f, g);
+        assertEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(good, 0, good.capacity() - 4), "truncated values");
+        assertEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(good, 0, 20), "truncated header");
+        UnsafeBuffer wrongShard = frame(JOB, 5, 0, layout, 0, 0, 4, 1f, g);
+        assertEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(wrongShard, 0, wrongShard.capacity()));
+        UnsafeBuffer badRank = frame(JOB, 5, 7, layout, 1, 0, 4, 1f, g);
+        assertEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(badRank, 0, badRank.capacity()));
+        assertEquals(ShardAggregator.Outcome.ACCEPTED, agg.onFrame(good, 0, good.capacity()));
+        assertEquals(ShardAggregator.Outcome.DUPLICATE, agg.onFrame(good, 0, good.capacity()));
+        UnsafeBuffer otherCount = frame(JOB, 5, 0, layout, 1, 1, 9, 1f, g);
+        assertEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(otherCount, 0, otherCount.capacity()),
+            "a rank's chunks must agree on its sample count");
+
+        assertEquals(1, drops.foreignJob());
+        assertEquals(1, drops.staleStep());
+        assertEquals(5, drops.malformed());
+        assertEquals(1, drops.duplicate());
+        // none of the dropped frames reached the sum: finish the step and check the average
+        for (int r = 0; r < 2; r++) {
+            for (int c = 0; c < layout.chunkCount(1); c++) {
+                if (r == 0 && c == 0) continue;
+                UnsafeBuffer f = frame(JOB, 5, r, layout, 1, c, 4, 1f, g);
+                agg.onFrame(f, 0, f.capacity());
+            }
+        }
+        assertTrue(agg.isComplete());
+        for (int i = 0; i < layout.shardLength(1); i++) {
+            assertEquals(2f / 8f, agg.values().getFloat(i * 4));
+        }
+        agg.advance();
+        assertEquals(6, agg.step());
+        assertEquals(ShardAggregator.Outcome.STALE_STEP, agg.onFrame(good, 0, good.capacity()), "finished step");
+    }
+}
