@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A worker's side of the exchange: sends its summed gradient, chunk by chunk, straight from
+ * A worker's side of the exchange: sends its batch's mean gradient, chunk by chunk, straight from
  * the off-heap gradient vector into Aeron's log buffers, then waits for every shard's average
  * and copies it back over the same vector. One instance per worker, used by one thread.
  */
@@ -86,8 +86,8 @@ public final class GradientClient implements AutoCloseable {
     }
 
     /**
-     * Sends {@code samples} samples' summed gradient for {@code step}, read from the float
-     * vector at {@code address}, and overwrites that vector with the averaged gradient.
+     * Sends the mean gradient of a {@code samples}-sample batch for {@code step}, read from the float
+     * vector at {@code address}, and overwrites that vector with the sample-weighted average.
      * With {@code samples == 0} (an exhausted shard) empty frames keep the step in lockstep.
      */
     public void exchange(long step, long address, int samples, float loss)

@@ -8,7 +8,7 @@ import java.nio.ByteOrder;
 /**
  * Flyweight over one gradient frame: a fixed 48-byte little-endian header followed by
  * {@code length} float32 values. The same layout travels both ways: workers send their
- * summed gradient for a chunk, shards answer with the averaged chunk.
+ * batch's mean gradient for a chunk, shards answer with the sample-weighted average.
  *
  * <pre>
  *  0  long  jobId        frames of another job are dropped

@@ -9,10 +9,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * own: validates each frame, sums the chunks of the current step from every worker and, once
  * all have arrived, turns the sum into the sample-weighted average.
  *
- * <p>Workers send the SUM of their per-sample gradients (what DL4J leaves in the gradient view)
- * with their sample count n_r. The average sum_r(S_r) / sum_r(n_r) equals
- * sum_r(n_r * mean_r) / sum_r(n_r): the sample-weighted mean of the workers' mean gradients,
- * i.e. exactly the mean gradient of one big batch holding every worker's samples.
+ * <p>Workers send the MEAN gradient of their batch, g_r, with its sample count n_r. The shard
+ * returns sum_r(n_r * g_r) / sum_r(n_r): the sample-weighted mean, which is exactly the mean
+ * gradient of one big batch holding every worker's samples, however unevenly they are split.
  *
  * <p>Single-threaded (owned by one {@link ShardAgent}); nothing is allocated per frame.
  */
@@ -100,7 +99,7 @@ public final class ShardAggregator {
         received[slot] = true;
         receivedCount++;
         if (n > 0) {
-            accumulate(buffer, frame.valuesIndex(), (frame.valueOffset() - shardStart) * Float.BYTES, n);
+            accumulate(buffer, frame.valuesIndex(), (frame.valueOffset() - shardStart) * Float.BYTES, n, samples);
         }
         if (receivedCount == received.length) {
             average();
@@ -110,10 +109,11 @@ public final class ShardAggregator {
         return Outcome.ACCEPTED;
     }
 
-    private void accumulate(DirectBuffer src, int srcIndex, int dstIndex, int n) {
+    private void accumulate(DirectBuffer src, int srcIndex, int dstIndex, int n, int samples) {
+        float weight = samples;
         for (int i = 0; i < n; i++) {
             int o = i * Float.BYTES;
-            sum.putFloat(dstIndex + o, sum.getFloat(dstIndex + o) + src.getFloat(srcIndex + o));
+            sum.putFloat(dstIndex + o, sum.getFloat(dstIndex + o) + weight * src.getFloat(srcIndex + o));
         }
     }
 
@@ -159,7 +159,7 @@ public final class ShardAggregator {
     public long totalSamples() { return totalSamples; }
     public float meanLoss() { return totalSamples == 0 ? 0f : (float) (weightedLoss / totalSamples); }
 
-    /** The averaged values once complete (sums while collecting), indexed from the shard start. */
+    /** The averaged values once complete (weighted sums while collecting), indexed from the shard start. */
     public UnsafeBuffer values() { return sum; }
 
     /** Ranks whose chunks of the current step have not all arrived, for timeouts and diagnostics. */

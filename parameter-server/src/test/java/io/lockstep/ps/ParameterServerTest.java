@@ -65,7 +65,7 @@ class ParameterServerTest {
                             assertEquals(total, client.totalSamples());
                             for (int i = 0; i < n; i++) {
                                 float sum = 0;
-                                for (int q = 0; q < workers; q++) sum += (float) ((q + 1) * (i % 97) + step);
+                                for (int q = 0; q < workers; q++) sum += (q + 1 + step) * (float) ((q + 1) * (i % 97) + step);
                                 assertEquals(sum / (float) total, vec.getFloat(i * 4), "rank " + rank + " value " + i);
                             }
                         }
@@ -113,7 +113,7 @@ class ParameterServerTest {
             assertEquals(1, server.drops().malformed());
             for (int i = 0; i < 100; i++) vec.putFloat(i * 4, 4f);
             client.exchange(1, vec.addressOffset(), 2, 0.5f);
-            assertEquals(2f, vec.getFloat(0), "rogue frames must not reach the sum");
+            assertEquals(4f, vec.getFloat(0), "rogue frames must not reach the sum");
         }
     }
 

@@ -44,7 +44,7 @@ class ShardAggregatorTest {
                 losses[r] = rnd.nextInt(100) / 4f;
                 totalSamples += samples[r];
                 for (int i = 0; i < layout.paramCount(); i++) {
-                    grads[r][i] = rnd.nextInt(2001) - 1000; // integers: every sum is exact in float
+                    grads[r][i] = rnd.nextInt(2001) - 1000; // integers: every weighted sum is exact in float
                 }
             }
             for (int s = 0; s < shards; s++) {
@@ -71,7 +71,7 @@ class ShardAggregatorTest {
                     int global = layout.shardStart(s) + i;
                     float sum = 0;
                     for (int r = 0; r < workers; r++) {
-                        sum += grads[r][global];
+                        sum += samples[r] * grads[r][global];
                     }
                     assertEquals(sum / (float) totalSamples, agg.values().getFloat(i * 4),
                         "value " + global + " step " + step);
@@ -94,7 +94,7 @@ class ShardAggregatorTest {
         }
         assertTrue(agg.isComplete());
         assertEquals(3, agg.totalSamples());
-        assertEquals(2f, agg.values().getFloat(0));
+        assertEquals(6f, agg.values().getFloat(0), "the empty batch must not dilute the average");
         assertEquals(1f, agg.meanLoss());
     }
 
@@ -137,7 +137,7 @@ class ShardAggregatorTest {
         }
         assertTrue(agg.isComplete());
         for (int i = 0; i < layout.shardLength(1); i++) {
-            assertEquals(2f / 8f, agg.values().getFloat(i * 4));
+            assertEquals(1f, agg.values().getFloat(i * 4));
         }
         agg.advance();
         assertEquals(6, agg.step());
