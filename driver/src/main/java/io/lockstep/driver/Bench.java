@@ -1,0 +1,140 @@
+package io.lockstep.driver;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.lockstep.worker.Batch;
+import io.lockstep.worker.BatchSource;
+import io.lockstep.worker.Sample;
+import io.lockstep.worker.Shard;
+import io.lockstep.worker.TrainingSpec;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.dataset.DataSet;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * One epoch of the MNIST MLP three ways in one process: (a) plain single-process DL4J
+ * {@code fit} at the global batch, (b) Lockstep with 1 worker, (c) Lockstep with N workers at the
+ * same global batch. Prints samples/s (training loop only, set-up excluded) and the ratios.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Benchmark plain DL4J fit against Lockstep with 1 and N workers on MNIST.")
+final class Bench implements Callable<Integer> {
+    @Option(names = "--data-dir", description = "where the MNIST IDX files are (fetched if missing)")
+    Path dataDir = Path.of("data", "mnist");
+
+    @Option(names = "--global-batch", description = "samples per step across all workers")
+    int globalBatch = 128;
+
+    @Option(names = "--workers", description = "workers of run (c)")
+    int workers = 2;
+
+    @Option(names = "--epochs")
+    int epochs = 1;
+
+    @Option(names = "--transport", description = "udp or ipc")
+    String transport = "udp";
+
+    @Option(names = "--out", description = "where run outputs and bench.json go")
+    Path out = Path.of("runs", "bench");
+
+    @Override
+    public Integer call() throws Exception {
+        JobConfig base = mnistJob();
+        MnistFetcher.ensure(base.data);
+        String omp = System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)");
+        System.out.printf(Locale.ROOT, "bench: MNIST MLP 784-256-128-10, Adam 1e-3, global batch %d, %d epoch(s), "
+            + "OMP_NUM_THREADS=%s, %d cores%n", globalBatch, epochs, omp, Runtime.getRuntime().availableProcessors());
+
+        double plain = plainFit(base);
+        System.out.printf(Locale.ROOT, "(a) plain DL4J fit            %,10.0f samples/s%n", plain);
+        double one = lockstep(base, 1);
+        System.out.printf(Locale.ROOT, "(b) lockstep 1 worker         %,10.0f samples/s%n", one);
+        double many = lockstep(base, workers);
+        System.out.printf(Locale.ROOT, "(c) lockstep %d workers        %,10.0f samples/s%n", workers, many);
+        System.out.printf(Locale.ROOT, "(c)/(a) = %.3f   (b)/(a) = %.3f%n", many / plain, one / plain);
+
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("global_batch", globalBatch);
+        result.put("epochs", epochs);
+        result.put("omp_num_threads", omp);
+        result.put("transport", transport);
+        result.put("plain_fit_samples_per_second", Math.round(plain));
+        result.put("lockstep_1_worker_samples_per_second", Math.round(one));
+        result.put("lockstep_" + workers + "_workers_samples_per_second", Math.round(many));
+        result.put("ratio_c_over_a", Math.round(many / plain * 1000) / 1000.0);
+        result.put("ratio_b_over_a", Math.round(one / plain * 1000) / 1000.0);
+        Files.createDirectories(out);
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("bench.json").toFile(),
+            result);
+        return 0;
+    }
+
+    private JobConfig mnistJob() {
+        JobConfig c = new JobConfig();
+        c.data.format = "idx";
+        c.data.train = dataDir.resolve("train-images-idx3-ubyte").toString();
+        c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
+        c.data.download = "mnist";
+        c.model.hidden = List.of(256, 128);
+        c.optimizer.type = "adam";
+        c.optimizer.lr = 1e-3;
+        c.epochs = epochs;
+        c.shuffle = true;
+        c.ps.transport = transport;
+        c.logEvery = 1_000_000;
+        return c;
+    }
+
+    /** (a): the same model, batches and shuffle as Lockstep, trained with DL4J's own fit loop. */
+    private double plainFit(JobConfig c) throws IOException, InterruptedException {
+        List<Sample> samples = new ArrayList<>();
+        Path images = Path.of(c.data.train);
+        Path labels = Path.of(DataLoader.labelsPathFor(c.data.train));
+        try (DataInputStream xs = new DataInputStream(Files.newInputStream(images));
+             DataInputStream ys = new DataInputStream(Files.newInputStream(labels))) {
+            Iterator<float[]> x = IdxFile.images(xs, images.toString());
+            Iterator<Integer> y = IdxFile.labels(ys, labels.toString());
+            while (x.hasNext() && y.hasNext()) {
+                samples.add(new Sample(samples.size(), x.next(), DataLoader.oneHot(y.next(), 10, labels.toString(), "")));
+            }
+        }
+        Shard shard = Shard.of(samples.iterator(), 784, 10);
+        samples = null;
+        MultiLayerNetwork net = new MultiLayerNetwork(TrainingJob.modelConfig(c, 784, 10));
+        net.init();
+        int steps = TrainingSpec.stepsPerEpoch(shard.size(), globalBatch);
+        long trained = 0;
+        long start = System.nanoTime();
+        try (BatchSource batches = new BatchSource(shard, globalBatch, steps, c.seed, true, 0)) {
+            for (int s = 0; s < steps * epochs; s++) {
+                Batch b = batches.next();
+                net.fit(new DataSet(b.features(), b.labels()));
+                trained += b.size();
+            }
+        }
+        return trained / ((System.nanoTime() - start) / 1e9);
+    }
+
+    private double lockstep(JobConfig base, int n) throws IOException {
+        base.workers = n;
+        base.batchSize = globalBatch / n;
+        base.ps.shards = Math.min(2, n);
+        base.spark.master = "local[" + n + "]";
+        base.output.dir = out.resolve("lockstep-" + n).toString();
+        Map<String, Object> summary = TrainingJob.run(base);
+        return ((Number) summary.get("samples_per_second")).doubleValue();
+    }
+}
