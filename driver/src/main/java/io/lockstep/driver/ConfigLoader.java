@@ -74,7 +74,7 @@ public final class ConfigLoader {
         if (eq <= 0) {
             throw new ConfigException("--set expects key=value, got '" + override + "'");
         }
-        String[] keys = override.substring(0, eq).trim().split("\\.");
+        String[] keys = splitKey(override.substring(0, eq).trim());
         String raw = override.substring(eq + 1);
         JsonNode value;
         try {
@@ -94,6 +94,15 @@ public final class ConfigLoader {
             node = (ObjectNode) child;
         }
         node.set(keys[keys.length - 1], value);
+    }
+
+    /** Splits a.b.c; keys under spark.conf are Spark setting names that contain dots themselves. */
+    private static String[] splitKey(String key) {
+        String mapPrefix = "spark.conf.";
+        if (key.startsWith(mapPrefix) && key.length() > mapPrefix.length()) {
+            return new String[]{"spark", "conf", key.substring(mapPrefix.length())};
+        }
+        return key.split("\\.");
     }
 
     private static String path(JsonMappingException e) {

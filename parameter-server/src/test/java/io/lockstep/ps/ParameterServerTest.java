@@ -117,6 +117,26 @@ class ParameterServerTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void aMissingWorkerTimesOutNamingWhoWasWaitedFor() throws Exception {
+        ShardLayout layout = new ShardLayout(1000, 2, 300);
+        ExchangeSpec base = spec(5, layout, 2, ExchangeSpec.Transport.UDP);
+        ExchangeSpec spec = new ExchangeSpec(base.jobId(), layout, 2, base.transport(), base.host(),
+            base.upstreamPorts(), base.controlPorts(), base.termLength(), base.mtu(), 1_000, 0);
+        try (ParameterServer server = ParameterServer.start(aeron.aeron(), spec, StepListener.NONE);
+             GradientClient client = new GradientClient(aeron.aeron(), spec, 0, "127.0.0.1")) {
+            client.awaitConnected();
+            UnsafeBuffer vec = new UnsafeBuffer(BufferUtil.allocateDirectAligned(4000, 64));
+            long start = System.nanoTime();
+            TimeoutException e = assertThrows(TimeoutException.class,
+                () -> client.exchange(0, vec.addressOffset(), 1, 0f));
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5), "deadline respected");
+            assertTrue(e.getMessage().contains("rank 0 step 0: no average from shard 0, shard 1 within 1000 ms"),
+                e.getMessage());
+            assertEquals("shard 0 step 0 waits for rank(s) 1; shard 1 step 0 waits for rank(s) 1", server.waitingFor());
+        }
+    }
+
     static void offer(ExclusivePublication pub, UnsafeBuffer frame) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (pub.offer(frame, 0, frame.capacity()) < 0) {
