@@ -41,7 +41,7 @@ final class MetricsLog implements StepListener, AutoCloseable {
     private long epochSamples;
     private long epochRateSamples;
     private double epochLoss;
-    private float lastLoss = Float.NaN;
+    private volatile float lastLoss = Float.NaN;
     private volatile IOException failure;
 
     MetricsLog(Path file, int stepsPerEpoch, int epochs, int logEvery) throws IOException {
@@ -59,6 +59,7 @@ final class MetricsLog implements StepListener, AutoCloseable {
         queue.add(new Event(step, samples, meanLoss, nanoTime));
     }
 
+    /** Loss of the last finished step (global, sample-weighted); read it after {@link #close()}. */
     float lastLoss() {
         return lastLoss;
     }

@@ -108,8 +108,9 @@ public final class TrainingJob {
         Broadcast<float[]> initialParams = sc.broadcast(initial);
         List<ReplicaResult> results;
         long droppedFrames;
-        try (EmbeddedAeron aeron = EmbeddedAeron.acquire();
-             MetricsLog metrics = new MetricsLog(outputs.metrics(), stepsPerEpoch, cfg.epochs, cfg.logEvery);
+        MetricsLog metrics = new MetricsLog(outputs.metrics(), stepsPerEpoch, cfg.epochs, cfg.logEvery);
+        try (metrics;
+             EmbeddedAeron aeron = EmbeddedAeron.acquire();
              ParameterServer server = ParameterServer.start(aeron.aeron(), exchange, metrics)) {
             try {
                 results = sharded.rdd().barrier()
@@ -126,6 +127,7 @@ public final class TrainingJob {
                 LOG.warn("parameter server dropped {} frames: {}", droppedFrames, server.drops());
             }
         }
+        float finalLoss = metrics.lastLoss(); // closed above: the writer has drained every step
         ReplicaResult lead = checkReplicas(results, workers);
         initialParams.destroy();
 
@@ -147,6 +149,7 @@ public final class TrainingJob {
         summary.put("test_samples", data.testCount());
         summary.put("samples_trained", samples);
         summary.put("parameters", lead.params().length);
+        summary.put("final_loss", round(finalLoss));
         summary.put("train_seconds", round(lead.trainSeconds()));
         summary.put("samples_per_second", round(samples / lead.trainSeconds()));
         summary.put("wall_seconds", round((System.nanoTime() - wallStart) / 1e9));
