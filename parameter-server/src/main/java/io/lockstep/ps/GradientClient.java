@@ -7,7 +7,6 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.CloseHelper;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -32,8 +31,7 @@ public final class GradientClient implements AutoCloseable {
     private final BufferClaim claim = new BufferClaim();
     private final GradientFrame frame = new GradientFrame();
     private final UnsafeBuffer vector = new UnsafeBuffer(0, 0);
-    private final IdleStrategy idle = new BackoffIdleStrategy(100, 20, TimeUnit.MICROSECONDS.toNanos(1),
-        TimeUnit.MICROSECONDS.toNanos(50));
+    private final IdleStrategy idle = IdleStrategies.client();
     private final FragmentHandler onAverage = this::onAverage;
     private final long timeoutNs;
 

@@ -6,13 +6,11 @@ import io.aeron.Subscription;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -53,8 +51,7 @@ public final class ParameterServer implements AutoCloseable {
                     server.failure.compareAndSet(null, e);
                     LOG.error("parameter-server shard failed", e);
                 };
-                server.runners.add(new AgentRunner(new BackoffIdleStrategy(50, 50,
-                    TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(100)), onError, null, agent));
+                server.runners.add(new AgentRunner(IdleStrategies.server(), onError, null, agent));
             }
             for (AgentRunner runner : server.runners) {
                 AgentRunner.startOnThread(runner);
