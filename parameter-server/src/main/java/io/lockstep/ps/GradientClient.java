@@ -92,20 +92,20 @@ public final class GradientClient implements AutoCloseable {
         throws TimeoutException, InterruptedException {
         vector.wrap(address, layout.paramCount() * Float.BYTES);
         currentStep = step;
+        java.util.Arrays.fill(received, false);
+        receivedCount = 0;
         long deadline = System.nanoTime() + timeoutNs;
         for (int s = 0; s < layout.shards(); s++) {
             int chunks = layout.chunkCount(s);
             for (int c = 0; c < chunks; c++) {
                 send(s, c, chunks, samples, loss, deadline);
+                // take in averages that are already back; safe because a chunk's average
+                // only exists once this worker's own copy of that chunk has gone out
+                pollAverages();
             }
         }
-        java.util.Arrays.fill(received, false);
-        receivedCount = 0;
         while (receivedCount < received.length) {
-            int work = 0;
-            for (Subscription sub : downstream) {
-                work += sub.poll(onAverage, FRAGMENT_LIMIT);
-            }
+            int work = pollAverages();
             if (work == 0) {
                 checkDeadline(deadline, "rank " + rank + " step " + step + ": no average from "
                     + missingShards());
@@ -114,6 +114,14 @@ public final class GradientClient implements AutoCloseable {
                 idle.reset();
             }
         }
+    }
+
+    private int pollAverages() {
+        int work = 0;
+        for (Subscription sub : downstream) {
+            work += sub.poll(onAverage, FRAGMENT_LIMIT);
+        }
+        return work;
     }
 
     private void send(int shard, int chunk, int chunks, int samples, float loss, long deadline)

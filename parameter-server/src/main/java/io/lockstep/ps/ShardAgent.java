@@ -8,8 +8,8 @@ import org.agrona.concurrent.Agent;
 
 /**
  * Duty cycle of one parameter-server shard: collect the current step's chunks from the
- * upstream subscription; once complete, publish the averaged chunks downstream (resuming
- * across duty cycles when back-pressured), then move to the next step.
+ * upstream subscription and publish each chunk's average downstream as soon as it is ready
+ * (resuming on the next cycle when back-pressured); once all are out, move to the next step.
  */
 final class ShardAgent implements Agent {
     private static final int FRAGMENT_LIMIT = 64;
@@ -24,7 +24,7 @@ final class ShardAgent implements Agent {
     private final GradientFrame out = new GradientFrame();
     private final FragmentHandler onFragment;
 
-    private int nextChunkToSend = -1;
+    private int sent; // ready chunks already published this step
 
     ShardAgent(ShardAggregator aggregator, Subscription upstream, Publication downstream,
                ShardLayout layout, long jobId, StepListener listener) {
@@ -34,38 +34,28 @@ final class ShardAgent implements Agent {
         this.layout = layout;
         this.jobId = jobId;
         this.listener = listener;
-        this.onFragment = (buffer, offset, length, header) -> {
-            if (aggregator.onFrame(buffer, offset, length) == ShardAggregator.Outcome.COMPLETED) {
-                nextChunkToSend = 0;
-            }
-        };
+        this.onFragment = (buffer, offset, length, header) -> aggregator.onFrame(buffer, offset, length);
     }
 
     @Override
     public int doWork() {
-        if (nextChunkToSend >= 0) {
-            return sendAverages();
-        }
-        int work = upstream.poll(onFragment, FRAGMENT_LIMIT);
-        if (nextChunkToSend >= 0) {
-            work += sendAverages();
-        }
-        return work;
+        int work = aggregator.isComplete() ? 0 : upstream.poll(onFragment, FRAGMENT_LIMIT);
+        return work + sendReadyAverages();
     }
 
-    private int sendAverages() {
+    private int sendReadyAverages() {
         int shard = aggregator.shard();
         int chunks = aggregator.chunkCount();
-        int sent = 0;
-        while (nextChunkToSend < chunks) {
-            int chunk = nextChunkToSend;
+        int work = 0;
+        while (sent < aggregator.readyCount()) {
+            int chunk = aggregator.readyChunk(sent);
             int length = layout.chunkLength(shard, chunk);
             long result = downstream.tryClaim(GradientFrame.frameLength(length), claim);
             if (result < 0) {
                 if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
                     throw new IllegalStateException("shard " + shard + " downstream publication unusable: " + result);
                 }
-                return sent; // back-pressured or no subscriber yet: retry on the next duty cycle
+                return work; // back-pressured or no subscriber yet: retry on the next duty cycle
             }
             int index = claim.offset();
             out.wrapForWrite(claim.buffer(), index, claim.length())
@@ -74,13 +64,15 @@ final class ShardAgent implements Agent {
             claim.buffer().putBytes(index + GradientFrame.HEADER_LENGTH, aggregator.values(),
                 chunk * layout.chunkValues() * Float.BYTES, length * Float.BYTES);
             claim.commit();
-            nextChunkToSend++;
             sent++;
+            work++;
         }
-        listener.onStep(aggregator.step(), aggregator.totalSamples(), aggregator.meanLoss(), System.nanoTime());
-        aggregator.advance();
-        nextChunkToSend = -1;
-        return sent;
+        if (sent == chunks) {
+            listener.onStep(aggregator.step(), aggregator.totalSamples(), aggregator.meanLoss(), System.nanoTime());
+            aggregator.advance();
+            sent = 0;
+        }
+        return work;
     }
 
     @Override

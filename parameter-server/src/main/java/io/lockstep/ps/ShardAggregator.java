@@ -13,12 +13,16 @@ import org.agrona.concurrent.UnsafeBuffer;
  * returns sum_r(n_r * g_r) / sum_r(n_r): the sample-weighted mean, which is exactly the mean
  * gradient of one big batch holding every worker's samples, however unevenly they are split.
  *
+ * <p>Each chunk is averaged the moment the last worker's copy of it arrives (every worker's
+ * sample count is known by then: each chunk frame carries it), so a shard can send early
+ * chunks back while later ones are still arriving.
+ *
  * <p>Single-threaded (owned by one {@link ShardAgent}); nothing is allocated per frame.
  */
 public final class ShardAggregator {
 
-    /** Outcome of {@link #onFrame}. */
-    public enum Outcome { ACCEPTED, COMPLETED, FOREIGN_JOB, STALE_STEP, MALFORMED, DUPLICATE }
+    /** Outcome of {@link #onFrame}: CHUNK_READY averaged one chunk, COMPLETED the shard's last. */
+    public enum Outcome { ACCEPTED, CHUNK_READY, COMPLETED, FOREIGN_JOB, STALE_STEP, MALFORMED, DUPLICATE }
 
     private final long jobId;
     private final int shard;
@@ -30,13 +34,14 @@ public final class ShardAggregator {
     private final UnsafeBuffer sum;
     private final boolean[] received;
     private final int[] samplesByRank;
+    private final int[] arrivals;
+    private final int[] ready;
     private final DropCounters drops;
 
     private long step;
-    private int receivedCount;
+    private int readyCount;
     private long totalSamples;
     private double weightedLoss;
-    private boolean complete;
 
     public ShardAggregator(long jobId, int shard, ShardLayout layout, int workers, long firstStep, DropCounters drops) {
         if (workers < 1) {
@@ -53,6 +58,8 @@ public final class ShardAggregator {
             Math.max(1, layout.shardLength(shard)) * Float.BYTES, 64));
         this.received = new boolean[workers * chunkCount];
         this.samplesByRank = new int[workers];
+        this.arrivals = new int[chunkCount];
+        this.ready = new int[chunkCount];
         this.drops = drops;
         this.step = firstStep;
         resetStep();
@@ -67,7 +74,7 @@ public final class ShardAggregator {
             return drop(Outcome.FOREIGN_JOB);
         }
         long frameStep = frame.step();
-        if (frameStep < step || (complete && frameStep == step)) {
+        if (frameStep < step || (isComplete() && frameStep == step)) {
             // an older step, or a resend of the step whose average is already going out
             return drop(frameStep < step ? Outcome.STALE_STEP : Outcome.DUPLICATE);
         }
@@ -97,16 +104,16 @@ public final class ShardAggregator {
             return drop(Outcome.MALFORMED);
         }
         received[slot] = true;
-        receivedCount++;
+        int dst = (frame.valueOffset() - shardStart) * Float.BYTES;
         if (n > 0) {
-            accumulate(buffer, frame.valuesIndex(), (frame.valueOffset() - shardStart) * Float.BYTES, n, samples);
+            accumulate(buffer, frame.valuesIndex(), dst, n, samples);
         }
-        if (receivedCount == received.length) {
-            average();
-            complete = true;
-            return Outcome.COMPLETED;
+        if (++arrivals[chunk] < workers) {
+            return Outcome.ACCEPTED;
         }
-        return Outcome.ACCEPTED;
+        average(layout.chunkStart(shard, chunk) - shardStart, layout.chunkLength(shard, chunk));
+        ready[readyCount++] = chunk;
+        return isComplete() ? Outcome.COMPLETED : Outcome.CHUNK_READY;
     }
 
     private void accumulate(DirectBuffer src, int srcIndex, int dstIndex, int n, int samples) {
@@ -117,13 +124,13 @@ public final class ShardAggregator {
         }
     }
 
-    private void average() {
+    /** Every rank has sent this chunk, so totalSamples is final: turn the weighted sum into the mean. */
+    private void average(int from, int n) {
         if (totalSamples == 0) {
             return;
         }
         float divisor = (float) totalSamples;
-        int bytes = layout.shardLength(shard) * Float.BYTES;
-        for (int o = 0; o < bytes; o += Float.BYTES) {
+        for (int o = from * Float.BYTES, end = (from + n) * Float.BYTES; o < end; o += Float.BYTES) {
             sum.putFloat(o, sum.getFloat(o) / divisor);
         }
     }
@@ -135,7 +142,7 @@ public final class ShardAggregator {
 
     /** Moves on to the next step once the average has been sent. */
     public void advance() {
-        if (!complete) {
+        if (!isComplete()) {
             throw new IllegalStateException("shard " + shard + " step " + step + " is not complete");
         }
         step++;
@@ -146,20 +153,26 @@ public final class ShardAggregator {
         sum.setMemory(0, sum.capacity(), (byte) 0);
         java.util.Arrays.fill(received, false);
         java.util.Arrays.fill(samplesByRank, -1);
-        receivedCount = 0;
+        java.util.Arrays.fill(arrivals, 0);
+        readyCount = 0;
         totalSamples = 0;
         weightedLoss = 0;
-        complete = false;
     }
 
-    public boolean isComplete() { return complete; }
+    /** True once every chunk of the current step is averaged. */
+    public boolean isComplete() { return readyCount == chunkCount; }
+
+    /** Chunks averaged so far this step; {@link #readyChunk(int)} lists them in the order they completed. */
+    public int readyCount() { return readyCount; }
+
+    public int readyChunk(int i) { return ready[i]; }
     public long step() { return step; }
     public int shard() { return shard; }
     public int chunkCount() { return chunkCount; }
     public long totalSamples() { return totalSamples; }
     public float meanLoss() { return totalSamples == 0 ? 0f : (float) (weightedLoss / totalSamples); }
 
-    /** The averaged values once complete (weighted sums while collecting), indexed from the shard start. */
+    /** Averaged values of the ready chunks (weighted sums of the others), indexed from the shard start. */
     public UnsafeBuffer values() { return sum; }
 
     /** Ranks whose chunks of the current step have not all arrived, for timeouts and diagnostics. */

@@ -56,11 +56,19 @@ class ShardAggregatorTest {
                     }
                 }
                 Collections.shuffle(frames, rnd);
+                int chunksReady = 0;
                 for (int f = 0; f < frames.size(); f++) {
                     ShardAggregator.Outcome o = agg.onFrame(frames.get(f), 0, frames.get(f).capacity());
-                    assertEquals(f == frames.size() - 1 ? ShardAggregator.Outcome.COMPLETED
-                        : ShardAggregator.Outcome.ACCEPTED, o);
+                    if (f == frames.size() - 1) {
+                        assertEquals(ShardAggregator.Outcome.COMPLETED, o);
+                    } else if (o == ShardAggregator.Outcome.CHUNK_READY) {
+                        chunksReady++;
+                    } else {
+                        assertEquals(ShardAggregator.Outcome.ACCEPTED, o);
+                    }
                 }
+                assertEquals(layout.chunkCount(s) - 1, chunksReady, "every other chunk completes on the way");
+                assertEquals(layout.chunkCount(s), agg.readyCount());
                 assertEquals(totalSamples, agg.totalSamples());
                 double expectLoss = 0;
                 for (int r = 0; r < workers; r++) {

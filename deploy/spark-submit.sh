@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Submit a Lockstep training job with spark-submit (standalone, YARN, Kubernetes).
+#
+#   deploy/spark-submit.sh [spark-submit options] CONFIG.yaml [--set key=value ...]
+#   e.g. deploy/spark-submit.sh --master spark://10.0.0.5:7077 --num-executors 4 \
+#          examples/mnist-mlp.yaml --set workers=4 --set ps.host=10.0.0.5
+#
+# Builds driver/target/lockstep-driver-*-dist.jar (Spark provided) if missing and passes the JVM
+# flags Spark, Agrona and ND4J need on Java 17 to the driver and the executors. The parameter
+# server runs in the driver: set ps.host to an address of the driver the executors can reach.
+# Uses spark-submit from PATH or $SPARK_HOME/bin; without either, Spark's own SparkSubmit class
+# from the project's Maven classpath (handy for trying a submission locally with --master local[2]).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JAR="$ROOT/driver/target/lockstep-driver-0.1.0-SNAPSHOT-dist.jar"
+
+submit_opts=()
+while [[ $# -gt 0 && "$1" == --* ]]; do
+  case "$1" in
+    --verbose|--supervise) submit_opts+=("$1"); shift ;;
+    *) submit_opts+=("$1" "$2"); shift 2 ;;
+  esac
+done
+[[ $# -ge 1 ]] || { echo "usage: $0 [spark-submit options] CONFIG.yaml [--set key=value ...]" >&2; exit 2; }
+
+if [[ ! -f "$JAR" ]]; then
+  echo "building $JAR ..." >&2
+  (cd "$ROOT" && ./mvnw -q -B -Pdist -DskipTests install) >&2
+fi
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+FLAGS=$(sed -n 's:.*<lockstep.jvm.flags>\(.*\)</lockstep.jvm.flags>.*:\1:p' "$ROOT/pom.xml")
+
+if command -v spark-submit >/dev/null 2>&1; then
+  SUBMIT=(spark-submit)
+elif [[ -n "${SPARK_HOME:-}" && -x "$SPARK_HOME/bin/spark-submit" ]]; then
+  SUBMIT=("$SPARK_HOME/bin/spark-submit")
+else
+  # shellcheck disable=SC2206
+  SUBMIT=(java $FLAGS -cp "$(cat "$ROOT/driver/target/classpath.txt")" org.apache.spark.deploy.SparkSubmit)
+fi
+
+exec "${SUBMIT[@]}" \
+  --class io.lockstep.driver.LockstepCli \
+  --conf "spark.driver.extraJavaOptions=$FLAGS" \
+  --conf "spark.executor.extraJavaOptions=$FLAGS" \
+  --conf spark.executorEnv.OMP_NUM_THREADS=1 \
+  "${submit_opts[@]}" \
+  "$JAR" train "$@"
