@@ -23,11 +23,17 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
- * One epoch of the MNIST MLP three ways in one process: (a) plain single-process DL4J
- * {@code fit} at the global batch, (b) Lockstep with 1 worker, (c) Lockstep with N workers at the
- * same global batch. Prints samples/s (training loop only, set-up excluded) and the ratios.
+ * One epoch of the MNIST MLP several ways in one process: (a) plain single-process DL4J
+ * {@code fit} at the global batch, (d) N independent {@code fit} loops in N threads with nothing
+ * exchanged (the most N replicas can get from this machine), (b) Lockstep with 1 worker, (c)
+ * Lockstep with N workers at the same global batch. Prints samples/s (training loop only, set-up
+ * excluded) and the ratios to (a).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmark plain DL4J fit against Lockstep with 1 and N workers on MNIST.")
@@ -58,13 +64,19 @@ final class Bench implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "bench: MNIST MLP 784-256-128-10, Adam 1e-3, global batch %d, %d epoch(s), "
             + "OMP_NUM_THREADS=%s, %d cores%n", globalBatch, epochs, omp, Runtime.getRuntime().availableProcessors());
 
-        double plain = plainFit(base);
+        List<Sample> mnist = loadTrain(base);
+        double plain = fit(base, List.of(mnist), globalBatch);
         System.out.printf(Locale.ROOT, "(a) plain DL4J fit            %,10.0f samples/s%n", plain);
+        double ceiling = fit(base, strided(mnist, workers), globalBatch / workers);
+        System.out.printf(Locale.ROOT, "(d) %d x DL4J fit in %d threads, no exchange (ceiling for c) %,10.0f samples/s%n",
+            workers, workers, ceiling);
+        mnist = null;
         double one = lockstep(base, 1);
         System.out.printf(Locale.ROOT, "(b) lockstep 1 worker         %,10.0f samples/s%n", one);
         double many = lockstep(base, workers);
         System.out.printf(Locale.ROOT, "(c) lockstep %d workers        %,10.0f samples/s%n", workers, many);
-        System.out.printf(Locale.ROOT, "(c)/(a) = %.3f   (b)/(a) = %.3f%n", many / plain, one / plain);
+        System.out.printf(Locale.ROOT, "(c)/(a) = %.3f   (b)/(a) = %.3f   (d)/(a) = %.3f%n", many / plain, one / plain,
+            ceiling / plain);
 
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("global_batch", globalBatch);
@@ -76,6 +88,8 @@ final class Bench implements Callable<Integer> {
         result.put("lockstep_" + workers + "_workers_samples_per_second", Math.round(many));
         result.put("ratio_c_over_a", Math.round(many / plain * 1000) / 1000.0);
         result.put("ratio_b_over_a", Math.round(one / plain * 1000) / 1000.0);
+        result.put("no_exchange_" + workers + "_threads_samples_per_second", Math.round(ceiling));
+        result.put("ratio_d_over_a", Math.round(ceiling / plain * 1000) / 1000.0);
         Files.createDirectories(out);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("bench.json").toFile(),
             result);
@@ -98,8 +112,7 @@ final class Bench implements Callable<Integer> {
         return c;
     }
 
-    /** (a): the same model, batches and shuffle as Lockstep, trained with DL4J's own fit loop. */
-    private double plainFit(JobConfig c) throws IOException, InterruptedException {
+    private static List<Sample> loadTrain(JobConfig c) throws IOException {
         List<Sample> samples = new ArrayList<>();
         Path images = Path.of(c.data.train);
         Path labels = Path.of(DataLoader.labelsPathFor(c.data.train));
@@ -111,21 +124,60 @@ final class Bench implements Callable<Integer> {
                 samples.add(new Sample(samples.size(), x.next(), DataLoader.oneHot(y.next(), 10, labels.toString(), "")));
             }
         }
-        Shard shard = Shard.of(samples.iterator(), 784, 10);
-        samples = null;
-        MultiLayerNetwork net = new MultiLayerNetwork(TrainingJob.modelConfig(c, 784, 10));
-        net.init();
-        int steps = TrainingSpec.stepsPerEpoch(shard.size(), globalBatch);
-        long trained = 0;
-        long start = System.nanoTime();
-        try (BatchSource batches = new BatchSource(shard, globalBatch, steps, c.seed, true, 0)) {
-            for (int s = 0; s < steps * epochs; s++) {
-                Batch b = batches.next();
-                net.fit(new DataSet(b.features(), b.labels()));
-                trained += b.size();
+        return samples;
+    }
+
+    /** Rows r, r+n, r+2n, ...: the shards Lockstep's workers get. */
+    private static List<List<Sample>> strided(List<Sample> all, int n) {
+        List<List<Sample>> shards = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            List<Sample> mine = new ArrayList<>();
+            for (int i = r; i < all.size(); i += n) {
+                mine.add(all.get(i));
             }
+            shards.add(mine);
         }
-        return trained / ((System.nanoTime() - start) / 1e9);
+        return shards;
+    }
+
+    /**
+     * (a) with one shard: DL4J's own fit loop over the same model, batches and shuffle as
+     * Lockstep. (d) with N shards: N independent fit loops in N threads, nothing exchanged:
+     * what this machine's cores give N replicas before any communication.
+     */
+    private double fit(JobConfig c, List<List<Sample>> shards, int batch) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(shards.size());
+        CountDownLatch ready = new CountDownLatch(shards.size());
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<Long>> trained = new ArrayList<>();
+        for (List<Sample> samples : shards) {
+            trained.add(pool.submit(() -> {
+                Shard shard = Shard.of(samples.iterator(), 784, 10);
+                MultiLayerNetwork net = new MultiLayerNetwork(TrainingJob.modelConfig(c, 784, 10));
+                net.init();
+                int steps = TrainingSpec.stepsPerEpoch(shard.size(), batch);
+                long n = 0;
+                try (BatchSource batches = new BatchSource(shard, batch, steps, c.seed, true, 0)) {
+                    ready.countDown();
+                    go.await();
+                    for (int s = 0; s < steps * epochs; s++) {
+                        Batch b = batches.next();
+                        net.fit(new DataSet(b.features(), b.labels()));
+                        n += b.size();
+                    }
+                }
+                return n;
+            }));
+        }
+        ready.await();
+        long start = System.nanoTime();
+        go.countDown();
+        long samples = 0;
+        for (Future<Long> f : trained) {
+            samples += f.get();
+        }
+        pool.shutdown();
+        return samples / ((System.nanoTime() - start) / 1e9);
     }
 
     private double lockstep(JobConfig base, int n) throws IOException {
