@@ -138,18 +138,11 @@ public final class DataLoader {
     private static JavaRDD<Row> csvRows(JavaSparkContext sc, String path, JobConfig.Data cfg) {
         boolean header = cfg.header;
         int labelColumn = cfg.labelColumn;
-        int width;
-        try {
-            width = sc.textFile(path).filter(l -> !l.isBlank()).take(header ? 2 : 1).stream()
-                .skip(header ? 1 : 0).findFirst()
-                .map(l -> l.split(",", -1).length)
-                .orElseThrow(() -> new IllegalArgumentException(path + ": no data rows"));
-        } catch (RuntimeException e) {
-            if (rootCause(e) instanceof org.apache.hadoop.mapred.InvalidInputException) {
-                throw new IllegalArgumentException(path + ": file not found");
-            }
-            throw e;
-        }
+        requireExists(sc.hadoopConfiguration(), path);
+        int width = sc.textFile(path).filter(l -> !l.isBlank()).take(header ? 2 : 1).stream()
+            .skip(header ? 1 : 0).findFirst()
+            .map(l -> l.split(",", -1).length)
+            .orElseThrow(() -> new IllegalArgumentException(path + ": no data rows"));
         if (width < 2) {
             throw new IllegalArgumentException(path + ": need at least one feature and one label column");
         }
@@ -161,6 +154,19 @@ public final class DataLoader {
         return sc.textFile(path).zipWithIndex()
             .filter(t -> !(header && t._2() == 0) && !t._1().isBlank())
             .map(t -> parseRow(path, t._2() + 1, t._1(), width, label));
+    }
+
+    /** Fails naming the path when nothing matches it (a file, a directory or a glob). */
+    private static void requireExists(Configuration hadoop, String path) {
+        Path p = new Path(path);
+        try {
+            org.apache.hadoop.fs.FileStatus[] found = p.getFileSystem(hadoop).globStatus(p);
+            if (found == null || found.length == 0) {
+                throw new IllegalArgumentException(path + ": file not found");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(path + ": cannot read", e);
+        }
     }
 
     static Row parseRow(String path, long line, String text, int width, int labelColumn) {
