@@ -48,7 +48,7 @@ final class TrainTask extends AbstractFunction1<Iterator<Sample>, Iterator<Repli
         samples.sort(Comparator.comparingLong(Sample::index));
         Shard shard = Shard.of(samples.iterator(), features, classes);
         samples = null; // the packed shard replaces the objects
-        try (EmbeddedAeron aeron = EmbeddedAeron.acquire();
+        try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(exchange);
              GradientClient client = new GradientClient(aeron.aeron(), exchange, rank, workerHost())) {
             Replica replica = new Replica(spec, initialParams.value(), rank);
             client.awaitConnected();

@@ -110,7 +110,7 @@ public final class TrainingJob {
         long droppedFrames;
         MetricsLog metrics = new MetricsLog(outputs.metrics(), stepsPerEpoch, cfg.epochs, cfg.logEvery);
         try (metrics;
-             EmbeddedAeron aeron = EmbeddedAeron.acquire();
+             EmbeddedAeron aeron = EmbeddedAeron.forServer(exchange);
              ParameterServer server = ParameterServer.start(aeron.aeron(), exchange, metrics)) {
             try {
                 results = sharded.rdd().barrier()

@@ -8,11 +8,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.File;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.UUID;
 
 /**
- * One embedded Aeron media driver and client per JVM, shared by the parameter server and
- * every worker task of that JVM and closed when the last user releases it.
+ * Embedded Aeron media drivers (with a client each), shared by name within a JVM by the
+ * parameter server and the worker tasks there, and closed when their last user releases them.
  *
  * <p>The driver lives in its own directory {@code /dev/shm/lockstep-<pid>-<id>}, deleted on
  * start and on shutdown; directories left by dead processes are removed on start. One shared
@@ -24,14 +26,16 @@ public final class EmbeddedAeron implements AutoCloseable {
     private static final String PREFIX = "lockstep-";
     private static final int SOCKET_BUFFER = 2 * 1024 * 1024;
 
-    private static EmbeddedAeron shared;
-    private static int users;
+    private static final Map<String, EmbeddedAeron> RUNNING = new HashMap<>();
 
+    private final String name;
     private final MediaDriver driver;
     private final Aeron aeron;
     private final String directory;
+    private int users;
 
-    private EmbeddedAeron() {
+    private EmbeddedAeron(String name) {
+        this.name = name;
         GradientFrame.requireLittleEndian();
         removeOrphans();
         directory = baseDir() + File.separator + PREFIX + ProcessHandle.current().pid() + "-"
@@ -61,13 +65,30 @@ public final class EmbeddedAeron implements AutoCloseable {
         LOG.debug("embedded Aeron media driver in {}", directory);
     }
 
-    /** Returns this JVM's driver, starting it on first use; pair every call with {@link #close()}. */
-    public static synchronized EmbeddedAeron acquire() {
-        if (shared == null) {
-            shared = new EmbeddedAeron();
-        }
-        users++;
-        return shared;
+    /** Returns this JVM's shared driver, starting it on first use; pair every call with {@link #close()}. */
+    public static EmbeddedAeron acquire() {
+        return acquire("shared");
+    }
+
+    /**
+     * The driver the parameter server uses. Over UDP the server gets a driver of its own, as it
+     * would on its own machine: the workers' driver then sends and receives their frames on
+     * another thread (on one machine, a single driver thread moving every byte four times was
+     * the bottleneck). IPC needs server and workers on one driver.
+     */
+    public static EmbeddedAeron forServer(ExchangeSpec spec) {
+        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "server");
+    }
+
+    /** The driver workers of this JVM use; see {@link #forServer}. */
+    public static EmbeddedAeron forWorkers(ExchangeSpec spec) {
+        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "workers");
+    }
+
+    private static synchronized EmbeddedAeron acquire(String name) {
+        EmbeddedAeron instance = RUNNING.computeIfAbsent(name, EmbeddedAeron::new);
+        instance.users++;
+        return instance;
     }
 
     public Aeron aeron() {
@@ -84,7 +105,7 @@ public final class EmbeddedAeron implements AutoCloseable {
             if (--users > 0) {
                 return;
             }
-            shared = null;
+            RUNNING.remove(name);
         }
         try {
             aeron.close();
