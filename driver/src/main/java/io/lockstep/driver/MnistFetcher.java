@@ -1,8 +1,10 @@
 package io.lockstep.driver;
 
+import org.apache.commons.codec.digest.DigestUtils;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
+import org.apache.commons.io.FileUtils;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,9 +13,6 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -69,12 +68,10 @@ public final class MnistFetcher {
                 Path source = extracted.get(m.getValue());
                 Path target = m.getKey().toAbsolutePath();
                 Files.createDirectories(target.getParent());
-                Path tmp = Files.createTempFile(target.getParent(), "." + target.getFileName(), ".tmp");
-                Files.copy(source, tmp, StandardCopyOption.REPLACE_EXISTING);
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                RunOutputs.atomically(target, tmp -> Files.copy(source, tmp, StandardCopyOption.REPLACE_EXISTING));
             }
         } finally {
-            deleteTree(work);
+            FileUtils.deleteDirectory(work.toFile());
         }
     }
 
@@ -119,7 +116,7 @@ public final class MnistFetcher {
         }
     }
 
-    private static Map<String, Path> extract(Path tarball, Path dir) throws IOException {
+    static Map<String, Path> extract(Path tarball, Path dir) throws IOException {
         Map<String, Path> out = new LinkedHashMap<>();
         try (TarArchiveInputStream tar = new TarArchiveInputStream(
             new GzipCompressorInputStream(Files.newInputStream(tarball)))) {
@@ -147,20 +144,7 @@ public final class MnistFetcher {
 
     static String sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                md.update(buf, 0, n);
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            return DigestUtils.sha256Hex(in);
         }
     }
 }
