@@ -71,13 +71,23 @@ public record ExchangeSpec(
             : "aeron:udp?control=" + host + ":" + controlPorts[shard] + "|control-mode=dynamic|fc=min|" + params();
     }
 
-    /** Channel a worker on {@code workerHost} subscribes to for shard s's averages. */
+    /**
+     * Channel a worker on {@code workerHost} subscribes to for shard s's averages. All workers of
+     * one JVM use the same local port, so their media driver receives each average once and
+     * every worker reads it from the one image: the shard sends one copy per JVM, not per worker.
+     */
     public String downstreamSubscriptionChannel(int shard, String workerHost) {
-        return transport == Transport.IPC
-            ? "aeron:ipc"
-            : "aeron:udp?endpoint=" + workerHost + ":0|control=" + host + ":" + controlPorts[shard]
-                + "|control-mode=dynamic";
+        if (transport == Transport.IPC) {
+            return "aeron:ipc";
+        }
+        int port = LOCAL_PORTS.computeIfAbsent(jobId + "/" + shard + "/" + workerHost,
+            k -> FreePorts.udp(workerHost, 1)[0]);
+        return "aeron:udp?endpoint=" + workerHost + ":" + port + "|control=" + host + ":" + controlPorts[shard]
+            + "|control-mode=dynamic";
     }
+
+    /** Port per (job, shard, host) for this JVM's workers; a few entries per job, kept for the JVM's life. */
+    private static final java.util.Map<String, Integer> LOCAL_PORTS = new java.util.concurrent.ConcurrentHashMap<>();
 
     @Override
     public String toString() {
