@@ -66,6 +66,24 @@ class DataLoaderTest {
     }
 
     @Test
+    void minmaxScalesTrainingFeaturesIntoTheUnitInterval() throws IOException {
+        Path[] split = TestData.digitsSplit(dir, 1000);
+        JobConfig.Data d = csv(split[0], split[1]);
+        d.normalize = "minmax";
+        DataLoader.Loaded data = DataLoader.load(sc, d);
+        float min = Float.MAX_VALUE, max = -Float.MAX_VALUE;
+        for (Sample s : data.train().collect()) {
+            for (float v : s.features()) {
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+            }
+        }
+        assertEquals(0f, min);
+        assertEquals(1f, max);
+        assertNotNull(data.scaling().toDl4j(), "saved into model.zip as a DL4J normalizer");
+    }
+
+    @Test
     void aBadCellIsReportedWithFileLineAndColumn() throws IOException {
         List<String> lines = new java.util.ArrayList<>(TestData.digitsLines().subList(0, 50));
         lines.set(36, lines.get(36).replaceFirst("^0,0,", "0,x7,"));

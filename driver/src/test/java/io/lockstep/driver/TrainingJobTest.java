@@ -96,6 +96,23 @@ class TrainingJobTest {
     }
 
     @Test
+    void aDl4jJsonModelFileTrainsAndABadOneIsNamed() throws IOException {
+        Path[] split = TestData.digitsSplit(dir, 640);
+        Path json = dir.resolve("model.json");
+        Files.writeString(json, io.lockstep.worker.Models.mlp(64, List.of(24, 12), "tanh", 10, "cross_entropy",
+            io.lockstep.worker.Models.optimizer("rmsprop", 0.005), 7).toJson());
+        JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve("json"));
+        job.model.type = "json";
+        job.model.path = json.toString();
+        Map<String, Object> summary = TrainingJob.run(job);
+        assertEquals(64L * 24 + 24 + 24 * 12 + 12 + 12 * 10 + 10, ((Number) summary.get("parameters")).longValue());
+
+        Files.writeString(json, "{\"not\": \"a network\"}");
+        Exception e = assertThrows(ConfigLoader.ConfigException.class, () -> TrainingJob.run(job));
+        assertTrue(e.getMessage().contains("model.path") && e.getMessage().contains("model.json"), e.getMessage());
+    }
+
+    @Test
     void unevenShardsCompleteWithoutHanging() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1001);   // 334/334/333 rows over 3 workers
         JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve("uneven"));
@@ -103,8 +120,14 @@ class TrainingJobTest {
         job.batchSize = 32;                             // 11 steps/epoch, the last one ragged
         job.epochs = 2;
         job.ps.shards = 2;
+        job.loss = "mse";                               // and the other built-in loss and optimizer
+        job.optimizer.type = "sgd";
+        job.optimizer.lr = 0.1;
         Map<String, Object> summary = TrainingJob.run(job);
         assertEquals(22L, ((Number) summary.get("steps")).longValue());
+        String firstStep = Files.readAllLines(dir.resolve("uneven/metrics.jsonl")).get(0);
+        double firstLoss = new ObjectMapper().readTree(firstStep).get("loss").asDouble();
+        assertTrue(((Number) summary.get("final_loss")).doubleValue() < firstLoss, "MSE must fall: " + firstStep);
         assertEquals(2002L, ((Number) summary.get("samples_trained")).longValue());
     }
 
