@@ -53,6 +53,9 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--transport", description = "udp or ipc")
     String transport = "udp";
 
+    @Option(names = "--repeat", description = "rounds of all runs; figures are the medians (single runs vary)")
+    int repeat = 1;
+
     @Option(names = "--out", description = "where run outputs and bench.json go")
     Path out = Path.of("runs", "bench");
 
@@ -65,16 +68,25 @@ final class Bench implements Callable<Integer> {
             + "OMP_NUM_THREADS=%s, %d cores%n", globalBatch, epochs, omp, Runtime.getRuntime().availableProcessors());
 
         List<Sample> mnist = loadTrain(base);
-        double plain = fit(base, List.of(mnist), globalBatch);
-        System.out.printf(Locale.ROOT, "(a) plain DL4J fit            %,10.0f samples/s%n", plain);
-        double ceiling = fit(base, strided(mnist, workers), globalBatch / workers);
-        System.out.printf(Locale.ROOT, "(d) %d x DL4J fit in %d threads, no exchange (ceiling for c) %,10.0f samples/s%n",
-            workers, workers, ceiling);
-        mnist = null;
-        double one = lockstep(base, 1);
-        System.out.printf(Locale.ROOT, "(b) lockstep 1 worker         %,10.0f samples/s%n", one);
-        double many = lockstep(base, workers);
-        System.out.printf(Locale.ROOT, "(c) lockstep %d workers        %,10.0f samples/s%n", workers, many);
+        double[][] rounds = new double[4][repeat]; // (a), (d), (b), (c) per round, interleaved against drift
+        for (int r = 0; r < repeat; r++) {
+            rounds[0][r] = fit(base, List.of(mnist), globalBatch);
+            report(r, "(a) plain DL4J fit", rounds[0][r]);
+            rounds[1][r] = fit(base, strided(mnist, workers), globalBatch / workers);
+            report(r, "(d) " + workers + " x DL4J fit in " + workers + " threads, no exchange (ceiling for c)", rounds[1][r]);
+            rounds[2][r] = lockstep(base, 1);
+            report(r, "(b) lockstep 1 worker", rounds[2][r]);
+            rounds[3][r] = lockstep(base, workers);
+            report(r, "(c) lockstep " + workers + " workers", rounds[3][r]);
+        }
+        double plain = median(rounds[0]);
+        double ceiling = median(rounds[1]);
+        double one = median(rounds[2]);
+        double many = median(rounds[3]);
+        if (repeat > 1) {
+            System.out.printf(Locale.ROOT, "medians of %d rounds: (a) %,.0f  (d) %,.0f  (b) %,.0f  (c) %,.0f samples/s%n",
+                repeat, plain, ceiling, one, many);
+        }
         System.out.printf(Locale.ROOT, "(c)/(a) = %.3f   (b)/(a) = %.3f   (d)/(a) = %.3f%n", many / plain, one / plain,
             ceiling / plain);
 
@@ -83,6 +95,7 @@ final class Bench implements Callable<Integer> {
         result.put("epochs", epochs);
         result.put("omp_num_threads", omp);
         result.put("transport", transport);
+        result.put("rounds", repeat);
         result.put("plain_fit_samples_per_second", Math.round(plain));
         result.put("lockstep_1_worker_samples_per_second", Math.round(one));
         result.put("lockstep_" + workers + "_workers_samples_per_second", Math.round(many));
@@ -94,6 +107,17 @@ final class Bench implements Callable<Integer> {
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("bench.json").toFile(),
             result);
         return 0;
+    }
+
+    private void report(int round, String run, double samplesPerSecond) {
+        System.out.printf(Locale.ROOT, "%s%-62s %,10.0f samples/s%n", repeat > 1 ? "[" + (round + 1) + "] " : "",
+            run, samplesPerSecond);
+    }
+
+    static double median(double[] values) {
+        double[] v = values.clone();
+        java.util.Arrays.sort(v);
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
     private JobConfig mnistJob() {
