@@ -1,6 +1,10 @@
 package io.lockstep.driver;
 
+import io.lockstep.worker.Batch;
+import io.lockstep.worker.BatchSource;
 import io.lockstep.worker.Sample;
+import io.lockstep.worker.Shard;
+import io.lockstep.worker.TrainingSpec;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.broadcast.Broadcast;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -8,7 +12,6 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 
@@ -19,27 +22,22 @@ final class Evaluator {
     private Evaluator() {
     }
 
-    static Evaluation evaluate(JavaRDD<Sample> data, String modelJson, Broadcast<float[]> params, int classes) {
+    static Evaluation evaluate(JavaRDD<Sample> data, String modelJson, Broadcast<float[]> params, int features,
+                               int classes) {
         return data.mapPartitions((Iterator<Sample> it) -> {
+            Evaluation eval = new Evaluation(classes);
+            Shard shard = Shard.of(it, features, classes);
+            if (shard.size() == 0) {
+                return List.of(eval).iterator();
+            }
             float[] p = params.value();
             MultiLayerNetwork net = new MultiLayerNetwork(MultiLayerConfiguration.fromJson(modelJson));
             net.init(Nd4j.create(p, new long[]{1, p.length}, 'c'), false);
-            Evaluation eval = new Evaluation(classes);
-            List<Sample> batch = new ArrayList<>(BATCH);
-            while (it.hasNext()) {
-                batch.add(it.next());
-                if (batch.size() == BATCH || !it.hasNext()) {
-                    int n = batch.size();
-                    int f = batch.get(0).features().length;
-                    float[] x = new float[n * f];
-                    float[] y = new float[n * classes];
-                    for (int i = 0; i < n; i++) {
-                        System.arraycopy(batch.get(i).features(), 0, x, i * f, f);
-                        System.arraycopy(batch.get(i).labels(), 0, y, i * classes, classes);
-                    }
-                    eval.eval(Nd4j.create(y, new long[]{n, classes}, 'c'),
-                        net.output(Nd4j.create(x, new long[]{n, f}, 'c'), false));
-                    batch.clear();
+            int steps = TrainingSpec.stepsPerEpoch(shard.size(), BATCH);
+            try (BatchSource batches = new BatchSource(shard, BATCH, steps, 0, false, 0)) {
+                for (int s = 0; s < steps; s++) {
+                    Batch b = batches.next();
+                    eval.eval(b.labels(), net.output(b.features(), false));
                 }
             }
             return List.of(eval).iterator();

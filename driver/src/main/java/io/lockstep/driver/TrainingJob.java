@@ -133,7 +133,8 @@ public final class TrainingJob {
 
         net.init(Nd4j.create(lead.params(), new long[]{1, lead.params().length}, 'c'), false);
         Broadcast<float[]> finalParams = sc.broadcast(lead.params());
-        Evaluation eval = Evaluator.evaluate(data.test(), spec.modelJson(), finalParams, data.classes());
+        Evaluation eval = Evaluator.evaluate(data.test(), spec.modelJson(), finalParams, data.features(),
+            data.classes());
         finalParams.destroy();
         outputs.writeModel(net, data.scaling().toDl4j());
 
