@@ -120,8 +120,9 @@ public final class ConfigLoader {
         require(c.ps.timeoutSeconds >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps.timeoutSeconds);
         require(c.ps.mtu % 32 == 0 && c.ps.mtu >= 4096 && c.ps.mtu <= 65504, "ps.mtu",
             "must be a multiple of 32 in [4096, 65504], got " + c.ps.mtu);
-        require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 64 * 1024, "ps.term_length",
-            "must be a power of two >= 65536, got " + c.ps.termLength);
+        // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
+        require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 8L * c.ps.mtu, "ps.term_length",
+            "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
         oneOf("ps.transport", c.ps.transport, "udp", "ipc");
         oneOf("data.format", c.data.format, "idx", "csv");
         oneOf("data.normalize", c.data.normalize, "none", "standardize", "minmax");

@@ -68,6 +68,8 @@ class ConfigLoaderTest {
         assertMessage("loss: unknown 'hinge'", MINIMAL + "loss: hinge\n");
         assertMessage("config key 'data.train' is required", "data: {test: b.csv}\n");
         assertMessage("config key 'model.path' is required", MINIMAL + "model: {type: json}\n");
+        assertMessage("config key 'ps.term_length' must be a power of two >= 8 x ps.mtu", MINIMAL
+            + "ps: {term_length: 65536}\n");
     }
 
     @Test
