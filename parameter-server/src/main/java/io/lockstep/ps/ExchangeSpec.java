@@ -8,7 +8,7 @@ import java.util.Arrays;
  *
  * <p>UDP: shard s listens for gradients on {@code host:upstreamPorts[s]} and answers with a
  * multi-destination-cast publication whose control endpoint is {@code host:controlPorts[s]};
- * workers join it dynamically from an ephemeral port, so the server needs no worker address.
+ * workers join it dynamically from a port their own JVM picks, so the server needs no worker address.
  * IPC: the same streams over shared memory, for workers in the server's JVM.
  */
 public record ExchangeSpec(
