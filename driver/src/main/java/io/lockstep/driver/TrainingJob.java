@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.FreePorts;
 import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.ShardLayout;
 import io.lockstep.worker.Models;
@@ -193,9 +192,7 @@ public final class TrainingJob {
     static ExchangeSpec exchangeSpec(JobConfig cfg, int paramCount) {
         ExchangeSpec.Transport transport = ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
         ShardLayout layout = new ShardLayout(paramCount, cfg.ps.shards, ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
-        int[] up = transport == ExchangeSpec.Transport.UDP ? FreePorts.udp(cfg.ps.host, cfg.ps.shards) : new int[0];
-        int[] control = transport == ExchangeSpec.Transport.UDP ? FreePorts.udp(cfg.ps.host, cfg.ps.shards) : new int[0];
-        return new ExchangeSpec(new SecureRandom().nextLong(), layout, cfg.workers, transport, cfg.ps.host, up, control,
+        return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport, cfg.ps.host,
             cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, 0);
     }
 

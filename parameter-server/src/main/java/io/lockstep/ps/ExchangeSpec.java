@@ -45,6 +45,18 @@ public record ExchangeSpec(
         }
     }
 
+    /**
+     * A spec with free UDP ports on {@code host} for every shard (picked in one go, so all are
+     * distinct), or none for IPC.
+     */
+    public static ExchangeSpec create(long jobId, ShardLayout layout, int workers, Transport transport, String host,
+                                      int termLength, int mtu, long timeoutMillis, long firstStep) {
+        int shards = layout.shards();
+        int[] ports = transport == Transport.UDP ? FreePorts.udp(host, 2 * shards) : new int[2 * shards];
+        return new ExchangeSpec(jobId, layout, workers, transport, host, Arrays.copyOfRange(ports, 0, shards),
+            Arrays.copyOfRange(ports, shards, 2 * shards), termLength, mtu, timeoutMillis, firstStep);
+    }
+
     /** Largest chunk (in floats) that fits one frame of the given MTU. */
     public static int chunkValuesFor(int mtu) {
         return (mtu - AERON_HEADER - GradientFrame.HEADER_LENGTH) / Float.BYTES;
@@ -71,23 +83,13 @@ public record ExchangeSpec(
             : "aeron:udp?control=" + host + ":" + controlPorts[shard] + "|control-mode=dynamic|fc=min|" + params();
     }
 
-    /**
-     * Channel a worker on {@code workerHost} subscribes to for shard s's averages. All workers of
-     * one JVM use the same local port, so their media driver receives each average once and
-     * every worker reads it from the one image: the shard sends one copy per JVM, not per worker.
-     */
-    public String downstreamSubscriptionChannel(int shard, String workerHost) {
-        if (transport == Transport.IPC) {
-            return "aeron:ipc";
-        }
-        int port = LOCAL_PORTS.computeIfAbsent(jobId + "/" + shard + "/" + workerHost,
-            k -> FreePorts.udp(workerHost, 1)[0]);
-        return "aeron:udp?endpoint=" + workerHost + ":" + port + "|control=" + host + ":" + controlPorts[shard]
-            + "|control-mode=dynamic";
+    /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for shard s's averages. */
+    public String downstreamSubscriptionChannel(int shard, String workerHost, int port) {
+        return transport == Transport.IPC
+            ? "aeron:ipc"
+            : "aeron:udp?endpoint=" + workerHost + ":" + port + "|control=" + host + ":" + controlPorts[shard]
+                + "|control-mode=dynamic";
     }
-
-    /** Port per (job, shard, host) for this JVM's workers; a few entries per job, kept for the JVM's life. */
-    private static final java.util.Map<String, Integer> LOCAL_PORTS = new java.util.concurrent.ConcurrentHashMap<>();
 
     @Override
     public String toString() {

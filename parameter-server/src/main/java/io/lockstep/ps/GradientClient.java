@@ -10,6 +10,8 @@ import org.agrona.CloseHelper;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -20,6 +22,8 @@ import java.util.concurrent.TimeoutException;
  */
 public final class GradientClient implements AutoCloseable {
     private static final int FRAGMENT_LIMIT = 16;
+    /** (job, host) → the ports, by shard, this JVM's workers receive averages on. */
+    private static final Map<String, int[]> RECEIVE_PORTS = new ConcurrentHashMap<>();
 
     private final ExchangeSpec spec;
     private final ShardLayout layout;
@@ -59,7 +63,8 @@ public final class GradientClient implements AutoCloseable {
         received = new boolean[total];
         try {
             for (int s = 0; s < shards; s++) {
-                downstream[s] = aeron.addSubscription(spec.downstreamSubscriptionChannel(s, workerHost),
+                downstream[s] = aeron.addSubscription(
+                    spec.downstreamSubscriptionChannel(s, workerHost, receivePort(spec, s, workerHost)),
                     spec.downstreamStream(s));
                 upstream[s] = aeron.addExclusivePublication(spec.upstreamChannel(s), spec.upstreamStream(s));
             }
@@ -67,6 +72,20 @@ public final class GradientClient implements AutoCloseable {
             close();
             throw e;
         }
+    }
+
+    /**
+     * All workers of one JVM receive a shard's averages on the same port, so their media driver
+     * takes each average in once and every worker reads it from the one image: the shard sends
+     * one copy per JVM, not per worker.
+     */
+    private static int receivePort(ExchangeSpec spec, int shard, String workerHost) {
+        if (spec.transport() == ExchangeSpec.Transport.IPC) {
+            return 0;
+        }
+        // all shards' ports in one call, so they are distinct
+        return RECEIVE_PORTS.computeIfAbsent(spec.jobId() + "/" + workerHost,
+            k -> FreePorts.udp(workerHost, spec.layout().shards()))[shard];
     }
 
     /** Waits until every shard can hear this worker and this worker can hear every shard. */

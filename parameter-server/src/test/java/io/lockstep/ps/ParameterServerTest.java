@@ -29,9 +29,8 @@ class ParameterServerTest {
     }
 
     static ExchangeSpec spec(long job, ShardLayout layout, int workers, ExchangeSpec.Transport transport) {
-        return new ExchangeSpec(job, layout, workers, transport, "127.0.0.1",
-            FreePorts.udp("127.0.0.1", layout.shards()), FreePorts.udp("127.0.0.1", layout.shards()),
-            4 * 1024 * 1024, ExchangeSpec.DEFAULT_MTU, 20_000, 0);
+        return ExchangeSpec.create(job, layout, workers, transport, "127.0.0.1", 4 * 1024 * 1024,
+            ExchangeSpec.DEFAULT_MTU, 20_000, 0);
     }
 
     @ParameterizedTest(name = "{0} workers={1} shards={2}")

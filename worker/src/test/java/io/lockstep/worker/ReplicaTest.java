@@ -46,9 +46,8 @@ class ReplicaTest {
     /** Trains {@code workers} replicas, shard r = rows r, r+N, ...; returns their results by rank. */
     static List<ReplicaResult> train(TrainingSpec spec, float[] init, List<Sample> data, int workers) throws Exception {
         ShardLayout layout = new ShardLayout(init.length, 2, 200); // small chunks: many frames per step
-        ExchangeSpec ex = new ExchangeSpec(ThreadLocalRandom.current().nextLong(), layout, workers,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", FreePorts.udp("127.0.0.1", 2), FreePorts.udp("127.0.0.1", 2),
-            4 << 20, ExchangeSpec.DEFAULT_MTU, 30_000, 0);
+        ExchangeSpec ex = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, workers,
+            ExchangeSpec.Transport.UDP, "127.0.0.1", 4 << 20, ExchangeSpec.DEFAULT_MTU, 30_000, 0);
         ExecutorService pool = Executors.newFixedThreadPool(workers);
         try (ParameterServer server = ParameterServer.start(aeron.aeron(), ex, StepListener.NONE)) {
             List<Future<ReplicaResult>> futures = new ArrayList<>();
