@@ -49,11 +49,12 @@ public final class TrainingJob {
     /** Runs the job and returns the summary that was written to summary.json. */
     public static Map<String, Object> run(JobConfig cfg) throws IOException {
         long wallStart = System.nanoTime();
+        SparkConf conf = sparkConf(cfg);
         if ("mnist".equalsIgnoreCase(cfg.data.download)) {
             MnistFetcher.ensure(cfg.data);
         }
         RunOutputs outputs = new RunOutputs(Path.of(cfg.output.dir));
-        try (JavaSparkContext sc = new JavaSparkContext(sparkConf(cfg))) {
+        try (JavaSparkContext sc = new JavaSparkContext(conf)) {
             return run(cfg, sc, outputs, wallStart);
         }
     }
@@ -65,13 +66,36 @@ public final class TrainingJob {
         } else if (!conf.contains("spark.master")) {
             conf.setMaster("local[" + cfg.workers + "]");
         }
-        if (conf.get("spark.master").startsWith("local")) {
+        String master = conf.get("spark.master");
+        if (master.startsWith("local")) {
+            int slots = localSlots(master);
+            if (slots < cfg.workers) {
+                throw new ConfigLoader.ConfigException("config key 'spark.master' is " + master + " (" + slots
+                    + " task slot" + (slots == 1 ? "" : "s") + ") but workers is " + cfg.workers
+                    + ": the barrier stage runs all workers at once, one slot each");
+            }
             conf.setIfMissing("spark.driver.host", "127.0.0.1");
             conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
             conf.setIfMissing("spark.ui.enabled", "false");
         }
+        // On a cluster Spark waits for enough slots for the barrier stage (executors may still be
+        // starting); by default for 40 x 15 s. Bound that wait by ps.timeout_seconds.
+        conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "5s");
+        conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
+            String.valueOf(Math.max(1, cfg.ps.timeoutSeconds / 5)));
         cfg.spark.conf.forEach(conf::set);
         return conf;
+    }
+
+    /** Task slots of a local master: local, local[N], local[*], local[N,F], local[*,F]. */
+    static int localSlots(String master) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\d+)?])?")
+            .matcher(master.trim());
+        if (!m.matches()) {
+            return Integer.MAX_VALUE; // local-cluster[...] and the like: Spark checks
+        }
+        String n = m.group(1);
+        return n == null ? 1 : n.equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(n);
     }
 
     private static Map<String, Object> run(JobConfig cfg, JavaSparkContext sc, RunOutputs outputs, long wallStart)
