@@ -11,6 +11,9 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -32,6 +35,7 @@ public final class Replica {
     private final long gradientAddress;
     private final INDArray params;
     private final INDArray update; // the gradient view in the parameters' shape: the updater writes the step here
+    private List<INDArray> perSampleViews; // gradient views DL4J divides by the batch size (found on first use)
 
     public Replica(TrainingSpec spec, float[] initialParams, int rank) {
         this.spec = spec;
@@ -78,7 +82,7 @@ public final class Replica {
                         net.setInput(batch.features());
                         net.setLabels(batch.labels());
                         net.computeGradientAndScore();
-                        gradient.divi(batch.size()); // DL4J leaves the batch SUM here; exchange the mean
+                        toBatchMean(batch.size());
                         loss = (float) net.score();
                         samples += batch.size();
                     }
@@ -104,6 +108,33 @@ public final class Replica {
         float[] finalParams = params.toFloatVector();
         return new ReplicaResult(rank, digest(finalParams), rank == 0 ? finalParams : null, step, samples, seconds,
             new StepTimes(dataNs / 1e9, computeNs / 1e9, exchangeNs / 1e9, applyNs / 1e9));
+    }
+
+    /**
+     * DL4J leaves the batch SUM in the gradient view and its updater divides by the batch size,
+     * except for parameters whose "gradient" is really an update (BatchNorm's running mean and
+     * variance). Do that division here, with the same per-parameter rule, so the exchange carries
+     * batch means and the updater (told batch size 1) divides nothing again.
+     */
+    private void toBatchMean(int batchSize) {
+        if (perSampleViews == null) {
+            perSampleViews = new ArrayList<>();
+            long divisible = 0;
+            for (Map.Entry<String, INDArray> e : net.gradient().gradientForVariable().entrySet()) {
+                String key = e.getKey();
+                int split = key.lastIndexOf('_');
+                if (net.getLayer(Integer.parseInt(key.substring(0, split))).updaterDivideByMinibatch(key.substring(split + 1))) {
+                    perSampleViews.add(e.getValue());
+                    divisible += e.getValue().length();
+                }
+            }
+            if (divisible == gradient.length()) {
+                perSampleViews = List.of(gradient); // the usual case: one pass over the whole view
+            }
+        }
+        for (INDArray view : perSampleViews) {
+            view.divi(batchSize);
+        }
     }
 
     /** Order-sensitive digest of the exact float bits: equal digests mean bit-identical replicas. */

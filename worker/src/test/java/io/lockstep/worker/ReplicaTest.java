@@ -72,21 +72,40 @@ class ReplicaTest {
 
     @Test
     void oneReplicaThroughTheServerMatchesPlainDl4jFit() throws Exception {
-        TrainingSpec spec = spec(32, 30, "adam");
+        assertMatchesPlainFit(spec(32, 30, "adam"));
+    }
+
+    @Test
+    void batchNormRunningStatisticsAreNotDividedByTheBatch() throws Exception {
+        // BatchNorm's mean/variance "gradients" are updates DL4J never divides by the batch size
+        String json = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder()
+            .seed(3).updater(Models.optimizer("adam", 0.01)).list()
+            .layer(new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(64).nOut(32)
+                .activation(org.nd4j.linalg.activations.Activation.RELU).build())
+            .layer(new org.deeplearning4j.nn.conf.layers.BatchNormalization.Builder().nOut(32).build())
+            .layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT).nIn(32).nOut(10)
+                .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).build())
+            .build().toJson();
+        assertMatchesPlainFit(new TrainingSpec(json, 32, 1, 30, 5, false));
+    }
+
+    /** One replica through the parameter server must take exactly the steps DL4J's own fit takes. */
+    static void assertMatchesPlainFit(TrainingSpec spec) throws Exception {
         float[] init = initialParams(spec);
         float[] ours = train(spec, init, digits, 1).get(0).params();
 
         MultiLayerNetwork plain = new MultiLayerNetwork(
             org.deeplearning4j.nn.conf.MultiLayerConfiguration.fromJson(spec.modelJson()));
         plain.init(Nd4j.create(init, new long[]{1, init.length}, 'c'), true);
-        try (BatchSource batches = new BatchSource(Digits.stride(digits, 0, 1), 32, 30, 0, false, 0)) {
-            for (int s = 0; s < 30; s++) {
+        try (BatchSource batches = new BatchSource(Digits.stride(digits, 0, 1), spec.batchSize(),
+            spec.stepsPerEpoch(), 0, false, 0)) {
+            for (int s = 0; s < spec.stepsPerEpoch(); s++) {
                 Batch b = batches.next();
                 plain.fit(new DataSet(b.features(), b.labels()));
             }
         }
-        float[] p = plain.params().toFloatVector();
-        assertMaxDiff(p, ours, 1e-5);
+        assertMaxDiff(plain.params().toFloatVector(), ours, 1e-5);
     }
 
     @Test
