@@ -128,7 +128,7 @@ public final class DataLoader {
         if (classes < 2) {
             throw new IllegalArgumentException(cfg.train + ": all labels are 0; a classifier needs >= 2 classes");
         }
-        FeatureScaling scaling = fitScaling(train, features, cfg.normalize);
+        FeatureScaling scaling = fitScaling(train, trainCount, features, cfg.normalize);
         String trainPath = cfg.train;
         String testPath = cfg.test;
         return new Loaded(csvSamples(train, scaling, classes, trainPath), csvSamples(test, scaling, classes, testPath),
@@ -203,7 +203,7 @@ public final class DataLoader {
         return new Row(line, x, label);
     }
 
-    private static FeatureScaling fitScaling(JavaRDD<Row> train, int features, String kind) {
+    private static FeatureScaling fitScaling(JavaRDD<Row> train, long n, int features, String kind) {
         switch (kind.toLowerCase(Locale.ROOT)) {
             case "standardize": {
                 // per feature: count, sum, sum of squares in double
@@ -214,7 +214,6 @@ public final class DataLoader {
                     }
                     return a;
                 }, DataLoader::add);
-                long n = train.count();
                 double[] mean = new double[features];
                 double[] std = new double[features];
                 for (int i = 0; i < features; i++) {
@@ -224,9 +223,25 @@ public final class DataLoader {
                 return FeatureScaling.standardize(mean, std);
             }
             case "minmax": {
-                double[] min = train.map(r -> toDouble(r.x())).reduce((a, b) -> elementwise(a, b, true));
-                double[] max = train.map(r -> toDouble(r.x())).reduce((a, b) -> elementwise(a, b, false));
-                return FeatureScaling.minmax(min, max);
+                // per feature in one pass: min, then max
+                double[] init = new double[2 * features];
+                java.util.Arrays.fill(init, 0, features, Double.POSITIVE_INFINITY);
+                java.util.Arrays.fill(init, features, 2 * features, Double.NEGATIVE_INFINITY);
+                double[] acc = train.aggregate(init, (a, r) -> {
+                    for (int i = 0; i < features; i++) {
+                        a[i] = Math.min(a[i], r.x()[i]);
+                        a[features + i] = Math.max(a[features + i], r.x()[i]);
+                    }
+                    return a;
+                }, (a, b) -> {
+                    for (int i = 0; i < features; i++) {
+                        a[i] = Math.min(a[i], b[i]);
+                        a[features + i] = Math.max(a[features + i], b[features + i]);
+                    }
+                    return a;
+                });
+                return FeatureScaling.minmax(java.util.Arrays.copyOfRange(acc, 0, features),
+                    java.util.Arrays.copyOfRange(acc, features, 2 * features));
             }
             default:
                 return FeatureScaling.none();
@@ -251,21 +266,6 @@ public final class DataLoader {
     private static double[] add(double[] a, double[] b) {
         for (int i = 0; i < a.length; i++) {
             a[i] += b[i];
-        }
-        return a;
-    }
-
-    private static double[] toDouble(float[] x) {
-        double[] d = new double[x.length];
-        for (int i = 0; i < x.length; i++) {
-            d[i] = x[i];
-        }
-        return d;
-    }
-
-    private static double[] elementwise(double[] a, double[] b, boolean min) {
-        for (int i = 0; i < a.length; i++) {
-            a[i] = min ? Math.min(a[i], b[i]) : Math.max(a[i], b[i]);
         }
         return a;
     }
