@@ -32,6 +32,7 @@ public final class EmbeddedAeron implements AutoCloseable {
     private final MediaDriver driver;
     private final Aeron aeron;
     private final String directory;
+    private final Thread cleanupOnExit;
     private int users;
 
     private EmbeddedAeron(String name) {
@@ -60,8 +61,8 @@ public final class EmbeddedAeron implements AutoCloseable {
             driver.close();
             throw e;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> IoUtil.delete(new File(directory), true),
-            "lockstep-aeron-cleanup"));
+        cleanupOnExit = new Thread(() -> IoUtil.delete(new File(directory), true), "lockstep-aeron-cleanup");
+        Runtime.getRuntime().addShutdownHook(cleanupOnExit);
         LOG.debug("embedded Aeron media driver in {}", directory);
     }
 
@@ -112,6 +113,11 @@ public final class EmbeddedAeron implements AutoCloseable {
         } finally {
             driver.close();
             IoUtil.delete(new File(directory), true);
+            try {
+                Runtime.getRuntime().removeShutdownHook(cleanupOnExit); // one hook per driver, not per driver ever started
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or about to: it finds nothing left to delete
+            }
         }
     }
 
