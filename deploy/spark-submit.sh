@@ -40,7 +40,7 @@ else
 fi
 
 exec "${SUBMIT[@]}" \
-  --class io.lockstep.driver.LockstepCli \
+  --class io.lockstep.driver.cli.LockstepCli \
   --conf "spark.driver.extraJavaOptions=$FLAGS" \
   --conf "spark.executor.extraJavaOptions=$FLAGS" \
   --conf spark.executorEnv.OMP_NUM_THREADS=1 \

@@ -1,0 +1,222 @@
+package io.lockstep.driver.cli;
+
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.data.DataLoader;
+import io.lockstep.driver.data.IdxFile;
+import io.lockstep.driver.data.MnistFetcher;
+import io.lockstep.driver.job.TrainingJob;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.lockstep.worker.data.Batch;
+import io.lockstep.worker.data.BatchSource;
+import io.lockstep.worker.data.Sample;
+import io.lockstep.worker.data.DataPartition;
+import io.lockstep.worker.train.TrainingSpec;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.dataset.DataSet;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * One epoch of the MNIST MLP several ways in one process: (a) plain single-process DL4J
+ * {@code fit} at the global batch, (d) N independent {@code fit} loops in N threads with nothing
+ * exchanged (the most N replicas can get from this machine), (b) Lockstep with 1 worker, (c)
+ * Lockstep with N workers at the same global batch. Prints samples/s (training loop only, set-up
+ * excluded) and the ratios to (a).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Benchmark plain DL4J fit against Lockstep with 1 and N workers on MNIST.")
+public final class Bench implements Callable<Integer> {
+    @Option(names = "--data-dir", description = "where the MNIST IDX files are (fetched if missing)")
+    Path dataDir = Path.of("data", "mnist");
+
+    @Option(names = "--global-batch", description = "samples per step across all workers")
+    int globalBatch = 128;
+
+    @Option(names = "--workers", description = "workers of run (c)")
+    int workers = 2;
+
+    @Option(names = "--epochs")
+    int epochs = 1;
+
+    @Option(names = "--transport", description = "udp or ipc")
+    String transport = "udp";
+
+    @Option(names = "--repeat", description = "rounds of all runs; figures are the medians (single runs vary)")
+    int repeat = 1;
+
+    @Option(names = "--out", description = "where run outputs and bench.json go")
+    Path out = Path.of("runs", "bench");
+
+    @Override
+    public Integer call() throws Exception {
+        JobConfig base = mnistJob();
+        MnistFetcher.ensure(base.data);
+        String omp = System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)");
+        System.out.printf(Locale.ROOT, "bench: MNIST MLP 784-256-128-10, Adam 1e-3, global batch %d, %d epoch(s), "
+            + "OMP_NUM_THREADS=%s, %d cores%n", globalBatch, epochs, omp, Runtime.getRuntime().availableProcessors());
+
+        List<Sample> mnist = loadTrain(base);
+        double[][] rounds = new double[4][repeat]; // (a), (d), (b), (c) per round, interleaved against drift
+        for (int r = 0; r < repeat; r++) {
+            rounds[0][r] = fit(base, List.of(mnist), globalBatch);
+            report(r, "(a) plain DL4J fit", rounds[0][r]);
+            rounds[1][r] = fit(base, strided(mnist, workers), globalBatch / workers);
+            report(r, "(d) " + workers + " x DL4J fit in " + workers + " threads, no exchange (ceiling for c)", rounds[1][r]);
+            rounds[2][r] = lockstep(base, 1);
+            report(r, "(b) lockstep 1 worker", rounds[2][r]);
+            rounds[3][r] = lockstep(base, workers);
+            report(r, "(c) lockstep " + workers + " workers", rounds[3][r]);
+        }
+        double plain = median(rounds[0]);
+        double ceiling = median(rounds[1]);
+        double one = median(rounds[2]);
+        double many = median(rounds[3]);
+        if (repeat > 1) {
+            System.out.printf(Locale.ROOT, "medians of %d rounds: (a) %,.0f  (d) %,.0f  (b) %,.0f  (c) %,.0f samples/s%n",
+                repeat, plain, ceiling, one, many);
+        }
+        System.out.printf(Locale.ROOT, "(c)/(a) = %.3f   (b)/(a) = %.3f   (d)/(a) = %.3f%n", many / plain, one / plain,
+            ceiling / plain);
+
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("global_batch", globalBatch);
+        result.put("epochs", epochs);
+        result.put("omp_num_threads", omp);
+        result.put("transport", transport);
+        result.put("rounds", repeat);
+        result.put("plain_fit_samples_per_second", Math.round(plain));
+        result.put("lockstep_1_worker_samples_per_second", Math.round(one));
+        result.put("lockstep_" + workers + "_workers_samples_per_second", Math.round(many));
+        result.put("ratio_c_over_a", Math.round(many / plain * 1000) / 1000.0);
+        result.put("ratio_b_over_a", Math.round(one / plain * 1000) / 1000.0);
+        result.put("no_exchange_" + workers + "_threads_samples_per_second", Math.round(ceiling));
+        result.put("ratio_d_over_a", Math.round(ceiling / plain * 1000) / 1000.0);
+        Files.createDirectories(out);
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("bench.json").toFile(),
+            result);
+        return 0;
+    }
+
+    private void report(int round, String run, double samplesPerSecond) {
+        System.out.printf(Locale.ROOT, "%s%-62s %,10.0f samples/s%n", repeat > 1 ? "[" + (round + 1) + "] " : "",
+            run, samplesPerSecond);
+    }
+
+    static double median(double[] values) {
+        double[] v = values.clone();
+        java.util.Arrays.sort(v);
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    private JobConfig mnistJob() {
+        JobConfig c = new JobConfig();
+        c.data.format = "idx";
+        c.data.train = dataDir.resolve("train-images-idx3-ubyte").toString();
+        c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
+        c.data.download = "mnist";
+        c.model.hidden = List.of(256, 128);
+        c.optimizer.type = "adam";
+        c.optimizer.lr = 1e-3;
+        c.epochs = epochs;
+        c.shuffle = true;
+        c.ps.transport = transport;
+        c.logEvery = 1_000_000;
+        return c;
+    }
+
+    private static List<Sample> loadTrain(JobConfig c) throws IOException {
+        List<Sample> samples = new ArrayList<>();
+        Path images = Path.of(c.data.train);
+        Path labels = Path.of(DataLoader.labelsPathFor(c.data.train));
+        try (DataInputStream xs = new DataInputStream(Files.newInputStream(images));
+             DataInputStream ys = new DataInputStream(Files.newInputStream(labels))) {
+            Iterator<float[]> x = IdxFile.images(xs, images.toString());
+            Iterator<Integer> y = IdxFile.labels(ys, labels.toString());
+            while (x.hasNext() && y.hasNext()) {
+                samples.add(new Sample(samples.size(), x.next(), DataLoader.oneHot(y.next(), 10, labels.toString(), "")));
+            }
+        }
+        return samples;
+    }
+
+    /** Rows r, r+n, r+2n, ...: the shards Lockstep's workers get. */
+    private static List<List<Sample>> strided(List<Sample> all, int n) {
+        List<List<Sample>> shards = new ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            List<Sample> mine = new ArrayList<>();
+            for (int i = r; i < all.size(); i += n) {
+                mine.add(all.get(i));
+            }
+            shards.add(mine);
+        }
+        return shards;
+    }
+
+    /**
+     * (a) with one shard: DL4J's own fit loop over the same model, batches and shuffle as
+     * Lockstep. (d) with N shards: N independent fit loops in N threads, nothing exchanged:
+     * what this machine's cores give N replicas before any communication.
+     */
+    private double fit(JobConfig c, List<List<Sample>> shards, int batch) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(shards.size());
+        CountDownLatch ready = new CountDownLatch(shards.size());
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<Long>> trained = new ArrayList<>();
+        for (List<Sample> samples : shards) {
+            trained.add(pool.submit(() -> {
+                DataPartition shard = DataPartition.of(samples.iterator(), 784, 10);
+                MultiLayerNetwork net = new MultiLayerNetwork(TrainingJob.modelConfig(c, 784, 10));
+                net.init();
+                int steps = TrainingSpec.stepsPerEpoch(shard.size(), batch);
+                long n = 0;
+                try (BatchSource batches = new BatchSource(shard, batch, steps, c.seed, true, 0)) {
+                    ready.countDown();
+                    go.await();
+                    for (int s = 0; s < steps * epochs; s++) {
+                        Batch b = batches.next();
+                        net.fit(new DataSet(b.features(), b.labels()));
+                        n += b.size();
+                    }
+                }
+                return n;
+            }));
+        }
+        ready.await();
+        long start = System.nanoTime();
+        go.countDown();
+        long samples = 0;
+        for (Future<Long> f : trained) {
+            samples += f.get();
+        }
+        pool.shutdown();
+        return samples / ((System.nanoTime() - start) / 1e9);
+    }
+
+    private double lockstep(JobConfig base, int n) throws IOException {
+        base.workers = n;
+        base.batchSize = globalBatch / n;
+        base.ps.shards = Math.min(2, n);
+        base.spark.master = "local[" + n + "]";
+        base.output.dir = out.resolve("lockstep-" + n).toString();
+        Map<String, Object> summary = TrainingJob.run(base);
+        return ((Number) summary.get("samples_per_second")).doubleValue();
+    }
+}

@@ -1,0 +1,74 @@
+package io.lockstep.driver.cli;
+
+import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.job.TrainingJob;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code lockstep train CONFIG [--set key=value]...} and {@code lockstep bench}. */
+@Command(name = "lockstep", mixinStandardHelpOptions = true, version = "lockstep 0.1.0",
+    description = "Synchronous data-parallel DL4J training on Spark with an Aeron parameter server.",
+    subcommands = {LockstepCli.Train.class, Bench.class})
+public final class LockstepCli {
+
+    @Command(name = "train", mixinStandardHelpOptions = true, description = "Run a training job.")
+    static final class Train implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "CONFIG", description = "job YAML, e.g. examples/mnist-mlp.yaml")
+        Path config;
+
+        @Option(names = "--set", paramLabel = "KEY=VALUE", description = "override a config key, e.g. epochs=2")
+        List<String> overrides = new ArrayList<>();
+
+        @Override
+        public Integer call() throws Exception {
+            TrainingJob.run(ConfigLoader.load(config, overrides));
+            return 0;
+        }
+    }
+
+    public static void main(String[] args) {
+        int code;
+        try {
+            code = new CommandLine(new LockstepCli())
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    System.err.println("lockstep: error: " + oneLine(e));
+                    if (Boolean.getBoolean("lockstep.trace")) {
+                        e.printStackTrace();
+                    }
+                    return e instanceof ConfigLoader.ConfigException ? 2 : 1;
+                })
+                .execute(args);
+        } catch (Throwable t) {
+            System.err.println("lockstep: error: " + oneLine(t));
+            code = 1;
+        }
+        // Spark leaves non-daemon threads (e.g. the barrier task timer): end the JVM with the job
+        System.exit(code);
+    }
+
+    /** The first message in the cause chain that explains the failure (Spark's wrappers skipped), on one line. */
+    public static String oneLine(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t.getMessage() != null && explains(t)) {
+                return t.getMessage().lines().findFirst().orElse("");
+            }
+        }
+        String message = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+        return message.lines().findFirst().orElse(message);
+    }
+
+    /** Exceptions Lockstep throws with a message meant for the user. */
+    private static boolean explains(Throwable t) {
+        return t instanceof IllegalArgumentException || t instanceof IllegalStateException
+            || t instanceof java.io.IOException || t instanceof java.io.UncheckedIOException
+            || t instanceof java.util.concurrent.TimeoutException;
+    }
+}

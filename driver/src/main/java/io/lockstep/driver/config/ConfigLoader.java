@@ -1,0 +1,166 @@
+package io.lockstep.driver.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.lockstep.worker.model.Models;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/** Reads a job YAML, applies {@code --set key=value} overrides, binds and validates it. */
+public final class ConfigLoader {
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+        .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+        .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+
+    private ConfigLoader() {
+    }
+
+    public static JobConfig load(Path file, List<String> overrides) {
+        JsonNode tree;
+        try {
+            tree = YAML.readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("config file not found: " + file);
+        } catch (IOException e) {
+            throw new ConfigException(file + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (tree == null || tree.isMissingNode() || tree.isNull()) {
+            tree = JsonNodeFactory.instance.objectNode();
+        }
+        if (!tree.isObject()) {
+            throw new ConfigException(file + ": expected a mapping of config keys at the top level");
+        }
+        return bind((ObjectNode) tree, overrides, file.toString());
+    }
+
+    static JobConfig bind(ObjectNode tree, List<String> overrides, String source) {
+        for (String override : overrides) {
+            apply(tree, override);
+        }
+        JobConfig config;
+        try {
+            config = YAML.treeToValue(tree, JobConfig.class);
+        } catch (UnrecognizedPropertyException e) {
+            throw new ConfigException(source + ": unknown config key '" + path(e) + "'");
+        } catch (JsonMappingException e) {
+            throw new ConfigException(source + ": config key '" + path(e) + "': "
+                + e.getOriginalMessage().lines().findFirst().orElse("invalid value"));
+        } catch (JsonProcessingException e) {
+            throw new ConfigException(source + ": " + e.getOriginalMessage());
+        }
+        validate(config);
+        return config;
+    }
+
+    /** Applies one {@code a.b.c=value} override; the value is read as YAML (numbers, lists, ...). */
+    static void apply(ObjectNode tree, String override) {
+        int eq = override.indexOf('=');
+        if (eq <= 0) {
+            throw new ConfigException("--set expects key=value, got '" + override + "'");
+        }
+        String[] keys = splitKey(override.substring(0, eq).trim());
+        String raw = override.substring(eq + 1);
+        JsonNode value;
+        try {
+            value = raw.isEmpty() ? TextNode.valueOf("") : YAML.readTree(raw);
+        } catch (IOException e) {
+            value = TextNode.valueOf(raw);
+        }
+        if (value == null || value.isMissingNode()) {
+            value = TextNode.valueOf(raw);
+        }
+        ObjectNode node = tree;
+        for (int i = 0; i < keys.length - 1; i++) {
+            JsonNode child = node.get(keys[i]);
+            if (child == null || !child.isObject()) {
+                child = node.putObject(keys[i]);
+            }
+            node = (ObjectNode) child;
+        }
+        node.set(keys[keys.length - 1], value);
+    }
+
+    /** Splits a.b.c; keys under spark.conf are Spark setting names that contain dots themselves. */
+    private static String[] splitKey(String key) {
+        String mapPrefix = "spark.conf.";
+        if (key.startsWith(mapPrefix) && key.length() > mapPrefix.length()) {
+            return new String[]{"spark", "conf", key.substring(mapPrefix.length())};
+        }
+        return key.split("\\.");
+    }
+
+    private static String path(JsonMappingException e) {
+        return e.getPath().stream()
+            .map(ref -> ref.getFieldName() != null ? ref.getFieldName() : "[" + ref.getIndex() + "]")
+            .collect(Collectors.joining(".")).replace(".[", "[");
+    }
+
+    static void validate(JobConfig c) {
+        require(c.workers >= 1, "workers", "must be >= 1, got " + c.workers);
+        require(c.batchSize >= 1, "batch_size", "must be >= 1, got " + c.batchSize);
+        require(c.epochs >= 1, "epochs", "must be >= 1, got " + c.epochs);
+        require(c.logEvery >= 1, "log_every", "must be >= 1, got " + c.logEvery);
+        require(c.ps.shards >= 1, "ps.shards", "must be >= 1, got " + c.ps.shards);
+        require(c.ps.timeoutSeconds >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps.timeoutSeconds);
+        require(c.ps.mtu % 32 == 0 && c.ps.mtu >= 4096 && c.ps.mtu <= 65504, "ps.mtu",
+            "must be a multiple of 32 in [4096, 65504], got " + c.ps.mtu);
+        // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
+        require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 8L * c.ps.mtu, "ps.term_length",
+            "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
+        oneOf("ps.transport", c.ps.transport, "udp", "ipc");
+        oneOf("data.format", c.data.format, "idx", "csv");
+        oneOf("data.normalize", c.data.normalize, "none", "standardize", "minmax");
+        if (c.data.download != null) {
+            oneOf("data.download", c.data.download, "mnist");
+        }
+        require(c.data.train != null, "data.train", "is required");
+        require(c.data.test != null, "data.test", "is required");
+        require(c.data.classes == null || c.data.classes >= 2, "data.classes", "must be >= 2");
+        oneOf("model.type", c.model.type, "mlp", "json");
+        if (c.model.type.equals("json")) {
+            require(c.model.path != null, "model.path", "is required when model.type is json");
+        }
+        require(c.output.dir != null && !c.output.dir.isBlank(), "output.dir", "is required");
+        try {
+            Models.optimizer(c.optimizer.type, c.optimizer.lr);
+            Models.loss(c.loss);
+            Models.activation(c.model.activation);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+    }
+
+    private static void oneOf(String key, String value, String... allowed) {
+        require(value != null && List.of(allowed).contains(value.toLowerCase(Locale.ROOT)), key,
+            "must be one of " + String.join(", ", allowed) + ", got '" + value + "'");
+    }
+
+    private static void require(boolean ok, String key, String message) {
+        if (!ok) {
+            throw new ConfigException("config key '" + key + "' " + message);
+        }
+    }
+
+    /** A config problem, reported as one line naming the key. */
+    public static final class ConfigException extends IllegalArgumentException {
+        public ConfigException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package io.lockstep.driver.output;
+
+import io.lockstep.ps.StepListener;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Live progress from the parameter server's point of view: shard 0 reports each finished step
+ * (global samples, weighted mean loss); this writes {@code metrics.jsonl} lines every
+ * {@code logEvery} steps and at each epoch end, and logs a progress line. A queue hands the
+ * events from the shard's agent thread to this writer thread, so the hot path never blocks.
+ */
+public final class MetricsLog implements StepListener, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger("lockstep");
+    private static final Event END = new Event(-1, 0, 0, 0);
+
+    private record Event(long step, long samples, float loss, long nanos) {
+    }
+
+    private final BlockingQueue<Event> queue = new LinkedBlockingQueue<>();
+    private final BufferedWriter out;
+    private final Thread writer;
+    private final int stepsPerEpoch;
+    private final int epochs;
+    private final int logEvery;
+
+    private long windowStart = -1;
+    private long windowSamples;
+    private long epochStart = -1;
+    private long epochSamples;
+    private long epochRateSamples;
+    private double epochLoss;
+    private volatile float lastLoss = Float.NaN;
+    private volatile IOException failure;
+
+    public MetricsLog(Path file, int stepsPerEpoch, int epochs, int logEvery) throws IOException {
+        this.out = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+        this.stepsPerEpoch = stepsPerEpoch;
+        this.epochs = epochs;
+        this.logEvery = logEvery;
+        this.writer = new Thread(this::drain, "lockstep-metrics");
+        writer.setDaemon(true);
+        writer.start();
+    }
+
+    @Override
+    public void onStep(long step, long samples, float meanLoss, long nanoTime) {
+        queue.add(new Event(step, samples, meanLoss, nanoTime));
+    }
+
+    /** Loss of the last finished step (global, sample-weighted); read it after {@link #close()}. */
+    public float lastLoss() {
+        return lastLoss;
+    }
+
+    private void drain() {
+        try {
+            for (Event e = queue.take(); e != END; e = queue.take()) {
+                record(e);
+            }
+            out.flush();
+        } catch (InterruptedException ignored) {
+            Thread.currentThread().interrupt();
+        } catch (IOException io) {
+            failure = io;
+        }
+    }
+
+    private void record(Event e) throws IOException {
+        lastLoss = e.loss;
+        epochSamples += e.samples;
+        epochLoss += (double) e.loss * e.samples;
+        long step = e.step + 1;
+        int epoch = (int) (e.step / stepsPerEpoch) + 1;
+        // rates are measured from the end of a step, so the first step (start-up) opens the clock
+        if (windowStart < 0) {
+            windowStart = e.nanos;
+        } else {
+            windowSamples += e.samples;
+        }
+        if (epochStart < 0) {
+            epochStart = e.nanos;
+            epochRateSamples = 0;
+        } else {
+            epochRateSamples += e.samples;
+        }
+        if (step % logEvery == 0 || step % stepsPerEpoch == 0) {
+            double rate = windowSamples / Math.max(1e-9, (e.nanos - windowStart) / 1e9);
+            line(String.format(Locale.ROOT,
+                "{\"type\":\"step\",\"step\":%d,\"epoch\":%d,\"loss\":%.6f,\"samples\":%d,\"samples_per_second\":%.1f}",
+                step, epoch, e.loss, windowSamples, rate));
+            LOG.info(String.format(Locale.ROOT, "epoch %d/%d  step %d/%d  loss %.4f  %,.0f samples/s",
+                epoch, epochs, step, (long) stepsPerEpoch * epochs, e.loss, rate));
+            windowStart = e.nanos;
+            windowSamples = 0;
+        }
+        if (step % stepsPerEpoch == 0) {
+            double seconds = (e.nanos - epochStart) / 1e9;
+            line(String.format(Locale.ROOT,
+                "{\"type\":\"epoch\",\"epoch\":%d,\"step\":%d,\"loss\":%.6f,\"samples\":%d,\"seconds\":%.3f,\"samples_per_second\":%.1f}",
+                epoch, step, epochLoss / Math.max(1, epochSamples), epochSamples, seconds,
+                epochRateSamples / Math.max(1e-9, seconds)));
+            epochStart = e.nanos;
+            epochRateSamples = 0;
+            epochSamples = 0;
+            epochLoss = 0;
+        }
+    }
+
+    private void line(String json) throws IOException {
+        out.write(json);
+        out.newLine();
+        out.flush();
+    }
+
+    @Override
+    public void close() throws IOException {
+        queue.add(END);
+        try {
+            writer.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        out.close();
+        if (failure != null) {
+            throw new UncheckedIOException("writing metrics.jsonl failed", failure);
+        }
+    }
+}

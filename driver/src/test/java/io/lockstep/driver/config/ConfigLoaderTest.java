@@ -1,0 +1,87 @@
+package io.lockstep.driver.config;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ConfigLoaderTest {
+    @TempDir
+    Path dir;
+
+    Path yaml(String text) throws IOException {
+        Path p = dir.resolve("job.yaml");
+        Files.writeString(p, text);
+        return p;
+    }
+
+    static final String MINIMAL = "data: {format: csv, train: a.csv, test: b.csv}\n";
+
+    @Test
+    void theExampleConfigLoadsWithItsDocumentedValues() {
+        JobConfig c = ConfigLoader.load(Path.of("..", "examples", "mnist-mlp.yaml"), List.of());
+        assertEquals(List.of(256, 128), c.model.hidden);
+        assertEquals("adam", c.optimizer.type);
+        assertEquals(0.001, c.optimizer.lr);
+        assertEquals(64, c.batchSize);
+        assertEquals(2, c.workers);
+        assertTrue(c.shuffle);
+        assertTrue(c.epochs >= 1 && c.epochs <= 5);
+        assertEquals("mnist", c.data.download);
+    }
+
+    @Test
+    void overridesReachNestedKeysListsAndNumbers() throws IOException {
+        JobConfig c = ConfigLoader.load(yaml(MINIMAL + "epochs: 3\n"),
+            List.of("epochs=5", "model.hidden=[512, 64, 32]", "optimizer.lr=0.05", "ps.transport=ipc",
+                "spark.master=local[3]", "spark.conf.spark.executor.memory=2g", "shuffle=false"));
+        assertEquals(5, c.epochs);
+        assertEquals(List.of(512, 64, 32), c.model.hidden);
+        assertEquals(0.05, c.optimizer.lr);
+        assertEquals("ipc", c.ps.transport);
+        assertEquals("local[3]", c.spark.master);
+        assertFalse(c.shuffle);
+        assertEquals("2g", c.spark.conf.get("spark.executor.memory"));
+    }
+
+    @Test
+    void unknownKeysAreRejectedByName() throws IOException {
+        var e = assertThrows(ConfigLoader.ConfigException.class,
+            () -> ConfigLoader.load(yaml(MINIMAL + "optimizer: {type: adam, learning_rate: 0.1}\n"), List.of()));
+        assertTrue(e.getMessage().contains("unknown config key 'optimizer.learning_rate'"), e.getMessage());
+        e = assertThrows(ConfigLoader.ConfigException.class,
+            () -> ConfigLoader.load(yaml(MINIMAL), List.of("epoch=3")));
+        assertTrue(e.getMessage().contains("unknown config key 'epoch'"), e.getMessage());
+    }
+
+    @Test
+    void badValuesNameTheirKey() throws IOException {
+        assertMessage("config key 'epochs'", MINIMAL + "epochs: many\n");
+        assertMessage("config key 'workers' must be >= 1", MINIMAL + "workers: 0\n");
+        assertMessage("config key 'ps.transport' must be one of udp, ipc", MINIMAL + "ps: {transport: tcp}\n");
+        assertMessage("optimizer.type: unknown 'adagradx'", MINIMAL + "optimizer: {type: adagradx}\n");
+        assertMessage("loss: unknown 'hinge'", MINIMAL + "loss: hinge\n");
+        assertMessage("config key 'data.train' is required", "data: {test: b.csv}\n");
+        assertMessage("config key 'model.path' is required", MINIMAL + "model: {type: json}\n");
+        assertMessage("config key 'ps.term_length' must be a power of two >= 8 x ps.mtu", MINIMAL
+            + "ps: {term_length: 65536}\n");
+    }
+
+    @Test
+    void missingFileIsNamed() {
+        var e = assertThrows(ConfigLoader.ConfigException.class,
+            () -> ConfigLoader.load(dir.resolve("nope.yaml"), List.of()));
+        assertTrue(e.getMessage().contains("nope.yaml"));
+    }
+
+    void assertMessage(String expected, String text) throws IOException {
+        Path p = yaml(text);
+        var e = assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.load(p, List.of()));
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+}

@@ -1,0 +1,51 @@
+package io.lockstep.driver.data;
+
+import io.lockstep.driver.config.JobConfig;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.zip.GZIPInputStream;
+
+/** Real data for the driver tests: sklearn's digits CSV shipped in examples/data. */
+public final class TestData {
+    public static final Path DIGITS = Path.of("..", "examples", "data", "digits.csv.gz");
+
+    public static List<String> digitsLines() throws IOException {
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(DIGITS))) {
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).lines().toList();
+        }
+    }
+
+    /** Writes the first {@code trainRows} digits rows to train.csv and the rest to test.csv. */
+    public static Path[] digitsSplit(Path dir, int trainRows) throws IOException {
+        List<String> lines = digitsLines();
+        Path train = dir.resolve("train.csv");
+        Path test = dir.resolve("test.csv");
+        Files.write(train, lines.subList(0, trainRows));
+        Files.write(test, lines.subList(trainRows, lines.size()));
+        return new Path[]{train, test};
+    }
+
+    /** A digits CSV job: small MLP, local Spark, outputs under {@code out}. */
+    public static JobConfig digitsJob(Path train, Path test, Path out) {
+        JobConfig c = new JobConfig();
+        c.data.format = "csv";
+        c.data.train = train.toString();
+        c.data.test = test.toString();
+        c.data.normalize = "standardize";
+        c.model.hidden = List.of(32);
+        c.optimizer.type = "adam";
+        c.optimizer.lr = 0.01;
+        c.batchSize = 16;
+        c.epochs = 1;
+        c.workers = 2;
+        c.ps.timeoutSeconds = 60;
+        c.output.dir = out.toString();
+        c.logEvery = 10;
+        return c;
+    }
+}

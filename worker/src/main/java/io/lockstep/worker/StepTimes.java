@@ -1,7 +1,0 @@
-package io.lockstep.worker;
-
-import java.io.Serializable;
-
-/** Seconds one replica spent waiting for data, computing gradients, exchanging them and applying the step. */
-public record StepTimes(double data, double compute, double exchange, double apply) implements Serializable {
-}

@@ -1,0 +1,108 @@
+package io.lockstep.worker.data;
+
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Minibatches of one shard, epoch after epoch: rows in a fresh seeded permutation per epoch
+ * (or in shard order when shuffling is off), exactly {@code stepsPerEpoch} batches per epoch
+ * (empty ones once the shard is exhausted, so every worker runs the same steps), and the
+ * next batch always assembled on a background thread while the current one trains.
+ */
+public final class BatchSource implements AutoCloseable {
+    private final DataPartition shard;
+    private final int batchSize;
+    private final int stepsPerEpoch;
+    private final long seed;
+    private final boolean shuffle;
+    private final ExecutorService prefetcher;
+    private final int[] order;
+
+    private int epoch;
+    private int step;
+    private CompletableFuture<Batch> next;
+
+    public BatchSource(DataPartition shard, int batchSize, int stepsPerEpoch, long seed, boolean shuffle, int firstEpoch) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch_size must be >= 1, got " + batchSize);
+        }
+        this.shard = shard;
+        this.batchSize = batchSize;
+        this.stepsPerEpoch = stepsPerEpoch;
+        this.seed = seed;
+        this.shuffle = shuffle;
+        this.order = new int[shard.size()];
+        this.prefetcher = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "lockstep-prefetch");
+            t.setDaemon(true);
+            return t;
+        });
+        this.epoch = firstEpoch;
+        permute();
+        next = prefetch(step);
+    }
+
+    /** The next batch; blocks only if the background thread has not finished it yet. */
+    public Batch next() throws InterruptedException {
+        Batch batch;
+        try {
+            batch = next.get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("preparing a batch failed", e.getCause());
+        }
+        if (++step == stepsPerEpoch) {
+            step = 0;
+            epoch++;
+            permute(); // safe: the prefetcher is idle until the next submit below
+        }
+        next = prefetch(step);
+        return batch;
+    }
+
+    private CompletableFuture<Batch> prefetch(int s) {
+        return CompletableFuture.supplyAsync(() -> assemble(s), prefetcher);
+    }
+
+    private void permute() {
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        if (shuffle) {
+            // Fisher-Yates with a generator seeded per epoch: reproducible and resumable by epoch
+            Random rnd = new Random(seed * 1_000_003L + epoch);
+            for (int i = order.length - 1; i > 0; i--) {
+                int j = rnd.nextInt(i + 1);
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        }
+    }
+
+    private Batch assemble(int s) {
+        int from = s * batchSize;
+        int n = Math.max(0, Math.min(batchSize, shard.size() - from));
+        if (n == 0) {
+            return Batch.EMPTY;
+        }
+        float[] x = new float[n * shard.featureCount()];
+        float[] y = new float[n * shard.labelCount()];
+        for (int i = 0; i < n; i++) {
+            shard.copyRow(order[from + i], x, y, i);
+        }
+        return new Batch(Nd4j.create(x, new long[]{n, shard.featureCount()}, 'c'),
+            Nd4j.create(y, new long[]{n, shard.labelCount()}, 'c'), n);
+    }
+
+    public int epoch() { return epoch; }
+
+    @Override
+    public void close() {
+        prefetcher.shutdownNow();
+    }
+}
