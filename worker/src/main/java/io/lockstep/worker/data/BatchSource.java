@@ -9,13 +9,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * Minibatches of one shard, epoch after epoch: rows in a fresh seeded permutation per epoch
- * (or in shard order when shuffling is off), exactly {@code stepsPerEpoch} batches per epoch
- * (empty ones once the shard is exhausted, so every worker runs the same steps), and the
+ * Minibatches of one partition, epoch after epoch: rows in a fresh seeded permutation per epoch
+ * (or in partition order when shuffling is off), exactly {@code stepsPerEpoch} batches per epoch
+ * (empty ones once the partition is exhausted, so every worker runs the same steps), and the
  * next batch always assembled on a background thread while the current one trains.
  */
 public final class BatchSource implements AutoCloseable {
-    private final DataPartition shard;
+    private final DataPartition partition;
     private final int batchSize;
     private final int stepsPerEpoch;
     private final long seed;
@@ -27,22 +27,32 @@ public final class BatchSource implements AutoCloseable {
     private int step;
     private CompletableFuture<Batch> next;
 
-    public BatchSource(DataPartition shard, int batchSize, int stepsPerEpoch, long seed, boolean shuffle, int firstEpoch) {
+    public BatchSource(DataPartition partition, int batchSize, int stepsPerEpoch, long seed, boolean shuffle, int firstEpoch) {
+        this(partition, batchSize, stepsPerEpoch, seed, shuffle, firstEpoch, 0);
+    }
+
+    /** Starts at batch {@code firstBatch} of epoch {@code firstEpoch}: a resumed run sees the rows it would have seen. */
+    public BatchSource(DataPartition partition, int batchSize, int stepsPerEpoch, long seed, boolean shuffle, int firstEpoch,
+                       int firstBatch) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch_size must be >= 1, got " + batchSize);
         }
-        this.shard = shard;
+        this.partition = partition;
         this.batchSize = batchSize;
         this.stepsPerEpoch = stepsPerEpoch;
         this.seed = seed;
         this.shuffle = shuffle;
-        this.order = new int[shard.size()];
+        this.order = new int[partition.size()];
         this.prefetcher = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "lockstep-prefetch");
             t.setDaemon(true);
             return t;
         });
+        if (firstBatch < 0 || firstBatch >= stepsPerEpoch) {
+            throw new IllegalArgumentException("first batch " + firstBatch + " is outside the epoch's " + stepsPerEpoch);
+        }
         this.epoch = firstEpoch;
+        this.step = firstBatch;
         permute();
         next = prefetch(step);
     }
@@ -86,17 +96,17 @@ public final class BatchSource implements AutoCloseable {
 
     private Batch assemble(int s) {
         int from = s * batchSize;
-        int n = Math.max(0, Math.min(batchSize, shard.size() - from));
+        int n = Math.max(0, Math.min(batchSize, partition.size() - from));
         if (n == 0) {
             return Batch.EMPTY;
         }
-        float[] x = new float[n * shard.featureCount()];
-        float[] y = new float[n * shard.labelCount()];
+        float[] x = new float[n * partition.featureCount()];
+        float[] y = new float[n * partition.labelCount()];
         for (int i = 0; i < n; i++) {
-            shard.copyRow(order[from + i], x, y, i);
+            partition.copyRow(order[from + i], x, y, i);
         }
-        return new Batch(Nd4j.create(x, new long[]{n, shard.featureCount()}, 'c'),
-            Nd4j.create(y, new long[]{n, shard.labelCount()}, 'c'), n);
+        return new Batch(Nd4j.create(x, new long[]{n, partition.featureCount()}, 'c'),
+            Nd4j.create(y, new long[]{n, partition.labelCount()}, 'c'), n);
     }
 
     public int epoch() { return epoch; }

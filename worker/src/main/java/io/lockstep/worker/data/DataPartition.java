@@ -15,7 +15,7 @@ public final class DataPartition {
 
     public DataPartition(float[] features, float[] labels, int size, int featureCount, int labelCount) {
         if (features.length != size * featureCount || labels.length != size * labelCount) {
-            throw new IllegalArgumentException("shard arrays do not match " + size + " x (" + featureCount
+            throw new IllegalArgumentException("partition arrays do not match " + size + " x (" + featureCount
                 + " + " + labelCount + ")");
         }
         this.features = features;
@@ -25,7 +25,7 @@ public final class DataPartition {
         this.labelCount = labelCount;
     }
 
-    /** Packs samples (in iteration order) into a shard; every sample must have the same widths. */
+    /** Packs samples (in iteration order) into a partition; every sample must have the same widths. */
     public static DataPartition of(Iterator<Sample> samples, int featureCount, int labelCount) {
         FloatList x = new FloatList(1 << 16);
         FloatList y = new FloatList(1 << 12);
@@ -53,7 +53,7 @@ public final class DataPartition {
         System.arraycopy(labels, row * labelCount, y, into * labelCount, labelCount);
     }
 
-    /** A growable float array: avoids boxing 47M pixels while a shard is packed. */
+    /** A growable float array: avoids boxing 47M pixels while a partition is packed. */
     private static final class FloatList {
         private float[] data;
         private int size;
