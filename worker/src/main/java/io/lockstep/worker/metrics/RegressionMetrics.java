@@ -77,11 +77,19 @@ public final class RegressionMetrics extends EvalMetrics {
         for (int c = 0; c < columns; c++) {
             batchMean[c] /= rows;
         }
+        // Corrected two-pass: the deviations' sum fixes the rounding of the first mean, which matters when the mean
+        // is large against the spread (the mean's error enters the merge's delta² term to first order).
+        double[] drift = new double[columns];
         for (int r = 0, i = 0; r < rows; r++) {
             for (int c = 0; c < columns; c++, i++) {
                 double d = y[i] - batchMean[c];
+                drift[c] += d;
                 batchM2[c] += d * d;
             }
+        }
+        for (int c = 0; c < columns; c++) {
+            batchMean[c] += drift[c] / rows;
+            batchM2[c] -= drift[c] * drift[c] / rows;
         }
         combine(count(), rows, batchMean, batchM2);
     }
