@@ -1,9 +1,13 @@
 package io.lockstep.worker.metrics;
 
+import io.lockstep.worker.Models;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.nd4j.evaluation.EvaluationAveraging;
 import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.List;
@@ -42,7 +46,8 @@ class ClassificationMetricsTest {
             Nd4j.create(probs, new long[]{rows, classes}, 'c'), Nd4j.create(loss, new long[]{rows, 1}, 'c')};
     }
 
-    private static void assertMatchesDl4j(ClassificationMetrics m, INDArray labels, INDArray probs, INDArray loss) {
+    /** Everything but the loss, which DL4J's Evaluation does not know, against DL4J on the whole set. */
+    private static void assertMatchesDl4j(ClassificationMetrics m, INDArray labels, INDArray probs) {
         int classes = m.classes();
         Evaluation dl4j = new Evaluation(classes);
         dl4j.eval(labels, probs);
@@ -61,8 +66,10 @@ class ClassificationMetricsTest {
         if (classes > 2) { // see twoClassesF1IsTheMacroAverageUnlikeDl4j
             assertClose(dl4j.f1(EvaluationAveraging.Macro), m.metric("f1"), "macro f1");
         }
-        assertClose(loss.castTo(org.nd4j.linalg.api.buffer.DataType.DOUBLE).meanNumber().doubleValue(),
-            m.metric("loss"), "loss");
+    }
+
+    private static double mean(INDArray loss) {
+        return loss.castTo(DataType.DOUBLE).meanNumber().doubleValue();
     }
 
     @Test
@@ -70,7 +77,8 @@ class ClassificationMetricsTest {
         int classes = 5;
         INDArray[] d = data(347, classes, 11, -1, -1);
         EvalMetrics whole = evaluate(() -> new ClassificationMetrics(classes), d[0], d[1], d[2], 0, 347, 512);
-        assertMatchesDl4j((ClassificationMetrics) whole, d[0], d[1], d[2]);
+        assertMatchesDl4j((ClassificationMetrics) whole, d[0], d[1]);
+        assertClose(mean(d[2]), whole.metric("loss"), "loss");
         assertPartsMergeToWhole(() -> new ClassificationMetrics(classes), d[0], d[1], d[2], whole);
         double acc = whole.metric("accuracy");
         assertTrue(acc > 0.3 && acc < 0.95, "a non-trivial test set: accuracy " + acc);
@@ -86,7 +94,7 @@ class ClassificationMetricsTest {
         assertTrue(Double.isNaN(m.recall(3)), "class 3 has no examples: recall 0/0");
         assertEquals(0.0, m.recall(2), "class 2 has examples but no hits");
         assertEquals(0.0, m.precision(3), "class 3 is predicted, never right");
-        assertMatchesDl4j(m, d[0], d[1], d[2]);
+        assertMatchesDl4j(m, d[0], d[1]);
         assertPartsMergeToWhole(() -> new ClassificationMetrics(classes), d[0], d[1], d[2], whole);
 
         Map<String, Object> map = m.toMap();
@@ -110,12 +118,38 @@ class ClassificationMetricsTest {
         INDArray[] d = data(300, 2, 13, -1, -1);
         ClassificationMetrics m = (ClassificationMetrics) evaluate(() -> new ClassificationMetrics(2), d[0], d[1], d[2],
             0, 300, 512);
-        assertMatchesDl4j(m, d[0], d[1], d[2]);
+        assertMatchesDl4j(m, d[0], d[1]);
         Evaluation dl4j = new Evaluation(2);
         dl4j.eval(d[0], d[1]);
         assertClose((m.f1(0) + m.f1(1)) / 2, m.metric("f1"), "our f1 is the mean over both classes");
         assertClose(m.f1(1), dl4j.f1(EvaluationAveraging.Macro), "DL4J's 'macro' f1 is class 1's");
         assertNotEquals(dl4j.f1(EvaluationAveraging.Macro), m.metric("f1"), 1e-6);
+    }
+
+    /** The intended caller: a real network's outputs and {@code scoreExamples}, batch by batch, as on a worker. */
+    @Test
+    void lossFromScoreExamplesIsDl4jsScoreOfTheWholeSet() {
+        int rows = 200;
+        int classes = 3;
+        MultiLayerNetwork net = new MultiLayerNetwork(Models.mlp(8, List.of(6), "tanh", classes, "cross_entropy",
+            Models.optimizer("sgd", 0.1), 7));
+        net.init();
+        Random rnd = new Random(41);
+        float[] features = new float[rows * 8];
+        for (int i = 0; i < features.length; i++) {
+            features[i] = (float) rnd.nextGaussian();
+        }
+        INDArray x = Nd4j.create(features, new long[]{rows, 8}, 'c');
+        INDArray y = data(rows, classes, 42, -1, -1)[0];
+        ClassificationMetrics m = new ClassificationMetrics(classes);
+        for (int a = 0; a < rows; a += 64) {
+            int b = Math.min(rows, a + 64);
+            DataSet batch = new DataSet(rows(x, a, b), rows(y, a, b));
+            m.add(batch.getLabels(), net.output(batch.getFeatures(), false), net.scoreExamples(batch, false));
+        }
+        double score = net.score(new DataSet(x, y), false); // mean loss; no regularization configured
+        assertEquals(score, m.metric("loss"), 1e-6 * score);
+        assertMatchesDl4j(m, y, net.output(x, false));
     }
 
     @Test
