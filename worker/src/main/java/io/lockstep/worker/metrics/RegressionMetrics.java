@@ -15,8 +15,8 @@ import java.util.Map;
  * DL4J's {@code rSquared(c)} computes as (SST - SSE)/SST (it is not the squared Pearson correlation, which DL4J calls
  * {@code pearsonCorrelation}). DL4J gets SST as Σy² - n·mean², which cancels catastrophically when the labels' mean is
  * large against their spread; here each column keeps (mean, M2) and batches and workers are combined with Chan et
- * al.'s parallel update, which stays accurate. R² of a column with constant labels (SST = 0) is NaN (DL4J: ±Infinity
- * or NaN).
+ * al.'s parallel update, which stays accurate. R² of a column with constant labels (SST = 0) is NaN (DL4J: ±Infinity,
+ * NaN, or a meaningless value when rounding leaves SST slightly off 0).
  *
  * <p>Per column the statistics are sums (SSE, SAE) and (mean, M2), all in double and all mergeable exactly up to
  * rounding; the example count is shared, since rows are never partly masked here. NaN in predictions propagates to
