@@ -1,12 +1,17 @@
 package io.lockstep.worker.checkpoint;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 import java.util.Arrays;
 
 import static io.lockstep.worker.checkpoint.TestCheckpoints.assertBitIdentical;
@@ -14,6 +19,8 @@ import static io.lockstep.worker.checkpoint.TestCheckpoints.sample;
 import static org.junit.jupiter.api.Assertions.*;
 
 class CheckpointCodecTest {
+    private static final Logger log = LoggerFactory.getLogger(CheckpointCodecTest.class);
+
     static byte[] encode(Checkpoint c) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         CheckpointCodec.write(c, out);
@@ -105,5 +112,30 @@ class CheckpointCodecTest {
         int paramsCount = bytes.length - 4 - 4 - 40 - 4; // checksum, updater count, 10 floats, params count
         ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putInt(paramsCount, Integer.MAX_VALUE);
         assertTrue(corruption(bytes).contains("truncated: file ends in params"));
+    }
+
+    /** Not asserted (shared machine): a line in the test log. */
+    @Test
+    void writeSpeedFor25MillionFloats(@TempDir Path dir) throws IOException {
+        Checkpoint c = sample(25_000_000, 25_000_000);
+        long bytes = 4L * (c.paramsRef().length + c.updaterStateRef().length);
+        OutputStream discard = OutputStream.nullOutputStream();
+        CheckpointCodec.write(c, discard); // warm-up
+        long t0 = System.nanoTime();
+        CheckpointCodec.write(c, discard);
+        long t1 = System.nanoTime();
+        LocalCheckpointStore store = new LocalCheckpointStore(dir, 2);
+        store.write(c);
+        long t2 = System.nanoTime();
+        Checkpoint back = store.latestValid(w -> fail(w)).orElseThrow();
+        long t3 = System.nanoTime();
+        assertEquals(c.step(), back.step());
+        log.info("checkpoint of {} floats ({} MB): codec alone {} MB/s; written to disk incl. fsync {} MB/s; "
+                + "read back and verified {} MB/s", c.paramsRef().length + c.updaterStateRef().length, bytes / 1_000_000,
+            mbps(bytes, t1 - t0), mbps(bytes, t2 - t1), mbps(bytes, t3 - t2));
+    }
+
+    private static long mbps(long bytes, long nanos) {
+        return Math.round(bytes / 1e6 / (nanos / 1e9));
     }
 }
