@@ -83,9 +83,8 @@ public final class CheckpointCodec {
         Reader r = new Reader(in, nameForErrors);
         r.need(4, "magic");
         byte[] magic = new byte[4];
+        r.take(4);
         r.buf.get(magic);
-        r.crc.update(magic);
-        r.consumed += 4;
         if (!Arrays.equals(magic, MAGIC)) {
             throw r.corrupt("bad magic " + printable(magic) + ", expected \"LSCK\": not a Lockstep checkpoint");
         }

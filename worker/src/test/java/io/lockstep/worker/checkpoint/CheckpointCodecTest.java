@@ -130,8 +130,9 @@ class CheckpointCodecTest {
         Checkpoint back = store.latestValid(w -> fail(w)).orElseThrow();
         long t3 = System.nanoTime();
         assertEquals(c.step(), back.step());
-        log.info("checkpoint of {} floats ({} MB): codec alone {} MB/s; written to disk incl. fsync {} MB/s; "
-                + "read back and verified {} MB/s", c.paramsRef().length + c.updaterStateRef().length, bytes / 1_000_000,
+        log.info("checkpoint of {} params + {} updater floats ({} MB): codec alone {} MB/s; written to disk incl. "
+                + "fsync {} MB/s; read back and verified (first, cold run) {} MB/s", c.paramsRef().length,
+            c.updaterStateRef().length, bytes / 1_000_000,
             mbps(bytes, t1 - t0), mbps(bytes, t2 - t1), mbps(bytes, t3 - t2));
     }
 
