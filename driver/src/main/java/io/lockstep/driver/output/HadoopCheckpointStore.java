@@ -1,0 +1,124 @@
+package io.lockstep.driver.output;
+
+import io.lockstep.worker.checkpoint.AbstractCheckpointStore;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocalFileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.StreamCapabilities;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Checkpoints in a directory of any Hadoop file system: {@code file:}, {@code hdfs://},
+ * {@code s3a://} (with {@code hadoop-aws} on the class path), or a path without a scheme (the
+ * default file system). Serializable for Spark tasks: it keeps the path string and the extra
+ * Hadoop settings, and opens the {@link FileSystem} lazily from {@code new Configuration()} plus
+ * those settings wherever it is used.
+ *
+ * <p>Each file is written as {@code <dir>/.ckpt-...tmp} (synced where the stream can) and then
+ * renamed into place. On HDFS and local disks that rename is atomic. On s3a a rename is a copy and
+ * a delete, so a crash can leave a temporary file behind: its name never matches a checkpoint, so
+ * it is ignored, and the next write removes it. Replacing an existing file of the same name
+ * (a checkpoint of a step written again, {@code best.txt}) deletes it first where the file system's
+ * rename will not overwrite. Local directories use the raw file system, without Hadoop's
+ * {@code .crc} side files: the checkpoint carries its own checksum.
+ */
+public final class HadoopCheckpointStore extends AbstractCheckpointStore {
+    private static final long serialVersionUID = 1L;
+
+    private final String dir;
+    private final HashMap<String, String> hadoopConf;
+    private transient FileSystem fs;
+    private transient Path qualifiedDir;
+
+    public HadoopCheckpointStore(String dir, int keep) {
+        this(dir, keep, Map.of());
+    }
+
+    /** @param hadoopConf settings on top of {@code new Configuration()}, e.g. {@code fs.s3a.endpoint} */
+    public HadoopCheckpointStore(String dir, int keep, Map<String, String> hadoopConf) {
+        super(keep);
+        this.dir = dir;
+        this.hadoopConf = new HashMap<>(hadoopConf);
+    }
+
+    private FileSystem fs() throws IOException {
+        if (fs == null) {
+            Configuration conf = new Configuration();
+            hadoopConf.forEach(conf::set);
+            Path p = new Path(dir);
+            FileSystem f = p.getFileSystem(conf);
+            qualifiedDir = f.makeQualified(p);
+            fs = f instanceof LocalFileSystem local ? local.getRawFileSystem() : f;
+        }
+        return fs;
+    }
+
+    private Path path(String name) throws IOException {
+        fs();
+        return new Path(qualifiedDir, name);
+    }
+
+    @Override
+    protected List<String> names() throws IOException {
+        List<String> out = new ArrayList<>();
+        try {
+            for (FileStatus s : fs().listStatus(new Path(dir))) {
+                if (s.isFile()) out.add(s.getPath().getName());
+            }
+        } catch (FileNotFoundException e) {
+            // nothing written yet
+        }
+        return out;
+    }
+
+    @Override
+    protected InputStream open(String name) throws IOException {
+        return fs().open(path(name));
+    }
+
+    @Override
+    protected void writeFile(String name, Body body) throws IOException {
+        try (FSDataOutputStream out = fs().create(path(name), true)) {
+            body.write(out);
+            if (out.hasCapability(StreamCapabilities.HSYNC)) out.hsync();
+        }
+    }
+
+    @Override
+    protected void rename(String from, String to) throws IOException {
+        Path src = path(from);
+        Path dst = path(to);
+        if (fs().rename(src, dst)) return;
+        if (fs.exists(dst) && fs.delete(dst, false) && fs.rename(src, dst)) return;
+        throw new IOException("could not rename " + src + " to " + dst);
+    }
+
+    @Override
+    protected void delete(String name) throws IOException {
+        fs().delete(path(name), false);
+    }
+
+    @Override
+    protected String location(String name) {
+        try {
+            return path(name).toString();
+        } catch (IOException e) {
+            return new Path(dir, name).toString();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "HadoopCheckpointStore[" + dir + "]";
+    }
+}
