@@ -2,7 +2,11 @@ package io.lockstep.ps;
 
 import java.util.concurrent.atomic.AtomicLong;
 
-/** Frames the parameter server refused to sum, by reason. Safe to read from any thread. */
+/**
+ * Frames the parameter server refused, by reason: gradient frames it would not sum and gather
+ * frames it would not collect (a stale gather round counts as a stale step). Safe to read from
+ * any thread.
+ */
 public final class DropCounters {
     private final AtomicLong foreignJob = new AtomicLong();
     private final AtomicLong staleStep = new AtomicLong();
@@ -13,6 +17,16 @@ public final class DropCounters {
         switch (outcome) {
             case FOREIGN_JOB -> foreignJob.incrementAndGet();
             case STALE_STEP -> staleStep.incrementAndGet();
+            case MALFORMED -> malformed.incrementAndGet();
+            case DUPLICATE -> duplicate.incrementAndGet();
+            default -> throw new IllegalArgumentException("not a drop: " + outcome);
+        }
+    }
+
+    void record(GatherAggregator.Outcome outcome) {
+        switch (outcome) {
+            case FOREIGN_JOB -> foreignJob.incrementAndGet();
+            case STALE_ROUND -> staleStep.incrementAndGet();
             case MALFORMED -> malformed.incrementAndGet();
             case DUPLICATE -> duplicate.incrementAndGet();
             default -> throw new IllegalArgumentException("not a drop: " + outcome);

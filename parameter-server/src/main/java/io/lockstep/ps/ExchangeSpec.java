@@ -9,6 +9,8 @@ import java.util.Arrays;
  * <p>UDP: shard s listens for gradients on {@code host:upstreamPorts[s]} and answers with a
  * multi-destination-cast publication whose control endpoint is {@code host:controlPorts[s]};
  * workers join it dynamically from a port their own JVM picks, so the server needs no worker address.
+ * The all-gather has one such pair of its own ({@code gatherPort}, {@code gatherControlPort}),
+ * served by one endpoint for the whole server rather than per shard.
  * IPC: the same streams over shared memory, for workers in the server's JVM.
  */
 public record ExchangeSpec(
@@ -19,6 +21,8 @@ public record ExchangeSpec(
     String host,
     int[] upstreamPorts,
     int[] controlPorts,
+    int gatherPort,
+    int gatherControlPort,
     int termLength,
     int mtu,
     long timeoutMillis,
@@ -31,6 +35,8 @@ public record ExchangeSpec(
     public static final int AERON_HEADER = 32;
     public static final int UPSTREAM_STREAM_BASE = 1000;
     public static final int DOWNSTREAM_STREAM_BASE = 2000;
+    public static final int GATHER_UPSTREAM_STREAM = 3000;
+    public static final int GATHER_DOWNSTREAM_STREAM = 3001;
     public static final int DEFAULT_MTU = 65504;
     public static final int DEFAULT_TERM_LENGTH = 8 * 1024 * 1024;
 
@@ -46,20 +52,27 @@ public record ExchangeSpec(
     }
 
     /**
-     * A spec with free UDP ports on {@code host} for every shard (picked in one go, so all are
-     * distinct), or none for IPC.
+     * A spec with free UDP ports on {@code host} for every shard and for the gather endpoint (picked
+     * in one go, so all are distinct), or none for IPC.
      */
     public static ExchangeSpec create(long jobId, ShardLayout layout, int workers, Transport transport, String host,
                                       int termLength, int mtu, long timeoutMillis, long firstStep) {
         int shards = layout.shards();
-        int[] ports = transport == Transport.UDP ? FreePorts.udp(host, 2 * shards) : new int[2 * shards];
+        int count = 2 * shards + 2;
+        int[] ports = transport == Transport.UDP ? FreePorts.udp(host, count) : new int[count];
         return new ExchangeSpec(jobId, layout, workers, transport, host, Arrays.copyOfRange(ports, 0, shards),
-            Arrays.copyOfRange(ports, shards, 2 * shards), termLength, mtu, timeoutMillis, firstStep);
+            Arrays.copyOfRange(ports, shards, 2 * shards), ports[2 * shards], ports[2 * shards + 1],
+            termLength, mtu, timeoutMillis, firstStep);
     }
 
     /** Largest chunk (in floats) that fits one frame of the given MTU. */
     public static int chunkValuesFor(int mtu) {
         return (mtu - AERON_HEADER - GradientFrame.HEADER_LENGTH) / Float.BYTES;
+    }
+
+    /** Largest piece of a gather blob (in bytes) that fits one frame of the given MTU. */
+    public static int gatherChunkBytesFor(int mtu) {
+        return mtu - AERON_HEADER - GatherFrame.HEADER_LENGTH;
     }
 
     public int upstreamStream(int shard) { return UPSTREAM_STREAM_BASE + shard; }
@@ -71,23 +84,50 @@ public record ExchangeSpec(
 
     /** Channel on which shard s receives gradients (server subscribes, workers publish). */
     public String upstreamChannel(int shard) {
-        return transport == Transport.IPC
-            ? "aeron:ipc?" + params()
-            : "aeron:udp?endpoint=" + host + ":" + upstreamPorts[shard] + "|" + params();
+        return upstream(upstreamPorts[shard]);
     }
 
     /** Channel on which shard s publishes averages; min flow control waits for the slowest worker. */
     public String downstreamPublicationChannel(int shard) {
-        return transport == Transport.IPC
-            ? "aeron:ipc?" + params()
-            : "aeron:udp?control=" + host + ":" + controlPorts[shard] + "|control-mode=dynamic|fc=min|" + params();
+        return downstreamPublication(controlPorts[shard]);
     }
 
     /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for shard s's averages. */
     public String downstreamSubscriptionChannel(int shard, String workerHost, int port) {
+        return downstreamSubscription(controlPorts[shard], workerHost, port);
+    }
+
+    /** Channel on which the server receives gather blobs, stream {@link #GATHER_UPSTREAM_STREAM}. */
+    public String gatherUpstreamChannel() {
+        return upstream(gatherPort);
+    }
+
+    /** Channel on which the server forwards every rank's gather blob to every worker. */
+    public String gatherDownstreamPublicationChannel() {
+        return downstreamPublication(gatherControlPort);
+    }
+
+    /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for gathered blobs. */
+    public String gatherDownstreamSubscriptionChannel(String workerHost, int port) {
+        return downstreamSubscription(gatherControlPort, workerHost, port);
+    }
+
+    private String upstream(int port) {
+        return transport == Transport.IPC
+            ? "aeron:ipc?" + params()
+            : "aeron:udp?endpoint=" + host + ":" + port + "|" + params();
+    }
+
+    private String downstreamPublication(int controlPort) {
+        return transport == Transport.IPC
+            ? "aeron:ipc?" + params()
+            : "aeron:udp?control=" + host + ":" + controlPort + "|control-mode=dynamic|fc=min|" + params();
+    }
+
+    private String downstreamSubscription(int controlPort, String workerHost, int port) {
         return transport == Transport.IPC
             ? "aeron:ipc"
-            : "aeron:udp?endpoint=" + workerHost + ":" + port + "|control=" + host + ":" + controlPorts[shard]
+            : "aeron:udp?endpoint=" + workerHost + ":" + port + "|control=" + host + ":" + controlPort
                 + "|control-mode=dynamic";
     }
 
@@ -95,6 +135,7 @@ public record ExchangeSpec(
     public String toString() {
         return "ExchangeSpec[job=" + Long.toHexString(jobId) + ", " + layout + ", workers=" + workers
             + ", " + transport + (transport == Transport.UDP ? " " + host + " up=" + Arrays.toString(upstreamPorts)
-            + " control=" + Arrays.toString(controlPorts) : "") + "]";
+            + " control=" + Arrays.toString(controlPorts) + " gather=" + gatherPort + "/" + gatherControlPort
+            : "") + "]";
     }
 }

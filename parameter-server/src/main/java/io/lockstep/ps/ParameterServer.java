@@ -5,7 +5,9 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
+import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.CompositeAgent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,7 +18,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * The sharded aggregation server: one {@link ShardAgent} per shard, each on its own thread,
  * each owning one range of the flat gradient. Shard 0 reports finished steps to the
- * {@link StepListener}.
+ * {@link StepListener}; its thread also serves the all-gather ({@link GatherAgent}) and reports
+ * gathered rounds to the {@link GatherListener}.
  */
 public final class ParameterServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ParameterServer.class);
@@ -27,15 +30,28 @@ public final class ParameterServer implements AutoCloseable {
     private final DropCounters drops = new DropCounters();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final ExchangeSpec spec;
+    private final GatherAggregator gather;
 
     private ParameterServer(ExchangeSpec spec) {
         this.spec = spec;
+        this.gather = new GatherAggregator(spec.jobId(), spec.workers(), drops);
     }
 
     public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener) {
+        return start(aeron, spec, listener, GatherListener.NONE);
+    }
+
+    public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener,
+                                        GatherListener gatherListener) {
         ParameterServer server = new ParameterServer(spec);
         try {
             ShardLayout layout = spec.layout();
+            Subscription gatherUp = aeron.addSubscription(spec.gatherUpstreamChannel(),
+                ExchangeSpec.GATHER_UPSTREAM_STREAM);
+            server.resources.add(gatherUp);
+            Publication gatherDown = aeron.addExclusivePublication(spec.gatherDownstreamPublicationChannel(),
+                ExchangeSpec.GATHER_DOWNSTREAM_STREAM);
+            server.resources.add(gatherDown);
             for (int s = 0; s < layout.shards(); s++) {
                 Subscription up = aeron.addSubscription(spec.upstreamChannel(s), spec.upstreamStream(s));
                 server.resources.add(up);
@@ -45,8 +61,12 @@ public final class ParameterServer implements AutoCloseable {
                 ShardAggregator aggregator = new ShardAggregator(spec.jobId(), s, layout, spec.workers(),
                     spec.firstStep(), server.drops);
                 server.aggregators.add(aggregator);
-                ShardAgent agent = new ShardAgent(aggregator, up, down, layout, spec.jobId(),
+                Agent agent = new ShardAgent(aggregator, up, down, layout, spec.jobId(),
                     s == 0 ? listener : StepListener.NONE);
+                if (s == 0) {
+                    agent = new CompositeAgent(agent, new GatherAgent(server.gather, gatherUp, gatherDown,
+                        spec.jobId(), spec.mtu(), gatherListener));
+                }
                 ErrorHandler onError = e -> {
                     server.failure.compareAndSet(null, e);
                     LOG.error("parameter-server shard failed", e);
@@ -77,7 +97,10 @@ public final class ParameterServer implements AutoCloseable {
         return failure.get();
     }
 
-    /** Shards still waiting for chunks, with the ranks they wait for; for timeout messages. */
+    /**
+     * Shards still waiting for chunks, and a gather round still waiting for blobs, with the ranks
+     * they wait for; for timeout messages.
+     */
     public String waitingFor() {
         StringBuilder sb = new StringBuilder();
         for (ShardAggregator a : aggregators) {
@@ -86,6 +109,10 @@ public final class ParameterServer implements AutoCloseable {
                 sb.append(sb.length() == 0 ? "" : "; ").append("shard ").append(a.shard())
                     .append(" step ").append(a.step()).append(" waits for rank(s) ").append(missing);
             }
+        }
+        String gathering = gather.waitingFor();
+        if (!gathering.isEmpty()) {
+            sb.append(sb.length() == 0 ? "" : "; ").append("gather ").append(gathering);
         }
         return sb.toString();
     }

@@ -33,6 +33,12 @@ class ParameterServerTest {
             ExchangeSpec.DEFAULT_MTU, 20_000, 0);
     }
 
+    static ExchangeSpec withTimeout(ExchangeSpec s, long timeoutMillis) {
+        return new ExchangeSpec(s.jobId(), s.layout(), s.workers(), s.transport(), s.host(), s.upstreamPorts(),
+            s.controlPorts(), s.gatherPort(), s.gatherControlPort(), s.termLength(), s.mtu(), timeoutMillis,
+            s.firstStep());
+    }
+
     @ParameterizedTest(name = "{0} workers={1} shards={2}")
     @CsvSource({"UDP,1,1", "UDP,2,2", "UDP,4,3", "IPC,2,3", "IPC,4,1"})
     void everyWorkerGetsTheExactWeightedAverage(ExchangeSpec.Transport transport, int workers, int shards)
@@ -119,9 +125,7 @@ class ParameterServerTest {
     @org.junit.jupiter.api.Test
     void aMissingWorkerTimesOutNamingWhoWasWaitedFor() throws Exception {
         ShardLayout layout = new ShardLayout(1000, 2, 300);
-        ExchangeSpec base = spec(5, layout, 2, ExchangeSpec.Transport.UDP);
-        ExchangeSpec spec = new ExchangeSpec(base.jobId(), layout, 2, base.transport(), base.host(),
-            base.upstreamPorts(), base.controlPorts(), base.termLength(), base.mtu(), 1_000, 0);
+        ExchangeSpec spec = withTimeout(spec(5, layout, 2, ExchangeSpec.Transport.UDP), 1_000);
         try (ParameterServer server = ParameterServer.start(aeron.aeron(), spec, StepListener.NONE);
              GradientClient client = new GradientClient(aeron.aeron(), spec, 0, "127.0.0.1")) {
             client.awaitConnected();

@@ -1,0 +1,91 @@
+package io.lockstep.ps;
+
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.aeron.logbuffer.BufferClaim;
+import io.aeron.logbuffer.FragmentHandler;
+import org.agrona.concurrent.Agent;
+
+/**
+ * Duty cycle of the all-gather endpoint: collect the blobs of the open round from the upstream
+ * subscription and forward each one, in chunks, to every worker as soon as it is complete
+ * (resuming on the next cycle when back-pressured), so the uploads of slow ranks overlap the
+ * downloads of the others and a waiting worker can tell which ranks' blobs never came. Once every
+ * blob is out, the round goes to the {@link GatherListener} and the next one may open.
+ *
+ * <p>Runs in the same thread as shard 0's {@link ShardAgent} (a composite agent): gathers are
+ * rare, and on small machines a thread of their own would only compete with training.
+ */
+final class GatherAgent implements Agent {
+    private static final int FRAGMENT_LIMIT = 64;
+
+    private final GatherAggregator aggregator;
+    private final Subscription upstream;
+    private final Publication downstream;
+    private final long jobId;
+    private final int chunkBytes;
+    private final GatherListener listener;
+    private final BufferClaim claim = new BufferClaim();
+    private final GatherFrame out = new GatherFrame();
+    private final FragmentHandler onFragment;
+
+    private int sent;       // ready blobs fully forwarded this round
+    private int sentBytes;  // bytes of the next ready blob already forwarded
+
+    GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, long jobId, int mtu,
+                GatherListener listener) {
+        this.aggregator = aggregator;
+        this.upstream = upstream;
+        this.downstream = downstream;
+        this.jobId = jobId;
+        this.chunkBytes = ExchangeSpec.gatherChunkBytesFor(mtu);
+        this.listener = listener;
+        this.onFragment = (buffer, offset, length, header) -> aggregator.onFrame(buffer, offset, length);
+    }
+
+    @Override
+    public int doWork() {
+        int work = aggregator.isComplete() ? 0 : upstream.poll(onFragment, FRAGMENT_LIMIT);
+        return work + forwardReadyBlobs();
+    }
+
+    private int forwardReadyBlobs() {
+        int work = 0;
+        while (sent < aggregator.readyCount()) {
+            int rank = aggregator.readyRank(sent);
+            byte[] blob = aggregator.blobs()[rank];
+            int length = Math.min(chunkBytes, blob.length - sentBytes);
+            long result = downstream.tryClaim(GatherFrame.frameLength(length), claim);
+            if (result < 0) {
+                if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
+                    throw new IllegalStateException("gather downstream publication unusable: " + result);
+                }
+                return work; // back-pressured or no subscriber yet: retry on the next duty cycle
+            }
+            int index = claim.offset();
+            out.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(jobId, aggregator.round(), rank, blob.length, sentBytes, length);
+            claim.buffer().putBytes(index + GatherFrame.HEADER_LENGTH, blob, sentBytes, length);
+            claim.commit();
+            work++;
+            sentBytes += length;
+            if (sentBytes == blob.length) { // an empty blob still goes out as one empty frame
+                sent++;
+                sentBytes = 0;
+            }
+        }
+        if (aggregator.isComplete()) {
+            long round = aggregator.round();
+            byte[][] blobs = aggregator.blobs();
+            aggregator.advance(); // first, so a listener that throws cannot stall the next round
+            sent = 0;
+            listener.onGathered(round, blobs);
+        }
+        return work;
+    }
+
+    @Override
+    public String roleName() {
+        return "lockstep-ps-gather";
+    }
+}

@@ -1,0 +1,155 @@
+package io.lockstep.ps;
+
+import org.agrona.DirectBuffer;
+
+import java.util.Arrays;
+
+/**
+ * The server's side of an all-gather, free of any transport: validates each {@link GatherFrame},
+ * assembles every rank's blob of the current round and lists the blobs as they complete, so the
+ * {@link GatherAgent} can forward each one while the others are still arriving.
+ *
+ * <p>Rounds: the first valid frame of a round newer than the last completed one opens it; frames
+ * of older rounds are stale, frames of the completed round duplicates. A frame of a round newer
+ * than the open one is malformed: every rank gathers the same rounds in the same order and none
+ * can start round r+1 before round r is complete, so it means the ranks disagree on the round
+ * number; the open round then times out naming the rank that never sent it.
+ *
+ * <p>A rank's frames arrive in order (one Aeron publication each), so each must continue its blob
+ * exactly where the previous one ended: an earlier offset is a repeat, a later one a gap.
+ *
+ * <p>Single-threaded (owned by one agent). Allocates once per round and once per blob, nothing per
+ * frame; the blobs of a completed round are handed on and never reused.
+ */
+public final class GatherAggregator {
+
+    /** Outcome of {@link #onFrame}: BLOB_READY completed one rank's blob, COMPLETED the round's last. */
+    public enum Outcome { ACCEPTED, BLOB_READY, COMPLETED, FOREIGN_JOB, STALE_ROUND, MALFORMED, DUPLICATE }
+
+    private final long jobId;
+    private final int workers;
+    private final DropCounters drops;
+    private final GatherFrame frame = new GatherFrame();
+    private final int[] receivedBytes;
+    private final int[] ready;
+
+    private boolean open; // a round is being collected (or sent)
+    private long round;
+    private boolean anyCompleted;
+    private long lastCompleted;
+    private byte[][] blobs;
+    private int readyCount;
+
+    public GatherAggregator(long jobId, int workers, DropCounters drops) {
+        if (workers < 1) {
+            throw new IllegalArgumentException("workers must be >= 1, got " + workers);
+        }
+        this.jobId = jobId;
+        this.workers = workers;
+        this.drops = drops;
+        this.receivedBytes = new int[workers];
+        this.ready = new int[workers];
+    }
+
+    public Outcome onFrame(DirectBuffer buffer, int offset, int length) {
+        frame.wrap(buffer, offset, length);
+        if (length < GatherFrame.HEADER_LENGTH) {
+            return drop(Outcome.MALFORMED);
+        }
+        if (frame.jobId() != jobId) {
+            return drop(Outcome.FOREIGN_JOB);
+        }
+        long r = frame.round();
+        if (open ? r < round : anyCompleted && r <= lastCompleted) {
+            return drop(!open && r == lastCompleted ? Outcome.DUPLICATE : Outcome.STALE_ROUND);
+        }
+        int rank = frame.rank();
+        if ((open && r != round) || !frame.isWellFormed() || rank < 0 || rank >= workers) {
+            return drop(Outcome.MALFORMED);
+        }
+        byte[] blob = open ? blobs[rank] : null;
+        int at = blob == null ? 0 : receivedBytes[rank];
+        if (blob != null && at == blob.length) {
+            return drop(Outcome.DUPLICATE); // this rank's blob is complete (an empty one included)
+        }
+        if (frame.offset() < at) {
+            return drop(Outcome.DUPLICATE);
+        }
+        if (frame.offset() > at || (blob != null && frame.blobLength() != blob.length)) {
+            return drop(Outcome.MALFORMED);
+        }
+        if (!open) {
+            openRound(r);
+        }
+        if (blob == null) {
+            blob = blobs[rank] = new byte[frame.blobLength()];
+        }
+        int n = frame.length();
+        buffer.getBytes(frame.bytesIndex(), blob, at, n);
+        receivedBytes[rank] = at + n;
+        if (at + n < blob.length) {
+            return Outcome.ACCEPTED;
+        }
+        ready[readyCount++] = rank;
+        return isComplete() ? Outcome.COMPLETED : Outcome.BLOB_READY;
+    }
+
+    private void openRound(long r) {
+        open = true;
+        round = r;
+        blobs = new byte[workers][];
+        Arrays.fill(receivedBytes, 0);
+        readyCount = 0;
+    }
+
+    private Outcome drop(Outcome outcome) {
+        drops.record(outcome);
+        return outcome;
+    }
+
+    /** Closes the round once every blob has been sent; the next frame of a newer round opens the next. */
+    public void advance() {
+        if (!isComplete()) {
+            throw new IllegalStateException("gather round " + round + " is not complete");
+        }
+        anyCompleted = true;
+        lastCompleted = round;
+        open = false;
+        blobs = null;
+        readyCount = 0;
+    }
+
+    /** True once every rank's blob of the open round is in. */
+    public boolean isComplete() { return open && readyCount == workers; }
+
+    /** True while a round is being collected or sent. */
+    public boolean isOpen() { return open; }
+
+    /** Blobs completed so far this round; {@link #readyRank(int)} lists their ranks in the order they completed. */
+    public int readyCount() { return readyCount; }
+
+    public int readyRank(int i) { return ready[i]; }
+
+    /** The open round's blobs by rank (null where not started); the array is never reused. */
+    public byte[][] blobs() { return blobs; }
+
+    public long round() { return round; }
+
+    /**
+     * "round R waits for rank(s) a,b" while a round is open and incomplete, else empty; for timeout
+     * messages. Read from other threads without synchronisation: a diagnostic, not a decision.
+     */
+    public String waitingFor() {
+        byte[][] b = blobs;
+        if (!open || b == null || readyCount == workers) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int r = 0; r < workers; r++) {
+            if (b[r] == null || receivedBytes[r] < b[r].length) {
+                sb.append(sb.length() == 0 ? "" : ",").append(r);
+            }
+        }
+        return "round " + round + " waits for rank(s) " + sb;
+    }
+}
