@@ -4,6 +4,7 @@ import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataLoader;
 import io.lockstep.driver.data.IdxFile;
 import io.lockstep.driver.data.MnistFetcher;
+import io.lockstep.driver.job.ModelSetup;
 import io.lockstep.driver.job.TrainingJob;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,7 +13,7 @@ import io.lockstep.worker.data.Batch;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.data.DataPartition;
-import io.lockstep.worker.train.TrainingSpec;
+import io.lockstep.worker.train.TrainerOptions;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
 import picocli.CommandLine.Command;
@@ -183,9 +184,9 @@ public final class Bench implements Callable<Integer> {
         for (List<Sample> samples : shards) {
             trained.add(pool.submit(() -> {
                 DataPartition shard = DataPartition.of(samples.iterator(), 784, 10);
-                MultiLayerNetwork net = new MultiLayerNetwork(TrainingJob.modelConfig(c, 784, 10));
-                net.init();
-                int steps = TrainingSpec.stepsPerEpoch(shard.size(), batch);
+                int steps = TrainerOptions.stepsPerEpoch(shard.size(), batch, 1);
+                MultiLayerNetwork net = (MultiLayerNetwork) ModelSetup.build(c, 784, 10, "classification",
+                    (long) steps * epochs).network().dl4j();
                 long n = 0;
                 try (BatchSource batches = new BatchSource(shard, batch, steps, c.seed, true, 0)) {
                     ready.countDown();

@@ -27,9 +27,17 @@ public final class LockstepCli {
         @Option(names = "--set", paramLabel = "KEY=VALUE", description = "override a config key, e.g. epochs=2")
         List<String> overrides = new ArrayList<>();
 
+        @Option(names = "--resume", description = "continue from the newest valid checkpoint in checkpoint.dir "
+            + "(same as --set resume=latest)")
+        boolean resume;
+
         @Override
         public Integer call() throws Exception {
-            TrainingJob.run(ConfigLoader.load(config, overrides));
+            List<String> settings = new ArrayList<>(overrides);
+            if (resume) {
+                settings.add("resume=latest");
+            }
+            TrainingJob.run(ConfigLoader.load(config, settings));
             return 0;
         }
     }

@@ -137,9 +137,29 @@ public final class ConfigLoader {
             require(c.model.path != null, "model.path", "is required when model.type is json");
         }
         require(c.output.dir != null && !c.output.dir.isBlank(), "output.dir", "is required");
+        require(c.accumulateSteps >= 1, "accumulate_steps", "must be >= 1, got " + c.accumulateSteps);
+        oneOf("on_non_finite", c.onNonFinite, "fail", "skip");
+        Specs.optimizer(c.optimizer);
+        Specs.clipping(c.clipping);
+        Specs.every("validation.every", c.validation.every);
+        Specs.every("checkpoint.every", c.checkpoint.every);
+        require(c.checkpoint.keep >= 1, "checkpoint.keep", "must be >= 1, got " + c.checkpoint.keep);
+        require(c.earlyStopping.patience >= 1, "early_stopping.patience", "must be >= 1, got "
+            + c.earlyStopping.patience);
+        require(c.earlyStopping.minDelta >= 0, "early_stopping.min_delta", "must be >= 0, got "
+            + c.earlyStopping.minDelta);
+        if (c.checkpoint.mode != null) {
+            oneOf("checkpoint.mode", c.checkpoint.mode, "min", "max");
+        }
+        if (c.earlyStopping.mode != null) {
+            oneOf("early_stopping.mode", c.earlyStopping.mode, "min", "max");
+        }
+        require(!"latest".equalsIgnoreCase(c.resume) || c.checkpoint.dir != null, "resume",
+            "is latest but checkpoint.dir is not set");
         try {
-            Models.optimizer(c.optimizer.type, c.optimizer.lr);
-            Models.loss(c.loss);
+            if (c.loss != null) {
+                Models.loss(c.loss);
+            }
             Models.activation(c.model.activation);
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());

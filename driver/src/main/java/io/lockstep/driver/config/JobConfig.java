@@ -12,8 +12,8 @@ public final class JobConfig {
     public Data data = new Data();
     public Model model = new Model();
     public Optimizer optimizer = new Optimizer();
-    /** cross_entropy (softmax output) or mse (identity output). */
-    public String loss = "cross_entropy";
+    /** cross_entropy, binary_cross_entropy, mse or mae; default: the task's usual loss. */
+    public String loss;
     /** Samples per worker per step; the global batch is batch_size x workers. */
     public int batchSize = 64;
     public int epochs = 1;
@@ -22,6 +22,16 @@ public final class JobConfig {
     public boolean shuffle = true;
     /** Write a metrics.jsonl step line (and log progress) every this many steps. */
     public int logEvery = 50;
+    /** Micro-batches per optimizer step (gradient accumulation). */
+    public int accumulateSteps = 1;
+    public Clipping clipping = new Clipping();
+    public Validation validation = new Validation();
+    public Checkpoint checkpoint = new Checkpoint();
+    /** latest (the newest valid checkpoint in checkpoint.dir) or the path of a checkpoint file; null: a fresh start. */
+    public String resume;
+    public EarlyStopping earlyStopping = new EarlyStopping();
+    /** fail (default): stop the job at a NaN/Inf loss or gradient; skip: drop such a step and count it. */
+    public String onNonFinite = "fail";
     public Ps ps = new Ps();
     public Spark spark = new Spark();
     public Output output = new Output();
@@ -47,17 +57,86 @@ public final class JobConfig {
     }
 
     public static final class Model {
-        /** mlp (built in) or json (a DL4J MultiLayerConfiguration JSON file at path). */
+        /** mlp or lenet (built in), json (a DL4J JSON file at path) or factory (a ModelFactory class). */
         public String type = "mlp";
         public List<Integer> hidden = List.of(256, 128);
         public String activation = "relu";
+        /** Probability of dropping a hidden unit while training (built-in models); 0 = off. */
+        public double dropout = 0;
         public String path;
+        /** Fully qualified class name of a ModelFactory (type: factory). */
+        public String factory;
+        /** A Lockstep or DL4J model zip to start from (fine-tuning). */
+        public String initFrom;
+        /** With init_from: the first k layers keep their parameters. */
+        public int freezeLayers = 0;
+        /** With init_from: a fresh output layer for this job's outputs. */
+        public boolean replaceOutput = false;
+        /** [height, width, channels] of images given as flat rows (lenet); default: square, 1 channel. */
+        public List<Integer> inputShape;
     }
 
     public static final class Optimizer {
-        /** sgd, adam or rmsprop. */
+        /** sgd, adam, adamw or rmsprop. */
         public String type = "adam";
         public double lr = 1e-3;
+        /** sgd: momentum (0 = plain SGD); with nesterov: Nesterov momentum. */
+        public double momentum = 0;
+        public boolean nesterov = false;
+        public Double beta1;
+        public Double beta2;
+        public Double epsilon;
+        /** rmsprop: decay of the squared-gradient average. */
+        public Double rmsDecay;
+        /** Decoupled weight decay (adamw's, or for any optimizer). */
+        public double weightDecay = 0;
+        public double l1 = 0;
+        public double l2 = 0;
+        /** none or linear: the base rate times the number of workers. */
+        public String lrScaling = "none";
+        public Schedule schedule = new Schedule();
+    }
+
+    public static final class Schedule {
+        /** constant, step, exponential or cosine, by global step; linear warmup before any of them. */
+        public String kind = "constant";
+        public int warmupSteps = 0;
+        public double decayRate = 0.1;
+        public int decaySteps = 1000;
+        public double minLr = 0;
+    }
+
+    public static final class Clipping {
+        /** none, norm (global L2 norm of the averaged gradient) or value. */
+        public String mode = "none";
+        public double threshold = 1.0;
+    }
+
+    public static final class Validation {
+        /** How often: N (epochs), "N epochs" or "N steps". */
+        public String every = "1 epoch";
+    }
+
+    public static final class Checkpoint {
+        /** Any Hadoop file system path (local, hdfs://, s3a://); null: no checkpoints. */
+        public String dir;
+        /** N (epochs), "N epochs" or "N steps". */
+        public String every = "1 epoch";
+        /** Newest checkpoints kept. */
+        public int keep = 3;
+        /** A validation metric: keep the best model by it (and publish it as model.zip). */
+        public String best;
+        /** min or max; default: what the metric means (loss lower, accuracy higher). */
+        public String mode;
+    }
+
+    public static final class EarlyStopping {
+        /** A validation metric to watch; null: no early stopping. */
+        public String metric;
+        public int patience = 3;
+        public double minDelta = 0;
+        /** min or max; default: what the metric means. */
+        public String mode;
     }
 
     public static final class Ps {

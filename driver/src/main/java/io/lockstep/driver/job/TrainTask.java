@@ -1,13 +1,23 @@
 package io.lockstep.driver.job;
 
 import io.lockstep.ps.EmbeddedAeron;
-import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.GradientClient;
-import io.lockstep.worker.train.Replica;
-import io.lockstep.worker.train.ReplicaResult;
-import io.lockstep.worker.data.Sample;
+import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.DataPartition;
-import io.lockstep.worker.train.TrainingSpec;
+import io.lockstep.worker.data.Sample;
+import io.lockstep.worker.exchange.AeronExchange;
+import io.lockstep.worker.exchange.GradientExchange;
+import io.lockstep.worker.listener.BestModelListener;
+import io.lockstep.worker.listener.CheckpointListener;
+import io.lockstep.worker.listener.EarlyStoppingListener;
+import io.lockstep.worker.listener.ValidationListener;
+import io.lockstep.worker.metrics.EvalMetrics;
+import io.lockstep.worker.model.Network;
+import io.lockstep.worker.train.ReplicaResult;
+import io.lockstep.worker.train.TrainState;
+import io.lockstep.worker.train.Trainer;
+import io.lockstep.worker.train.TrainerOptions;
+import io.lockstep.worker.train.TrainingLoop;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.broadcast.Broadcast;
 import scala.collection.Iterator;
@@ -22,49 +32,119 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * The body of each barrier task: partition index = rank. Packs the partition into a shard (in
- * source order, so runs are reproducible), joins the parameter server and trains one replica.
+ * The body of each barrier task: partition index = rank. Packs its training and validation rows
+ * (in source order, so runs are reproducible), joins the parameter server and runs the training
+ * loop of one replica with validation, best-model tracking, early stopping and checkpoints as
+ * listeners.
  */
-public final class TrainTask extends AbstractFunction1<Iterator<Sample>, Iterator<ReplicaResult>> implements Serializable {
-    private final TrainingSpec spec;
-    private final Broadcast<float[]> initialParams;
-    private final ExchangeSpec exchange;
-    private final int features;
-    private final int classes;
+final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, Iterator<ReplicaResult>>
+    implements Serializable {
 
-    TrainTask(TrainingSpec spec, Broadcast<float[]> initialParams, ExchangeSpec exchange, int features, int classes) {
-        this.spec = spec;
-        this.initialParams = initialParams;
-        this.exchange = exchange;
-        this.features = features;
-        this.classes = classes;
+    /** A rank's training and validation rows, paired by zipPartitions. */
+    record RankRows(List<Sample> train, List<Sample> validation) implements Serializable {
+    }
+
+    private final RunPlan plan;
+    private final Broadcast<StartPoint> start;
+
+    TrainTask(RunPlan plan, Broadcast<StartPoint> start) {
+        this.plan = plan;
+        this.start = start;
     }
 
     @Override
-    public Iterator<ReplicaResult> apply(Iterator<Sample> partition) {
+    public Iterator<ReplicaResult> apply(Iterator<RankRows> rows) {
         int rank = BarrierTaskContext.get().partitionId();
-        List<Sample> samples = new ArrayList<>();
-        JavaConverters.asJavaIterator(partition).forEachRemaining(samples::add);
-        samples.sort(Comparator.comparingLong(Sample::index));
-        DataPartition shard = DataPartition.of(samples.iterator(), features, classes);
-        samples = null; // the packed shard replaces the objects
-        try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(exchange);
-             GradientClient client = new GradientClient(aeron.aeron(), exchange, rank, workerHost())) {
-            Replica replica = new Replica(spec, initialParams.value(), rank);
+        RankRows mine = rows.hasNext() ? rows.next() : new RankRows(List.of(), List.of());
+        DataPartition train = pack(mine.train());
+        DataPartition validation = pack(mine.validation());
+        mine = null; // the packed partitions replace the objects
+        if (train.size() == 0) {
+            throw new IllegalArgumentException("rank " + rank + " got no training rows");
+        }
+        try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(plan.exchange());
+             GradientClient client = new GradientClient(aeron.aeron(), plan.exchange(), rank, workerHost())) {
             client.awaitConnected();
-            ReplicaResult result = replica.train(shard, client);
-            return JavaConverters.asScalaIterator(List.of(result).iterator());
+            return JavaConverters.asScalaIterator(List.of(train(rank, new AeronExchange(client,
+                plan.exchange().workers()), train, validation)).iterator());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("rank " + rank + " interrupted (another task of the stage failed?)", e);
         } catch (java.util.concurrent.TimeoutException e) {
             throw new IllegalStateException("rank " + rank + " timed out: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("rank " + rank + ": " + e.getMessage(), e);
         }
+    }
+
+    /** One replica's whole run; also what the Java API and tests call without Spark. */
+    static ReplicaResult train(int rank, GradientExchange exchange, DataPartition train, DataPartition validation,
+                               RunPlan plan, StartPoint from) throws Exception {
+        Network network = Network.fromJson(plan.modelJson(), from.params());
+        if (from.updaterState() != null) {
+            network.setUpdaterState(from.updaterState());
+        }
+        TrainState state = from.state().copy();
+        TrainerOptions options = plan.options();
+        Trainer trainer = new Trainer(network, exchange, options, state);
+        BestModelListener best = null;
+        if (plan.validation() != null && validation != null) {
+            trainer.addListener(new ValidationListener(validation,
+                () -> EvalMetrics.forTask(plan.task(), plan.outputs()), plan.validation()));
+            if (plan.bestMetric() != null) {
+                best = new BestModelListener(plan.bestMetric(), plan.higherIsBetter(), plan.minDelta(),
+                    from.bestParams(), params -> writeBest(plan, trainer));
+                trainer.addListener(best);
+                if (plan.patience() > 0) {
+                    trainer.addListener(new EarlyStoppingListener(plan.bestMetric(), plan.patience()));
+                }
+            }
+        }
+        if (plan.checkpoints() != null) {
+            trainer.addListener(new CheckpointListener(plan.checkpoints(), plan.checkpointEvery(), plan.identity()));
+        }
+        long started = System.nanoTime();
+        int batchesPerEpoch = options.batchesPerEpoch();
+        try (BatchSource batches = new BatchSource(train, plan.batchSize(), batchesPerEpoch, plan.seed() * 31 + rank,
+            plan.shuffle(), state.epoch(), state.stepInEpoch() * options.accumulateSteps())) {
+            if (state.epoch() < options.epochs()) {
+                TrainingLoop.run(trainer, batches);
+            }
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        float[] params = network.params().toFloatVector();
+        return new ReplicaResult(rank, ReplicaResult.digest(params), rank == 0 ? params : null,
+            rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(),
+            trainer.samples(), seconds, trainer.times());
+    }
+
+    private ReplicaResult train(int rank, GradientExchange exchange, DataPartition train, DataPartition validation)
+        throws Exception {
+        return train(rank, exchange, train, validation, plan, start.value());
+    }
+
+    private static void writeBest(RunPlan plan, Trainer trainer) {
+        if (plan.checkpoints() != null) {
+            try {
+                plan.checkpoints().writeBest(CheckpointListener.snapshot(trainer, plan.identity()), plan.bestMetric(),
+                    trainer.state().bestValue());
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("writing the best checkpoint failed: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private DataPartition pack(List<Sample> samples) {
+        List<Sample> sorted = new ArrayList<>(samples);
+        sorted.sort(Comparator.comparingLong(Sample::index));
+        return DataPartition.of(sorted.iterator(), plan.features(), plan.outputs());
     }
 
     /** The address this worker receives averages on: loopback when the server is local. */
     private String workerHost() {
-        String host = exchange.host();
+        String host = plan.exchange().host();
         if (host.startsWith("127.") || host.equals("localhost")) {
             return "127.0.0.1";
         }

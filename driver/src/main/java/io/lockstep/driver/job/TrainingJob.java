@@ -1,50 +1,51 @@
 package io.lockstep.driver.job;
 
-import io.lockstep.driver.config.ConfigLoader;
-import io.lockstep.driver.config.JobConfig;
-import io.lockstep.driver.data.DataLoader;
-import io.lockstep.driver.data.MnistFetcher;
-import io.lockstep.driver.output.MetricsLog;
-import io.lockstep.driver.output.RunOutputs;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.config.Specs;
+import io.lockstep.driver.data.DataLoader;
+import io.lockstep.driver.data.MnistFetcher;
+import io.lockstep.driver.output.HadoopCheckpointStore;
+import io.lockstep.driver.output.MetricsLog;
+import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.ShardLayout;
-import io.lockstep.worker.model.Models;
-import io.lockstep.worker.train.ReplicaResult;
+import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.data.Sample;
-import io.lockstep.worker.train.TrainingSpec;
+import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
+import io.lockstep.worker.metrics.EvalMetrics;
+import io.lockstep.worker.train.ReplicaResult;
+import io.lockstep.worker.train.TrainState;
+import io.lockstep.worker.train.TrainerOptions;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.evaluation.classification.Evaluation;
-import org.nd4j.evaluation.EvaluationAveraging;
-import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.Tuple2;
 import scala.reflect.ClassTag$;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * One training run, start to finish: read and shard the data with Spark, start the parameter
- * server, run one barrier stage of N replicas, check they ended identical, evaluate on the test
- * split and write model.zip, metrics.jsonl and summary.json.
+ * One training run, start to finish: read, split and shard the data with Spark, build the
+ * model, find the start point (fresh or a checkpoint), start the parameter server, run one
+ * barrier stage of N replicas (validation, early stopping and checkpoints happen inside it), check
+ * they ended identical, evaluate the published parameters on the test split and write model.zip,
+ * metrics.jsonl and summary.json.
  */
 public final class TrainingJob {
     private static final Logger LOG = LoggerFactory.getLogger("lockstep");
@@ -113,41 +114,56 @@ public final class TrainingJob {
             throw new IllegalArgumentException(cfg.data.train + ": " + data.trainCount()
                 + " training samples cannot feed " + workers + " workers");
         }
-        LOG.info("data: {} train / {} test samples, {} features, {} classes", data.trainCount(), data.testCount(),
-            data.features(), data.classes());
+        JavaRDD<Sample> validationRows = null; // data.validation() once the loader splits it
+        long validationCount = 0;
+        String task = "classification";
+        int outputWidth = data.classes();
+        LOG.info("data: {} train / {} validation / {} test samples, {} features, {} outputs", data.trainCount(),
+            validationCount, data.testCount(), data.features(), outputWidth);
 
-        MultiLayerConfiguration model = modelConfig(cfg, data.features(), data.classes());
-        MultiLayerNetwork net = new MultiLayerNetwork(model);
-        net.init();
-        float[] initial = net.params().toFloatVector();
-        long largestShard = (data.trainCount() + workers - 1) / workers;
-        int stepsPerEpoch = TrainingSpec.stepsPerEpoch(largestShard, cfg.batchSize);
-        TrainingSpec spec = new TrainingSpec(model.toJson(), cfg.batchSize, cfg.epochs, stepsPerEpoch, cfg.seed,
-            cfg.shuffle);
-        LOG.info("model: {} parameters; {} workers x batch {} = global batch {}; {} steps/epoch x {} epochs",
-            initial.length, workers, cfg.batchSize, workers * cfg.batchSize, stepsPerEpoch, cfg.epochs);
+        long largestPartition = (data.trainCount() + workers - 1) / workers;
+        TrainerOptions options = new TrainerOptions(cfg.epochs,
+            TrainerOptions.stepsPerEpoch(largestPartition, cfg.batchSize, cfg.accumulateSteps), cfg.accumulateSteps,
+            Specs.clipping(cfg.clipping), cfg.onNonFinite.equalsIgnoreCase("skip"));
+        ModelSetup model = ModelSetup.build(cfg, data.features(), outputWidth, task, options.totalSteps());
+        float[] initial = model.network().params().toFloatVector();
+        LOG.info("model: {} parameters; {} workers x batch {}{} = global batch {}; {} steps/epoch x {} epochs",
+            initial.length, workers, cfg.batchSize,
+            cfg.accumulateSteps > 1 ? " x " + cfg.accumulateSteps + " micro-batches" : "",
+            workers * cfg.batchSize * cfg.accumulateSteps, options.stepsPerEpoch(), cfg.epochs);
+
+        RunIdentity identity = RunIdentities.of(cfg, RunIdentities.bytes(data.scaling()));
+        CheckpointStore store = cfg.checkpoint.dir == null ? null
+            : new HadoopCheckpointStore(cfg.checkpoint.dir, cfg.checkpoint.keep);
+        StartPoint start = Resume.startPoint(cfg, store, identity, initial);
+        long firstStep = start.state().step();
 
         // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
         // exactly the rows one worker at batch N*b would see in each step.
-        JavaRDD<Sample> sharded = data.train()
-            .mapToPair(s -> new Tuple2<>((int) (s.index() % workers), s))
-            .partitionBy(new HashPartitioner(workers))
-            .values();
+        JavaRDD<TrainTask.RankRows> rows = byRank(data.train(), workers).zipPartitions(
+            byRank(validationRows == null ? sc.emptyRDD() : validationRows, workers),
+            (train, validation) -> List.of(new TrainTask.RankRows(list(train), list(validation))).iterator());
 
-        ExchangeSpec exchange = exchangeSpec(cfg, initial.length);
-        Broadcast<float[]> initialParams = sc.broadcast(initial);
+        Watch watch = Watch.of(cfg);
+        RunPlan plan = new RunPlan(model.json(), task, outputWidth, data.features(), cfg.batchSize, cfg.shuffle, cfg.seed,
+            options, exchangeSpec(cfg, initial.length, firstStep),
+            validationRows == null ? null : Specs.every("validation.every", cfg.validation.every),
+            watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
+            Specs.every("checkpoint.every", cfg.checkpoint.every), identity);
+        Broadcast<StartPoint> startPoint = sc.broadcast(start);
         List<ReplicaResult> results;
         long droppedFrames;
-        MetricsLog metrics = new MetricsLog(outputs.metrics(), stepsPerEpoch, cfg.epochs, cfg.logEvery);
+        MetricsLog metrics = new MetricsLog(outputs.metrics(), options.stepsPerEpoch(), cfg.epochs, cfg.logEvery,
+            model.learningRate(), firstStep > 0);
+        ValidationLog validationLog = new ValidationLog(metrics, options.stepsPerEpoch());
         try (metrics;
-             EmbeddedAeron aeron = EmbeddedAeron.forServer(exchange);
-             ParameterServer server = ParameterServer.start(aeron.aeron(), exchange, metrics)) {
+             EmbeddedAeron aeron = EmbeddedAeron.forServer(plan.exchange());
+             ParameterServer server = ParameterServer.start(aeron.aeron(), plan.exchange(), metrics, validationLog)) {
             try {
-                results = sharded.rdd().barrier()
-                    .mapPartitions(new TrainTask(spec, initialParams, exchange, data.features(), data.classes()),
-                        false, ClassTag$.MODULE$.apply(ReplicaResult.class))
+                results = rows.rdd().barrier()
+                    .mapPartitions(new TrainTask(plan, startPoint), false, ClassTag$.MODULE$.apply(ReplicaResult.class))
                     .toJavaRDD().collect();
-            } catch (RuntimeException e) {
+            } catch (Exception e) {
                 String waiting = server.waitingFor();
                 throw new IllegalStateException("training stage failed: " + DataLoader.rootCause(e).getMessage()
                     + (waiting.isEmpty() ? "" : " [parameter server: " + waiting + "]"), e);
@@ -157,74 +173,103 @@ public final class TrainingJob {
                 LOG.warn("parameter server dropped {} frames: {}", droppedFrames, server.drops());
             }
         }
+        startPoint.destroy();
         float finalLoss = metrics.lastLoss(); // closed above: the writer has drained every step
         ReplicaResult lead = checkReplicas(results, workers);
-        initialParams.destroy();
+        TrainState end = lead.state();
+        if (lead.stopReason() != null) {
+            LOG.info(lead.stopReason());
+        }
+        // the best model by the watched metric, when one is kept; else the last parameters
+        float[] published = lead.bestParams() != null ? lead.bestParams() : lead.params();
 
-        net.init(Nd4j.create(lead.params(), new long[]{1, lead.params().length}, 'c'), false);
-        Broadcast<float[]> finalParams = sc.broadcast(lead.params());
-        Evaluation eval = Evaluator.evaluate(data.test(), spec.modelJson(), finalParams, data.features(),
-            data.classes());
+        Broadcast<float[]> finalParams = sc.broadcast(published);
+        EvalMetrics test = Evaluator.evaluate(data.test(), model.json(), finalParams, data.features(), task, outputWidth);
         finalParams.destroy();
-        outputs.writeModel(net, data.scaling().toDl4j());
+        model.network().setParams(published);
+        outputs.writeModel(model.network().dl4j(), data.scaling().toDl4j());
 
         long samples = results.stream().mapToLong(ReplicaResult::samples).sum();
         Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("task", task);
         summary.put("workers", workers);
         summary.put("epochs", cfg.epochs);
+        summary.put("epochs_completed", end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1));
         summary.put("batch_size_per_worker", cfg.batchSize);
-        summary.put("global_batch_size", workers * cfg.batchSize);
-        summary.put("steps", lead.steps());
-        summary.put("steps_per_epoch", stepsPerEpoch);
+        summary.put("accumulate_steps", cfg.accumulateSteps);
+        summary.put("global_batch_size", workers * cfg.batchSize * cfg.accumulateSteps);
+        summary.put("steps", end.step());
+        summary.put("steps_per_epoch", options.stepsPerEpoch());
+        summary.put("resumed_from_step", firstStep);
+        summary.put("skipped_steps", end.skippedSteps());
+        summary.put("stopped_early", lead.stopReason());
         summary.put("train_samples", data.trainCount());
+        summary.put("validation_samples", validationCount);
         summary.put("test_samples", data.testCount());
         summary.put("samples_trained", samples);
-        summary.put("parameters", lead.params().length);
-        summary.put("final_loss", round(finalLoss));
+        summary.put("parameters", published.length);
+        summary.put("final_loss", finite(finalLoss));
         summary.put("train_seconds", round(lead.trainSeconds()));
-        summary.put("samples_per_second", round(samples / lead.trainSeconds()));
+        summary.put("samples_per_second", round(samples / Math.max(1e-9, lead.trainSeconds())));
         summary.put("wall_seconds", round((System.nanoTime() - wallStart) / 1e9));
         summary.put("time_split_seconds", Map.of("data", round(lead.times().data()),
             "compute", round(lead.times().compute()), "exchange", round(lead.times().exchange()),
             "apply", round(lead.times().apply())));
         summary.put("ps", Map.of("transport", cfg.ps.transport.toLowerCase(Locale.ROOT), "shards", cfg.ps.shards,
             "dropped_frames", droppedFrames));
-        Map<String, Object> test = new LinkedHashMap<>();
-        test.put("accuracy", round(eval.accuracy()));
-        test.put("precision", round(eval.precision(EvaluationAveraging.Macro)));
-        test.put("recall", round(eval.recall(EvaluationAveraging.Macro)));
-        test.put("f1", round(eval.f1(EvaluationAveraging.Macro)));
-        summary.put("test", test);
+        if (validationLog.last() != null) {
+            summary.put("validation", validationLog.last());
+        }
+        if (watch.metric() != null && end.bestStep() >= 0) {
+            Map<String, Object> best = new LinkedHashMap<>();
+            best.put("metric", watch.metric());
+            best.put("value", finite(end.bestValue()));
+            best.put("epoch", end.bestEpoch());
+            best.put("step", end.bestStep());
+            best.put("published", lead.bestParams() != null);
+            summary.put("best", best);
+        }
+        summary.put("test", test.toMap());
         summary.put("model", outputs.model().toString());
         outputs.writeSummary(JSON.writeValueAsString(summary));
-        LOG.info(String.format(Locale.ROOT, "done: test accuracy %.4f, f1 %.4f; %,.0f samples/s over %.1f s of training; "
-                + "outputs in %s", eval.accuracy(), eval.f1(EvaluationAveraging.Macro), samples / lead.trainSeconds(),
-            lead.trainSeconds(), outputs.dir()));
+        LOG.info(String.format(Locale.ROOT, "done: test %s; %,.0f samples/s over %.1f s of training; outputs in %s",
+            headline(test), samples / Math.max(1e-9, lead.trainSeconds()), lead.trainSeconds(), outputs.dir()));
         return summary;
     }
 
-    public static MultiLayerConfiguration modelConfig(JobConfig cfg, int features, int classes) throws IOException {
-        if (cfg.model.type.equalsIgnoreCase("json")) {
-            Path path = Path.of(cfg.model.path);
-            if (!Files.isRegularFile(path)) {
-                throw new ConfigLoader.ConfigException("config key 'model.path': file not found: " + path);
-            }
-            try {
-                return MultiLayerConfiguration.fromJson(Files.readString(path));
-            } catch (RuntimeException e) {
-                throw new ConfigLoader.ConfigException("config key 'model.path': " + path
-                    + " is not a DL4J MultiLayerConfiguration JSON: " + DataLoader.rootCause(e).getMessage());
-            }
+    /** The task's headline metrics, e.g. "accuracy 0.9758, f1 0.9755" or "r2 0.4700, rmse 54.1000". */
+    static String headline(EvalMetrics m) {
+        List<String> names = m.task().equals("regression") ? List.of("r2", "rmse")
+            : m.task().equals("binary") ? List.of("accuracy", "auc") : List.of("accuracy", "f1");
+        StringBuilder sb = new StringBuilder();
+        for (String n : names) {
+            sb.append(sb.length() == 0 ? "" : ", ").append(n).append(' ')
+                .append(String.format(Locale.ROOT, "%.4f", m.metric(n)));
         }
-        return Models.mlp(features, cfg.model.hidden, cfg.model.activation, classes, cfg.loss,
-            Models.optimizer(cfg.optimizer.type, cfg.optimizer.lr), cfg.seed);
+        return sb.toString();
     }
 
-    static ExchangeSpec exchangeSpec(JobConfig cfg, int paramCount) {
+    private static JavaRDD<Sample> byRank(JavaRDD<Sample> samples, int workers) {
+        return samples.mapToPair(s -> new Tuple2<>((int) (s.index() % workers), s))
+            .partitionBy(new HashPartitioner(workers))
+            .values();
+    }
+
+    private static List<Sample> list(java.util.Iterator<Sample> it) {
+        List<Sample> out = new ArrayList<>();
+        it.forEachRemaining(out::add);
+        return out;
+    }
+
+    private static Object finite(double v) {
+        return Double.isFinite(v) ? round(v) : null;
+    }
+
+    static ExchangeSpec exchangeSpec(JobConfig cfg, int paramCount, long firstStep) {
         ExchangeSpec.Transport transport = ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
         ShardLayout layout = new ShardLayout(paramCount, cfg.ps.shards, ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
         return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport, cfg.ps.host,
-            cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, 0);
+            cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep);
     }
 
     /** Every replica must hold bit-identical parameters; a mismatch means the protocol broke. */
@@ -243,7 +288,7 @@ public final class TrainingJob {
         return lead;
     }
 
-    private static double round(double v) {
+    static double round(double v) {
         return Math.round(v * 1e4) / 1e4;
     }
 }

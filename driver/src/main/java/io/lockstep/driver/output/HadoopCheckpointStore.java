@@ -51,6 +51,17 @@ public final class HadoopCheckpointStore extends AbstractCheckpointStore {
         this.hadoopConf = new HashMap<>(hadoopConf);
     }
 
+    /** One checkpoint file, by its full path ({@code resume: PATH}); fails naming the file if it is unreadable. */
+    public static io.lockstep.worker.checkpoint.Checkpoint read(String file) throws IOException {
+        Path p = new Path(file);
+        FileSystem f = p.getFileSystem(new Configuration());
+        try (InputStream in = f.open(p)) {
+            return io.lockstep.worker.checkpoint.CheckpointCodec.read(in, file);
+        } catch (FileNotFoundException e) {
+            throw new FileNotFoundException(file + ": checkpoint file not found");
+        }
+    }
+
     private FileSystem fs() throws IOException {
         if (fs == null) {
             Configuration conf = new Configuration();

@@ -10,7 +10,9 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Locale;
+import java.util.function.LongToDoubleFunction;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -23,12 +25,14 @@ import java.util.concurrent.TimeUnit;
  */
 public final class MetricsLog implements StepListener, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger("lockstep");
-    private static final Event END = new Event(-1, 0, 0, 0);
+    private static final Event END = new Event(-1, 0, 0, 0, null);
 
-    private record Event(long step, long samples, float loss, long nanos) {
+    /** A finished step, or (with {@code line} set) a prepared line such as a validation result. */
+    private record Event(long step, long samples, float loss, long nanos, String line) {
     }
 
     private final BlockingQueue<Event> queue = new LinkedBlockingQueue<>();
+    private final LongToDoubleFunction learningRate;
     private final BufferedWriter out;
     private final Thread writer;
     private final int stepsPerEpoch;
@@ -44,8 +48,17 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     private volatile float lastLoss = Float.NaN;
     private volatile IOException failure;
 
-    public MetricsLog(Path file, int stepsPerEpoch, int epochs, int logEvery) throws IOException {
-        this.out = Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+    /**
+     * @param learningRate the rate the optimizer uses at a global step (written with each step line),
+     *                     or null when the model's own configuration decides it
+     * @param append       continue an earlier run's file (resume) instead of starting a new one
+     */
+    public MetricsLog(Path file, int stepsPerEpoch, int epochs, int logEvery, LongToDoubleFunction learningRate,
+                      boolean append) throws IOException {
+        this.out = append
+            ? Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)
+            : Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+        this.learningRate = learningRate;
         this.stepsPerEpoch = stepsPerEpoch;
         this.epochs = epochs;
         this.logEvery = logEvery;
@@ -56,7 +69,15 @@ public final class MetricsLog implements StepListener, AutoCloseable {
 
     @Override
     public void onStep(long step, long samples, float meanLoss, long nanoTime) {
-        queue.add(new Event(step, samples, meanLoss, nanoTime));
+        queue.add(new Event(step, samples, meanLoss, nanoTime, null));
+    }
+
+    /** Writes a prepared JSON line (and logs {@code message}) in order with the step lines. */
+    public void line(String json, String message) {
+        queue.add(new Event(-1, 0, 0, System.nanoTime(), json));
+        if (message != null) {
+            LOG.info(message);
+        }
     }
 
     /** Loss of the last finished step (global, sample-weighted); read it after {@link #close()}. */
@@ -67,7 +88,11 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     private void drain() {
         try {
             for (Event e = queue.take(); e != END; e = queue.take()) {
-                record(e);
+                if (e.line != null) {
+                    line(e.line);
+                } else {
+                    record(e);
+                }
             }
             out.flush();
         } catch (InterruptedException ignored) {
@@ -98,8 +123,9 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         if (step % logEvery == 0 || step % stepsPerEpoch == 0) {
             double rate = windowSamples / Math.max(1e-9, (e.nanos - windowStart) / 1e9);
             line(String.format(Locale.ROOT,
-                "{\"type\":\"step\",\"step\":%d,\"epoch\":%d,\"loss\":%.6f,\"samples\":%d,\"samples_per_second\":%.1f}",
-                step, epoch, e.loss, windowSamples, rate));
+                "{\"type\":\"step\",\"step\":%d,\"epoch\":%d,\"loss\":%s,%s\"samples\":%d,\"samples_per_second\":%.1f}",
+                step, epoch, number(e.loss), learningRate == null ? ""
+                    : "\"lr\":" + number(learningRate.applyAsDouble(e.step)) + ",", windowSamples, rate));
             LOG.info(String.format(Locale.ROOT, "epoch %d/%d  step %d/%d  loss %.4f  %,.0f samples/s",
                 epoch, epochs, step, (long) stepsPerEpoch * epochs, e.loss, rate));
             windowStart = e.nanos;
@@ -108,14 +134,19 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         if (step % stepsPerEpoch == 0) {
             double seconds = (e.nanos - epochStart) / 1e9;
             line(String.format(Locale.ROOT,
-                "{\"type\":\"epoch\",\"epoch\":%d,\"step\":%d,\"loss\":%.6f,\"samples\":%d,\"seconds\":%.3f,\"samples_per_second\":%.1f}",
-                epoch, step, epochLoss / Math.max(1, epochSamples), epochSamples, seconds,
+                "{\"type\":\"epoch\",\"epoch\":%d,\"step\":%d,\"loss\":%s,\"samples\":%d,\"seconds\":%.3f,\"samples_per_second\":%.1f}",
+                epoch, step, number(epochLoss / Math.max(1, epochSamples)), epochSamples, seconds,
                 epochRateSamples / Math.max(1e-9, seconds)));
             epochStart = e.nanos;
             epochRateSamples = 0;
             epochSamples = 0;
             epochLoss = 0;
         }
+    }
+
+    /** Strict JSON: NaN and infinities (a diverged loss) are written as null. */
+    private static String number(double v) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6g", v) : "null";
     }
 
     private void line(String json) throws IOException {

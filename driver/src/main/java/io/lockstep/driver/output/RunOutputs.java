@@ -1,6 +1,6 @@
 package io.lockstep.driver.output;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.dataset.api.preprocessor.DataNormalization;
 
@@ -28,7 +28,7 @@ public final class RunOutputs {
     public Path metrics() { return dir.resolve("metrics.jsonl"); }
     Path summary() { return dir.resolve("summary.json"); }
 
-    public void writeModel(MultiLayerNetwork net, DataNormalization normalizer) throws IOException {
+    public void writeModel(Model net, DataNormalization normalizer) throws IOException {
         atomically(model(), tmp -> {
             ModelSerializer.writeModel(net, tmp.toFile(), false);
             if (normalizer != null) {

@@ -1,6 +1,6 @@
 package io.lockstep.worker.metrics;
 
-import io.lockstep.worker.Models;
+import io.lockstep.worker.model.Models;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.nd4j.evaluation.EvaluationAveraging;

@@ -1,0 +1,63 @@
+package io.lockstep.driver.job;
+
+import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.output.HadoopCheckpointStore;
+import io.lockstep.worker.checkpoint.Checkpoint;
+import io.lockstep.worker.checkpoint.CheckpointStore;
+import io.lockstep.worker.listener.CheckpointListener;
+import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
+import io.lockstep.worker.train.TrainState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * Where a run starts: step 0 with fresh parameters, or ({@code resume: latest | PATH}) the newest
+ * valid checkpoint: its parameters, optimizer state, position and best-model bookkeeping. A
+ * checkpoint of a run whose model- or data-shaping keys differ is refused, naming the keys.
+ */
+final class Resume {
+    private static final Logger LOG = LoggerFactory.getLogger("lockstep");
+
+    private Resume() {
+    }
+
+    static StartPoint startPoint(JobConfig cfg, CheckpointStore store, RunIdentity identity, float[] initial)
+        throws IOException {
+        if (cfg.resume == null || cfg.resume.isBlank()) {
+            return StartPoint.fresh(initial, cfg.seed);
+        }
+        Checkpoint checkpoint;
+        String name;
+        if (cfg.resume.equalsIgnoreCase("latest")) {
+            if (store == null) {
+                throw new ConfigLoader.ConfigException("config key 'resume' is latest but 'checkpoint.dir' is not set");
+            }
+            Optional<Checkpoint> latest = store.latestValid(LOG::warn);
+            if (latest.isEmpty()) {
+                LOG.warn("resume: no valid checkpoint in {}: starting from step 0", cfg.checkpoint.dir);
+                return StartPoint.fresh(initial, cfg.seed);
+            }
+            checkpoint = latest.get();
+            name = cfg.checkpoint.dir + " (step " + checkpoint.step() + ")";
+        } else {
+            checkpoint = HadoopCheckpointStore.read(cfg.resume);
+            name = cfg.resume;
+        }
+        RunIdentities.requireSame(checkpoint.configKeys(), identity.configKeys(), name);
+        if (checkpoint.params().length != initial.length) {
+            throw new ConfigLoader.ConfigException("cannot resume from " + name + ": it holds "
+                + checkpoint.params().length + " parameters, this model has " + initial.length);
+        }
+        TrainState state = CheckpointListener.trainState(checkpoint);
+        float[] best = null;
+        if (state.bestStep() >= 0 && store != null) {
+            best = store.best().map(Checkpoint::params).orElse(null);
+        }
+        LOG.info("resume: from {} at {}", name, state);
+        return new StartPoint(checkpoint.params(), checkpoint.updaterState(), state, best);
+    }
+}

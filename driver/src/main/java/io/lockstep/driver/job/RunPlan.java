@@ -1,0 +1,44 @@
+package io.lockstep.driver.job;
+
+import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.worker.checkpoint.CheckpointStore;
+import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
+import io.lockstep.worker.train.Every;
+import io.lockstep.worker.train.TrainerOptions;
+
+import java.io.Serializable;
+
+/**
+ * What every training task of one attempt receives, fixed by the driver before the stage starts.
+ *
+ * @param modelJson   the network's DL4J JSON (either kind)
+ * @param task        classification, binary or regression (chooses the validation metrics)
+ * @param outputs     width of the label vector
+ * @param batchSize   per worker and micro-batch
+ * @param shuffle     reshuffle each worker's partition every epoch
+ * @param seed        the job seed (shuffles, dropout)
+ * @param validation  how often to validate; null when there is no validation set
+ * @param bestMetric  the validation metric that picks the best model; null for none
+ * @param patience    early stopping after this many validations without improvement; 0 = off
+ * @param checkpoints where rank 0 writes checkpoints; null for none
+ */
+public record RunPlan(
+    String modelJson,
+    String task,
+    int outputs,
+    int features,
+    int batchSize,
+    boolean shuffle,
+    long seed,
+    TrainerOptions options,
+    ExchangeSpec exchange,
+    Every validation,
+    String bestMetric,
+    boolean higherIsBetter,
+    double minDelta,
+    int patience,
+    CheckpointStore checkpoints,
+    Every checkpointEvery,
+    RunIdentity identity
+) implements Serializable {
+}

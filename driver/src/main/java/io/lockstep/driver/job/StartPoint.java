@@ -1,0 +1,17 @@
+package io.lockstep.driver.job;
+
+import io.lockstep.worker.train.TrainState;
+
+import java.io.Serializable;
+
+/**
+ * Where every replica starts: fresh parameters at step 0, or a checkpoint's parameters, optimizer
+ * state and train state (and the best parameters so far, when a best model is being kept).
+ */
+public record StartPoint(float[] params, float[] updaterState, TrainState state, float[] bestParams)
+    implements Serializable {
+
+    public static StartPoint fresh(float[] params, long seed) {
+        return new StartPoint(params, null, new TrainState(seed), null);
+    }
+}

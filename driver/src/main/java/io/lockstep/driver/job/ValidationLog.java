@@ -1,0 +1,57 @@
+package io.lockstep.driver.job;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.output.MetricsLog;
+import io.lockstep.ps.GatherListener;
+import io.lockstep.worker.listener.ValidationListener;
+import io.lockstep.worker.metrics.EvalMetrics;
+import io.lockstep.worker.train.Trainer;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The driver's view of validation: the parameter server hands over every all-gather round; the
+ * validation rounds hold each rank's partial metrics, merged here in rank order exactly as the
+ * replicas merge them, and written to metrics.jsonl and the progress log.
+ */
+final class ValidationLog implements GatherListener {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final MetricsLog metrics;
+    private final int stepsPerEpoch;
+    private volatile Map<String, Object> last;
+
+    ValidationLog(MetricsLog metrics, int stepsPerEpoch) {
+        this.metrics = metrics;
+        this.stepsPerEpoch = stepsPerEpoch;
+    }
+
+    @Override
+    public void onGathered(long round, byte[][] blobsByRank) {
+        if (round % 4 != Trainer.ROUND_VALIDATION) {
+            return;
+        }
+        long step = round / 4; // steps done when it was measured
+        EvalMetrics merged = ValidationListener.mergeInRankOrder(blobsByRank);
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("type", "validation");
+        line.put("step", step);
+        line.put("epoch", (step + stepsPerEpoch - 1) / stepsPerEpoch);
+        line.putAll(merged.toMap());
+        last = line;
+        try {
+            metrics.line(JSON.writeValueAsString(line), String.format(Locale.ROOT, "validation after step %d: %s",
+                step, TrainingJob.headline(merged) + ", loss " + String.format(Locale.ROOT, "%.4f", merged.loss())));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The last validation line written (null before any). */
+    Map<String, Object> last() {
+        return last;
+    }
+}
