@@ -2,9 +2,11 @@ package io.lockstep.worker.model;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.api.Trainable;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.layers.FrozenLayer;
 import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -193,9 +195,9 @@ public abstract class Network {
             INDArray flat = gradient.reshape(gradient.length());
             List<INDArray> views = new ArrayList<>();
             long offset = 0;
-            for (Layer layer : layersInParameterOrder()) {
-                long n = layer.numParams();
-                if (n > 0 && (layer instanceof FrozenLayer || layer instanceof FrozenLayerWithBackprop)) {
+            for (Trainable owner : parameterOwners()) {
+                long n = owner.numParams();
+                if (n > 0 && isFrozen(owner)) {
                     views.add(flat.get(NDArrayIndex.interval(offset, offset + n)));
                 }
                 offset += n;
@@ -215,8 +217,13 @@ public abstract class Network {
         }
     }
 
-    /** The layers in the order their parameters sit in the flat vector. */
-    abstract List<Layer> layersInParameterOrder();
+    private static boolean isFrozen(Trainable owner) {
+        Object layer = owner instanceof GraphVertex v ? (v.hasLayer() ? v.getLayer() : null) : owner;
+        return layer instanceof FrozenLayer || layer instanceof FrozenLayerWithBackprop;
+    }
+
+    /** Layers (MultiLayerNetwork) or vertices (ComputationGraph) in the order their parameters sit in the flat vector. */
+    abstract List<Trainable> parameterOwners();
 
     /** Iteration and epoch counters as DL4J keeps them (schedules by epoch, listeners). */
     public abstract void setCounters(int iteration, int epoch);
@@ -283,7 +290,7 @@ public abstract class Network {
         }
 
         @Override
-        List<Layer> layersInParameterOrder() {
+        List<Trainable> parameterOwners() {
             return List.of(net.getLayers());
         }
 
@@ -340,16 +347,14 @@ public abstract class Network {
         }
 
         @Override
-        List<Layer> layersInParameterOrder() {
+        List<Trainable> parameterOwners() {
             // ComputationGraph lays parameters out vertex by vertex in topological order
-            List<Layer> layers = new ArrayList<>();
-            org.deeplearning4j.nn.graph.vertex.GraphVertex[] vertices = graph.getVertices();
+            List<Trainable> owners = new ArrayList<>();
+            GraphVertex[] vertices = graph.getVertices();
             for (int idx : graph.topologicalSortOrder()) {
-                if (vertices[idx].hasLayer()) {
-                    layers.add(vertices[idx].getLayer());
-                }
+                owners.add(vertices[idx]);
             }
-            return layers;
+            return owners;
         }
 
         @Override
