@@ -26,7 +26,8 @@ import java.util.function.Consumer;
  * @param training   the job's optimizer settings (updater and its schedule, l1 / l2 / weight decay, gradient
  *                   normalisation) applied to a network-wide builder; null = DL4J's defaults. For transfer
  *                   learning {@link ModelBuilder} derives a {@code FineTuneConfiguration} from what this sets
- *                   (see {@link ModelBuilder#fineTuneConfiguration})
+ *                   (see {@link ModelBuilder#fineTuneConfiguration}). It may be called more than once per
+ *                   build, so it must only set things on the builder it is given
  * @param seed       weight initialisation (and anything else random when building)
  */
 public record ModelContext(
