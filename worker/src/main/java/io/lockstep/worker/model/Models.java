@@ -1,10 +1,6 @@
 package io.lockstep.worker.model;
 
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.layers.DenseLayer;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
-import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
@@ -15,33 +11,26 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 import java.util.List;
 import java.util.Locale;
 
-/** Built-in model, optimizer and loss choices, by the names job configs use. */
+/**
+ * Optimizer, loss and activation choices by the names job configs use (the one place for those names),
+ * and the original MLP entry point. Models themselves are built by {@link ModelBuilder}.
+ */
 public final class Models {
     private Models() {
     }
 
-    /** Fully connected network: nIn → hidden... → nOut, output activation and loss paired sensibly. */
+    /**
+     * Fully connected network: nIn → hidden... → nOut, output activation and loss paired sensibly
+     * (cross_entropy → softmax, mse / mae → identity, binary_cross_entropy → sigmoid). Kept for callers
+     * that predate {@link ModelBuilder}; it builds the same configuration as {@code model.type: mlp} with
+     * no dropout, the given updater and task {@code classification} (or {@code binary} for
+     * binary_cross_entropy).
+     */
     public static MultiLayerConfiguration mlp(int nIn, List<Integer> hidden, String activation, int nOut,
                                               String loss, IUpdater updater, long seed) {
-        Activation act = activation(activation);
-        NeuralNetConfiguration.ListBuilder list = new NeuralNetConfiguration.Builder()
-            .seed(seed)
-            .updater(updater)
-            .weightInit(act == Activation.RELU || act == Activation.LEAKYRELU ? WeightInit.RELU : WeightInit.XAVIER)
-            .list();
-        int prev = nIn;
-        for (int width : hidden) {
-            if (width < 1) {
-                throw new IllegalArgumentException("model.hidden: layer widths must be >= 1, got " + hidden);
-            }
-            list.layer(new DenseLayer.Builder().nIn(prev).nOut(width).activation(act).build());
-            prev = width;
-        }
-        LossFunctions.LossFunction lossFunction = loss(loss);
-        Activation out = lossFunction == LossFunctions.LossFunction.MCXENT ? Activation.SOFTMAX : Activation.IDENTITY;
-        list.layer(new OutputLayer.Builder(lossFunction).nIn(prev).nOut(nOut).activation(out)
-            .weightInit(WeightInit.XAVIER).build());
-        return list.build();
+        String task = loss(loss) == LossFunctions.LossFunction.XENT ? "binary" : "classification";
+        ModelContext ctx = new ModelContext(nIn, nOut, task, loss, b -> b.updater(updater), seed);
+        return ModelBuilder.mlpConfig(ModelSpec.mlp(hidden, activation), ctx);
     }
 
     public static IUpdater optimizer(String name, double lr) {
@@ -57,11 +46,29 @@ public final class Models {
         };
     }
 
+    /** The loss names job configs use: cross_entropy, binary_cross_entropy, mse, mae. */
+    public static final List<String> LOSSES = List.of("cross_entropy", "binary_cross_entropy", "mse", "mae");
+
     public static LossFunctions.LossFunction loss(String name) {
-        return switch (name.toLowerCase(Locale.ROOT).replace('-', '_')) {
-            case "cross_entropy", "mcxent" -> LossFunctions.LossFunction.MCXENT;
+        return switch (lossName(name)) {
+            case "cross_entropy" -> LossFunctions.LossFunction.MCXENT;
+            case "binary_cross_entropy" -> LossFunctions.LossFunction.XENT;
             case "mse" -> LossFunctions.LossFunction.MSE;
-            default -> throw new IllegalArgumentException("loss: unknown '" + name + "' (cross_entropy, mse)");
+            case "mae" -> LossFunctions.LossFunction.MEAN_ABSOLUTE_ERROR;
+            default -> throw new IllegalStateException(name);
+        };
+    }
+
+    /** The canonical loss name (also accepts DL4J's mcxent / xent and dashes); unknown names name {@code loss}. */
+    public static String lossName(String name) {
+        String n = name == null ? "" : name.toLowerCase(Locale.ROOT).replace('-', '_');
+        return switch (n) {
+            case "cross_entropy", "mcxent" -> "cross_entropy";
+            case "binary_cross_entropy", "xent" -> "binary_cross_entropy";
+            case "mse" -> "mse";
+            case "mae" -> "mae";
+            default -> throw new IllegalArgumentException("loss: unknown '" + name + "' ("
+                + String.join(", ", LOSSES) + ")");
         };
     }
 

@@ -2,9 +2,13 @@ package io.lockstep.worker.model;
 
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.api.Trainable;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.layers.FrozenLayer;
+import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.updater.BaseMultiLayerUpdater;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -12,6 +16,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -33,6 +38,7 @@ public abstract class Network {
     /** The gradient view in the parameters' shape: the updater writes the step here. */
     private final INDArray update;
     private List<INDArray> perSampleViews; // gradient views DL4J divides by the batch size (found on first use)
+    private List<INDArray> frozenViews;    // gradient views of frozen layers' parameters (found on first use)
 
     private Network(Model model) {
         this.model = model;
@@ -112,9 +118,16 @@ public abstract class Network {
 
     /**
      * Forward and backward pass over one batch: the gradient view then holds the SUM over the
-     * batch (DL4J's convention); returns the batch's mean loss.
+     * batch (DL4J's convention), and zeros for frozen layers' parameters; returns the batch's mean loss.
      */
-    public abstract double computeGradient(INDArray features, INDArray labels);
+    public double computeGradient(INDArray features, INDArray labels) {
+        double loss = forwardBackward(features, labels);
+        zeroFrozen();
+        return loss;
+    }
+
+    /** DL4J's computeGradientAndScore over one batch; returns the score. */
+    abstract double forwardBackward(INDArray features, INDArray labels);
 
     /** Network output for a batch (inference mode: no dropout). */
     public abstract INDArray output(INDArray features);
@@ -142,6 +155,9 @@ public abstract class Network {
             List<INDArray> views = new ArrayList<>();
             long divisible = 0;
             for (Map.Entry<String, INDArray> e : model.gradient().gradientForVariable().entrySet()) {
+                if (e.getValue() == null) {
+                    continue; // a frozen layer's parameters: no gradient
+                }
                 String key = e.getKey();
                 int split = key.lastIndexOf('_');
                 if (layer(key.substring(0, split)).updaterDivideByMinibatch(key.substring(split + 1))) {
@@ -162,9 +178,52 @@ public abstract class Network {
     public void applyUpdate(long step, int epoch) {
         // already a mean over all workers' samples: a batch size of 1 stops DL4J dividing again
         updater().update(model.gradient(), Math.toIntExact(step), epoch, 1, LayerWorkspaceMgr.noWorkspaces());
+        zeroFrozen(); // frozen layers' updater is a no-op: whatever sat in their slice would be subtracted
         params.subi(update);
         setCounters(Math.toIntExact(step + 1), epoch);
     }
+
+    /**
+     * The slices of the gradient view that belong to frozen layers ({@code FrozenLayer},
+     * {@code FrozenLayerWithBackprop}, e.g. from transfer learning's feature extractor), in parameter
+     * order. DL4J neither writes nor updates them; they are zeroed after every backward pass and
+     * before every parameter update, so a frozen layer's parameters stay bit-identical whatever
+     * arrives in the exchange.
+     */
+    public List<INDArray> frozenViews() {
+        if (frozenViews == null) {
+            INDArray flat = gradient.reshape(gradient.length());
+            List<INDArray> views = new ArrayList<>();
+            long offset = 0;
+            for (Trainable owner : parameterOwners()) {
+                long n = owner.numParams();
+                if (n > 0 && isFrozen(owner)) {
+                    views.add(flat.get(NDArrayIndex.interval(offset, offset + n)));
+                }
+                offset += n;
+            }
+            if (offset != gradient.length()) {
+                throw new IllegalStateException("layers hold " + offset + " parameters, the gradient view "
+                    + gradient.length());
+            }
+            frozenViews = views;
+        }
+        return frozenViews;
+    }
+
+    private void zeroFrozen() {
+        for (INDArray view : frozenViews()) {
+            view.assign(0);
+        }
+    }
+
+    private static boolean isFrozen(Trainable owner) {
+        Object layer = owner instanceof GraphVertex v ? (v.hasLayer() ? v.getLayer() : null) : owner;
+        return layer instanceof FrozenLayer || layer instanceof FrozenLayerWithBackprop;
+    }
+
+    /** Layers (MultiLayerNetwork) or vertices (ComputationGraph) in the order their parameters sit in the flat vector. */
+    abstract List<Trainable> parameterOwners();
 
     /** Iteration and epoch counters as DL4J keeps them (schedules by epoch, listeners). */
     public abstract void setCounters(int iteration, int epoch);
@@ -173,13 +232,18 @@ public abstract class Network {
 
     abstract BaseMultiLayerUpdater<?> updater();
 
+    /** The network's gradient view, created if it has none yet (an existing one may be in use by its updater). */
     private static INDArray gradientView(Model model) {
         if (model instanceof MultiLayerNetwork net) {
-            net.initGradientsView();
+            if (net.getGradientsViewArray() == null) {
+                net.initGradientsView();
+            }
             return net.getGradientsViewArray();
         }
         ComputationGraph graph = (ComputationGraph) model;
-        graph.initGradientsView();
+        if (graph.getGradientsViewArray() == null) {
+            graph.initGradientsView();
+        }
         return graph.getGradientsViewArray();
     }
 
@@ -192,7 +256,7 @@ public abstract class Network {
         }
 
         @Override
-        public double computeGradient(INDArray features, INDArray labels) {
+        double forwardBackward(INDArray features, INDArray labels) {
             net.setInput(features);
             net.setLabels(labels);
             net.computeGradientAndScore();
@@ -226,6 +290,11 @@ public abstract class Network {
         }
 
         @Override
+        List<Trainable> parameterOwners() {
+            return List.of(net.getLayers());
+        }
+
+        @Override
         BaseMultiLayerUpdater<?> updater() {
             return (BaseMultiLayerUpdater<?>) net.getUpdater();
         }
@@ -244,7 +313,7 @@ public abstract class Network {
         }
 
         @Override
-        public double computeGradient(INDArray features, INDArray labels) {
+        double forwardBackward(INDArray features, INDArray labels) {
             graph.setInputs(features);
             graph.setLabels(labels);
             graph.computeGradientAndScore();
@@ -275,6 +344,17 @@ public abstract class Network {
         @Override
         Layer layer(String name) {
             return graph.getLayer(name);
+        }
+
+        @Override
+        List<Trainable> parameterOwners() {
+            // ComputationGraph lays parameters out vertex by vertex in topological order
+            List<Trainable> owners = new ArrayList<>();
+            GraphVertex[] vertices = graph.getVertices();
+            for (int idx : graph.topologicalSortOrder()) {
+                owners.add(vertices[idx]);
+            }
+            return owners;
         }
 
         @Override
