@@ -185,7 +185,7 @@ public final class Bench implements Callable<Integer> {
             trained.add(pool.submit(() -> {
                 DataPartition shard = DataPartition.of(samples.iterator(), 784, 10);
                 int steps = TrainerOptions.stepsPerEpoch(shard.size(), batch, 1);
-                MultiLayerNetwork net = (MultiLayerNetwork) ModelSetup.build(c, 784, 10, "classification",
+                MultiLayerNetwork net = (MultiLayerNetwork) ModelSetup.build(c, 784, new int[]{28, 28, 1}, 10, "classification",
                     (long) steps * epochs).network().dl4j();
                 long n = 0;
                 try (BatchSource batches = new BatchSource(shard, batch, steps, c.seed, true, 0)) {

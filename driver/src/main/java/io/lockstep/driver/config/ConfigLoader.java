@@ -132,7 +132,9 @@ public final class ConfigLoader {
         require(c.data.train != null, "data.train", "is required");
         require(c.data.test != null, "data.test", "is required");
         require(c.data.classes == null || c.data.classes >= 2, "data.classes", "must be >= 2");
-        oneOf("model.type", c.model.type, "mlp", "json");
+        oneOf("model.type", c.model.type, "mlp", "lenet", "json", "factory");
+        require(!c.model.type.equalsIgnoreCase("factory") || c.model.factory != null, "model.factory",
+            "is required when model.type is factory");
         if (c.model.type.equals("json")) {
             require(c.model.path != null, "model.path", "is required when model.type is json");
         }
@@ -140,6 +142,7 @@ public final class ConfigLoader {
         require(c.accumulateSteps >= 1, "accumulate_steps", "must be >= 1, got " + c.accumulateSteps);
         oneOf("on_non_finite", c.onNonFinite, "fail", "skip");
         Specs.optimizer(c.optimizer);
+        Specs.model(c.model);
         Specs.clipping(c.clipping);
         Specs.every("validation.every", c.validation.every);
         Specs.every("checkpoint.every", c.checkpoint.every);

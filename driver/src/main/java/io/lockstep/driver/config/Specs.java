@@ -1,5 +1,6 @@
 package io.lockstep.driver.config;
 
+import io.lockstep.worker.model.ModelSpec;
 import io.lockstep.worker.optim.ClippingSpec;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.ScheduleSpec;
@@ -24,6 +25,11 @@ public final class Specs {
             if (o.rmsDecay != null) b.rmsDecay(o.rmsDecay);
             return b.build();
         });
+    }
+
+    public static ModelSpec model(JobConfig.Model m) {
+        return wrap(() -> new ModelSpec(m.type, m.hidden, m.activation, m.dropout, m.path, m.factory, m.initFrom,
+            m.freezeLayers, m.replaceOutput, m.inputShape));
     }
 
     static ScheduleSpec schedule(JobConfig.Schedule s) {

@@ -3,18 +3,14 @@ package io.lockstep.driver.job;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.Specs;
-import io.lockstep.driver.data.DataLoader;
-import io.lockstep.worker.model.Models;
+import io.lockstep.worker.model.ModelBuilder;
+import io.lockstep.worker.model.ModelContext;
+import io.lockstep.worker.model.ModelSpec;
 import io.lockstep.worker.model.Network;
 import io.lockstep.worker.optim.LrSchedule;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.Optimizers;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.function.LongToDoubleFunction;
 
 /**
@@ -24,32 +20,23 @@ import java.util.function.LongToDoubleFunction;
  */
 public record ModelSetup(Network network, String json, LongToDoubleFunction learningRate) {
 
-    public static ModelSetup build(JobConfig cfg, int features, int outputs, String task, long totalSteps) throws IOException {
+    /**
+     * @param inputShape [height, width, channels] of image rows (IDX), or null
+     * @param totalSteps optimizer steps of the whole run (cosine schedules end there)
+     */
+    public static ModelSetup build(JobConfig cfg, int features, int[] inputShape, int outputs, String task,
+                                   long totalSteps) {
         OptimizerSpec optimizer = Specs.optimizer(cfg.optimizer);
-        LrSchedule schedule = LrSchedule.of(optimizer, cfg.workers, totalSteps);
-        if (cfg.model.type.equalsIgnoreCase("json")) {
-            Path path = Path.of(cfg.model.path);
-            if (!Files.isRegularFile(path)) {
-                throw new ConfigLoader.ConfigException("config key 'model.path': file not found: " + path);
-            }
-            MultiLayerConfiguration conf;
-            try {
-                conf = MultiLayerConfiguration.fromJson(Files.readString(path));
-            } catch (RuntimeException e) {
-                throw new ConfigLoader.ConfigException("config key 'model.path': " + path
-                    + " is not a DL4J MultiLayerConfiguration JSON: " + DataLoader.rootCause(e).getMessage());
-            }
-            return of(conf, null);
+        ModelSpec spec = Specs.model(cfg.model);
+        LrSchedule[] schedule = new LrSchedule[1];
+        ModelContext ctx = new ModelContext(features, inputShape, outputs, task, cfg.loss,
+            builder -> schedule[0] = Optimizers.configure(builder, optimizer, cfg.workers, totalSteps), cfg.seed);
+        Network network;
+        try {
+            network = Network.of(ModelBuilder.build(spec, ctx));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigLoader.ConfigException(e.getMessage());
         }
-        String loss = cfg.loss != null ? cfg.loss : "cross_entropy";
-        MultiLayerConfiguration conf = Models.mlp(features, cfg.model.hidden, cfg.model.activation, outputs, loss,
-            Optimizers.updater(optimizer, schedule), cfg.seed);
-        return of(Optimizers.removeDuplicateRegularization(conf), schedule::rate);
-    }
-
-    private static ModelSetup of(MultiLayerConfiguration conf, LongToDoubleFunction rate) {
-        MultiLayerNetwork net = new MultiLayerNetwork(conf);
-        net.init();
-        return new ModelSetup(Network.of(net), conf.toJson(), rate);
+        return new ModelSetup(network, network.toJson(), schedule[0] == null ? null : schedule[0]::rate);
     }
 }

@@ -125,7 +125,7 @@ public final class TrainingJob {
         TrainerOptions options = new TrainerOptions(cfg.epochs,
             TrainerOptions.stepsPerEpoch(largestPartition, cfg.batchSize, cfg.accumulateSteps), cfg.accumulateSteps,
             Specs.clipping(cfg.clipping), cfg.onNonFinite.equalsIgnoreCase("skip"));
-        ModelSetup model = ModelSetup.build(cfg, data.features(), outputWidth, task, options.totalSteps());
+        ModelSetup model = ModelSetup.build(cfg, data.features(), null, outputWidth, task, options.totalSteps());
         float[] initial = model.network().params().toFloatVector();
         LOG.info("model: {} parameters; {} workers x batch {}{} = global batch {}; {} steps/epoch x {} epochs",
             initial.length, workers, cfg.batchSize,

@@ -1,5 +1,7 @@
 package io.lockstep.worker.model;
 
+import io.lockstep.worker.optim.Optimizers;
+
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -70,8 +72,9 @@ public final class ModelBuilder {
             return fineTune(spec, ctx);
         }
         return switch (spec.type()) {
-            case "mlp" -> init(new MultiLayerNetwork(mlpConfig(spec, ctx)));
-            case "lenet" -> init(new MultiLayerNetwork(lenetConfig(spec, ctx)));
+            // DL4J 1.0.0-M2.1 puts builder-level weight decay into each layer twice: keep one
+            case "mlp" -> init(new MultiLayerNetwork(Optimizers.removeDuplicateRegularization(mlpConfig(spec, ctx))));
+            case "lenet" -> init(new MultiLayerNetwork(Optimizers.removeDuplicateRegularization(lenetConfig(spec, ctx))));
             case "json" -> fromJson(spec, ctx);
             case "factory" -> fromFactory(spec, ctx);
             default -> throw new IllegalArgumentException("model.type: unknown '" + spec.type() + "'");
