@@ -58,6 +58,10 @@ public final class ConfigLoader {
             config = YAML.treeToValue(tree, JobConfig.class);
         } catch (UnrecognizedPropertyException e) {
             throw new ConfigException(source + ": unknown config key '" + path(e) + "'");
+        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
+            // a config type's own check (e.g. data.label_column): its message without Jackson's preamble
+            throw new ConfigException(source + ": config key '" + path(e) + "': "
+                + (e.getCause() != null ? e.getCause().getMessage() : e.getOriginalMessage()));
         } catch (JsonMappingException e) {
             throw new ConfigException(source + ": config key '" + path(e) + "': "
                 + e.getOriginalMessage().lines().findFirst().orElse("invalid value"));
