@@ -79,7 +79,7 @@ final class CsvReader {
             .filter(r -> !(skipFirst && r._2() == 0) && !r._1().isBlank())
             .map(r -> parse(path, r._2() + 1, r._1(), w, l, t))
             .persist(StorageLevel.MEMORY_AND_DISK());
-        return Splits.reindex(rows, path, "line");
+        return Splits.reindex(rows, path, Part.Locator.of(path, "line"));
     }
 
     static Example parse(String path, long line, String text, int width, int labelColumn, Task task) {

@@ -176,16 +176,19 @@ public final class DataLoader {
     }
 
     private static JavaRDD<Sample> samples(Part part, FeatureScaling scaling, Task task, int classes) {
-        String name = part.name();
-        String unit = part.unit();
+        Part.Locator locator = part.locator();
         return part.rows().map(e -> new Sample(e.index(), scaling.apply(e.x().clone()),
-            task == Task.CLASSIFICATION ? oneHot((int) e.label(), classes, name, unit + " " + e.pos())
+            task == Task.CLASSIFICATION ? oneHot((int) e.label(), classes, locator, e.pos())
                 : new float[]{e.label()}));
     }
 
     public static float[] oneHot(int label, int classes, String path, String where) {
+        return oneHot(label, classes, pos -> path + ": " + where, 0);
+    }
+
+    private static float[] oneHot(int label, int classes, Part.Locator locator, long pos) {
         if (label < 0 || label >= classes) {
-            throw new IllegalArgumentException(path + ": " + where + ": label " + label + " is outside 0.."
+            throw new IllegalArgumentException(locator.where(pos) + ": label " + label + " is outside 0.."
                 + (classes - 1) + " (set data.classes if the training split lacks some classes)");
         }
         float[] y = new float[classes];

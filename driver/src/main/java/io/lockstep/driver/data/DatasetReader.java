@@ -5,6 +5,7 @@ import io.lockstep.driver.config.JobConfig;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.ArrayType;
@@ -25,8 +26,9 @@ import java.util.List;
  * Spark SQL rows (Parquet files, or datasets handed in through the API): a label column by name
  * plus either one vector column (an ML {@code Vector} or an array of numbers) or numeric feature
  * columns. The training dataset fixes the columns and the feature count; the other splits must
- * have the same columns. Bad values fail naming the dataset, the row (1-based, in the order Spark
- * reads the rows) and the column.
+ * have the same columns. Bad values fail naming the Parquet file and the row in it (1-based), or,
+ * for datasets not read straight from Parquet, the dataset and the row in Spark's read order,
+ * and the column.
  */
 final class DatasetReader implements Serializable {
     private final Task task;
@@ -86,7 +88,11 @@ final class DatasetReader implements Serializable {
         return features;
     }
 
-    /** The split's rows, cached by Spark SQL so that they keep one order, numbered 0..n-1. */
+    /**
+     * The split's rows, cached by Spark SQL so that they keep one order, numbered 0..n-1. When the
+     * dataset reads Parquet files, messages name the file and the row in it (Spark's
+     * {@code _metadata} columns); otherwise the dataset and the row in Spark's read order.
+     */
     Part read(Dataset<Row> ds, String name) {
         checkColumns(ds, name);
         List<Column> select = new ArrayList<>();
@@ -96,42 +102,93 @@ final class DatasetReader implements Serializable {
         } else {
             columns.forEach(c -> select.add(quoted(c)));
         }
-        JavaRDD<Row> raw = ds.select(select.toArray(new Column[0])).persist(StorageLevel.MEMORY_AND_DISK()).javaRDD();
-        Splits.Indexed<Row> indexed = Splits.index(raw, -1);
+        int fileColumn = select.size();
+        Dataset<Row> selected = withFileRows(ds, select);
+        String[] files = null;
+        if (selected != null) {
+            selected = selected.persist(StorageLevel.MEMORY_AND_DISK());
+            files = selected.select(selected.col(FILE)).distinct().as(Encoders.STRING()).collectAsList()
+                .toArray(new String[0]);
+            Arrays.sort(files);
+        } else {
+            selected = ds.select(select.toArray(new Column[0])).persist(StorageLevel.MEMORY_AND_DISK());
+        }
+        Splits.Indexed<Row> indexed = Splits.index(selected.javaRDD(), -1);
         DatasetReader layout = this;
-        JavaRDD<Example> rows = indexed.rows().map(t -> layout.convert(t._1(), t._2(), name));
-        return new Part(rows, indexed.count(), name, "row");
+        JavaRDD<Example> rows;
+        Part.Locator locator;
+        if (files == null) {
+            locator = Part.Locator.of(name, "row");
+            rows = indexed.rows().map(t -> layout.convert(t._1(), t._2(), t._2() + 1, locator));
+        } else {
+            String[] shown = Arrays.stream(files).map(DatasetReader::shown).toArray(String[]::new);
+            locator = pos -> shown[(int) (pos >>> FILE_SHIFT)] + ": row " + (pos & ROW_MASK);
+            java.util.HashMap<String, Integer> ids = new java.util.HashMap<>();
+            for (String f : files) {
+                ids.put(f, ids.size());
+            }
+            rows = indexed.rows().map(t -> {
+                Row r = t._1();
+                long pos = ((long) ids.get(r.getString(fileColumn)) << FILE_SHIFT) | (r.getLong(fileColumn + 1) + 1);
+                return layout.convert(r, t._2(), pos, locator);
+            });
+        }
+        return new Part(rows, indexed.count(), name, locator);
     }
 
-    Example convert(Row row, long index, String name) {
-        long pos = index + 1;
+    private static final String FILE = "_lockstep_file";
+    private static final int FILE_SHIFT = 40;
+    private static final long ROW_MASK = (1L << FILE_SHIFT) - 1;
+
+    /** The selected columns plus the source file and the row in it, or null when the dataset has no such metadata. */
+    private static Dataset<Row> withFileRows(Dataset<Row> ds, List<Column> select) {
+        List<Column> all = new ArrayList<>(select);
+        all.add(functions.col("_metadata.file_path").as(FILE));
+        all.add(functions.col("_metadata.row_index").as("_lockstep_row"));
+        try {
+            return ds.select(all.toArray(new Column[0]));
+        } catch (Exception e) { // AnalysisException: not read from Parquet files (or transformed past them)
+            if (e instanceof org.apache.spark.sql.AnalysisException) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    /** A file for messages: local paths without the file: scheme. */
+    private static String shown(String file) {
+        return file.startsWith("file:") ? new org.apache.hadoop.fs.Path(file).toUri().getPath() : file;
+    }
+
+    /** Row {@code index} (dense) at {@code pos} as an example; bad values fail naming the place. */
+    Example convert(Row row, long index, long pos, Part.Locator at) {
         if (row.isNullAt(0)) {
-            throw new IllegalArgumentException(name + ": row " + pos + ", column '" + label + "': null label");
+            throw new IllegalArgumentException(at.where(pos) + ", column '" + label + "': null label");
         }
         Object raw = row.get(0);
         double y = raw instanceof Boolean b ? (b ? 1 : 0) : ((Number) raw).doubleValue();
         String problem = task.labelProblem(y, false);
         if (problem != null) {
-            throw new IllegalArgumentException(name + ": row " + pos + ", column '" + label + "': label '"
+            throw new IllegalArgumentException(at.where(pos) + ", column '" + label + "': label '"
                 + Values.text(y) + "' " + problem);
         }
         float[] x = new float[features];
         if (vector != null) {
             if (row.isNullAt(1)) {
-                throw new IllegalArgumentException(name + ": row " + pos + ", column '" + vector + "': null");
+                throw new IllegalArgumentException(at.where(pos) + ", column '" + vector + "': null");
             }
             double[] v = values(row, 1);
             if (v == null) {
-                throw new IllegalArgumentException(name + ": row " + pos + ", column '" + vector + "': null element");
+                throw new IllegalArgumentException(at.where(pos) + ", column '" + vector + "': null element");
             }
             if (v.length != features) {
-                throw new IllegalArgumentException(name + ": row " + pos + ", column '" + vector + "' has "
+                throw new IllegalArgumentException(at.where(pos) + ", column '" + vector + "' has "
                     + v.length + " values, expected " + features);
             }
             for (int i = 0; i < features; i++) {
                 String bad = Values.featureProblem(v[i]);
                 if (bad != null) {
-                    throw new IllegalArgumentException(name + ": row " + pos + ", column '" + vector + "', element "
+                    throw new IllegalArgumentException(at.where(pos) + ", column '" + vector + "', element "
                         + i + ": '" + Values.text(v[i]) + "' " + bad);
                 }
                 x[i] = (float) v[i];
@@ -139,13 +196,12 @@ final class DatasetReader implements Serializable {
         } else {
             for (int i = 0; i < features; i++) {
                 if (row.isNullAt(i + 1)) {
-                    throw new IllegalArgumentException(name + ": row " + pos + ", column '" + columns.get(i)
-                        + "': null");
+                    throw new IllegalArgumentException(at.where(pos) + ", column '" + columns.get(i) + "': null");
                 }
                 double v = ((Number) row.get(i + 1)).doubleValue();
                 String bad = Values.featureProblem(v);
                 if (bad != null) {
-                    throw new IllegalArgumentException(name + ": row " + pos + ", column '" + columns.get(i) + "': '"
+                    throw new IllegalArgumentException(at.where(pos) + ", column '" + columns.get(i) + "': '"
                         + Values.text(v) + "' " + bad);
                 }
                 x[i] = (float) v;

@@ -73,7 +73,7 @@ final class IdxReader {
             }
             return new Example(item, item, p._1()._1(), t.label(label));
         });
-        return new Part(rows, items.count(), labels, "item");
+        return new Part(rows, items.count(), labels, Part.Locator.of(labels, "item"));
     }
 
     private static IdxFile.Header header(Configuration hadoop, String path, int rank) {

@@ -50,7 +50,7 @@ final class LibSvmReader {
         Task t = task;
         JavaRDD<Example> rows = lines(path).map(l -> parse(path, l.line(), l.text(), width, t))
             .persist(StorageLevel.MEMORY_AND_DISK());
-        return Splits.reindex(rows, path, "line");
+        return Splits.reindex(rows, path, Part.Locator.of(path, "line"));
     }
 
     /** A non-empty line without its comment, and its 1-based number. */

@@ -63,9 +63,9 @@ final class Splits {
     }
 
     /** Renumbers a part's rows 0..n-1 (after a filter) and counts them. */
-    static Part reindex(JavaRDD<Example> rows, String name, String unit) {
+    static Part reindex(JavaRDD<Example> rows, String name, Part.Locator locator) {
         Indexed<Example> indexed = index(rows, -1);
-        return new Part(indexed.rows().map(t -> t._1().at(t._2())), indexed.count(), name, unit);
+        return new Part(indexed.rows().map(t -> t._1().at(t._2())), indexed.count(), name, locator);
     }
 
     /**
@@ -76,8 +76,7 @@ final class Splits {
     static Part[] split(Part all, double fraction, long seed) {
         JavaRDD<Example> train = all.rows().filter(e -> !held(seed, e.index(), fraction));
         JavaRDD<Example> validation = all.rows().filter(e -> held(seed, e.index(), fraction));
-        String name = all.name() + " (validation_fraction " + fraction + ")";
-        return new Part[]{reindex(train, all.name(), all.unit()), reindex(validation, name, all.unit())};
+        return new Part[]{reindex(train, all.name(), all.locator()), reindex(validation, all.name(), all.locator())};
     }
 
     /** Whether row {@code index} goes to the validation split. */
