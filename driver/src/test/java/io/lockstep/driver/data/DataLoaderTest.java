@@ -144,6 +144,35 @@ class DataLoaderTest {
     }
 
     @Test
+    void idxValidationFromAFileOrAFraction() throws IOException {
+        Path images = dir.resolve("v-images-idx3-ubyte");
+        Path labels = dir.resolve("v-labels-idx1-ubyte");
+        writeIdx(images, labels, 40, 4);
+        JobConfig c = new JobConfig();
+        c.data.train = images.toString();
+        c.data.test = images.toString();
+        c.data.validation = images.toString();
+        DataLoader.Loaded file = DataLoader.load(sc, c);
+        assertEquals(40, file.validationCount());
+        assertEquals(40, file.validation().count());
+
+        c.data.validation = null;
+        c.data.validationFraction = 0.25;
+        c.seed = 3;
+        DataLoader.Loaded split = DataLoader.load(sc, c);
+        assertEquals(40, split.trainCount() + split.validationCount());
+        assertTrue(split.validationCount() > 0 && split.trainCount() > 0);
+        assertArrayEquals(java.util.stream.LongStream.range(0, split.trainCount()).toArray(),
+            split.train().collect().stream().mapToLong(Sample::index).sorted().toArray());
+        // item i has pixels equal to i: the two splits hold every item once
+        java.util.Set<Float> items = new java.util.TreeSet<>();
+        split.train().collect().forEach(s -> assertTrue(items.add(s.features()[0] * 255)));
+        split.validation().collect().forEach(s -> assertTrue(items.add(s.features()[0] * 255)));
+        assertEquals(40, items.size());
+        assertEquals("pixels", split.scaling().kind());
+    }
+
+    @Test
     void aTruncatedIdxFileIsNamed() throws IOException {
         Path images = dir.resolve("t-images-idx3-ubyte");
         Path labels = dir.resolve("t-labels-idx1-ubyte");
