@@ -103,6 +103,10 @@ public final class DataLoader {
             throw new ConfigLoader.ConfigException("config key 'data.validation_fraction' is set and a validation"
                 + " dataset was given too; use one of them");
         }
+        if (cfg.labelColumn != null && cfg.labelColumn.isIndex()) {
+            throw new ConfigLoader.ConfigException("config key 'data.label_column' must be a column name for"
+                + " datasets, got " + cfg.labelColumn);
+        }
         JobConfig.Data columns = new JobConfig.Data();
         columns.format = "parquet";
         columns.labelColumn = cfg.labelColumn;
