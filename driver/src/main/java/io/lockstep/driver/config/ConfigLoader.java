@@ -58,6 +58,10 @@ public final class ConfigLoader {
             config = YAML.treeToValue(tree, JobConfig.class);
         } catch (UnrecognizedPropertyException e) {
             throw new ConfigException(source + ": unknown config key '" + path(e) + "'");
+        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
+            // a config type's own check (e.g. data.label_column): its message without Jackson's preamble
+            throw new ConfigException(source + ": config key '" + path(e) + "': "
+                + (e.getCause() != null ? e.getCause().getMessage() : e.getOriginalMessage()));
         } catch (JsonMappingException e) {
             throw new ConfigException(source + ": config key '" + path(e) + "': "
                 + e.getOriginalMessage().lines().findFirst().orElse("invalid value"));
@@ -124,14 +128,10 @@ public final class ConfigLoader {
         require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 8L * c.ps.mtu, "ps.term_length",
             "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
         oneOf("ps.transport", c.ps.transport, "udp", "ipc");
-        oneOf("data.format", c.data.format, "idx", "csv");
-        oneOf("data.normalize", c.data.normalize, "none", "standardize", "minmax");
-        if (c.data.download != null) {
-            oneOf("data.download", c.data.download, "mnist");
-        }
+        oneOf("task", c.task, "classification", "binary", "regression");
+        validateData(c.data, c.task.toLowerCase(Locale.ROOT));
         require(c.data.train != null, "data.train", "is required");
         require(c.data.test != null, "data.test", "is required");
-        require(c.data.classes == null || c.data.classes >= 2, "data.classes", "must be >= 2");
         oneOf("model.type", c.model.type, "mlp", "lenet", "json", "factory");
         require(!c.model.type.equalsIgnoreCase("factory") || c.model.factory != null, "model.factory",
             "is required when model.type is factory");
@@ -166,6 +166,56 @@ public final class ConfigLoader {
             Models.activation(c.model.activation);
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
+        }
+    }
+
+    /** The data.* keys on their own and against data.format and the task (train/test presence aside). */
+    public static void validateData(JobConfig.Data d, String task) {
+        oneOf("data.format", d.format, "idx", "csv", "parquet", "libsvm");
+        oneOf("data.normalize", d.normalize, "none", "standardize", "minmax");
+        if (d.download != null) {
+            oneOf("data.download", d.download, "mnist");
+        }
+        String format = d.format.toLowerCase(Locale.ROOT);
+        if (d.validation != null && d.validationFraction != null) {
+            throw new ConfigException("config keys 'data.validation' and 'data.validation_fraction' are both set;"
+                + " use one of them");
+        }
+        if (d.validationFraction != null) {
+            double f = d.validationFraction;
+            require(f > 0 && f < 1, "data.validation_fraction", "must be > 0 and < 1, got " + f);
+        }
+        if (d.labelColumn != null) {
+            require(!format.equals("idx") && !format.equals("libsvm"), "data.label_column",
+                "does not apply to data.format " + format + " (the label is part of the format)");
+            require(!format.equals("parquet") || !d.labelColumn.isIndex(), "data.label_column",
+                "must be a column name for data.format parquet, got " + d.labelColumn);
+            require(!format.equals("csv") || d.labelColumn.isIndex() || d.header, "data.label_column",
+                "is a column name ('" + d.labelColumn + "'), which needs data.header: true for csv");
+        }
+        require(d.featuresColumn == null || format.equals("parquet"), "data.features_column",
+            "applies to data.format parquet only");
+        require(d.featureColumns == null || format.equals("parquet"), "data.feature_columns",
+            "applies to data.format parquet only");
+        if (d.featuresColumn != null && d.featureColumns != null) {
+            throw new ConfigException("config keys 'data.features_column' and 'data.feature_columns' are both set;"
+                + " use one of them");
+        }
+        if (d.featureColumns != null) {
+            require(!d.featureColumns.isEmpty(), "data.feature_columns", "must name at least one column");
+            require(d.featureColumns.stream().distinct().count() == d.featureColumns.size(),
+                "data.feature_columns", "names a column twice: " + d.featureColumns);
+            require(d.labelColumn == null || !d.featureColumns.contains(d.labelColumn.name()),
+                "data.feature_columns", "contains the label column '" + d.labelColumn + "'");
+        }
+        if (d.features != null) {
+            require(format.equals("libsvm"), "data.features", "applies to data.format libsvm only");
+            require(d.features >= 1, "data.features", "must be >= 1, got " + d.features);
+        }
+        if (d.classes != null) {
+            require(d.classes >= 2, "data.classes", "must be >= 2");
+            require(task.equals("classification") || task.equals("binary") && d.classes == 2, "data.classes",
+                "applies to task classification only (task is " + task + ")");
         }
     }
 

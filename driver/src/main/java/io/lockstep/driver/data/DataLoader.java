@@ -2,263 +2,197 @@ package io.lockstep.driver.data;
 
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
-
 import io.lockstep.worker.data.Sample;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
 
-import java.io.DataInputStream;
-import java.io.FileNotFoundException;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
- * Reads the train and test splits with Spark into {@link Sample}s: IDX image/label file pairs
- * or numeric CSV. Labels become one-hot vectors; features are scaled as configured, with the
- * scaling fitted on the training split only. Bad input fails naming the file, line and column.
+ * Reads the train, validation and test splits with Spark into {@link Sample}s: IDX image/label
+ * pairs, numeric CSV, Parquet or LibSVM files, or Spark datasets handed in directly. Labels are
+ * checked and encoded for the task (one-hot class indices, 0/1, or real targets); the validation
+ * split is a file or a seeded share of the training rows; features are scaled as configured,
+ * with the scaling fitted on the training split only. Every split is numbered 0..n-1. Bad input
+ * fails on one line naming the file and line (or row, or item) and column, or the config key.
  */
 public final class DataLoader {
     private DataLoader() {
     }
 
-    public record Loaded(JavaRDD<Sample> train, JavaRDD<Sample> test, long trainCount, long testCount,
-                         int features, int classes, FeatureScaling scaling) {
+    /**
+     * The loaded splits. {@code validation} is null (and {@code validationCount} 0) without a
+     * validation split, {@code test} likewise when none was given ({@link #fromDatasets} only).
+     * {@code outputs}: width of the label vectors (classes for classification, 1 for binary and
+     * regression); {@code classes}: k for classification, 2 for binary, 0 for regression.
+     */
+    public record Loaded(Task task, JavaRDD<Sample> train, JavaRDD<Sample> validation, JavaRDD<Sample> test,
+                         long trainCount, long validationCount, long testCount,
+                         int features, int outputs, int classes, FeatureScaling scaling) {
     }
 
-    /** One parsed CSV row before scaling and one-hot encoding. */
-    record Row(long line, float[] x, int label) implements java.io.Serializable {
-    }
-
-    public static Loaded load(JavaSparkContext sc, JobConfig.Data cfg) {
-        return cfg.format.toLowerCase(Locale.ROOT).equals("idx") ? loadIdx(sc, cfg) : loadCsv(sc, cfg);
-    }
-
-    public static String labelsPathFor(String imagesPath) {
-        String labels = imagesPath.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1");
-        if (labels.equals(imagesPath)) {
-            throw new ConfigLoader.ConfigException("cannot derive the label file from '" + imagesPath
-                + "': set data.train_labels / data.test_labels");
+    /** Loads the files of {@code job.data} for {@code job.task}; {@code job.seed} picks a validation_fraction split. */
+    public static Loaded load(JavaSparkContext sc, JobConfig job) {
+        JobConfig.Data cfg = job.data;
+        Task task = Task.of(job.task);
+        ConfigLoader.validateData(cfg, task.key());
+        if (cfg.train == null || cfg.test == null) {
+            throw new ConfigLoader.ConfigException("config key '" + (cfg.train == null ? "data.train" : "data.test")
+                + "' is required");
         }
-        return labels;
-    }
-
-    // ---------------------------------------------------------------- IDX
-
-    private static Loaded loadIdx(JavaSparkContext sc, JobConfig.Data cfg) {
-        String trainLabels = cfg.trainLabels != null ? cfg.trainLabels : labelsPathFor(cfg.train);
-        String testLabels = cfg.testLabels != null ? cfg.testLabels : labelsPathFor(cfg.test);
-        Configuration hadoop = sc.hadoopConfiguration();
-        IdxFile.Header trainX = header(hadoop, cfg.train, 3);
-        IdxFile.Header trainY = header(hadoop, trainLabels, 1);
-        IdxFile.Header testX = header(hadoop, cfg.test, 3);
-        IdxFile.Header testY = header(hadoop, testLabels, 1);
-        sameCount(cfg.train, trainX, trainLabels, trainY);
-        sameCount(cfg.test, testX, testLabels, testY);
-        if (trainX.itemSize() != testX.itemSize()) {
-            throw new IllegalArgumentException(cfg.test + ": images have " + testX.itemSize()
-                + " pixels, the training images " + trainX.itemSize());
-        }
-        JavaRDD<Integer> trainLabelRdd = idxLabels(sc, trainLabels);
-        int classes = cfg.classes != null ? cfg.classes : trainLabelRdd.reduce(Math::max) + 1;
-        FeatureScaling scaling = FeatureScaling.pixels();
-        return new Loaded(
-            idxSamples(idxImages(sc, cfg.train), trainLabelRdd, trainLabels, classes),
-            idxSamples(idxImages(sc, cfg.test), idxLabels(sc, testLabels), testLabels, classes),
-            trainX.count(), testX.count(), trainX.itemSize(), classes, scaling);
-    }
-
-    private static JavaRDD<float[]> idxImages(JavaSparkContext sc, String path) {
-        return sc.binaryFiles(path, 1).flatMap(f -> IdxFile.images(f._2().open(), path));
-    }
-
-    private static JavaRDD<Integer> idxLabels(JavaSparkContext sc, String path) {
-        return sc.binaryFiles(path, 1).flatMap(f -> IdxFile.labels(f._2().open(), path));
-    }
-
-    /** Both RDDs come from one file each (one partition, same item count), so zip pairs them in order. */
-    private static JavaRDD<Sample> idxSamples(JavaRDD<float[]> images, JavaRDD<Integer> labels, String labelPath,
-                                              int classes) {
-        return images.zip(labels).zipWithIndex().map(t -> {
-            long index = t._2();
-            int label = t._1()._2();
-            return new Sample(index, t._1()._1(), oneHot(label, classes, labelPath, "item " + index));
-        });
-    }
-
-    private static IdxFile.Header header(Configuration hadoop, String path, int rank) {
-        Path p = new Path(path);
-        try {
-            FileSystem fs = p.getFileSystem(hadoop);
-            try (DataInputStream in = IdxFile.open(fs.open(p), path)) {
-                return IdxFile.readHeader(in, path, rank);
+        switch (cfg.format.toLowerCase(Locale.ROOT)) {
+            case "idx": {
+                IdxReader r = new IdxReader(sc, task);
+                Part train = r.read(cfg.train, cfg.trainLabels);
+                Part validation = cfg.validation == null ? null : r.read(cfg.validation, cfg.validationLabels);
+                Part test = r.read(cfg.test, cfg.testLabels);
+                return assemble(train, validation, test, r.features(), task, cfg, job.seed, true);
             }
-        } catch (FileNotFoundException e) {
-            throw new IllegalArgumentException(path + ": file not found");
-        } catch (IOException e) {
-            throw new UncheckedIOException(path + ": cannot read", e);
-        }
-    }
-
-    private static void sameCount(String images, IdxFile.Header x, String labels, IdxFile.Header y) {
-        if (x.count() != y.count()) {
-            throw new IllegalArgumentException(labels + ": " + y.count() + " labels for " + x.count()
-                + " images in " + images);
-        }
-    }
-
-    // ---------------------------------------------------------------- CSV
-
-    private static Loaded loadCsv(JavaSparkContext sc, JobConfig.Data cfg) {
-        JavaRDD<Row> train = csvRows(sc, cfg.train, cfg).persist(StorageLevel.MEMORY_AND_DISK());
-        JavaRDD<Row> test = csvRows(sc, cfg.test, cfg).persist(StorageLevel.MEMORY_AND_DISK());
-        long trainCount = train.count();
-        long testCount = test.count();
-        if (trainCount == 0) {
-            throw new IllegalArgumentException(cfg.train + ": no data rows");
-        }
-        int features = train.first().x().length;
-        int testFeatures = testCount == 0 ? features : test.first().x().length;
-        if (testFeatures != features) {
-            throw new IllegalArgumentException(cfg.test + ": rows have " + testFeatures + " features, "
-                + cfg.train + " has " + features);
-        }
-        int classes = cfg.classes != null ? cfg.classes : train.map(Row::label).reduce(Math::max) + 1;
-        if (classes < 2) {
-            throw new IllegalArgumentException(cfg.train + ": all labels are 0; a classifier needs >= 2 classes");
-        }
-        FeatureScaling scaling = fitScaling(train, trainCount, features, cfg.normalize);
-        String trainPath = cfg.train;
-        String testPath = cfg.test;
-        return new Loaded(csvSamples(train, scaling, classes, trainPath), csvSamples(test, scaling, classes, testPath),
-            trainCount, testCount, features, classes, scaling);
-    }
-
-    private static JavaRDD<Row> csvRows(JavaSparkContext sc, String path, JobConfig.Data cfg) {
-        boolean header = cfg.header;
-        int labelColumn = cfg.labelColumn;
-        requireExists(sc.hadoopConfiguration(), path);
-        int width = sc.textFile(path).filter(l -> !l.isBlank()).take(header ? 2 : 1).stream()
-            .skip(header ? 1 : 0).findFirst()
-            .map(l -> l.split(",", -1).length)
-            .orElseThrow(() -> new IllegalArgumentException(path + ": no data rows"));
-        if (width < 2) {
-            throw new IllegalArgumentException(path + ": need at least one feature and one label column");
-        }
-        int label = labelColumn < 0 ? width + labelColumn : labelColumn;
-        if (label < 0 || label >= width) {
-            throw new ConfigLoader.ConfigException("config key 'data.label_column' is " + labelColumn
-                + " but " + path + " has " + width + " columns");
-        }
-        return sc.textFile(path).zipWithIndex()
-            .filter(t -> !(header && t._2() == 0) && !t._1().isBlank())
-            .map(t -> parseRow(path, t._2() + 1, t._1(), width, label));
-    }
-
-    /** Fails naming the path when nothing matches it (a file, a directory or a glob). */
-    private static void requireExists(Configuration hadoop, String path) {
-        Path p = new Path(path);
-        try {
-            org.apache.hadoop.fs.FileStatus[] found = p.getFileSystem(hadoop).globStatus(p);
-            if (found == null || found.length == 0) {
-                throw new IllegalArgumentException(path + ": file not found");
+            case "csv": {
+                CsvReader r = new CsvReader(sc, cfg, task);
+                Part train = r.read(cfg.train);
+                Part validation = cfg.validation == null ? null : r.read(cfg.validation);
+                return assemble(train, validation, r.read(cfg.test), r.features(), task, cfg, job.seed, false);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(path + ": cannot read", e);
-        }
-    }
-
-    static Row parseRow(String path, long line, String text, int width, int labelColumn) {
-        String[] cells = text.split(",", -1);
-        if (cells.length != width) {
-            throw new IllegalArgumentException(path + ": line " + line + " has " + cells.length
-                + " columns, expected " + width);
-        }
-        float[] x = new float[width - 1];
-        int label = -1;
-        for (int c = 0, f = 0; c < width; c++) {
-            String cell = cells[c].trim();
-            double v;
-            try {
-                v = Double.parseDouble(cell);
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(path + ": line " + line + ", column " + (c + 1)
-                    + ": '" + cell + "' is not a number");
-            }
-            if (!Double.isFinite(v)) {
-                throw new IllegalArgumentException(path + ": line " + line + ", column " + (c + 1)
-                    + ": '" + cell + "' is not finite");
-            }
-            if (c == labelColumn) {
-                if (v != Math.rint(v) || v < 0) {
-                    throw new IllegalArgumentException(path + ": line " + line + ", column " + (c + 1)
-                        + ": label '" + cell + "' is not a class index (0, 1, 2, ...)");
+            case "libsvm": {
+                List<String> paths = new ArrayList<>(List.of(cfg.train));
+                if (cfg.validation != null) {
+                    paths.add(cfg.validation);
                 }
-                label = (int) v;
-            } else {
-                x[f++] = (float) v;
+                paths.add(cfg.test);
+                LibSvmReader r = new LibSvmReader(sc, cfg.features, task, paths);
+                Part train = r.read(cfg.train);
+                Part validation = cfg.validation == null ? null : r.read(cfg.validation);
+                return assemble(train, validation, r.read(cfg.test), r.features(), task, cfg, job.seed, false);
             }
-        }
-        return new Row(line, x, label);
-    }
-
-    private static FeatureScaling fitScaling(JavaRDD<Row> train, long n, int features, String kind) {
-        switch (kind.toLowerCase(Locale.ROOT)) {
-            case "standardize": {
-                // per feature: count, sum, sum of squares in double
-                double[] acc = train.aggregate(new double[2 * features], (a, r) -> {
-                    for (int i = 0; i < features; i++) {
-                        a[i] += r.x()[i];
-                        a[features + i] += (double) r.x()[i] * r.x()[i];
-                    }
-                    return a;
-                }, DataLoader::add);
-                double[] mean = new double[features];
-                double[] std = new double[features];
-                for (int i = 0; i < features; i++) {
-                    mean[i] = acc[i] / n;
-                    std[i] = Math.sqrt(Math.max(0, acc[features + i] / n - mean[i] * mean[i]));
-                }
-                return FeatureScaling.standardize(mean, std);
-            }
-            case "minmax": {
-                // per feature in one pass: min, then max
-                double[] init = new double[2 * features];
-                java.util.Arrays.fill(init, 0, features, Double.POSITIVE_INFINITY);
-                java.util.Arrays.fill(init, features, 2 * features, Double.NEGATIVE_INFINITY);
-                double[] acc = train.aggregate(init, (a, r) -> {
-                    for (int i = 0; i < features; i++) {
-                        a[i] = Math.min(a[i], r.x()[i]);
-                        a[features + i] = Math.max(a[features + i], r.x()[i]);
-                    }
-                    return a;
-                }, (a, b) -> {
-                    for (int i = 0; i < features; i++) {
-                        a[i] = Math.min(a[i], b[i]);
-                        a[features + i] = Math.max(a[features + i], b[features + i]);
-                    }
-                    return a;
-                });
-                return FeatureScaling.minmax(java.util.Arrays.copyOfRange(acc, 0, features),
-                    java.util.Arrays.copyOfRange(acc, features, 2 * features));
+            case "parquet": {
+                SparkSession spark = session(sc);
+                Dataset<Row> trainData = parquet(spark, cfg.train);
+                DatasetReader r = new DatasetReader(trainData, cfg.train, cfg, task);
+                Part train = r.read(trainData, cfg.train);
+                Part validation = cfg.validation == null ? null : r.read(parquet(spark, cfg.validation), cfg.validation);
+                Part test = r.read(parquet(spark, cfg.test), cfg.test);
+                return assemble(train, validation, test, r.features(), task, cfg, job.seed, false);
             }
             default:
-                return FeatureScaling.none();
+                throw new ConfigLoader.ConfigException("config key 'data.format' must be one of idx, csv, parquet,"
+                    + " libsvm, got '" + cfg.format + "'");
         }
     }
 
-    private static JavaRDD<Sample> csvSamples(JavaRDD<Row> rows, FeatureScaling scaling, int classes, String path) {
-        return rows.map(r -> new Sample(r.line(), scaling.apply(r.x().clone()),
-            oneHot(r.label(), classes, path, "line " + r.line())));
+    /**
+     * Loads datasets already in Spark (the entry point of the Java API). Columns as for Parquet:
+     * {@code cfg.labelColumn} (a name, default "label"), {@code cfg.featuresColumn} or
+     * {@code cfg.featureColumns}; {@code cfg.normalize} and {@code cfg.validationFraction} apply
+     * (the latter only without a validation dataset), {@code cfg.classes} for classification. The
+     * paths and format of {@code cfg} are ignored. {@code validation} and {@code test} may be null.
+     * Messages name the splits "train dataset", "validation dataset" and "test dataset".
+     */
+    public static Loaded fromDatasets(Dataset<Row> train, Dataset<Row> validation, Dataset<Row> test,
+                                      JobConfig.Data cfg, String task, long seed) {
+        Task t = Task.of(task);
+        if (train == null) {
+            throw new IllegalArgumentException("the train dataset is required");
+        }
+        if (validation != null && cfg.validationFraction != null) {
+            throw new ConfigLoader.ConfigException("config key 'data.validation_fraction' is set and a validation"
+                + " dataset was given too; use one of them");
+        }
+        if (cfg.labelColumn != null && cfg.labelColumn.isIndex()) {
+            throw new ConfigLoader.ConfigException("config key 'data.label_column' must be a column name for"
+                + " datasets, got " + cfg.labelColumn);
+        }
+        JobConfig.Data columns = new JobConfig.Data();
+        columns.format = "parquet";
+        columns.labelColumn = cfg.labelColumn;
+        columns.featuresColumn = cfg.featuresColumn;
+        columns.featureColumns = cfg.featureColumns;
+        columns.classes = cfg.classes;
+        columns.normalize = cfg.normalize;
+        columns.validationFraction = cfg.validationFraction;
+        ConfigLoader.validateData(columns, t.key());
+        DatasetReader r = new DatasetReader(train, "train dataset", columns, t);
+        return assemble(r.read(train, "train dataset"),
+            validation == null ? null : r.read(validation, "validation dataset"),
+            test == null ? null : r.read(test, "test dataset"), r.features(), t, columns, seed, false);
+    }
+
+    /** The label file next to an images file: images-idx3 becomes labels-idx1. */
+    public static String labelsPathFor(String imagesPath) {
+        return IdxReader.labelsPathFor(imagesPath);
+    }
+
+    /** Splits the training rows when asked, checks the labels, fits the scaling on train and encodes. */
+    private static Loaded assemble(Part train, Part validation, Part test, int features, Task task,
+                                   JobConfig.Data cfg, long seed, boolean pixels) {
+        if (cfg.validationFraction != null) {
+            long all = train.count();
+            Part[] split = Splits.split(train, cfg.validationFraction, seed);
+            train = split[0];
+            validation = split[1];
+            if (validation.count() == 0 || train.count() == 0) {
+                throw new IllegalArgumentException(train.name() + ": data.validation_fraction " + cfg.validationFraction
+                    + " leaves " + train.count() + " training and " + validation.count() + " validation rows out of "
+                    + all);
+            }
+        }
+        if (train.count() == 0) {
+            throw new IllegalArgumentException(train.name() + ": no data rows");
+        }
+        String normalize = pixels ? "none" : cfg.normalize;
+        Normalization.Stats stats = task == Task.REGRESSION && normalize.equalsIgnoreCase("none") ? null
+            : Normalization.stats(train.rows(), features, normalize);
+        int classes;
+        int outputs;
+        switch (task) {
+            case CLASSIFICATION:
+                classes = cfg.classes != null ? cfg.classes : (int) stats.labelMax + 1;
+                if (classes < 2) {
+                    throw new IllegalArgumentException(train.name() + ": all labels are 0; a classifier needs >= 2"
+                        + " classes");
+                }
+                outputs = classes;
+                break;
+            case BINARY:
+                if (stats.labelMin == stats.labelMax) {
+                    throw new IllegalArgumentException(train.name() + ": every label is " + (int) stats.labelMin
+                        + "; task binary needs both 0 and 1 in the training split");
+                }
+                classes = 2;
+                outputs = 1;
+                break;
+            default:
+                classes = 0;
+                outputs = 1;
+        }
+        FeatureScaling scaling = pixels ? FeatureScaling.pixels()
+            : stats == null ? FeatureScaling.none() : Normalization.fit(stats, normalize);
+        return new Loaded(task, samples(train, scaling, task, classes),
+            validation == null ? null : samples(validation, scaling, task, classes),
+            test == null ? null : samples(test, scaling, task, classes),
+            train.count(), validation == null ? 0 : validation.count(), test == null ? 0 : test.count(),
+            features, outputs, classes, scaling);
+    }
+
+    private static JavaRDD<Sample> samples(Part part, FeatureScaling scaling, Task task, int classes) {
+        Part.Locator locator = part.locator();
+        return part.rows().map(e -> new Sample(e.index(), scaling.apply(e.x().clone()),
+            task == Task.CLASSIFICATION ? oneHot((int) e.label(), classes, locator, e.pos())
+                : new float[]{e.label()}));
     }
 
     public static float[] oneHot(int label, int classes, String path, String where) {
+        return oneHot(label, classes, pos -> path + ": " + where, 0);
+    }
+
+    private static float[] oneHot(int label, int classes, Part.Locator locator, long pos) {
         if (label < 0 || label >= classes) {
-            throw new IllegalArgumentException(path + ": " + where + ": label " + label + " is outside 0.."
+            throw new IllegalArgumentException(locator.where(pos) + ": label " + label + " is outside 0.."
                 + (classes - 1) + " (set data.classes if the training split lacks some classes)");
         }
         float[] y = new float[classes];
@@ -266,11 +200,14 @@ public final class DataLoader {
         return y;
     }
 
-    private static double[] add(double[] a, double[] b) {
-        for (int i = 0; i < a.length; i++) {
-            a[i] += b[i];
-        }
-        return a;
+    /** The Spark SQL session of a running context (created on first use, sharing the context). */
+    public static SparkSession session(JavaSparkContext sc) {
+        return SparkSession.builder().sparkContext(sc.sc()).getOrCreate();
+    }
+
+    private static Dataset<Row> parquet(SparkSession spark, String path) {
+        HadoopPaths.requireExists(spark.sparkContext().hadoopConfiguration(), path);
+        return spark.read().parquet(path);
     }
 
     public static Throwable rootCause(Throwable t) {

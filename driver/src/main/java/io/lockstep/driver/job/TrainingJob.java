@@ -109,7 +109,7 @@ public final class TrainingJob {
     private static Map<String, Object> run(JobConfig cfg, JavaSparkContext sc, RunOutputs outputs, long wallStart)
         throws IOException {
         int workers = cfg.workers;
-        DataLoader.Loaded data = DataLoader.load(sc, cfg.data);
+        DataLoader.Loaded data = DataLoader.load(sc, cfg);
         if (data.trainCount() < workers) {
             throw new IllegalArgumentException(cfg.data.train + ": " + data.trainCount()
                 + " training samples cannot feed " + workers + " workers");

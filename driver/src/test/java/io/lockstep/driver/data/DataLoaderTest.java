@@ -47,12 +47,16 @@ class DataLoaderTest {
         return d;
     }
 
+    static DataLoader.Loaded load(JobConfig.Data d) {
+        return DataLoader.load(sc, TestData.job(d, "classification"));
+    }
+
     @Test
     void digitsCsvLoadsWithOneHotLabelsAndStandardizedFeatures() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1500);
         JobConfig.Data d = csv(split[0], split[1]);
         d.normalize = "standardize";
-        DataLoader.Loaded data = DataLoader.load(sc, d);
+        DataLoader.Loaded data = load(d);
         assertEquals(1500, data.trainCount());
         assertEquals(297, data.testCount());
         assertEquals(64, data.features());
@@ -74,7 +78,7 @@ class DataLoaderTest {
         Path[] split = TestData.digitsSplit(dir, 1000);
         JobConfig.Data d = csv(split[0], split[1]);
         d.normalize = "minmax";
-        DataLoader.Loaded data = DataLoader.load(sc, d);
+        DataLoader.Loaded data = load(d);
         float min = Float.MAX_VALUE, max = -Float.MAX_VALUE;
         for (Sample s : data.train().collect()) {
             for (float v : s.features()) {
@@ -93,7 +97,7 @@ class DataLoaderTest {
         lines.set(36, lines.get(36).replaceFirst("^0,0,", "0,x7,"));
         Path bad = dir.resolve("bad.csv");
         Files.write(bad, lines);
-        Exception e = assertThrows(Exception.class, () -> DataLoader.load(sc, csv(bad, bad)).train().count());
+        Exception e = assertThrows(Exception.class, () -> load(csv(bad, bad)).train().count());
         String msg = LockstepCli.oneLine(e);
         assertTrue(msg.contains("bad.csv: line 37, column 2: 'x7' is not a number"), msg);
     }
@@ -104,7 +108,7 @@ class DataLoaderTest {
         lines.set(9, "1,2,3");
         Path bad = dir.resolve("short.csv");
         Files.write(bad, lines);
-        Exception e = assertThrows(Exception.class, () -> DataLoader.load(sc, csv(bad, bad)));
+        Exception e = assertThrows(Exception.class, () -> load(csv(bad, bad)));
         assertTrue(LockstepCli.oneLine(e).contains("short.csv: line 10 has 3 columns, expected 65"),
             LockstepCli.oneLine(e));
     }
@@ -117,7 +121,7 @@ class DataLoaderTest {
         JobConfig.Data d = new JobConfig.Data();
         d.train = images.toString();
         d.test = images.toString();
-        DataLoader.Loaded data = DataLoader.load(sc, d);
+        DataLoader.Loaded data = load(d);
         assertEquals(30, data.trainCount());
         assertEquals(16, data.features());
         assertEquals(3, data.classes());
@@ -127,16 +131,45 @@ class DataLoaderTest {
         assertEquals(1f, s7.labels()[7 % 3]);
 
         Files.write(labels, new byte[]{0, 0, 8, 1, 0, 0, 0, 29}); // header says 29 labels
-        var e = assertThrows(IllegalArgumentException.class, () -> DataLoader.load(sc, d));
+        var e = assertThrows(IllegalArgumentException.class, () -> load(d));
         assertTrue(e.getMessage().contains("29 labels for 30 images"), e.getMessage());
 
         Files.write(images, new byte[]{1, 2, 3, 4, 5, 6, 7, 8});
-        e = assertThrows(IllegalArgumentException.class, () -> DataLoader.load(sc, d));
+        e = assertThrows(IllegalArgumentException.class, () -> load(d));
         assertTrue(e.getMessage().contains(images + ": not an unsigned-byte IDX file"), e.getMessage());
 
         d.train = dir.resolve("missing-images-idx3-ubyte").toString();
-        e = assertThrows(IllegalArgumentException.class, () -> DataLoader.load(sc, d));
+        e = assertThrows(IllegalArgumentException.class, () -> load(d));
         assertTrue(e.getMessage().contains("missing-images-idx3-ubyte: file not found"), e.getMessage());
+    }
+
+    @Test
+    void idxValidationFromAFileOrAFraction() throws IOException {
+        Path images = dir.resolve("v-images-idx3-ubyte");
+        Path labels = dir.resolve("v-labels-idx1-ubyte");
+        writeIdx(images, labels, 40, 4);
+        JobConfig c = new JobConfig();
+        c.data.train = images.toString();
+        c.data.test = images.toString();
+        c.data.validation = images.toString();
+        DataLoader.Loaded file = DataLoader.load(sc, c);
+        assertEquals(40, file.validationCount());
+        assertEquals(40, file.validation().count());
+
+        c.data.validation = null;
+        c.data.validationFraction = 0.25;
+        c.seed = 3;
+        DataLoader.Loaded split = DataLoader.load(sc, c);
+        assertEquals(40, split.trainCount() + split.validationCount());
+        assertTrue(split.validationCount() > 0 && split.trainCount() > 0);
+        assertArrayEquals(java.util.stream.LongStream.range(0, split.trainCount()).toArray(),
+            split.train().collect().stream().mapToLong(Sample::index).sorted().toArray());
+        // item i has pixels equal to i: the two splits hold every item once
+        java.util.Set<Float> items = new java.util.TreeSet<>();
+        split.train().collect().forEach(s -> assertTrue(items.add(s.features()[0] * 255)));
+        split.validation().collect().forEach(s -> assertTrue(items.add(s.features()[0] * 255)));
+        assertEquals(40, items.size());
+        assertEquals("pixels", split.scaling().kind());
     }
 
     @Test
@@ -149,7 +182,7 @@ class DataLoaderTest {
         JobConfig.Data d = new JobConfig.Data();
         d.train = images.toString();
         d.test = images.toString();
-        Exception e = assertThrows(Exception.class, () -> DataLoader.load(sc, d).train().count());
+        Exception e = assertThrows(Exception.class, () -> load(d).train().count());
         assertTrue(LockstepCli.oneLine(e).contains("t-images-idx3-ubyte: truncated"), LockstepCli.oneLine(e));
     }
 

@@ -30,6 +30,22 @@ public final class TestData {
         return new Path[]{train, test};
     }
 
+    /** A job around {@code data} with {@code task} and the default seed. */
+    public static JobConfig job(JobConfig.Data data, String task) {
+        JobConfig c = new JobConfig();
+        c.data = data;
+        c.task = task;
+        return c;
+    }
+
+    /** A local Spark context for data tests (2 slots, no UI). */
+    public static org.apache.spark.api.java.JavaSparkContext sparkContext() {
+        JobConfig c = new JobConfig();
+        c.workers = 2;
+        c.spark.conf.put("spark.ui.enabled", "false");
+        return new org.apache.spark.api.java.JavaSparkContext(io.lockstep.driver.job.TrainingJob.sparkConf(c));
+    }
+
     /** A digits CSV job: small MLP, local Spark, outputs under {@code out}. */
     public static JobConfig digitsJob(Path train, Path test, Path out) {
         JobConfig c = new JobConfig();
