@@ -13,6 +13,7 @@ import io.lockstep.worker.listener.EarlyStoppingListener;
 import io.lockstep.worker.listener.ValidationListener;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.model.Network;
+import io.lockstep.worker.train.NonFiniteException;
 import io.lockstep.worker.train.ReplicaResult;
 import io.lockstep.worker.train.TrainState;
 import io.lockstep.worker.train.Trainer;
@@ -106,17 +107,20 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
             trainer.addListener(new CheckpointListener(plan.checkpoints(), plan.checkpointEvery(), plan.identity()));
         }
         long started = System.nanoTime();
+        String failure = null;
         int batchesPerEpoch = options.batchesPerEpoch();
         try (BatchSource batches = new BatchSource(train, plan.batchSize(), batchesPerEpoch, plan.seed() * 31 + rank,
             plan.shuffle(), state.epoch(), state.stepInEpoch() * options.accumulateSteps())) {
             if (state.epoch() < options.epochs()) {
                 TrainingLoop.run(trainer, batches);
             }
+        } catch (NonFiniteException e) {
+            failure = e.getMessage(); // the same on every rank: end the stage normally and let the driver report it
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         float[] params = network.params().toFloatVector();
         return new ReplicaResult(rank, ReplicaResult.digest(params), rank == 0 ? params : null,
-            rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(),
+            rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(), failure,
             trainer.samples(), seconds, trainer.times());
     }
 

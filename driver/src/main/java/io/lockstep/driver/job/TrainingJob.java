@@ -114,10 +114,10 @@ public final class TrainingJob {
             throw new IllegalArgumentException(cfg.data.train + ": " + data.trainCount()
                 + " training samples cannot feed " + workers + " workers");
         }
-        JavaRDD<Sample> validationRows = null; // data.validation() once the loader splits it
-        long validationCount = 0;
-        String task = "classification";
-        int outputWidth = data.classes();
+        JavaRDD<Sample> validationRows = data.validation();
+        long validationCount = data.validationCount();
+        String task = data.task().key();
+        int outputWidth = data.outputs();
         LOG.info("data: {} train / {} validation / {} test samples, {} features, {} outputs", data.trainCount(),
             validationCount, data.testCount(), data.features(), outputWidth);
 
@@ -175,6 +175,11 @@ public final class TrainingJob {
         }
         startPoint.destroy();
         float finalLoss = metrics.lastLoss(); // closed above: the writer has drained every step
+        for (ReplicaResult r : results) {
+            if (r.failure() != null) {
+                throw new IllegalStateException(r.failure());
+            }
+        }
         ReplicaResult lead = checkReplicas(results, workers);
         TrainState end = lead.state();
         if (lead.stopReason() != null) {

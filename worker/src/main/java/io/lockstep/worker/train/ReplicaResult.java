@@ -5,7 +5,8 @@ import java.io.Serializable;
 /**
  * What a replica hands back: a digest of its final parameters (all replicas must agree); from
  * rank 0 only, the final parameters and the best ones by the validation metric; where training
- * stopped and why; and where its time went.
+ * stopped and why (or, with {@code failure} set, why training could not go on: every replica reports
+ * the same non-finite step, so the stage ends normally and the driver names it); and where its time went.
  */
 public record ReplicaResult(
     int rank,
@@ -14,6 +15,7 @@ public record ReplicaResult(
     float[] bestParams,
     TrainState state,
     String stopReason,
+    String failure,
     long samples,
     double trainSeconds,
     StepTimes times
