@@ -32,6 +32,11 @@ public final class ConfigLoader {
     }
 
     public static JobConfig load(Path file, List<String> overrides) {
+        return bind(readTree(file), overrides, file.toString(), true);
+    }
+
+    /** The YAML file as a tree of config keys (an empty mapping for an empty file). */
+    public static ObjectNode readTree(Path file) {
         JsonNode tree;
         try {
             tree = YAML.readTree(Files.readString(file));
@@ -46,10 +51,18 @@ public final class ConfigLoader {
         if (!tree.isObject()) {
             throw new ConfigException(file + ": expected a mapping of config keys at the top level");
         }
-        return bind((ObjectNode) tree, overrides, file.toString());
+        return (ObjectNode) tree;
     }
 
     static JobConfig bind(ObjectNode tree, List<String> overrides, String source) {
+        return bind(tree, overrides, source, true);
+    }
+
+    /**
+     * Binds and validates a config tree; {@code withFiles = false} for jobs whose data comes as Spark
+     * datasets (the Java API), where data.train and data.test name nothing.
+     */
+    public static JobConfig bind(ObjectNode tree, List<String> overrides, String source, boolean withFiles) {
         for (String override : overrides) {
             apply(tree, override);
         }
@@ -68,12 +81,12 @@ public final class ConfigLoader {
         } catch (JsonProcessingException e) {
             throw new ConfigException(source + ": " + e.getOriginalMessage());
         }
-        validate(config);
+        validate(config, withFiles);
         return config;
     }
 
     /** Applies one {@code a.b.c=value} override; the value is read as YAML (numbers, lists, ...). */
-    static void apply(ObjectNode tree, String override) {
+    public static void apply(ObjectNode tree, String override) {
         int eq = override.indexOf('=');
         if (eq <= 0) {
             throw new ConfigException("--set expects key=value, got '" + override + "'");
@@ -116,6 +129,10 @@ public final class ConfigLoader {
     }
 
     static void validate(JobConfig c) {
+        validate(c, true);
+    }
+
+    static void validate(JobConfig c, boolean withFiles) {
         require(c.workers >= 1, "workers", "must be >= 1, got " + c.workers);
         require(c.batchSize >= 1, "batch_size", "must be >= 1, got " + c.batchSize);
         require(c.epochs >= 1, "epochs", "must be >= 1, got " + c.epochs);
@@ -130,8 +147,8 @@ public final class ConfigLoader {
         oneOf("ps.transport", c.ps.transport, "udp", "ipc");
         oneOf("task", c.task, "classification", "binary", "regression");
         validateData(c.data, c.task.toLowerCase(Locale.ROOT));
-        require(c.data.train != null, "data.train", "is required");
-        require(c.data.test != null, "data.test", "is required");
+        require(!withFiles || c.data.train != null, "data.train", "is required");
+        require(!withFiles || c.data.test != null, "data.test", "is required");
         oneOf("model.type", c.model.type, "mlp", "lenet", "json", "factory");
         require(!c.model.type.equalsIgnoreCase("factory") || c.model.factory != null, "model.factory",
             "is required when model.type is factory");

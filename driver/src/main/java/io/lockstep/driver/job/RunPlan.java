@@ -6,7 +6,10 @@ import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
 import io.lockstep.worker.train.Every;
 import io.lockstep.worker.train.TrainerOptions;
 
+import io.lockstep.worker.train.TrainingListener;
+
 import java.io.Serializable;
+import java.util.List;
 
 /**
  * What every training task of one attempt receives, fixed by the driver before the stage starts.
@@ -21,6 +24,7 @@ import java.io.Serializable;
  * @param bestMetric  the validation metric that picks the best model; null for none
  * @param patience    early stopping after this many validations without improvement; 0 = off
  * @param checkpoints where rank 0 writes checkpoints; null for none
+ * @param listeners   the user's own listeners (Java API), serializable: they run inside every replica
  */
 public record RunPlan(
     String modelJson,
@@ -39,6 +43,7 @@ public record RunPlan(
     int patience,
     CheckpointStore checkpoints,
     Every checkpointEvery,
-    RunIdentity identity
+    RunIdentity identity,
+    List<TrainingListener> listeners
 ) implements Serializable {
 }

@@ -103,6 +103,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
                 }
             }
         }
+        plan.listeners().forEach(trainer::addListener);
         if (plan.checkpoints() != null) {
             trainer.addListener(new CheckpointListener(plan.checkpoints(), plan.checkpointEvery(), plan.identity()));
         }

@@ -21,6 +21,8 @@ import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.train.ReplicaResult;
 import io.lockstep.worker.train.TrainState;
 import io.lockstep.worker.train.TrainerOptions;
+import io.lockstep.worker.train.TrainingListener;
+import org.deeplearning4j.nn.api.Model;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
@@ -63,8 +65,12 @@ public final class TrainingJob {
         }
         RunOutputs outputs = new RunOutputs(Path.of(cfg.output.dir));
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
-            return run(cfg, sc, outputs, wallStart);
+            return train(cfg, sc, DataLoader.load(sc, cfg), outputs, List.of(), wallStart).summary();
         }
+    }
+
+    /** A trained network (the published parameters: the best by the watched metric, else the last) and its summary. */
+    public record Result(Model network, Map<String, Object> summary) {
     }
 
     public static SparkConf sparkConf(JobConfig cfg) {
@@ -106,12 +112,17 @@ public final class TrainingJob {
         return n == null ? 1 : n.equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(n);
     }
 
-    private static Map<String, Object> run(JobConfig cfg, JavaSparkContext sc, RunOutputs outputs, long wallStart)
-        throws IOException {
+    /**
+     * Trains on loaded data with a running Spark context; the user's listeners run inside every
+     * replica, after validation and early stopping, before checkpoints. Without a test split the
+     * summary has no test metrics.
+     */
+    public static Result train(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data, RunOutputs outputs,
+                               List<TrainingListener> listeners, long wallStart) throws IOException {
         int workers = cfg.workers;
-        DataLoader.Loaded data = DataLoader.load(sc, cfg);
         if (data.trainCount() < workers) {
-            throw new IllegalArgumentException(cfg.data.train + ": " + data.trainCount()
+            throw new IllegalArgumentException((cfg.data.train != null ? cfg.data.train : "the train dataset") + ": "
+                + data.trainCount()
                 + " training samples cannot feed " + workers + " workers");
         }
         JavaRDD<Sample> validationRows = data.validation();
@@ -149,7 +160,7 @@ public final class TrainingJob {
             options, exchangeSpec(cfg, initial.length, firstStep),
             validationRows == null ? null : Specs.every("validation.every", cfg.validation.every),
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
-            Specs.every("checkpoint.every", cfg.checkpoint.every), identity);
+            Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners));
         Broadcast<StartPoint> startPoint = sc.broadcast(start);
         List<ReplicaResult> results;
         long droppedFrames;
@@ -188,9 +199,12 @@ public final class TrainingJob {
         // the best model by the watched metric, when one is kept; else the last parameters
         float[] published = lead.bestParams() != null ? lead.bestParams() : lead.params();
 
-        Broadcast<float[]> finalParams = sc.broadcast(published);
-        EvalMetrics test = Evaluator.evaluate(data.test(), model.json(), finalParams, data.features(), task, outputWidth);
-        finalParams.destroy();
+        EvalMetrics test = null;
+        if (data.test() != null) {
+            Broadcast<float[]> finalParams = sc.broadcast(published);
+            test = Evaluator.evaluate(data.test(), model.json(), finalParams, data.features(), task, outputWidth);
+            finalParams.destroy();
+        }
         model.network().setParams(published);
         outputs.writeModel(model.network().dl4j(), data.scaling().toDl4j());
 
@@ -234,12 +248,15 @@ public final class TrainingJob {
             best.put("published", lead.bestParams() != null);
             summary.put("best", best);
         }
-        summary.put("test", test.toMap());
+        if (test != null) {
+            summary.put("test", test.toMap());
+        }
         summary.put("model", outputs.model().toString());
         outputs.writeSummary(JSON.writeValueAsString(summary));
-        LOG.info(String.format(Locale.ROOT, "done: test %s; %,.0f samples/s over %.1f s of training; outputs in %s",
-            headline(test), samples / Math.max(1e-9, lead.trainSeconds()), lead.trainSeconds(), outputs.dir()));
-        return summary;
+        LOG.info(String.format(Locale.ROOT, "done: %s; %,.0f samples/s over %.1f s of training; outputs in %s",
+            test == null ? "no test split" : "test " + headline(test), samples / Math.max(1e-9, lead.trainSeconds()),
+            lead.trainSeconds(), outputs.dir()));
+        return new Result(model.network().dl4j(), summary);
     }
 
     /** The task's headline metrics, e.g. "accuracy 0.9758, f1 0.9755" or "r2 0.4700, rmse 54.1000". */

@@ -1,0 +1,63 @@
+package io.lockstep.api;
+
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.data.DataLoader;
+import io.lockstep.driver.job.TrainingJob;
+import io.lockstep.driver.output.RunOutputs;
+import io.lockstep.worker.train.TrainingListener;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.api.Model;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Lockstep from Java: synchronous data-parallel training of a DL4J network on the datasets of a
+ * running Spark application, for pipelines and custom loops.
+ *
+ * <pre>{@code
+ * Lockstep.Result result = Lockstep.fit(spark, train, validation, config, myListener);
+ * MultiLayerNetwork net = (MultiLayerNetwork) result.network();
+ * }</pre>
+ *
+ * Features come from {@code data.features_column} (an ML Vector or a numeric array column) or the
+ * numeric columns ({@code data.feature_columns}, default: all but the label), the label from
+ * {@code data.label_column} (default {@code label}). Listeners run inside every replica (on the
+ * executors), so they must be serializable; outputs (model.zip, metrics.jsonl, summary.json) go to
+ * {@code output.dir} as for a CLI job.
+ */
+public final class Lockstep {
+    private Lockstep() {
+    }
+
+    /** The trained network (the best parameters by the watched metric, else the last) and the run's summary. */
+    public record Result(Model network, Map<String, Object> summary) {
+    }
+
+    public static Result fit(SparkSession spark, Dataset<Row> train, Dataset<Row> validation, TrainingConfig config,
+                             TrainingListener... listeners) {
+        return fit(spark, train, validation, null, config, listeners);
+    }
+
+    /** As {@link #fit(SparkSession, Dataset, Dataset, TrainingConfig, TrainingListener...)}, also evaluated on {@code test}. */
+    public static Result fit(SparkSession spark, Dataset<Row> train, Dataset<Row> validation, Dataset<Row> test,
+                             TrainingConfig config, TrainingListener... listeners) {
+        long start = System.nanoTime();
+        JobConfig cfg = config.toJobConfig();
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        try {
+            DataLoader.Loaded data = DataLoader.fromDatasets(train, validation, test, cfg.data, cfg.task, cfg.seed);
+            TrainingJob.Result r = TrainingJob.train(cfg, sc, data, new RunOutputs(Path.of(cfg.output.dir)),
+                List.of(listeners), start);
+            return new Result(r.network(), r.summary());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package io.lockstep.driver.job;
+
+import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.data.TestData;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The shipped example jobs as users run them, and the model kinds beyond the MLP through whole jobs. */
+class ExamplesTest {
+    @TempDir
+    Path dir;
+
+    /** An example YAML with its repository-relative paths seen from the driver module, writing under dir. */
+    JobConfig example(String name, String... overrides) {
+        JobConfig plain = ConfigLoader.load(Path.of("..", "examples", name), List.of());
+        List<String> settings = new ArrayList<>(List.of(
+            "data.train=../" + plain.data.train, "data.test=../" + plain.data.test,
+            "output.dir=" + dir.resolve(name), "checkpoint.dir=" + dir.resolve(name + "-ckpt")));
+        settings.addAll(Arrays.asList(overrides));
+        return ConfigLoader.load(Path.of("..", "examples", name), settings);
+    }
+
+    @SuppressWarnings("unchecked")
+    static double test(Map<String, Object> summary, String metric) {
+        return ((Number) ((Map<String, Object>) summary.get("test")).get(metric)).doubleValue();
+    }
+
+    @Test
+    void diabetesRegressionExplainsMoreThanAThirdOfTheVarianceOnHeldOutRows() throws IOException {
+        Map<String, Object> summary = TrainingJob.run(example("diabetes-regression.yaml"));
+        assertEquals("regression", summary.get("task"));
+        assertEquals(88, ((Number) summary.get("test_samples")).intValue());
+        assertTrue(test(summary, "r2") > 0.3, "test R2 " + test(summary, "r2"));
+    }
+
+    @Test
+    void breastCancerBinaryReachesAnAucAbove095() throws IOException {
+        Map<String, Object> summary = TrainingJob.run(example("breast-cancer-binary.yaml"));
+        assertEquals("binary", summary.get("task"));
+        assertTrue(test(summary, "auc") > 0.95, "test AUC " + test(summary, "auc"));
+        assertTrue(test(summary, "accuracy") > 0.9, "test accuracy " + test(summary, "accuracy"));
+    }
+
+    @Test
+    void aLenetCnnTrainsOnImagesWellAboveChance() throws IOException {
+        Path[] split = TestData.digitsSplit(dir, 1400);
+        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve("cnn"));
+        c.model.type = "lenet"; // 64 features: 8x8 single-channel images
+        c.optimizer.lr = 0.003;
+        c.epochs = 2;
+        Map<String, Object> summary = TrainingJob.run(c);
+        assertTrue(test(summary, "accuracy") > 0.6, "CNN test accuracy " + test(summary, "accuracy") + " (chance 0.1)");
+    }
+
+    @Test
+    void fineTuningWithAFrozenLayerChangesOnlyTheUnfrozenParameters() throws Exception {
+        Path[] split = TestData.digitsSplit(dir, 1400);
+        JobConfig base = TestData.digitsJob(split[0], split[1], dir.resolve("base"));
+        base.model.hidden = List.of(32, 16);
+        base.epochs = 2;
+        TrainingJob.run(base);
+        MultiLayerNetwork saved = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("base/model.zip").toFile());
+
+        // the same images, now "is it a digit below 5?": a new task on a fresh output layer
+        Path binaryTrain = relabel(split[0], "binary-train.csv");
+        Path binaryTest = relabel(split[1], "binary-test.csv");
+        JobConfig tune = TestData.digitsJob(binaryTrain, binaryTest, dir.resolve("tuned"));
+        tune.task = "binary";
+        tune.model.initFrom = dir.resolve("base/model.zip").toString();
+        tune.model.freezeLayers = 1;
+        tune.model.replaceOutput = true;
+        tune.epochs = 2;
+        Map<String, Object> summary = TrainingJob.run(tune);
+        assertTrue(test(summary, "auc") > 0.8, "fine-tuned AUC " + test(summary, "auc"));
+
+        MultiLayerNetwork tuned = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("tuned/model.zip").toFile());
+        Layer frozen = tuned.getLayer(0);
+        assertArrayEquals(saved.getLayer(0).params().toFloatVector(), frozen.params().toFloatVector(),
+            "the frozen first layer keeps the saved parameters bit for bit");
+        assertFalse(Arrays.equals(saved.getLayer(1).params().toFloatVector(), tuned.getLayer(1).params().toFloatVector()),
+            "the unfrozen second layer trained");
+        assertEquals(1, tuned.getLayer(2).getParam("W").columns(), "a one-output layer replaced the 10-class one");
+    }
+
+    private Path relabel(Path csv, String name) throws IOException {
+        List<String> out = new ArrayList<>();
+        for (String line : Files.readAllLines(csv)) {
+            int cut = line.lastIndexOf(',');
+            int digit = (int) Float.parseFloat(line.substring(cut + 1));
+            out.add(line.substring(0, cut + 1) + (digit < 5 ? 1 : 0));
+        }
+        Path file = dir.resolve(name);
+        Files.write(file, out);
+        return file;
+    }
+}
