@@ -1,7 +1,5 @@
 package io.lockstep.driver.job;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.Specs;
@@ -10,6 +8,7 @@ import io.lockstep.driver.data.MnistFetcher;
 import io.lockstep.driver.output.HadoopCheckpointStore;
 import io.lockstep.driver.output.MetricsLog;
 import io.lockstep.driver.output.RunOutputs;
+import io.lockstep.driver.output.RunSummary;
 import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ParameterServer;
@@ -37,7 +36,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -51,7 +49,6 @@ import java.util.Map;
  */
 public final class TrainingJob {
     private static final Logger LOG = LoggerFactory.getLogger("lockstep");
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private TrainingJob() {
     }
@@ -209,54 +206,24 @@ public final class TrainingJob {
         outputs.writeModel(model.network().dl4j(), data.scaling().toDl4j());
 
         long samples = results.stream().mapToLong(ReplicaResult::samples).sum();
-        Map<String, Object> summary = new LinkedHashMap<>();
-        summary.put("task", task);
-        summary.put("workers", workers);
-        summary.put("epochs", cfg.epochs);
-        summary.put("epochs_completed", end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1));
-        summary.put("batch_size_per_worker", cfg.batchSize);
-        summary.put("accumulate_steps", cfg.accumulateSteps);
-        summary.put("global_batch_size", workers * cfg.batchSize * cfg.accumulateSteps);
-        summary.put("steps", end.step());
-        summary.put("steps_per_epoch", options.stepsPerEpoch());
-        summary.put("resumed_from_step", firstStep);
-        summary.put("skipped_steps", end.skippedSteps());
-        summary.put("stopped_early", lead.stopReason());
-        summary.put("train_samples", data.trainCount());
-        summary.put("validation_samples", validationCount);
-        summary.put("test_samples", data.testCount());
-        summary.put("samples_trained", samples);
-        summary.put("parameters", published.length);
-        summary.put("final_loss", finite(finalLoss));
-        summary.put("train_seconds", round(lead.trainSeconds()));
-        summary.put("samples_per_second", round(samples / Math.max(1e-9, lead.trainSeconds())));
-        summary.put("wall_seconds", round((System.nanoTime() - wallStart) / 1e9));
-        summary.put("time_split_seconds", Map.of("data", round(lead.times().data()),
-            "compute", round(lead.times().compute()), "exchange", round(lead.times().exchange()),
-            "apply", round(lead.times().apply())));
-        summary.put("ps", Map.of("transport", cfg.ps.transport.toLowerCase(Locale.ROOT), "shards", cfg.ps.shards,
-            "dropped_frames", droppedFrames));
-        if (validationLog.last() != null) {
-            summary.put("validation", validationLog.last());
-        }
-        if (watch.metric() != null && end.bestStep() >= 0) {
-            Map<String, Object> best = new LinkedHashMap<>();
-            best.put("metric", watch.metric());
-            best.put("value", finite(end.bestValue()));
-            best.put("epoch", end.bestEpoch());
-            best.put("step", end.bestStep());
-            best.put("published", lead.bestParams() != null);
-            summary.put("best", best);
-        }
-        if (test != null) {
-            summary.put("test", test.toMap());
-        }
-        summary.put("model", outputs.model().toString());
-        outputs.writeSummary(JSON.writeValueAsString(summary));
+        double seconds = lead.trainSeconds();
+        RunSummary summary = new RunSummary(task, workers, cfg.epochs, end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1),
+            cfg.batchSize, cfg.accumulateSteps, workers * cfg.batchSize * cfg.accumulateSteps, end.step(),
+            options.stepsPerEpoch(), firstStep, end.skippedSteps(), lead.stopReason(), data.trainCount(),
+            validationCount, data.testCount(), samples, published.length, RunSummary.finite(finalLoss),
+            round(seconds), round(samples / Math.max(1e-9, seconds)), round((System.nanoTime() - wallStart) / 1e9),
+            new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
+                round(lead.times().exchange()), round(lead.times().apply())),
+            new RunSummary.Ps(cfg.ps.transport.toLowerCase(Locale.ROOT), cfg.ps.shards, droppedFrames),
+            validationLog.last(),
+            watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
+                RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null,
+            test == null ? null : test.toMap(), outputs.model().toString());
+        outputs.writeSummary(summary.toJson());
         LOG.info(String.format(Locale.ROOT, "done: %s; %,.0f samples/s over %.1f s of training; outputs in %s",
             test == null ? "no test split" : "test " + headline(test), samples / Math.max(1e-9, lead.trainSeconds()),
             lead.trainSeconds(), outputs.dir()));
-        return new Result(model.network().dl4j(), summary);
+        return new Result(model.network().dl4j(), summary.toMap());
     }
 
     /** The task's headline metrics, e.g. "accuracy 0.9758, f1 0.9755" or "r2 0.4700, rmse 54.1000". */
@@ -283,9 +250,6 @@ public final class TrainingJob {
         return out;
     }
 
-    private static Object finite(double v) {
-        return Double.isFinite(v) ? round(v) : null;
-    }
 
     static ExchangeSpec exchangeSpec(JobConfig cfg, int paramCount, long firstStep) {
         ExchangeSpec.Transport transport = ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
@@ -310,7 +274,7 @@ public final class TrainingJob {
         return lead;
     }
 
-    static double round(double v) {
-        return Math.round(v * 1e4) / 1e4;
+    private static double round(double v) {
+        return RunSummary.round(v);
     }
 }

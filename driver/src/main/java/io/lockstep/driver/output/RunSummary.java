@@ -1,0 +1,70 @@
+package io.lockstep.driver.output;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.core.JsonProcessingException;
+
+import java.util.Map;
+
+/**
+ * What a run did, as written to {@code summary.json} (snake_case keys, strict JSON: values that are
+ * not finite are null, sections that do not apply are left out).
+ *
+ * @param epochsCompleted  epochs trained to the end (fewer than {@code epochs} after an early stop)
+ * @param resumedFromStep  the step a resumed run started at (0 for a fresh run)
+ * @param skippedSteps     steps dropped for a non-finite gradient ({@code on_non_finite: skip})
+ * @param stoppedEarly     why training stopped before the last epoch, or null
+ * @param samplesPerSecond training loop only (start-up and evaluation excluded)
+ * @param validation       the last validation's merged metrics
+ * @param best             the best validation result by the watched metric and whether it was published
+ * @param test             the published parameters' metrics on the test split
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record RunSummary(
+    String task, int workers, int epochs, int epochsCompleted, int batchSizePerWorker, int accumulateSteps,
+    int globalBatchSize, long steps, int stepsPerEpoch, long resumedFromStep, long skippedSteps, String stoppedEarly,
+    long trainSamples, long validationSamples, long testSamples, long samplesTrained, long parameters,
+    Double finalLoss, double trainSeconds, double samplesPerSecond, double wallSeconds,
+    TimeSplit timeSplitSeconds, Ps ps, Map<String, Object> validation, Best best, Map<String, Object> test,
+    String model) {
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+        .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+        .enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** Seconds rank 0 spent waiting for data, computing gradients, exchanging them and applying the step. */
+    public record TimeSplit(double data, double compute, double exchange, double apply) {
+    }
+
+    public record Ps(String transport, int shards, long droppedFrames) {
+    }
+
+    public record Best(String metric, Double value, int epoch, long step, boolean published) {
+    }
+
+    public String toJson() {
+        try {
+            return JSON.writeValueAsString(this);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The same content as a map of snake_case keys (what summary.json parses back to). */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> toMap() {
+        return JSON.convertValue(this, Map.class);
+    }
+
+    /** Four decimals: summary figures, not bit patterns. */
+    public static double round(double v) {
+        return Math.round(v * 1e4) / 1e4;
+    }
+
+    /** Rounded, or null when not finite (a diverged loss). */
+    public static Double finite(double v) {
+        return Double.isFinite(v) ? round(v) : null;
+    }
+}
