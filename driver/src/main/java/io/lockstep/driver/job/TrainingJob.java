@@ -152,7 +152,7 @@ public final class TrainingJob {
             byRank(validationRows == null ? sc.emptyRDD() : validationRows, workers),
             (train, validation) -> List.of(new TrainTask.RankRows(list(train), list(validation))).iterator());
 
-        Watch watch = Watch.of(cfg);
+        Watch watch = Watch.of(cfg, task, validationRows != null);
         RunPlan plan = new RunPlan(model.json(), task, outputWidth, data.features(), cfg.batchSize, cfg.shuffle, cfg.seed,
             options, exchangeSpec(cfg, initial.length, firstStep),
             validationRows == null ? null : Specs.every("validation.every", cfg.validation.every),

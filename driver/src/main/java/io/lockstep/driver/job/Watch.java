@@ -15,7 +15,8 @@ import java.util.Locale;
  */
 record Watch(String metric, boolean higherIsBetter, double minDelta, int patience) {
 
-    static Watch of(JobConfig cfg) {
+    /** @param task the job's task; @param hasValidation whether there is a validation set to watch */
+    static Watch of(JobConfig cfg, String task, boolean hasValidation) {
         String stopOn = cfg.earlyStopping.metric;
         String keep = cfg.checkpoint.best;
         if (stopOn != null && keep != null && !stopOn.equals(keep)) {
@@ -26,14 +27,21 @@ record Watch(String metric, boolean higherIsBetter, double minDelta, int patienc
         if (metric == null) {
             return new Watch(null, false, 0, 0);
         }
-        String key = stopOn != null ? "early_stopping" : "checkpoint";
+        String key = stopOn != null ? "early_stopping.metric" : "checkpoint.best";
+        if (!EvalMetrics.metricNames(task).contains(metric)) {
+            throw new ConfigLoader.ConfigException("config key '" + key + "': '" + metric + "' is not a " + task
+                + " metric (" + String.join(", ", EvalMetrics.metricNames(task)) + ")");
+        }
+        if (!hasValidation) {
+            throw new ConfigLoader.ConfigException("config key '" + key + "' watches a validation metric, but there is"
+                + " no validation set: set data.validation or data.validation_fraction");
+        }
         String mode = stopOn != null ? cfg.earlyStopping.mode : cfg.checkpoint.mode;
         boolean higher;
         try {
             higher = mode == null ? EvalMetrics.higherIsBetter(metric) : mode.toLowerCase(Locale.ROOT).equals("max");
         } catch (IllegalArgumentException e) {
-            throw new ConfigLoader.ConfigException("config key '" + key + (stopOn != null ? ".metric" : ".best")
-                + "': " + e.getMessage());
+            throw new ConfigLoader.ConfigException("config key '" + key + "': " + e.getMessage());
         }
         return new Watch(metric, higher, stopOn != null ? cfg.earlyStopping.minDelta : 0,
             stopOn != null ? cfg.earlyStopping.patience : 0);

@@ -193,6 +193,22 @@ class TrainingLoopJobTest {
     }
 
     @Test
+    void watchingAMetricNeedsAValidationSetAndAMetricOfTheTask() throws Exception {
+        Path[] files = split(640, 100);
+        JobConfig noValidation = TestData.digitsJob(files[0], files[2], dir.resolve("nv"));
+        noValidation.earlyStopping.metric = "loss";
+        var e = assertThrows(io.lockstep.driver.config.ConfigLoader.ConfigException.class,
+            () -> TrainingJob.run(noValidation));
+        assertTrue(e.getMessage().contains("'early_stopping.metric' watches a validation metric, but there is no"
+            + " validation set"), e.getMessage());
+        JobConfig wrongMetric = job(files, "wm");
+        wrongMetric.checkpoint.best = "r2";
+        e = assertThrows(io.lockstep.driver.config.ConfigLoader.ConfigException.class,
+            () -> TrainingJob.run(wrongMetric));
+        assertTrue(e.getMessage().contains("'checkpoint.best': 'r2' is not a classification metric"), e.getMessage());
+    }
+
+    @Test
     void aDivergingJobStopsInItsFirstEpochNamingStepAndRank() throws Exception {
         Path[] files = split(1000, 0);
         JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("nan"));
