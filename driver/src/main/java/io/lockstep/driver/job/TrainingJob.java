@@ -110,30 +110,44 @@ public final class TrainingJob {
     }
 
     /**
-     * Trains on loaded data with a running Spark context; the user's listeners run inside every
-     * replica, after validation and early stopping, before checkpoints. Without a test split the
-     * summary has no test metrics.
+     * Trains on loaded data with a running Spark context: prepare (model, start point, partitions),
+     * run the barrier stage, publish (test evaluation, model.zip, summary.json). The user's
+     * listeners run inside every replica, after validation and early stopping, before checkpoints.
+     * Without a test split the summary has no test metrics.
      */
     public static Result train(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data, RunOutputs outputs,
                                List<TrainingListener> listeners, long wallStart) throws IOException {
+        Prepared prepared = prepare(cfg, sc, data, listeners);
+        Stage stage = runStage(cfg, sc, prepared, outputs);
+        return publish(cfg, sc, data, prepared, stage, outputs, wallStart);
+    }
+
+    /** Everything fixed before the stage starts. */
+    private record Prepared(RunPlan plan, ModelSetup model, StartPoint start, Watch watch,
+                            JavaRDD<TrainTask.RankRows> rows) {
+    }
+
+    /** What the stage produced: rank 0's result (the others agreed with it) and the driver's view of it. */
+    private record Stage(ReplicaResult lead, long samples, float finalLoss, long droppedFrames,
+                         Map<String, Object> lastValidation) {
+    }
+
+    private static Prepared prepare(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data,
+                                    List<TrainingListener> listeners) throws IOException {
         int workers = cfg.workers;
         if (data.trainCount() < workers) {
             throw new IllegalArgumentException((cfg.data.train != null ? cfg.data.train : "the train dataset") + ": "
-                + data.trainCount()
-                + " training samples cannot feed " + workers + " workers");
+                + data.trainCount() + " training samples cannot feed " + workers + " workers");
         }
-        JavaRDD<Sample> validationRows = data.validation();
-        long validationCount = data.validationCount();
         String task = data.task().key();
-        int outputWidth = data.outputs();
         LOG.info("data: {} train / {} validation / {} test samples, {} features, {} outputs", data.trainCount(),
-            validationCount, data.testCount(), data.features(), outputWidth);
+            data.validationCount(), data.testCount(), data.features(), data.outputs());
 
         long largestPartition = (data.trainCount() + workers - 1) / workers;
         TrainerOptions options = new TrainerOptions(cfg.epochs,
             TrainerOptions.stepsPerEpoch(largestPartition, cfg.batchSize, cfg.accumulateSteps), cfg.accumulateSteps,
             Specs.clipping(cfg.clipping), cfg.onNonFinite.equalsIgnoreCase("skip"));
-        ModelSetup model = ModelSetup.build(cfg, data.features(), null, outputWidth, task, options.totalSteps());
+        ModelSetup model = ModelSetup.build(cfg, data.features(), null, data.outputs(), task, options.totalSteps());
         float[] initial = model.network().params().toFloatVector();
         LOG.info("model: {} parameters; {} workers x batch {}{} = global batch {}; {} steps/epoch x {} epochs",
             initial.length, workers, cfg.batchSize,
@@ -144,31 +158,38 @@ public final class TrainingJob {
         CheckpointStore store = cfg.checkpoint.dir == null ? null
             : new HadoopCheckpointStore(cfg.checkpoint.dir, cfg.checkpoint.keep);
         StartPoint start = Resume.startPoint(cfg, store, identity, initial);
-        long firstStep = start.state().step();
-
-        // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
-        // exactly the rows one worker at batch N*b would see in each step.
-        JavaRDD<TrainTask.RankRows> rows = byRank(data.train(), workers).zipPartitions(
-            byRank(validationRows == null ? sc.emptyRDD() : validationRows, workers),
-            (train, validation) -> List.of(new TrainTask.RankRows(list(train), list(validation))).iterator());
-
-        Watch watch = Watch.of(cfg, task, validationRows != null);
-        RunPlan plan = new RunPlan(model.json(), task, outputWidth, data.features(), cfg.batchSize, cfg.shuffle, cfg.seed,
-            options, exchangeSpec(cfg, initial.length, firstStep),
-            validationRows == null ? null : Specs.every("validation.every", cfg.validation.every),
+        Watch watch = Watch.of(cfg, task, data.validation() != null);
+        RunPlan plan = new RunPlan(model.json(), task, data.outputs(), data.features(), cfg.batchSize, cfg.shuffle,
+            cfg.seed, options, exchangeSpec(cfg, initial.length, start.state().step()),
+            data.validation() == null ? null : Specs.every("validation.every", cfg.validation.every),
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
             Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners));
-        Broadcast<StartPoint> startPoint = sc.broadcast(start);
+
+        // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
+        // exactly the rows one worker at batch N*b would see in each step. Validation rows likewise,
+        // paired with the training rows of the same rank.
+        JavaRDD<TrainTask.RankRows> rows = byRank(data.train(), workers).zipPartitions(
+            byRank(data.validation() == null ? sc.emptyRDD() : data.validation(), workers),
+            (train, validation) -> List.of(new TrainTask.RankRows(list(train), list(validation))).iterator());
+        return new Prepared(plan, model, start, watch, rows);
+    }
+
+    /** The parameter server and the barrier stage of N replicas; fails naming the cause. */
+    private static Stage runStage(JobConfig cfg, JavaSparkContext sc, Prepared p, RunOutputs outputs)
+        throws IOException {
+        RunPlan plan = p.plan();
+        long firstStep = p.start().state().step();
+        Broadcast<StartPoint> startPoint = sc.broadcast(p.start());
         List<ReplicaResult> results;
         long droppedFrames;
-        MetricsLog metrics = new MetricsLog(outputs.metrics(), options.stepsPerEpoch(), cfg.epochs, cfg.logEvery,
-            model.learningRate(), firstStep > 0);
-        ValidationLog validationLog = new ValidationLog(metrics, options.stepsPerEpoch());
+        MetricsLog metrics = new MetricsLog(outputs.metrics(), plan.options().stepsPerEpoch(), cfg.epochs,
+            cfg.logEvery, p.model().learningRate(), firstStep > 0);
+        ValidationLog validationLog = new ValidationLog(metrics, plan.options().stepsPerEpoch());
         try (metrics;
              EmbeddedAeron aeron = EmbeddedAeron.forServer(plan.exchange());
              ParameterServer server = ParameterServer.start(aeron.aeron(), plan.exchange(), metrics, validationLog)) {
             try {
-                results = rows.rdd().barrier()
+                results = p.rows().rdd().barrier()
                     .mapPartitions(new TrainTask(plan, startPoint), false, ClassTag$.MODULE$.apply(ReplicaResult.class))
                     .toJavaRDD().collect();
             } catch (Exception e) {
@@ -180,50 +201,60 @@ public final class TrainingJob {
             if (droppedFrames > 0) {
                 LOG.warn("parameter server dropped {} frames: {}", droppedFrames, server.drops());
             }
+        } finally {
+            startPoint.destroy();
         }
-        startPoint.destroy();
-        float finalLoss = metrics.lastLoss(); // closed above: the writer has drained every step
         for (ReplicaResult r : results) {
             if (r.failure() != null) {
                 throw new IllegalStateException(r.failure());
             }
         }
-        ReplicaResult lead = checkReplicas(results, workers);
-        TrainState end = lead.state();
+        ReplicaResult lead = checkReplicas(results, cfg.workers);
         if (lead.stopReason() != null) {
             LOG.info(lead.stopReason());
         }
+        // metrics is closed above: its writer has drained every step
+        return new Stage(lead, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
+            droppedFrames, validationLog.last());
+    }
+
+    /** Evaluates the published parameters on the test split and writes model.zip and summary.json. */
+    private static Result publish(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data, Prepared p, Stage s,
+                                  RunOutputs outputs, long wallStart) throws IOException {
+        ReplicaResult lead = s.lead();
+        TrainState end = lead.state();
+        String task = p.plan().task();
         // the best model by the watched metric, when one is kept; else the last parameters
         float[] published = lead.bestParams() != null ? lead.bestParams() : lead.params();
-
         EvalMetrics test = null;
         if (data.test() != null) {
-            Broadcast<float[]> finalParams = sc.broadcast(published);
-            test = Evaluator.evaluate(data.test(), model.json(), finalParams, data.features(), task, outputWidth);
-            finalParams.destroy();
+            Broadcast<float[]> params = sc.broadcast(published);
+            test = Evaluator.evaluate(data.test(), p.model().json(), params, data.features(), task, data.outputs());
+            params.destroy();
         }
-        model.network().setParams(published);
-        outputs.writeModel(model.network().dl4j(), data.scaling().toDl4j());
+        p.model().network().setParams(published);
+        outputs.writeModel(p.model().network().dl4j(), data.scaling().toDl4j());
 
-        long samples = results.stream().mapToLong(ReplicaResult::samples).sum();
         double seconds = lead.trainSeconds();
+        double rate = s.samples() / Math.max(1e-9, seconds);
+        int workers = cfg.workers;
+        Watch watch = p.watch();
         RunSummary summary = new RunSummary(task, workers, cfg.epochs, end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1),
             cfg.batchSize, cfg.accumulateSteps, workers * cfg.batchSize * cfg.accumulateSteps, end.step(),
-            options.stepsPerEpoch(), firstStep, end.skippedSteps(), lead.stopReason(), data.trainCount(),
-            validationCount, data.testCount(), samples, published.length, RunSummary.finite(finalLoss),
-            round(seconds), round(samples / Math.max(1e-9, seconds)), round((System.nanoTime() - wallStart) / 1e9),
+            p.plan().options().stepsPerEpoch(), p.start().state().step(), end.skippedSteps(), lead.stopReason(),
+            data.trainCount(), data.validationCount(), data.testCount(), s.samples(), published.length,
+            RunSummary.finite(s.finalLoss()), round(seconds), round(rate), round((System.nanoTime() - wallStart) / 1e9),
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
                 round(lead.times().exchange()), round(lead.times().apply())),
-            new RunSummary.Ps(cfg.ps.transport.toLowerCase(Locale.ROOT), cfg.ps.shards, droppedFrames),
-            validationLog.last(),
+            new RunSummary.Ps(cfg.ps.transport.toLowerCase(Locale.ROOT), cfg.ps.shards, s.droppedFrames()),
+            s.lastValidation(),
             watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
                 RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null,
             test == null ? null : test.toMap(), outputs.model().toString());
         outputs.writeSummary(summary.toJson());
         LOG.info(String.format(Locale.ROOT, "done: %s; %,.0f samples/s over %.1f s of training; outputs in %s",
-            test == null ? "no test split" : "test " + headline(test), samples / Math.max(1e-9, lead.trainSeconds()),
-            lead.trainSeconds(), outputs.dir()));
-        return new Result(model.network().dl4j(), summary.toMap());
+            test == null ? "no test split" : "test " + headline(test), rate, seconds, outputs.dir()));
+        return new Result(p.model().network().dl4j(), summary.toMap());
     }
 
     /** The task's headline metrics, e.g. "accuracy 0.9758, f1 0.9755" or "r2 0.4700, rmse 54.1000". */
@@ -249,7 +280,6 @@ public final class TrainingJob {
         it.forEachRemaining(out::add);
         return out;
     }
-
 
     static ExchangeSpec exchangeSpec(JobConfig cfg, int paramCount, long firstStep) {
         ExchangeSpec.Transport transport = ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
