@@ -120,7 +120,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         float[] params = network.params().toFloatVector();
-        return new ReplicaResult(rank, ReplicaResult.digest(params), rank == 0 ? params : null,
+        return new ReplicaResult(rank, ReplicaResult.here(), ReplicaResult.digest(params), rank == 0 ? params : null,
             rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(), failure,
             trainer.samples(), seconds, trainer.times());
     }

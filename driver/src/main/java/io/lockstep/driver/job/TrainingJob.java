@@ -128,7 +128,7 @@ public final class TrainingJob {
     }
 
     /** What the stage produced: rank 0's result (the others agreed with it) and the driver's view of it. */
-    private record Stage(ReplicaResult lead, long samples, float finalLoss, long droppedFrames,
+    private record Stage(ReplicaResult lead, List<String> replicas, long samples, float finalLoss, long droppedFrames,
                          Map<String, Object> lastValidation) {
     }
 
@@ -214,7 +214,9 @@ public final class TrainingJob {
             LOG.info(lead.stopReason());
         }
         // metrics is closed above: its writer has drained every step
-        return new Stage(lead, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
+        List<String> where = results.stream().sorted(java.util.Comparator.comparingInt(ReplicaResult::rank))
+            .map(ReplicaResult::where).toList();
+        return new Stage(lead, where, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
             droppedFrames, validationLog.last());
     }
 
@@ -239,7 +241,7 @@ public final class TrainingJob {
         double rate = s.samples() / Math.max(1e-9, seconds);
         int workers = cfg.workers;
         Watch watch = p.watch();
-        RunSummary summary = new RunSummary(task, workers, cfg.epochs, end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1),
+        RunSummary summary = new RunSummary(task, workers, s.replicas(), cfg.epochs, end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1),
             cfg.batchSize, cfg.accumulateSteps, workers * cfg.batchSize * cfg.accumulateSteps, end.step(),
             p.plan().options().stepsPerEpoch(), p.start().state().step(), end.skippedSteps(), lead.stopReason(),
             data.trainCount(), data.validationCount(), data.testCount(), s.samples(), published.length,

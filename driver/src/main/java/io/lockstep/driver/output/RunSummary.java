@@ -6,12 +6,14 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.core.JsonProcessingException;
 
+import java.util.List;
 import java.util.Map;
 
 /**
  * What a run did, as written to {@code summary.json} (snake_case keys, strict JSON: values that are
  * not finite are null, sections that do not apply are left out).
  *
+ * @param replicas         where each rank ran, by rank ({@code pid@host})
  * @param epochsCompleted  epochs trained to the end (fewer than {@code epochs} after an early stop)
  * @param resumedFromStep  the step a resumed run started at (0 for a fresh run)
  * @param skippedSteps     steps dropped for a non-finite gradient ({@code on_non_finite: skip})
@@ -23,7 +25,7 @@ import java.util.Map;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RunSummary(
-    String task, int workers, int epochs, int epochsCompleted, int batchSizePerWorker, int accumulateSteps,
+    String task, int workers, List<String> replicas, int epochs, int epochsCompleted, int batchSizePerWorker, int accumulateSteps,
     int globalBatchSize, long steps, int stepsPerEpoch, long resumedFromStep, long skippedSteps, String stoppedEarly,
     long trainSamples, long validationSamples, long testSamples, long samplesTrained, long parameters,
     Double finalLoss, double trainSeconds, double samplesPerSecond, double wallSeconds,

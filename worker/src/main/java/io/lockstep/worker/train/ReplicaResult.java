@@ -3,13 +3,15 @@ package io.lockstep.worker.train;
 import java.io.Serializable;
 
 /**
- * What a replica hands back: a digest of its final parameters (all replicas must agree); from
- * rank 0 only, the final parameters and the best ones by the validation metric; where training
- * stopped and why (or, with {@code failure} set, why training could not go on: every replica reports
- * the same non-finite step, so the stage ends normally and the driver names it); and where its time went.
+ * What a replica hands back: where it ran ({@code pid@host}); a digest of its final parameters (all
+ * replicas must agree); from rank 0 only, the final parameters and the best ones by the validation
+ * metric; its final train state and why it stopped early, if it did; a {@code failure} when training
+ * could not go on (every replica reports the same non-finite step, so the stage ends normally and
+ * the driver names it); and where its time went.
  */
 public record ReplicaResult(
     int rank,
+    String where,
     long paramDigest,
     float[] params,
     float[] bestParams,
@@ -20,6 +22,17 @@ public record ReplicaResult(
     double trainSeconds,
     StepTimes times
 ) implements Serializable {
+
+    /** This process, as {@code pid@host}: which JVM, on which machine, a replica ran in. */
+    public static String here() {
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            host = "unknown-host";
+        }
+        return ProcessHandle.current().pid() + "@" + host;
+    }
 
     /** Order-sensitive digest of the exact float bits: equal digests mean bit-identical replicas. */
     public static long digest(float[] values) {

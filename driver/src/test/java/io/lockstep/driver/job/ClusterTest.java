@@ -1,0 +1,89 @@
+package io.lockstep.driver.job;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.data.TestData;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The whole loop on a real Spark cluster with separate executor JVMs ({@code local-cluster[2,1,1024]}:
+ * a master and two workers in this JVM, each launching an executor process): partitions, the
+ * all-gather of validation metrics and checkpoints cross process boundaries, and the result is
+ * bit-identical to the same job in local mode.
+ */
+class ClusterTest {
+    @TempDir
+    Path dir;
+
+    JobConfig job(String master, String out) {
+        Path[] split = {dir.resolve("train.csv"), dir.resolve("test.csv")};
+        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve(out));
+        c.data.validationFraction = 0.2;
+        c.epochs = 3;
+        c.model.hidden = List.of(48);
+        c.checkpoint.dir = dir.resolve(out + "-ckpt").toString();
+        c.checkpoint.best = "accuracy";
+        c.spark.master = master;
+        return c;
+    }
+
+    @Test
+    void twoExecutorJvmsTrainBitIdenticallyToLocalMode() throws Exception {
+        TestData.digitsSplit(dir, 1400);
+        // executors are separate processes: give them the project's classes and the JVM flags it needs
+        Files.createDirectories(Path.of(System.getenv("SPARK_HOME"), "jars"));
+        JobConfig cluster = job("local-cluster[2,1,1024]", "cluster");
+        cluster.spark.conf.put("spark.executor.extraClassPath", System.getProperty("java.class.path"));
+        cluster.spark.conf.put("spark.executor.extraJavaOptions", System.getProperty("lockstep.jvm.flags"));
+        cluster.spark.conf.put("spark.executorEnv.OMP_NUM_THREADS", "1");
+        cluster.spark.conf.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
+        Map<String, Object> onCluster = TrainingJob.run(cluster);
+        Map<String, Object> local = TrainingJob.run(job("local[2]", "local"));
+
+        @SuppressWarnings("unchecked")
+        List<String> replicas = (List<String>) onCluster.get("replicas");
+        String self = String.valueOf(ProcessHandle.current().pid());
+        assertEquals(2, replicas.size());
+        assertNotEquals(pid(replicas.get(0)), pid(replicas.get(1)), "two executor processes: " + replicas);
+        assertFalse(replicas.stream().anyMatch(r -> pid(r).equals(self)), "not this JVM: " + replicas);
+
+        float[] a = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("cluster/model.zip").toFile())
+            .params().toFloatVector();
+        float[] b = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("local/model.zip").toFile())
+            .params().toFloatVector();
+        assertArrayEquals(b, a, "the cluster must train exactly as local mode");
+        assertEquals(onCluster.get("validation"), local.get("validation"), "validation merged across processes");
+        try (var files = Files.list(dir.resolve("cluster-ckpt"))) {
+            assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("best-")),
+                "the best checkpoint was written from an executor");
+        }
+        JsonNode lastValidation = lastValidation(dir.resolve("cluster/metrics.jsonl"));
+        assertEquals(((Number) onCluster.get("validation_samples")).longValue(), lastValidation.get("count").asLong());
+    }
+
+    private static String pid(String where) {
+        return where.substring(0, where.indexOf('@'));
+    }
+
+    private static JsonNode lastValidation(Path metrics) throws IOException {
+        JsonNode last = null;
+        for (String line : Files.readAllLines(metrics)) {
+            JsonNode n = new ObjectMapper().readTree(line);
+            if (n.get("type").asText().equals("validation")) {
+                last = n;
+            }
+        }
+        return last;
+    }
+}
