@@ -66,8 +66,9 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(plan.exchange());
              GradientClient client = new GradientClient(aeron.aeron(), plan.exchange(), rank, workerHost())) {
             client.awaitConnected();
-            return JavaConverters.asScalaIterator(List.of(train(rank, new AeronExchange(client,
-                plan.exchange().workers()), train, validation)).iterator());
+            ReplicaResult result = train(rank, new AeronExchange(client, plan.exchange().workers()), train, validation,
+                plan, start.value());
+            return JavaConverters.asScalaIterator(List.of(result).iterator());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("rank " + rank + " interrupted (another task of the stage failed?)", e);
@@ -80,7 +81,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         }
     }
 
-    /** One replica's whole run; also what the Java API and tests call without Spark. */
+    /** One replica's whole run over any exchange: the network from the start point, the listeners, the loop. */
     static ReplicaResult train(int rank, GradientExchange exchange, DataPartition train, DataPartition validation,
                                RunPlan plan, StartPoint from) throws Exception {
         Network network = Network.fromJson(plan.modelJson(), from.params());
@@ -96,7 +97,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
                 () -> EvalMetrics.forTask(plan.task(), plan.outputs()), plan.validation()));
             if (plan.bestMetric() != null) {
                 best = new BestModelListener(plan.bestMetric(), plan.higherIsBetter(), plan.minDelta(),
-                    from.bestParams(), params -> writeBest(plan, trainer));
+                    from.bestParams(), t -> writeBest(plan, t));
                 trainer.addListener(best);
                 if (plan.patience() > 0) {
                     trainer.addListener(new EarlyStoppingListener(plan.bestMetric(), plan.patience()));
@@ -123,11 +124,6 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         return new ReplicaResult(rank, ReplicaResult.here(), ReplicaResult.digest(params), rank == 0 ? params : null,
             rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(), failure,
             trainer.samples(), seconds, trainer.times());
-    }
-
-    private ReplicaResult train(int rank, GradientExchange exchange, DataPartition train, DataPartition validation)
-        throws Exception {
-        return train(rank, exchange, train, validation, plan, start.value());
     }
 
     private static void writeBest(RunPlan plan, Trainer trainer) {

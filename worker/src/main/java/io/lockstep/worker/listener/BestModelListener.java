@@ -9,18 +9,18 @@ import java.util.function.Consumer;
 /**
  * Keeps the best parameters by a validation metric: after each validation it records the value in
  * the train state (the same on every replica) and, when it improved, rank 0 keeps a copy of the
- * parameters and hands them to {@code onBest} (e.g. to write the best checkpoint). Early stopping
+ * parameters and calls {@code onBest} (e.g. to write the best checkpoint). Early stopping
  * reads the same bookkeeping, so "best" means one thing in the whole job.
  */
 public final class BestModelListener implements TrainingListener {
     private final String metric;
     private final boolean higherIsBetter;
     private final double minDelta;
-    private final Consumer<float[]> onBest;
+    private final Consumer<Trainer> onBest;
     private float[] bestParams;
 
     public BestModelListener(String metric, boolean higherIsBetter, double minDelta, float[] bestSoFar,
-                             Consumer<float[]> onBest) {
+                             Consumer<Trainer> onBest) {
         this.metric = metric;
         this.higherIsBetter = higherIsBetter;
         this.minDelta = minDelta;
@@ -33,7 +33,7 @@ public final class BestModelListener implements TrainingListener {
         double value = metrics.metric(metric);
         if (trainer.state().offer(value, higherIsBetter, minDelta) && trainer.rank() == 0) {
             bestParams = trainer.network().params().toFloatVector();
-            onBest.accept(bestParams);
+            onBest.accept(trainer);
         }
     }
 

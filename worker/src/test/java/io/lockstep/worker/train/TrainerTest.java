@@ -147,6 +147,28 @@ class TrainerTest {
     }
 
     @Test
+    void aTrainerOnTheLocalExchangeTakesDl4jsOwnSteps() throws Exception {
+        String json = mlp("adam", 0.01);
+        float[] init = initialParams(json);
+        Network net = Network.fromJson(json, init);
+        Trainer trainer = new Trainer(net, new io.lockstep.worker.exchange.LocalExchange(), steps(25), new TrainState(5));
+        try (BatchSource batches = new BatchSource(Digits.stride(digits, 0, 1), 32, 25, 0, false, 0)) {
+            TrainingLoop.run(trainer, batches);
+        }
+        MultiLayerNetwork plain = new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json));
+        plain.init(Nd4j.create(init, new long[]{1, init.length}, 'c'), true);
+        try (BatchSource batches = new BatchSource(Digits.stride(digits, 0, 1), 32, 25, 0, false, 0)) {
+            for (int s = 0; s < 25; s++) {
+                Batch b = batches.next();
+                plain.fit(new DataSet(b.features(), b.labels()));
+            }
+        }
+        assertMaxDiff(plain.params().toFloatVector(), net.params().toFloatVector(), 1e-5);
+        assertEquals(25, trainer.state().step());
+        assertEquals(1, trainer.state().epoch());
+    }
+
+    @Test
     void twoReplicasWithBatchBEqualOneWithBatch2B() throws Exception {
         String json = mlp("adam", 0.01);
         float[] init = initialParams(json);
