@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.function.LongToDoubleFunction;
+import java.util.function.Supplier;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -27,8 +28,8 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger("lockstep");
     private static final Event END = new Event(-1, 0, 0, 0, null);
 
-    /** A finished step, or (with {@code line} set) a prepared line such as a validation result. */
-    private record Event(long step, long samples, float loss, long nanos, String line) {
+    /** A finished step, or (with {@code line} set) a line to render on the writer thread, e.g. a validation result. */
+    private record Event(long step, long samples, float loss, long nanos, Supplier<String> line) {
     }
 
     private final BlockingQueue<Event> queue = new LinkedBlockingQueue<>();
@@ -72,12 +73,13 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         queue.add(new Event(step, samples, meanLoss, nanoTime, null));
     }
 
-    /** Writes a prepared JSON line (and logs {@code message}) in order with the step lines. */
-    public void line(String json, String message) {
-        queue.add(new Event(-1, 0, 0, System.nanoTime(), json));
-        if (message != null) {
-            LOG.info(message);
-        }
+    /**
+     * Writes the JSON line {@code render} returns, in order with the step lines. It runs on this
+     * log's writer thread, so callers on the parameter server's agent threads hand work over
+     * instead of doing it.
+     */
+    public void later(Supplier<String> render) {
+        queue.add(new Event(-1, 0, 0, System.nanoTime(), render));
     }
 
     /** Loss of the last finished step (global, sample-weighted); read it after {@link #close()}. */
@@ -89,7 +91,14 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         try {
             for (Event e = queue.take(); e != END; e = queue.take()) {
                 if (e.line != null) {
-                    line(e.line);
+                    String json;
+                    try {
+                        json = e.line.get();
+                    } catch (RuntimeException bad) { // one unreadable validation must not silence the log
+                        LOG.error("metrics.jsonl: a line could not be rendered: {}", bad.toString());
+                        continue;
+                    }
+                    line(json);
                 } else {
                     record(e);
                 }
