@@ -45,7 +45,7 @@ class ClusterTest {
         Files.createDirectories(Path.of(System.getenv("SPARK_HOME"), "jars"));
         JobConfig cluster = job("local-cluster[2,1,1024]", "cluster");
         cluster.spark.conf.put("spark.executor.extraClassPath", System.getProperty("java.class.path"));
-        cluster.spark.conf.put("spark.executor.extraJavaOptions", System.getProperty("lockstep.jvm.flags"));
+        cluster.spark.conf.put("spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"));
         cluster.spark.conf.put("spark.executorEnv.OMP_NUM_THREADS", "1");
         cluster.spark.conf.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
         Map<String, Object> onCluster = TrainingJob.run(cluster);

@@ -67,6 +67,35 @@ class ExamplesTest {
     }
 
     @Test
+    void aComputationGraphJsonModelTrainsAndIsPublishedAsAGraph() throws Exception {
+        Path[] split = TestData.digitsSplit(dir, 1400);
+        // two dense branches merged before the output: something only a graph can express
+        String json = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder().seed(3)
+            .updater(new org.nd4j.linalg.learning.config.Adam(0.01)).graphBuilder()
+            .addInputs("in")
+            .addLayer("a", new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(64).nOut(24)
+                .activation(org.nd4j.linalg.activations.Activation.RELU).build(), "in")
+            .addLayer("b", new org.deeplearning4j.nn.conf.layers.DenseLayer.Builder().nIn(64).nOut(24)
+                .activation(org.nd4j.linalg.activations.Activation.TANH).build(), "in")
+            .addVertex("ab", new org.deeplearning4j.nn.conf.graph.MergeVertex(), "a", "b")
+            .addLayer("out", new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder(
+                org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction.MCXENT).nIn(48).nOut(10)
+                .activation(org.nd4j.linalg.activations.Activation.SOFTMAX).build(), "ab")
+            .setOutputs("out").build().toJson();
+        Path file = dir.resolve("graph.json");
+        Files.writeString(file, json);
+        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve("graph"));
+        c.model.type = "json";
+        c.model.path = file.toString();
+        c.epochs = 3;
+        Map<String, Object> summary = TrainingJob.run(c);
+        assertTrue(test(summary, "accuracy") > 0.85, "graph test accuracy " + test(summary, "accuracy"));
+        org.deeplearning4j.nn.graph.ComputationGraph graph =
+            ModelSerializer.restoreComputationGraph(dir.resolve("graph/model.zip").toFile());
+        assertEquals(((Number) summary.get("parameters")).longValue(), graph.numParams());
+    }
+
+    @Test
     void fineTuningWithAFrozenLayerChangesOnlyTheUnfrozenParameters() throws Exception {
         Path[] split = TestData.digitsSplit(dir, 1400);
         JobConfig base = TestData.digitsJob(split[0], split[1], dir.resolve("base"));
