@@ -193,6 +193,35 @@ class TrainingLoopJobTest {
     }
 
     @Test
+    void resumingFromANamedCheckpointFileEndsWhereTheWholeRunEnded() throws Exception {
+        Path[] files = split(900, 200);
+        JobConfig whole = job(files, "whole");
+        whole.epochs = 3;
+        whole.model.dropout = 0.2; // dropout masks must be redrawn identically after the resume
+        whole.checkpoint.dir = dir.resolve("ckpt").toString();
+        whole.checkpoint.every = "20 steps"; // 29 steps per epoch: checkpoints fall mid-epoch
+        whole.checkpoint.keep = 10;
+        TrainingJob.run(whole);
+        Path mid;
+        try (var list = Files.list(dir.resolve("ckpt"))) {
+            mid = list.filter(f -> f.getFileName().toString().equals("ckpt-000000000040.lsck")).findFirst()
+                .orElseThrow();
+        }
+        JobConfig resumed = job(files, "resumed");
+        resumed.epochs = 3;
+        resumed.model.dropout = 0.2;
+        resumed.resume = mid.toString();
+        Map<String, Object> summary = TrainingJob.run(resumed);
+        assertEquals(40L, ((Number) summary.get("resumed_from_step")).longValue());
+        assertEquals(87L, ((Number) summary.get("steps")).longValue());
+        float[] a = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("whole/model.zip").toFile()).params()
+            .toFloatVector();
+        float[] b = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("resumed/model.zip").toFile()).params()
+            .toFloatVector();
+        assertArrayEquals(a, b, "resumed mid-epoch from step 40 of 87, bit-identical to the whole run");
+    }
+
+    @Test
     void watchingAMetricNeedsAValidationSetAndAMetricOfTheTask() throws Exception {
         Path[] files = split(640, 100);
         JobConfig noValidation = TestData.digitsJob(files[0], files[2], dir.resolve("nv"));
