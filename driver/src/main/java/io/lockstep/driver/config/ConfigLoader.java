@@ -35,6 +35,14 @@ public final class ConfigLoader {
         return bind(readTree(file), overrides, file.toString(), true);
     }
 
+    /**
+     * A validated private copy of {@code config}: what a run reads, whatever its caller changes
+     * afterwards. Configs built in code are checked by the same rules as YAML files.
+     */
+    public static JobConfig snapshot(JobConfig config, boolean withFiles) {
+        return bind(YAML.valueToTree(config), List.of(), "config", withFiles);
+    }
+
     /** The YAML file as a tree of config keys (an empty mapping for an empty file). */
     public static ObjectNode readTree(Path file) {
         JsonNode tree;

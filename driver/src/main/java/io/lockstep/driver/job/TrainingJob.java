@@ -54,8 +54,9 @@ public final class TrainingJob {
     }
 
     /** Runs the job and returns the summary that was written to summary.json. */
-    public static Map<String, Object> run(JobConfig cfg) throws IOException {
+    public static Map<String, Object> run(JobConfig config) throws IOException {
         long wallStart = System.nanoTime();
+        JobConfig cfg = ConfigLoader.snapshot(config, true); // validated, and fixed for this run
         SparkConf conf = sparkConf(cfg);
         if ("mnist".equalsIgnoreCase(cfg.data.download)) {
             MnistFetcher.ensure(cfg.data);

@@ -73,6 +73,19 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aSnapshotIsAValidatedIndependentCopy() throws IOException {
+        JobConfig original = ConfigLoader.load(yaml(MINIMAL + "model: {hidden: [8, 4]}\nepochs: 3\n"), List.of());
+        JobConfig copy = ConfigLoader.snapshot(original, true);
+        original.epochs = 9;
+        original.model.hidden = List.of(1);
+        assertEquals(3, copy.epochs);
+        assertEquals(List.of(8, 4), copy.model.hidden);
+        original.workers = 0;
+        var e = assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.snapshot(original, true));
+        assertTrue(e.getMessage().contains("config key 'workers' must be >= 1"), e.getMessage());
+    }
+
+    @Test
     void missingFileIsNamed() {
         var e = assertThrows(ConfigLoader.ConfigException.class,
             () -> ConfigLoader.load(dir.resolve("nope.yaml"), List.of()));
