@@ -4,7 +4,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.io.Serial;
 import java.io.Serializable;
-import java.util.Locale;
 
 /**
  * The {@code clipping:} section of a job config: how the averaged gradient is clipped before the updater.
@@ -23,18 +22,11 @@ public record ClippingSpec(Mode mode, double threshold) implements Serializable 
 
         /** Parses the YAML value of {@code clipping.mode} (case-insensitive). */
         public static Mode parse(String name) {
-            if (name == null) {
-                throw new IllegalArgumentException("clipping.mode is required (none, norm, value)");
-            }
-            try {
-                return valueOf(name.trim().toUpperCase(Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("clipping.mode: unknown '" + name + "' (none, norm, value)");
-            }
+            return ConfigNames.parse(Mode.class, "clipping.mode", name);
         }
 
         public String key() {
-            return name().toLowerCase(Locale.ROOT);
+            return ConfigNames.key(this);
         }
     }
 

@@ -5,7 +5,6 @@ import org.nd4j.linalg.learning.config.RmsProp;
 
 import java.io.Serial;
 import java.io.Serializable;
-import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -56,18 +55,11 @@ public record OptimizerSpec(Type type, double lr, double momentum, boolean neste
 
         /** Parses the YAML value of {@code optimizer.type} (case-insensitive). */
         public static Type parse(String name) {
-            if (name == null) {
-                throw new IllegalArgumentException("optimizer.type is required (sgd, adam, adamw, rmsprop)");
-            }
-            try {
-                return valueOf(name.trim().toUpperCase(Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("optimizer.type: unknown '" + name + "' (sgd, adam, adamw, rmsprop)");
-            }
+            return ConfigNames.parse(Type.class, "optimizer.type", name);
         }
 
         public String key() {
-            return name().toLowerCase(Locale.ROOT);
+            return ConfigNames.key(this);
         }
     }
 
@@ -81,14 +73,7 @@ public record OptimizerSpec(Type type, double lr, double momentum, boolean neste
 
         /** Parses the YAML value of {@code optimizer.lr_scaling} (case-insensitive). */
         public static LrScaling parse(String name) {
-            if (name == null) {
-                throw new IllegalArgumentException("optimizer.lr_scaling is required (none, linear)");
-            }
-            try {
-                return valueOf(name.trim().toUpperCase(Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("optimizer.lr_scaling: unknown '" + name + "' (none, linear)");
-            }
+            return ConfigNames.parse(LrScaling.class, "optimizer.lr_scaling", name);
         }
 
         public double factor(int workers) {

@@ -2,7 +2,6 @@ package io.lockstep.worker.optim;
 
 import java.io.Serial;
 import java.io.Serializable;
-import java.util.Locale;
 
 /**
  * The shape of the learning-rate schedule ({@code optimizer.schedule.*}), independent of the base
@@ -40,20 +39,12 @@ public record ScheduleSpec(Kind kind, long warmupSteps, double decayRate, long d
 
         /** Parses the YAML value of {@code optimizer.schedule.kind} (case-insensitive). */
         public static Kind parse(String name) {
-            if (name == null) {
-                throw new IllegalArgumentException("optimizer.schedule.kind is required (constant, step, exponential, cosine)");
-            }
-            try {
-                return valueOf(name.trim().toUpperCase(Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("optimizer.schedule.kind: unknown '" + name
-                    + "' (constant, step, exponential, cosine)");
-            }
+            return ConfigNames.parse(Kind.class, "optimizer.schedule.kind", name);
         }
 
         /** The name as written in YAML. */
         public String key() {
-            return name().toLowerCase(Locale.ROOT);
+            return ConfigNames.key(this);
         }
     }
 
