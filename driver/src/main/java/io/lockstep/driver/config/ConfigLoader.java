@@ -164,6 +164,8 @@ public final class ConfigLoader {
             require(c.model.path != null, "model.path", "is required when model.type is json");
         }
         require(c.output.dir != null && !c.output.dir.isBlank(), "output.dir", "is required");
+        require(c.recovery.maxAttempts >= 1, "recovery.max_attempts", "must be >= 1, got "
+            + c.recovery.maxAttempts);
         require(c.accumulateSteps >= 1, "accumulate_steps", "must be >= 1, got " + c.accumulateSteps);
         oneOf("on_non_finite", c.onNonFinite, "fail", "skip");
         Specs.optimizer(c.optimizer);

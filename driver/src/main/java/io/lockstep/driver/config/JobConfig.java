@@ -34,6 +34,7 @@ public final class JobConfig {
     public EarlyStopping earlyStopping = new EarlyStopping();
     /** fail (default): stop the job at a NaN/Inf loss or gradient; skip: drop such a step and count it. */
     public String onNonFinite = "fail";
+    public Recovery recovery = new Recovery();
     public Ps ps = new Ps();
     public Spark spark = new Spark();
     public Output output = new Output();
@@ -206,6 +207,11 @@ public final class JobConfig {
         public double minDelta = 0;
         /** min or max; default: what the metric means. */
         public String mode;
+    }
+
+    public static final class Recovery {
+        /** Attempts of the training stage before a job with retryable failures (lost executor, stall) gives up. */
+        public int maxAttempts = 3;
     }
 
     public static final class Ps {

@@ -30,23 +30,33 @@ final class Resume {
         if (cfg.resume == null || cfg.resume.isBlank()) {
             return StartPoint.fresh(initial, cfg.seed);
         }
-        Checkpoint checkpoint;
-        String name;
         if (cfg.resume.equalsIgnoreCase("latest")) {
             if (store == null) {
                 throw new ConfigLoader.ConfigException("config key 'resume' is latest but 'checkpoint.dir' is not set");
             }
-            Optional<Checkpoint> latest = store.latestValid(LOG::warn);
-            if (latest.isEmpty()) {
-                LOG.warn("resume: no valid checkpoint in {}: starting from step 0", cfg.checkpoint.dir);
-                return StartPoint.fresh(initial, cfg.seed);
-            }
-            checkpoint = latest.get();
-            name = cfg.checkpoint.dir + " (step " + checkpoint.step() + ")";
-        } else {
-            checkpoint = HadoopCheckpointStore.read(cfg.resume);
-            name = cfg.resume;
+            return latest(cfg, store, identity, initial, "resume");
         }
+        return from(HadoopCheckpointStore.read(cfg.resume), cfg.resume, store, identity, initial, "resume");
+    }
+
+    /**
+     * The newest valid checkpoint in {@code store}, or step 0 when there is none (or no store): where
+     * a resumed run and a recovery attempt start.
+     */
+    static StartPoint latest(JobConfig cfg, CheckpointStore store, RunIdentity identity, float[] initial, String why)
+        throws IOException {
+        Optional<Checkpoint> latest = store == null ? Optional.empty() : store.latestValid(LOG::warn);
+        if (latest.isEmpty()) {
+            LOG.warn("{}: no valid checkpoint{}: starting from step 0", why,
+                store == null ? " (checkpoint.dir is not set)" : " in " + cfg.checkpoint.dir);
+            return StartPoint.fresh(initial, cfg.seed);
+        }
+        Checkpoint checkpoint = latest.get();
+        return from(checkpoint, cfg.checkpoint.dir + " (step " + checkpoint.step() + ")", store, identity, initial, why);
+    }
+
+    private static StartPoint from(Checkpoint checkpoint, String name, CheckpointStore store, RunIdentity identity,
+                                   float[] initial, String why) throws IOException {
         RunIdentities.requireSame(checkpoint.configKeys(), identity.configKeys(), name);
         if (checkpoint.params().length != initial.length) {
             throw new ConfigLoader.ConfigException("cannot resume from " + name + ": it holds "
@@ -57,7 +67,7 @@ final class Resume {
         if (state.bestStep() >= 0 && store != null) {
             best = store.best().map(Checkpoint::params).orElse(null);
         }
-        LOG.info("resume: from {} at {}", name, state);
+        LOG.info("{}: from {} at {}", why, name, state);
         return new StartPoint(checkpoint.params(), checkpoint.updaterState(), state, best);
     }
 }

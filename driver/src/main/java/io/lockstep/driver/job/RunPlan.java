@@ -46,4 +46,10 @@ public record RunPlan(
     RunIdentity identity,
     List<TrainingListener> listeners
 ) implements Serializable {
+
+    /** The same plan for another attempt of the stage: a fresh exchange (new job id, its first step). */
+    RunPlan withExchange(ExchangeSpec next) {
+        return new RunPlan(modelJson, task, outputs, features, batchSize, shuffle, seed, options, next, validation,
+            bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity, listeners);
+    }
 }

@@ -119,7 +119,7 @@ public final class TrainingJob {
     public static Result train(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data, RunOutputs outputs,
                                List<TrainingListener> listeners, long wallStart) throws IOException {
         Prepared prepared = prepare(cfg, sc, data, listeners);
-        Stage stage = runStage(cfg, sc, prepared, outputs);
+        Stage stage = runAttempts(cfg, sc, prepared, outputs);
         return publish(cfg, sc, data, prepared, stage, outputs, wallStart);
     }
 
@@ -130,7 +130,7 @@ public final class TrainingJob {
 
     /** What the stage produced: rank 0's result (the others agreed with it) and the driver's view of it. */
     private record Stage(ReplicaResult lead, List<String> replicas, long samples, float finalLoss, long droppedFrames,
-                         Map<String, Object> lastValidation) {
+                         Map<String, Object> lastValidation, List<RunSummary.Attempt> attempts) {
     }
 
     private static Prepared prepare(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data,
@@ -175,35 +175,68 @@ public final class TrainingJob {
         return new Prepared(plan, model, start, watch, rows);
     }
 
-    /** The parameter server and the barrier stage of N replicas; fails naming the cause. */
-    private static Stage runStage(JobConfig cfg, JavaSparkContext sc, Prepared p, RunOutputs outputs)
+    /** Exception classes a rank throws for bad data, config or a diverged model: retrying cannot help. */
+    private static final java.util.Set<String> FATAL = java.util.Set.of(
+        IllegalArgumentException.class.getName(), ConfigLoader.ConfigException.class.getName(),
+        NumberFormatException.class.getName(), UnsupportedOperationException.class.getName(),
+        io.lockstep.worker.train.NonFiniteException.class.getName());
+
+    /**
+     * The barrier stage, attempt after attempt: a retryable failure (a lost executor, a rank that
+     * stalled past the deadline or failed in the exchange) restarts the stage from the newest valid
+     * checkpoint — step 0 without one — with a fresh job id, so leftovers of the failed attempt are
+     * dropped as foreign, and a fresh parameter server. A fatal failure (bad data or config, a
+     * non-finite loss) or the last allowed attempt ends the job, naming the first real cause.
+     */
+    private static Stage runAttempts(JobConfig cfg, JavaSparkContext sc, Prepared p, RunOutputs outputs)
         throws IOException {
-        RunPlan plan = p.plan();
-        long firstStep = p.start().state().step();
-        Broadcast<StartPoint> startPoint = sc.broadcast(p.start());
-        List<ReplicaResult> results;
-        long droppedFrames;
-        MetricsLog metrics = new MetricsLog(outputs.metrics(), plan.options().stepsPerEpoch(), cfg.epochs,
-            cfg.logEvery, p.model().learningRate(), firstStep > 0);
-        ValidationLog validationLog = new ValidationLog(metrics, plan.options().stepsPerEpoch());
-        try (metrics;
-             EmbeddedAeron aeron = EmbeddedAeron.forServer(plan.exchange());
-             ParameterServer server = ParameterServer.start(aeron.aeron(), plan.exchange(), metrics, validationLog)) {
-            try {
-                results = p.rows().rdd().barrier()
-                    .mapPartitions(new TrainTask(plan, startPoint), false, ClassTag$.MODULE$.apply(ReplicaResult.class))
-                    .toJavaRDD().collect();
-            } catch (Exception e) {
-                String waiting = server.waitingFor();
-                throw new IllegalStateException("training stage failed: " + DataLoader.rootCause(e).getMessage()
-                    + (waiting.isEmpty() ? "" : " [parameter server: " + waiting + "]"), e);
+        StageFailures failures = new StageFailures();
+        sc.sc().addSparkListener(failures);
+        StartPoint start = p.start();
+        List<RunSummary.Attempt> attempts = new ArrayList<>();
+        List<ReplicaResult> results = null;
+        long droppedFrames = 0;
+        MetricsLog metrics = new MetricsLog(outputs.metrics(), p.plan().options().stepsPerEpoch(), cfg.epochs,
+            cfg.logEvery, p.model().learningRate(), start.state().step() > 0);
+        ValidationLog validationLog = new ValidationLog(metrics, p.plan().options().stepsPerEpoch());
+        try (metrics) {
+            for (int attempt = 1; results == null; attempt++) {
+                long began = System.nanoTime();
+                long from = start.state().step();
+                RunPlan plan = p.plan().withExchange(
+                    exchangeSpec(cfg, Math.toIntExact(p.model().network().parameterCount()), from));
+                int stageFrom = failures.nextStage();
+                try {
+                    Outcome outcome = runOnce(sc, plan, p.rows(), start, metrics, validationLog);
+                    results = outcome.results();
+                    droppedFrames += outcome.droppedFrames();
+                    attempts.add(new RunSummary.Attempt(attempt, from, null, null, round(seconds(began))));
+                } catch (AttemptFailed failed) {
+                    StageFailures.Failure f = failures.first(stageFrom, 3000);
+                    String cause = (f != null ? f.describe() : DataLoader.rootCause(failed).getMessage())
+                        + (failed.waiting.isEmpty() ? "" : " [parameter server: " + failed.waiting + "]");
+                    boolean retryable = f == null || f.lost() || !FATAL.contains(f.className());
+                    long reached = Math.max(from, metrics.lastStep());
+                    attempts.add(new RunSummary.Attempt(attempt, from, reached, cause, round(seconds(began))));
+                    if (!retryable) {
+                        throw new IllegalStateException("training stage failed: " + cause, failed.getCause());
+                    }
+                    if (attempt >= cfg.recovery.maxAttempts) {
+                        throw new IllegalStateException("training failed in all " + attempt + " attempts (recovery."
+                            + "max_attempts); the last: " + cause, failed.getCause());
+                    }
+                    start = Resume.latest(cfg, p.plan().checkpoints(), p.plan().identity(),
+                        p.start().params(), "recovery");
+                    LOG.warn("attempt {} failed at step {}: {}; attempt {} of {} starts at step {} ({} steps redone)",
+                        attempt, reached, cause, attempt + 1, cfg.recovery.maxAttempts, start.state().step(),
+                        reached - start.state().step());
+                }
             }
-            droppedFrames = server.drops().total();
-            if (droppedFrames > 0) {
-                LOG.warn("parameter server dropped {} frames: {}", droppedFrames, server.drops());
-            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while training", e);
         } finally {
-            startPoint.destroy();
+            sc.sc().removeSparkListener(failures);
         }
         for (ReplicaResult r : results) {
             if (r.failure() != null) {
@@ -214,11 +247,54 @@ public final class TrainingJob {
         if (lead.stopReason() != null) {
             LOG.info(lead.stopReason());
         }
-        // metrics is closed above: its writer has drained every step
         List<String> where = results.stream().sorted(java.util.Comparator.comparingInt(ReplicaResult::rank))
             .map(ReplicaResult::where).toList();
+        // metrics is closed above: its writer has drained every step
         return new Stage(lead, where, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
-            droppedFrames, validationLog.last());
+            droppedFrames, validationLog.last(), attempts);
+    }
+
+    /** A failed attempt of the stage, with what the parameter server was still waiting for. */
+    private static final class AttemptFailed extends Exception {
+        final String waiting;
+
+        AttemptFailed(Exception cause, String waiting) {
+            super(cause.getMessage(), cause);
+            this.waiting = waiting;
+        }
+    }
+
+    private record Outcome(List<ReplicaResult> results, long droppedFrames) {
+    }
+
+    /** One attempt: a parameter server for it and the barrier stage of N replicas. */
+    private static Outcome runOnce(JavaSparkContext sc, RunPlan plan, JavaRDD<TrainTask.RankRows> rows,
+                                   StartPoint start, MetricsLog metrics, ValidationLog validationLog)
+        throws AttemptFailed {
+        Broadcast<StartPoint> startPoint = sc.broadcast(start);
+        try (EmbeddedAeron aeron = EmbeddedAeron.forServer(plan.exchange());
+             ParameterServer server = ParameterServer.start(aeron.aeron(), plan.exchange(), metrics, validationLog)) {
+            List<ReplicaResult> results;
+            // when one task fails Spark cancels its siblings; interrupting them ends their waits in the
+            // exchange at once instead of at the deadline, so their slots are free for the next attempt
+            sc.setJobGroup("lockstep-" + Long.toHexString(plan.exchange().jobId()), "lockstep training", true);
+            try {
+                results = rows.rdd().barrier()
+                    .mapPartitions(new TrainTask(plan, startPoint), false, ClassTag$.MODULE$.apply(ReplicaResult.class))
+                    .toJavaRDD().collect();
+            } catch (Exception e) {
+                throw new AttemptFailed(e, server.waitingFor());
+            } finally {
+                sc.clearJobGroup();
+            }
+            long dropped = server.drops().total();
+            if (dropped > 0) {
+                LOG.warn("parameter server dropped {} frames: {}", dropped, server.drops());
+            }
+            return new Outcome(results, dropped);
+        } finally {
+            startPoint.destroy();
+        }
     }
 
     /** Evaluates the published parameters on the test split and writes model.zip and summary.json. */
@@ -250,7 +326,7 @@ public final class TrainingJob {
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
                 round(lead.times().exchange()), round(lead.times().apply())),
             new RunSummary.Ps(cfg.ps.transport.toLowerCase(Locale.ROOT), cfg.ps.shards, s.droppedFrames()),
-            s.lastValidation(),
+            s.attempts(), s.lastValidation(),
             watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
                 RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null,
             test == null ? null : test.toMap(), outputs.model().toString());
@@ -305,6 +381,10 @@ public final class TrainingJob {
             }
         }
         return lead;
+    }
+
+    private static double seconds(long sinceNanos) {
+        return (System.nanoTime() - sinceNanos) / 1e9;
     }
 
     private static double round(double v) {

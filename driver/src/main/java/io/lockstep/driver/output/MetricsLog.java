@@ -47,6 +47,7 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     private long epochRateSamples;
     private double epochLoss;
     private volatile float lastLoss = Float.NaN;
+    private volatile long lastStep;
     private volatile IOException failure;
 
     /**
@@ -87,6 +88,14 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         return lastLoss;
     }
 
+    /**
+     * Steps the server reported finished so far (as written, so it may trail the live server by the
+     * queue's length); how far a failed attempt got.
+     */
+    public long lastStep() {
+        return lastStep;
+    }
+
     private void drain() {
         try {
             for (Event e = queue.take(); e != END; e = queue.take()) {
@@ -113,6 +122,7 @@ public final class MetricsLog implements StepListener, AutoCloseable {
 
     private void record(Event e) throws IOException {
         lastLoss = e.loss;
+        lastStep = e.step + 1;
         epochSamples += e.samples;
         epochLoss += (double) e.loss * e.samples;
         long step = e.step + 1;

@@ -19,6 +19,8 @@ import java.util.Map;
  * @param skippedSteps     steps dropped for a non-finite gradient ({@code on_non_finite: skip})
  * @param stoppedEarly     why training stopped before the last epoch, or null
  * @param samplesPerSecond training loop only (start-up and evaluation excluded)
+ * @param attempts         the training stage's attempts: where each started, how far a failed one got
+ *                         and why it failed
  * @param validation       the last validation's merged metrics
  * @param best             the best validation result by the watched metric and whether it was published
  * @param test             the published parameters' metrics on the test split
@@ -29,8 +31,8 @@ public record RunSummary(
     int globalBatchSize, long steps, int stepsPerEpoch, long resumedFromStep, long skippedSteps, String stoppedEarly,
     long trainSamples, long validationSamples, long testSamples, long samplesTrained, long parameters,
     Double finalLoss, double trainSeconds, double samplesPerSecond, double wallSeconds,
-    TimeSplit timeSplitSeconds, Ps ps, Map<String, Object> validation, Best best, Map<String, Object> test,
-    String model) {
+    TimeSplit timeSplitSeconds, Ps ps, List<Attempt> attempts, Map<String, Object> validation, Best best,
+    Map<String, Object> test, String model) {
 
     private static final ObjectMapper JSON = new ObjectMapper()
         .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -41,6 +43,18 @@ public record RunSummary(
     }
 
     public record Ps(String transport, int shards, long droppedFrames) {
+    }
+
+    /**
+     * One attempt of the training stage.
+     *
+     * @param fromStep    the step it started at (a checkpoint's, or 0)
+     * @param failedAtStep the last step it finished before failing; null for the attempt that completed
+     * @param cause       why it failed (who, where, what); null for the attempt that completed
+     * @param seconds     how long it ran, start to end or failure
+     */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    public record Attempt(int attempt, long fromStep, Long failedAtStep, String cause, double seconds) {
     }
 
     public record Best(String metric, Double value, int epoch, long step, boolean published) {
