@@ -1,0 +1,109 @@
+package io.lockstep.driver.job;
+
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.data.TestData;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Faults on a real cluster with separate executor JVMs ({@code local-cluster[2,1,1024]}): an
+ * executor killed with SIGKILL in the middle of training is detected, named, and recovered from the
+ * newest checkpoint on a replacement executor, and the job ends with the parameters of an
+ * undisturbed run.
+ */
+class ChaosTest {
+    @TempDir
+    Path dir;
+
+    JobConfig job(String master, String out) {
+        Path[] split = {dir.resolve("train.csv"), dir.resolve("test.csv")};
+        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve(out));
+        c.epochs = 40; // long enough to be killed in the middle (about 45 steps per epoch)
+        c.model.hidden = List.of(64);
+        c.checkpoint.dir = dir.resolve(out + "-ckpt").toString();
+        c.checkpoint.every = "50 steps";
+        c.ps.timeoutSeconds = 20;
+        c.spark.master = master;
+        if (master.startsWith("local-cluster")) {
+            c.spark.conf.put("spark.executor.extraClassPath", System.getProperty("java.class.path"));
+            c.spark.conf.put("spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"));
+            c.spark.conf.put("spark.executorEnv.OMP_NUM_THREADS", "1");
+            c.spark.conf.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
+        }
+        return c;
+    }
+
+    /** This JVM's executor processes (the in-process worker launched them: they are its descendants). */
+    static List<ProcessHandle> executors() {
+        return ProcessHandle.current().descendants().filter(ChaosTest::isExecutor).toList();
+    }
+
+    private static boolean isExecutor(ProcessHandle p) {
+        try { // /proc/PID/cmdline: ProcessHandle.Info may leave out long command lines
+            return Files.readString(Path.of("/proc", String.valueOf(p.pid()), "cmdline"))
+                .contains("CoarseGrainedExecutorBackend");
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    static boolean anyCheckpoint(Path dir) throws Exception {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(f -> f.getFileName().toString().startsWith("ckpt-"));
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void anExecutorKilledMidTrainingIsNamedAndRecoveredToTheUndisturbedResult() throws Exception {
+        TestData.digitsSplit(dir, 1440);
+        Files.createDirectories(Path.of(System.getenv("SPARK_HOME"), "jars"));
+        JobConfig chaos = job("local-cluster[2,1,1024]", "chaos");
+        CompletableFuture<Map<String, Object>> running = CompletableFuture.supplyAsync(() -> {
+            try {
+                return TrainingJob.run(chaos);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!anyCheckpoint(Path.of(chaos.checkpoint.dir)) && !running.isDone() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertFalse(running.isDone(), "the job must still be running when the executor is killed");
+        List<ProcessHandle> victims = executors();
+        assertEquals(2, victims.size(), "two executor JVMs");
+        ProcessHandle victim = victims.get(0);
+        victim.destroyForcibly(); // SIGKILL
+        org.slf4j.LoggerFactory.getLogger("lockstep").info("chaos: killed executor process {} (SIGKILL)", victim.pid());
+        assertTrue(victim.onExit().get(30, TimeUnit.SECONDS) != null);
+
+        Map<String, Object> summary = running.get(300, TimeUnit.SECONDS);
+        List<Map<String, Object>> attempts = (List<Map<String, Object>>) summary.get("attempts");
+        assertEquals(2, attempts.size(), attempts.toString());
+        String cause = (String) attempts.get(0).get("cause");
+        assertTrue(cause.matches("executor \\d+ on \\S+ was lost.*"), cause);
+        assertTrue(((Number) attempts.get(1).get("from_step")).intValue() >= 50, "resumed from a checkpoint");
+
+        Map<String, Object> undisturbed = TrainingJob.run(job("local[2]", "undisturbed"));
+        assertEquals(undisturbed.get("steps"), summary.get("steps"));
+        assertArrayEquals(
+            ModelSerializer.restoreMultiLayerNetwork(dir.resolve("undisturbed/model.zip").toFile()).params().toFloatVector(),
+            ModelSerializer.restoreMultiLayerNetwork(dir.resolve("chaos/model.zip").toFile()).params().toFloatVector(),
+            "recovered on a replacement executor, the job ends exactly where the undisturbed run ends");
+    }
+}
