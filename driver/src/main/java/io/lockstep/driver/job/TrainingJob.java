@@ -218,12 +218,11 @@ public final class TrainingJob {
                     boolean retryable = f == null || f.lost() || !FATAL.contains(f.className());
                     long reached = Math.max(from, metrics.lastStep());
                     attempts.add(new RunSummary.Attempt(attempt, from, reached, cause, round(seconds(began))));
-                    if (!retryable) {
-                        throw new IllegalStateException("training stage failed: " + cause, failed.getCause());
-                    }
-                    if (attempt >= cfg.recovery.maxAttempts) {
-                        throw new IllegalStateException("training failed in all " + attempt + " attempts (recovery."
-                            + "max_attempts); the last: " + cause, failed.getCause());
+                    if (!retryable || attempt >= cfg.recovery.maxAttempts) {
+                        String message = !retryable ? "training stage failed: " + cause
+                            : "training failed in all " + attempt + " attempts (recovery.max_attempts); the last: " + cause;
+                        LOG.error(message, failed.getCause()); // the whole chain in the log; the CLI prints one line
+                        throw new IllegalStateException(message, failed.getCause());
                     }
                     start = Resume.latest(cfg, p.plan().checkpoints(), p.plan().identity(),
                         p.start().params(), "recovery");
