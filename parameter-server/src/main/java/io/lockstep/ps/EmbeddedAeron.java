@@ -11,6 +11,7 @@ import java.io.File;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Embedded Aeron media drivers (with a client each), shared by name within a JVM by the
@@ -20,11 +21,41 @@ import java.util.UUID;
  * start and on shutdown; directories left by dead processes are removed on start. One shared
  * driver thread with a parking back-off keeps the driver off the cores that train (measured:
  * DEDICATED sender/receiver threads were slower on 2 cores).
+ *
+ * <p><b>One stall budget.</b> {@code ps.timeout_seconds} ({@link ExchangeSpec#timeoutMillis()}) is the
+ * longest any party may stall before the job fails, and Lockstep's own deadlines enforce it with
+ * messages naming rank and step. Aeron has liveness timeouts of its own, 10 s by default, that would
+ * fire first and far less helpfully: a worker JVM stopped for 12-15 s (a long GC, a frozen container)
+ * came back to {@code ConductorServiceTimeoutException: service interval exceeded}, its client closed
+ * and every publication {@code unusable (-4)}. So every Aeron timeout that can end a client, an image
+ * or a publication's connection is set to {@link #livenessMillis(long) the budget + 30 s}: Lockstep's
+ * deadline always fires first, and a pause within the budget is survived by everyone:
+ * <ul>
+ * <li>driver {@code clientLivenessTimeoutNs} ({@code aeron.client.liveness.timeout}): the driver drops a
+ *     client whose keepalives stop; the client reads the same value from the CnC file as its
+ *     {@code interServiceTimeoutNs}, the "service interval exceeded" check above;</li>
+ * <li>client and driver {@code driverTimeoutMs} ({@code aeron.driver.timeout}): a client whose driver's
+ *     heartbeat is older than this (the embedded driver was stopped too) closes itself;</li>
+ * <li>{@code imageLivenessTimeoutNs}: a receiver that hears nothing from a publisher for this long
+ *     drops the image, and data sent after a resume would start a new image past what was lost;</li>
+ * <li>{@code publicationConnectionTimeoutNs}: a publication without status messages for this long
+ *     reports NOT_CONNECTED;</li>
+ * <li>{@code flowControlReceiverTimeoutNs}: min flow control forgets a receiver silent for this long;</li>
+ * <li>{@code publicationUnblockTimeoutNs} (must exceed the client liveness timeout): a claim not
+ *     committed for this long is turned into padding, so a worker stopped between {@code tryClaim}
+ *     and {@code commit} would lose that chunk.</li>
+ * </ul>
+ * The driver checks these on its 1 s timer ({@code timerIntervalNs}, which must stay below all of
+ * them). Since the settings are fixed when a driver starts, drivers are shared by name and budget.
  */
 public final class EmbeddedAeron implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedAeron.class);
     private static final String PREFIX = "lockstep-";
     private static final int SOCKET_BUFFER = 2 * 1024 * 1024;
+    /** Aeron's default liveness timeouts; never go below them. */
+    static final long AERON_DEFAULT_TIMEOUT_MS = 10_000;
+    /** How far Aeron's timeouts stay above the stall budget. */
+    static final long SLACK_MS = 30_000;
 
     private static final Map<String, EmbeddedAeron> RUNNING = new HashMap<>();
 
@@ -33,10 +64,13 @@ public final class EmbeddedAeron implements AutoCloseable {
     private final Aeron aeron;
     private final String directory;
     private final Thread cleanupOnExit;
+    private final long livenessMs;
     private int users;
 
-    private EmbeddedAeron(String name) {
+    private EmbeddedAeron(String name, long stallBudgetMs) {
         this.name = name;
+        this.livenessMs = livenessMillis(stallBudgetMs);
+        long livenessNs = TimeUnit.MILLISECONDS.toNanos(livenessMs);
         GradientFrame.requireLittleEndian();
         removeOrphans();
         directory = baseDir() + File.separator + PREFIX + ProcessHandle.current().pid() + "-"
@@ -53,10 +87,17 @@ public final class EmbeddedAeron implements AutoCloseable {
             .socketSndbufLength(SOCKET_BUFFER)
             .initialWindowLength(SOCKET_BUFFER)
             .termBufferSparseFile(true)
-            .warnIfDirectoryExists(false);
+            .warnIfDirectoryExists(false)
+            .clientLivenessTimeoutNs(livenessNs)
+            .imageLivenessTimeoutNs(livenessNs)
+            .publicationConnectionTimeoutNs(livenessNs)
+            .flowControlReceiverTimeoutNs(livenessNs)
+            .publicationUnblockTimeoutNs(livenessNs + TimeUnit.SECONDS.toNanos(10))
+            .driverTimeoutMs(livenessMs);
         driver = MediaDriver.launchEmbedded(ctx);
         try {
-            aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
+                .driverTimeoutMs(livenessMs));
         } catch (RuntimeException e) {
             driver.close();
             throw e;
@@ -66,9 +107,18 @@ public final class EmbeddedAeron implements AutoCloseable {
         LOG.debug("embedded Aeron media driver in {}", directory);
     }
 
-    /** Returns this JVM's shared driver, starting it on first use; pair every call with {@link #close()}. */
+    /**
+     * Returns this JVM's shared driver for a stall budget of 0 (Aeron's timeouts at
+     * {@link #livenessMillis(long) 30 s}), starting it on first use; pair every call with {@link #close()}.
+     * Jobs use {@link #forServer} and {@link #forWorkers}, which follow their spec's budget.
+     */
     public static EmbeddedAeron acquire() {
-        return acquire("shared");
+        return acquire("shared", 0);
+    }
+
+    /** Aeron's liveness timeouts for a stall budget: above it by {@link #SLACK_MS}, never below Aeron's default. */
+    public static long livenessMillis(long stallBudgetMs) {
+        return Math.max(AERON_DEFAULT_TIMEOUT_MS, stallBudgetMs + SLACK_MS);
     }
 
     /**
@@ -78,18 +128,25 @@ public final class EmbeddedAeron implements AutoCloseable {
      * the bottleneck). IPC needs server and workers on one driver.
      */
     public static EmbeddedAeron forServer(ExchangeSpec spec) {
-        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "server");
+        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "server", spec.timeoutMillis());
     }
 
     /** The driver workers of this JVM use; see {@link #forServer}. */
     public static EmbeddedAeron forWorkers(ExchangeSpec spec) {
-        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "workers");
+        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "workers", spec.timeoutMillis());
     }
 
-    private static synchronized EmbeddedAeron acquire(String name) {
-        EmbeddedAeron instance = RUNNING.computeIfAbsent(name, EmbeddedAeron::new);
+    /** The driver of that name started for that stall budget (one per budget: timeouts are fixed at start). */
+    static synchronized EmbeddedAeron acquire(String name, long stallBudgetMs) {
+        String key = name + "/" + livenessMillis(stallBudgetMs);
+        EmbeddedAeron instance = RUNNING.computeIfAbsent(key, k -> new EmbeddedAeron(k, stallBudgetMs));
         instance.users++;
         return instance;
+    }
+
+    /** Aeron's liveness timeouts in this driver and its client, in milliseconds. */
+    public long livenessMillis() {
+        return livenessMs;
     }
 
     public Aeron aeron() {

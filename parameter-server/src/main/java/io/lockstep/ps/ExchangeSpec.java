@@ -12,6 +12,10 @@ import java.util.Arrays;
  * The all-gather has one such pair of its own ({@code gatherPort}, {@code gatherControlPort}),
  * served by one endpoint for the whole server rather than per shard.
  * IPC: the same streams over shared memory, for workers in the server's JVM.
+ *
+ * <p>{@code timeoutMillis} ({@code ps.timeout_seconds}) is the job's one stall budget: the longest any
+ * wait of a worker or of a server shard may last before it fails naming rank and step. Aeron's own
+ * liveness timeouts are set above it ({@link EmbeddedAeron}), so a pause within the budget is survived.
  */
 public record ExchangeSpec(
     long jobId,

@@ -5,6 +5,9 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentTerminationException;
+
+import java.util.concurrent.TimeUnit;
 
 /**
  * Duty cycle of the all-gather endpoint: collect the blobs of the open round from the upstream
@@ -15,6 +18,10 @@ import org.agrona.concurrent.Agent;
  *
  * <p>Runs in the same thread as shard 0's {@link ShardAgent} (a composite agent): gathers are
  * rare, and on small machines a thread of their own would only compete with training.
+ *
+ * <p>Deadlines as for a shard: once a round is open every rank's blob must be in within the stall
+ * budget, and a ready blob must be taken by the workers within it; past either, the agent stops
+ * naming the round and the ranks it waited for.
  */
 final class GatherAgent implements Agent {
     private static final int FRAGMENT_LIMIT = 64;
@@ -25,28 +32,57 @@ final class GatherAgent implements Agent {
     private final long jobId;
     private final int chunkBytes;
     private final GatherListener listener;
+    private final long timeoutNs;
     private final BufferClaim claim = new BufferClaim();
     private final GatherFrame out = new GatherFrame();
     private final FragmentHandler onFragment;
 
     private int sent;       // ready blobs fully forwarded this round
     private int sentBytes;  // bytes of the next ready blob already forwarded
+    private boolean open;   // a round is open: its deadline runs
+    private long openedNs;
+    private boolean blocked;
+    private long blockedNs;
+    private long blockedResult;
 
     GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, long jobId, int mtu,
-                GatherListener listener) {
+                long timeoutMillis, GatherListener listener) {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
         this.jobId = jobId;
         this.chunkBytes = ExchangeSpec.gatherChunkBytesFor(mtu);
         this.listener = listener;
+        this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.onFragment = (buffer, offset, length, header) -> aggregator.onFrame(buffer, offset, length);
     }
 
     @Override
     public int doWork() {
         int work = aggregator.isComplete() ? 0 : upstream.poll(onFragment, FRAGMENT_LIMIT);
-        return work + forwardReadyBlobs();
+        if (!open && aggregator.isOpen()) {
+            open = true;
+            openedNs = System.nanoTime();
+        }
+        work += forwardReadyBlobs();
+        if (open) { // every cycle: a flood of junk frames must not postpone it
+            checkDeadlines();
+        }
+        return work;
+    }
+
+    private void checkDeadlines() {
+        long now = System.nanoTime();
+        if (!aggregator.isComplete() && now - openedNs > timeoutNs) {
+            throw new AgentTerminationException("parameter-server gather round " + aggregator.round()
+                + ": no blob from rank(s) " + aggregator.missingRanks() + " within "
+                + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+        }
+        if (blocked && now - blockedNs > timeoutNs) {
+            throw new AgentTerminationException("parameter-server gather round " + aggregator.round()
+                + ": the workers took no blobs within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms ("
+                + (blockedResult == Publication.NOT_CONNECTED ? "no receiver connected" : "back-pressure") + ")");
+        }
     }
 
     private int forwardReadyBlobs() {
@@ -58,10 +94,17 @@ final class GatherAgent implements Agent {
             long result = downstream.tryClaim(GatherFrame.frameLength(length), claim);
             if (result < 0) {
                 if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-                    throw new IllegalStateException("gather downstream publication unusable: " + result);
+                    throw new AgentTerminationException("parameter-server gather downstream publication unusable: "
+                        + result);
                 }
+                if (!blocked) {
+                    blocked = true;
+                    blockedNs = System.nanoTime();
+                }
+                blockedResult = result;
                 return work; // back-pressured or no subscriber yet: retry on the next duty cycle
             }
+            blocked = false;
             int index = claim.offset();
             out.wrapForWrite(claim.buffer(), index, claim.length())
                 .header(jobId, aggregator.round(), rank, blob.length, sentBytes, length);
@@ -79,6 +122,7 @@ final class GatherAgent implements Agent {
             byte[][] blobs = aggregator.blobs();
             aggregator.advance(); // first, so a listener that throws cannot stall the next round
             sent = 0;
+            open = false;
             listener.onGathered(round, blobs);
         }
         return work;

@@ -140,8 +140,16 @@ public final class GatherAggregator {
      * messages. Read from other threads without synchronisation: a diagnostic, not a decision.
      */
     public String waitingFor() {
+        if (!open || blobs == null || readyCount == workers) {
+            return "";
+        }
+        return "round " + round + " waits for rank(s) " + missingRanks();
+    }
+
+    /** Ranks whose blob of the open round is not complete, e.g. "1,2"; empty when none is open. */
+    public String missingRanks() {
         byte[][] b = blobs;
-        if (!open || b == null || readyCount == workers) {
+        if (!open || b == null) {
             return "";
         }
         StringBuilder sb = new StringBuilder();
@@ -150,6 +158,6 @@ public final class GatherAggregator {
                 sb.append(sb.length() == 0 ? "" : ",").append(r);
             }
         }
-        return "round " + round + " waits for rank(s) " + sb;
+        return sb.toString();
     }
 }

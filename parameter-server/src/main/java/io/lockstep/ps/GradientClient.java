@@ -30,6 +30,11 @@ import java.util.concurrent.TimeoutException;
  */
 public final class GradientClient implements AutoCloseable {
     private static final int FRAGMENT_LIMIT = 16;
+    /** What a wait is for, so that its deadline message is only built once it has passed. */
+    private static final int WAIT_SHARD = 0;
+    private static final int WAIT_GATHER_ENDPOINT = 1;
+    private static final int WAIT_SEND = 2;
+    private static final int WAIT_AVERAGES = 3;
     /** (job, host) → the ports this JVM's workers receive on: averages by shard, then gathered blobs. */
     private static final Map<String, int[]> RECEIVE_PORTS = new ConcurrentHashMap<>();
 
@@ -120,16 +125,12 @@ public final class GradientClient implements AutoCloseable {
         long deadline = System.nanoTime() + timeoutNs;
         for (int s = 0; s < layout.shards(); s++) {
             while (!upstream[s].isConnected() || !downstream[s].isConnected()) {
-                checkDeadline(deadline, "rank " + rank + ": parameter-server shard " + s + " not reachable ("
-                    + (upstream[s].isConnected() ? "no averages channel " + downstream[s].channel()
-                    : "gradient channel " + upstream[s].channel()) + ")");
+                checkDeadline(deadline, WAIT_SHARD, s, 0);
                 idle.idle();
             }
         }
         while (!gatherUpstream.isConnected() || !gatherDownstream.isConnected()) {
-            checkDeadline(deadline, "rank " + rank + ": parameter-server gather endpoint not reachable ("
-                + (gatherUpstream.isConnected() ? "no gathered-blobs channel " + gatherDownstream.channel()
-                : "gather channel " + gatherUpstream.channel()) + ")");
+            checkDeadline(deadline, WAIT_GATHER_ENDPOINT, 0, 0);
             idle.idle();
         }
         idle.reset();
@@ -159,8 +160,7 @@ public final class GradientClient implements AutoCloseable {
         while (receivedCount < received.length) {
             int work = pollAverages();
             if (work == 0) {
-                checkDeadline(deadline, "rank " + rank + " step " + step + ": no average from "
-                    + missingShards());
+                checkDeadline(deadline, WAIT_AVERAGES, 0, 0);
                 idle.idle();
             } else {
                 idle.reset();
@@ -187,8 +187,7 @@ public final class GradientClient implements AutoCloseable {
                 throw new IllegalStateException("rank " + rank + ": gradient publication to shard " + shard
                     + " unusable (" + result + ")");
             }
-            checkDeadline(deadline, "rank " + rank + " step " + currentStep + ": shard " + shard
-                + (result == Publication.NOT_CONNECTED ? " not connected" : " not accepting gradients (back-pressure)"));
+            checkDeadline(deadline, WAIT_SEND, shard, result);
             idle.idle();
         }
         idle.reset();
@@ -241,13 +240,31 @@ public final class GradientClient implements AutoCloseable {
         return sb.toString();
     }
 
-    private void checkDeadline(long deadline, String waitingFor) throws TimeoutException, InterruptedException {
-        if (Thread.interrupted()) {
-            throw new InterruptedException(waitingFor);
+    /**
+     * Throws once interrupted or past the deadline, naming rank, step and what was waited for; returns
+     * at once otherwise. The message is only built then: this runs on every idle spin of a wait.
+     */
+    private void checkDeadline(long deadline, int wait, int shard, long sendResult)
+        throws TimeoutException, InterruptedException {
+        boolean interrupted = Thread.interrupted();
+        if (!interrupted && System.nanoTime() - deadline <= 0) {
+            return;
         }
-        if (System.nanoTime() - deadline > 0) {
-            throw new TimeoutException(waitingFor + " within " + spec.timeoutMillis() + " ms");
+        String what = switch (wait) {
+            case WAIT_SHARD -> "rank " + rank + ": parameter-server shard " + shard + " not reachable ("
+                + (upstream[shard].isConnected() ? "no averages channel " + downstream[shard].channel()
+                : "gradient channel " + upstream[shard].channel()) + ")";
+            case WAIT_GATHER_ENDPOINT -> "rank " + rank + ": parameter-server gather endpoint not reachable ("
+                + (gatherUpstream.isConnected() ? "no gathered-blobs channel " + gatherDownstream.channel()
+                : "gather channel " + gatherUpstream.channel()) + ")";
+            case WAIT_SEND -> "rank " + rank + " step " + currentStep + ": shard " + shard
+                + (sendResult == Publication.NOT_CONNECTED ? " not connected" : " not accepting gradients (back-pressure)");
+            default -> "rank " + rank + " step " + currentStep + ": no average from " + missingShards();
+        };
+        if (interrupted) {
+            throw new InterruptedException(what);
         }
+        throw new TimeoutException(what + " within " + spec.timeoutMillis() + " ms");
     }
 
     /**

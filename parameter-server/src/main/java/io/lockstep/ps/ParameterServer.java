@@ -61,11 +61,11 @@ public final class ParameterServer implements AutoCloseable {
                 ShardAggregator aggregator = new ShardAggregator(spec.jobId(), s, layout, spec.workers(),
                     spec.firstStep(), server.drops);
                 server.aggregators.add(aggregator);
-                Agent agent = new ShardAgent(aggregator, up, down, layout, spec.jobId(),
+                Agent agent = new ShardAgent(aggregator, up, down, layout, spec.jobId(), spec.timeoutMillis(),
                     s == 0 ? listener : StepListener.NONE);
                 if (s == 0) {
                     agent = new CompositeAgent(agent, new GatherAgent(server.gather, gatherUp, gatherDown,
-                        spec.jobId(), spec.mtu(), gatherListener));
+                        spec.jobId(), spec.mtu(), spec.timeoutMillis(), gatherListener));
                 }
                 ErrorHandler onError = e -> {
                     server.failure.compareAndSet(null, e);
@@ -92,7 +92,10 @@ public final class ParameterServer implements AutoCloseable {
         return drops;
     }
 
-    /** First error a shard hit, or null. */
+    /**
+     * First error a shard hit, or null; a shard that waited past the stall budget stops with a message
+     * naming shard, step (or gather round) and the ranks it waited for.
+     */
     public Throwable failure() {
         return failure.get();
     }

@@ -5,11 +5,21 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentTerminationException;
+
+import java.util.concurrent.TimeUnit;
 
 /**
  * Duty cycle of one parameter-server shard: collect the current step's chunks from the
  * upstream subscription and publish each chunk's average downstream as soon as it is ready
  * (resuming on the next cycle when back-pressured); once all are out, move to the next step.
+ *
+ * <p>Both waits have the job's stall budget as deadline: once a step's first gradient frame is
+ * in, every rank's must be within the budget, and a ready average must be taken by the workers'
+ * receivers within it. Past either, the shard stops with an {@link AgentTerminationException}
+ * naming shard, step and the ranks it waited for (the {@link ParameterServer#failure()}). The time
+ * between steps is not the server's to judge: workers may validate or checkpoint there, and their
+ * own deadlines cover their waits.
  */
 final class ShardAgent implements Agent {
     private static final int FRAGMENT_LIMIT = 64;
@@ -20,27 +30,57 @@ final class ShardAgent implements Agent {
     private final ShardLayout layout;
     private final long jobId;
     private final StepListener listener;
+    private final long timeoutNs;
     private final BufferClaim claim = new BufferClaim();
     private final GradientFrame out = new GradientFrame();
     private final FragmentHandler onFragment;
 
     private int sent; // ready chunks already published this step
+    private boolean started; // a frame of the current step is in: its deadline runs
+    private long startedNs;
+    private boolean blocked; // the downstream publication refused a claim: the send deadline runs
+    private long blockedNs;
+    private long blockedResult;
 
     ShardAgent(ShardAggregator aggregator, Subscription upstream, Publication downstream,
-               ShardLayout layout, long jobId, StepListener listener) {
+               ShardLayout layout, long jobId, long timeoutMillis, StepListener listener) {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
         this.layout = layout;
         this.jobId = jobId;
         this.listener = listener;
+        this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.onFragment = (buffer, offset, length, header) -> aggregator.onFrame(buffer, offset, length);
     }
 
     @Override
     public int doWork() {
         int work = aggregator.isComplete() ? 0 : upstream.poll(onFragment, FRAGMENT_LIMIT);
-        return work + sendReadyAverages();
+        if (!started && aggregator.isStarted()) {
+            started = true;
+            startedNs = System.nanoTime();
+        }
+        work += sendReadyAverages();
+        if (started) { // every cycle: a flood of junk frames must not postpone it
+            checkDeadlines();
+        }
+        return work;
+    }
+
+    private void checkDeadlines() {
+        long now = System.nanoTime();
+        if (!aggregator.isComplete() && now - startedNs > timeoutNs) {
+            throw new AgentTerminationException("parameter-server shard " + aggregator.shard() + " step "
+                + aggregator.step() + ": no gradient from rank(s) " + aggregator.missingRanks() + " within "
+                + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+        }
+        if (blocked && now - blockedNs > timeoutNs) {
+            throw new AgentTerminationException("parameter-server shard " + aggregator.shard() + " step "
+                + aggregator.step() + ": the workers took no averages within "
+                + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms ("
+                + (blockedResult == Publication.NOT_CONNECTED ? "no receiver connected" : "back-pressure") + ")");
+        }
     }
 
     private int sendReadyAverages() {
@@ -53,10 +93,17 @@ final class ShardAgent implements Agent {
             long result = downstream.tryClaim(GradientFrame.frameLength(length), claim);
             if (result < 0) {
                 if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-                    throw new IllegalStateException("shard " + shard + " downstream publication unusable: " + result);
+                    throw new AgentTerminationException("parameter-server shard " + shard
+                        + " downstream publication unusable: " + result);
                 }
+                if (!blocked) {
+                    blocked = true;
+                    blockedNs = System.nanoTime();
+                }
+                blockedResult = result;
                 return work; // back-pressured or no subscriber yet: retry on the next duty cycle
             }
+            blocked = false;
             int index = claim.offset();
             out.wrapForWrite(claim.buffer(), index, claim.length())
                 .header(jobId, aggregator.step(), GradientFrame.SERVER_RANK, shard, chunk, chunks,
@@ -71,6 +118,7 @@ final class ShardAgent implements Agent {
             listener.onStep(aggregator.step(), aggregator.totalSamples(), aggregator.meanLoss(), System.nanoTime());
             aggregator.advance();
             sent = 0;
+            started = false;
         }
         return work;
     }

@@ -39,6 +39,7 @@ public final class ShardAggregator {
     private final DropCounters drops;
 
     private long step;
+    private int accepted; // frames summed this step
     private int readyCount;
     private long totalSamples;
     private double weightedLoss;
@@ -104,6 +105,7 @@ public final class ShardAggregator {
             return drop(Outcome.MALFORMED);
         }
         received[slot] = true;
+        accepted++;
         int dst = (frame.valueOffset() - shardStart) * Float.BYTES;
         if (n > 0) {
             accumulate(buffer, frame.valuesIndex(), dst, n, samples);
@@ -154,10 +156,14 @@ public final class ShardAggregator {
         java.util.Arrays.fill(received, false);
         java.util.Arrays.fill(samplesByRank, -1);
         java.util.Arrays.fill(arrivals, 0);
+        accepted = 0;
         readyCount = 0;
         totalSamples = 0;
         weightedLoss = 0;
     }
+
+    /** True once a frame of the current step has been summed. */
+    public boolean isStarted() { return accepted > 0; }
 
     /** True once every chunk of the current step is averaged. */
     public boolean isComplete() { return readyCount == chunkCount; }

@@ -137,6 +137,15 @@ class ParameterServerTest {
             assertTrue(e.getMessage().contains("rank 0 step 0: no average from shard 0, shard 1 within 1000 ms"),
                 e.getMessage());
             assertEquals("shard 0 step 0 waits for rank(s) 1; shard 1 step 0 waits for rank(s) 1", server.waitingFor());
+            // the server's own deadline: from the step's first frame, named by shard, step and rank
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (server.failure() == null) {
+                assertTrue(System.nanoTime() < deadline, "the server never timed out");
+                Thread.sleep(5);
+            }
+            assertTrue(server.failure().getMessage().matches(
+                "parameter-server shard [01] step 0: no gradient from rank\\(s\\) 1 within 1000 ms"),
+                server.failure().getMessage());
         }
     }
 
