@@ -67,27 +67,77 @@ class ChaosTest {
         }
     }
 
-    @Test
-    @SuppressWarnings("unchecked")
-    void anExecutorKilledMidTrainingIsNamedAndRecoveredToTheUndisturbedResult() throws Exception {
+    /** Starts {@code job} in the background and returns once its first checkpoint is written. */
+    CompletableFuture<Map<String, Object>> startAndWaitForACheckpoint(JobConfig job) throws Exception {
         TestData.digitsSplit(dir, 1440);
         Files.createDirectories(Path.of(System.getenv("SPARK_HOME"), "jars"));
-        JobConfig chaos = job("local-cluster[2,1,1024]", "chaos");
         CompletableFuture<Map<String, Object>> running = CompletableFuture.supplyAsync(() -> {
             try {
-                return TrainingJob.run(chaos);
+                return TrainingJob.run(job);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
         });
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!anyCheckpoint(Path.of(chaos.checkpoint.dir)) && !running.isDone() && System.nanoTime() < deadline) {
+        while (!anyCheckpoint(Path.of(job.checkpoint.dir)) && !running.isDone() && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        assertFalse(running.isDone(), "the job must still be running when the executor is killed");
-        List<ProcessHandle> victims = executors();
-        assertEquals(2, victims.size(), "two executor JVMs");
-        ProcessHandle victim = victims.get(0);
+        assertFalse(running.isDone(), "the job must still be running when the fault is injected");
+        assertEquals(2, executors().size(), "two executor JVMs");
+        return running;
+    }
+
+    static void signal(String signal, ProcessHandle process) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(process.pid())).inheritIO().start();
+        assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + signal);
+        org.slf4j.LoggerFactory.getLogger("lockstep").info("chaos: SIG{} to executor process {}", signal, process.pid());
+    }
+
+    float[] params(String run) throws Exception {
+        return ModelSerializer.restoreMultiLayerNetwork(dir.resolve(run + "/model.zip").toFile()).params().toFloatVector();
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void anExecutorPausedBelowTheDeadlineIsWaitedFor() throws Exception {
+        JobConfig paused = job("local-cluster[2,1,1024]", "paused");
+        paused.ps.timeoutSeconds = 45; // the one stall budget: a 30 s pause is tolerated
+        CompletableFuture<Map<String, Object>> running = startAndWaitForACheckpoint(paused);
+        ProcessHandle victim = executors().get(0);
+        signal("STOP", victim);
+        Thread.sleep(30_000);
+        signal("CONT", victim);
+        Map<String, Object> summary = running.get(300, TimeUnit.SECONDS);
+        assertEquals(1, ((List<Map<String, Object>>) summary.get("attempts")).size(), "no recovery was needed");
+        TrainingJob.run(job("local[2]", "undisturbed"));
+        assertArrayEquals(params("undisturbed"), params("paused"));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void anExecutorPausedPastTheDeadlineIsNamedAndRecovered() throws Exception {
+        JobConfig stalled = job("local-cluster[2,1,1024]", "stalled");
+        stalled.ps.timeoutSeconds = 5;
+        CompletableFuture<Map<String, Object>> running = startAndWaitForACheckpoint(stalled);
+        ProcessHandle victim = executors().get(0);
+        signal("STOP", victim);
+        Thread.sleep(15_000); // past the deadline: the other rank gives up on it
+        signal("CONT", victim);
+        Map<String, Object> summary = running.get(300, TimeUnit.SECONDS);
+        List<Map<String, Object>> attempts = (List<Map<String, Object>>) summary.get("attempts");
+        assertTrue(attempts.size() >= 2, attempts.toString());
+        String cause = (String) attempts.get(0).get("cause");
+        assertTrue(cause.contains("timed out") && cause.contains("waits for rank(s)"), cause);
+        TrainingJob.run(job("local[2]", "undisturbed"));
+        assertArrayEquals(params("undisturbed"), params("stalled"));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void anExecutorKilledMidTrainingIsNamedAndRecoveredToTheUndisturbedResult() throws Exception {
+        JobConfig chaos = job("local-cluster[2,1,1024]", "chaos");
+        CompletableFuture<Map<String, Object>> running = startAndWaitForACheckpoint(chaos);
+        ProcessHandle victim = executors().get(0);
         victim.destroyForcibly(); // SIGKILL
         org.slf4j.LoggerFactory.getLogger("lockstep").info("chaos: killed executor process {} (SIGKILL)", victim.pid());
         assertTrue(victim.onExit().get(30, TimeUnit.SECONDS) != null);
