@@ -117,6 +117,7 @@ cmd_start() {
   local workers=${1:-${WORKERS:-2}} i url ui
   [[ "$workers" =~ ^[1-9][0-9]*$ ]] || die "the number of workers must be a positive integer, got '$workers'"
   command -v curl >/dev/null || die "curl not found (used to ask the master's web UI for its workers)"
+  command -v setsid >/dev/null || die "setsid not found (util-linux; each daemon gets its own process group)"
   if [[ -f "$MARK" ]]; then
     for i in $(daemon_pids); do
       ours "$i" && die "already running in $STATE (master $(cat "$STATE/master-url" 2>/dev/null)): stop it first"
