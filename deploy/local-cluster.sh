@@ -113,6 +113,12 @@ make_spark_home() {
   log "SPARK_HOME $STATE/spark-home ($n jars)"
 }
 
+# A start that failed: end what did start, keep the logs (the next start or stop removes them).
+abandon() {
+  end_daemons $(daemon_pids) >/dev/null
+  log "logs kept in $STATE"
+}
+
 cmd_start() {
   local workers=${1:-${WORKERS:-2}} i url ui
   [[ "$workers" =~ ^[1-9][0-9]*$ ]] || die "the number of workers must be a positive integer, got '$workers'"
@@ -134,10 +140,10 @@ cmd_start() {
   local mpid
   mpid=$(cat "$STATE/pids/master.pid")
   wait_for "master" "$mpid" "$STATE/master.log" grep -q 'MasterWebUI.*started at' "$STATE/master.log" \
-    || { cmd_stop quiet; die "the master did not come up"; }
+    || { abandon; die "the master did not come up"; }
   url=$(sed -n 's/.*Starting Spark master at \(spark:[^ ]*\).*/\1/p' "$STATE/master.log" | head -n 1)
   ui=$(sed -n 's/.*MasterWebUI.*started at \(http:[^ ]*\).*/\1/p' "$STATE/master.log" | head -n 1)
-  [[ -n "$url" && -n "$ui" ]] || { cmd_stop quiet; die "no master URL in $STATE/master.log"; }
+  [[ -n "$url" && -n "$ui" ]] || { abandon; die "no master URL in $STATE/master.log"; }
   echo "$url" >"$STATE/master-url"
   echo "$ui" >"$STATE/master-ui"
   log "master $url (web UI $ui, pid $mpid)"
@@ -154,11 +160,11 @@ cmd_start() {
   for ((i = 1; i <= workers; i++)); do
     wait_for "worker $i" "$(cat "$STATE/pids/worker-$i.pid")" "$STATE/worker-$i.log" \
       grep -q 'Successfully registered with master' "$STATE/worker-$i.log" \
-      || { cmd_stop quiet; die "worker $i of $workers did not register with the master $url"; }
+      || { abandon; die "worker $i of $workers did not register with the master $url"; }
   done
   wait_for "master's count of ALIVE workers" "$mpid" "$STATE/master.log" \
     eval '[[ "$(alive_workers)" == "$workers" ]]' \
-    || { cmd_stop quiet; die "the master ($ui/json/) does not report $workers ALIVE workers"; }
+    || { abandon; die "the master ($ui/json/) does not report $workers ALIVE workers"; }
   log "$workers workers ALIVE"
   if [[ -n "${LOCKSTEP_CLUSTER_OWNER_PID:-}" ]]; then
     start_watchdog "$LOCKSTEP_CLUSTER_OWNER_PID"

@@ -66,10 +66,12 @@ public final class StandaloneCluster implements AutoCloseable {
     private final URI masterUi;
     private final long masterPid;
     private final List<Long> workerPids;
+    private final List<ProcessHandle> daemons;
     private final List<Submission> submissions = new CopyOnWriteArrayList<>();
     private final Set<Long> seen = ConcurrentHashMap.newKeySet();
     private final Thread hook;
     private volatile boolean closed;
+    private boolean stopped;
 
     private StandaloneCluster(Path root, Path state, Path logs, int workers) throws IOException {
         this.root = root;
@@ -84,6 +86,12 @@ public final class StandaloneCluster implements AutoCloseable {
             w.add(pidFile("worker-" + i));
         }
         this.workerPids = List.copyOf(w);
+        List<ProcessHandle> d = new ArrayList<>();
+        d.add(handle(masterPid, "master"));
+        for (int i = 0; i < workers; i++) {
+            d.add(handle(workerPids.get(i), "worker " + (i + 1)));
+        }
+        this.daemons = List.copyOf(d); // the master, then worker 1..N
         seen.add(masterPid);
         seen.addAll(workerPids);
         this.hook = new Thread(this::closeQuietly, "standalone-cluster-stop");
@@ -109,8 +117,9 @@ public final class StandaloneCluster implements AutoCloseable {
         }
         Script started = script(root, state, logs, "start", Duration.ofMinutes(6), String.valueOf(workers));
         if (started.exit() != 0) {
+            keepLogs(state, logs);
             throw new IllegalStateException("the local cluster did not start (deploy/local-cluster.sh start "
-                + workers + ", exit " + started.exit() + "):\n" + started.stderr());
+                + workers + ", exit " + started.exit() + "; logs in " + logs + "):\n" + started.stderr());
         }
         return new StandaloneCluster(root, state, logs, workers);
     }
@@ -164,11 +173,12 @@ public final class StandaloneCluster implements AutoCloseable {
         List<Executor> out = new ArrayList<>();
         for (int i = 0; i < workerPids.size(); i++) {
             int worker = i + 1;
-            ProcessHandle.of(workerPids.get(i)).stream().flatMap(ProcessHandle::descendants)
+            ProcessHandle w = daemons.get(worker);
+            Stream.of(w).filter(ProcessHandle::isAlive).flatMap(ProcessHandle::descendants)
                 .sorted(java.util.Comparator.comparingLong(ProcessHandle::pid))
                 .forEach(p -> {
                     List<String> cmd = cmdline(p.pid());
-                    if (cmd.contains(EXECUTOR_CLASS)) {
+                    if (cmd.contains(EXECUTOR_CLASS) && !isZombie(p.pid())) {
                         out.add(new Executor(p.pid(), worker, arg(cmd, "--app-id"), arg(cmd, "--executor-id")));
                     }
                 });
@@ -442,6 +452,10 @@ public final class StandaloneCluster implements AutoCloseable {
     }
 
     private synchronized void closeQuietly() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
         closed = true;
         for (Submission s : submissions) {
             try {
@@ -450,9 +464,10 @@ public final class StandaloneCluster implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        Set<Long> before = new LinkedHashSet<>(owned());
+        // handles, not pids: a handle kills only the process it was taken of (start time checked), never a reused pid
+        List<ProcessHandle> before = ownedHandles();
         try {
-            keepLogs();
+            keepLogs(state, logs);
         } catch (IOException | UncheckedIOException e) {
             System.err.println("StandaloneCluster: could not copy the logs: " + e);
         }
@@ -466,12 +481,7 @@ public final class StandaloneCluster implements AutoCloseable {
             problem = "deploy/local-cluster.sh stop failed: " + e;
         }
         // backstop: whatever the script did not end
-        for (long pid : before) {
-            ProcessHandle.of(pid).ifPresent(p -> {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-            });
-        }
+        before.forEach(ProcessHandle::destroyForcibly);
         if (problem != null) {
             System.err.println("StandaloneCluster: " + problem);
         }
@@ -479,18 +489,20 @@ public final class StandaloneCluster implements AutoCloseable {
 
     /** The pids of this cluster's processes alive now: master, workers, their descendants, submitted drivers. */
     private Set<Long> owned() {
-        Set<Long> all = new LinkedHashSet<>();
-        List<Long> roots = new ArrayList<>();
-        roots.add(masterPid);
-        roots.addAll(workerPids);
+        return ownedHandles().stream().map(ProcessHandle::pid).collect(Collectors.toCollection(LinkedHashSet::new));
+    }
+
+    private List<ProcessHandle> ownedHandles() {
+        List<ProcessHandle> all = new ArrayList<>();
+        List<ProcessHandle> roots = new ArrayList<>(daemons);
         for (Submission s : submissions) {
-            roots.add(s.pid());
+            roots.add(s.process.toHandle());
         }
-        for (long r : roots) {
-            ProcessHandle.of(r).ifPresent(p -> {
-                all.add(p.pid());
-                p.descendants().forEach(d -> all.add(d.pid()));
-            });
+        for (ProcessHandle r : roots) {
+            if (r.isAlive()) { // a handle checks the start time: a reused pid is not alive here
+                all.add(r);
+                r.descendants().forEach(all::add);
+            }
         }
         return all;
     }
@@ -514,7 +526,7 @@ public final class StandaloneCluster implements AutoCloseable {
     }
 
     /** Daemon logs and each executor's stdout/stderr, copied beside the state dir before it is removed. */
-    private void keepLogs() throws IOException {
+    private static void keepLogs(Path state, Path logs) throws IOException {
         if (!Files.isDirectory(state)) {
             return;
         }
@@ -532,6 +544,11 @@ public final class StandaloneCluster implements AutoCloseable {
                 }
             }
         }
+    }
+
+    private ProcessHandle handle(long pid, String what) {
+        return ProcessHandle.of(pid).orElseThrow(() -> new IllegalStateException(what + " (pid " + pid
+            + ") is not running; logs in " + state));
     }
 
     private long pidFile(String name) throws IOException {
