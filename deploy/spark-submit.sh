@@ -5,14 +5,16 @@
 #   e.g. deploy/spark-submit.sh --master spark://10.0.0.5:7077 --num-executors 4 \
 #          examples/mnist-mlp.yaml --set workers=4 --set ps.host=10.0.0.5
 #
-# Builds driver/target/lockstep-driver-*-dist.jar (Spark provided) if missing and passes the JVM
-# flags Spark, Agrona and ND4J need on Java 17 to the driver and the executors. The parameter
-# server runs in the driver: set ps.host to an address of the driver the executors can reach.
-# Uses spark-submit from PATH or $SPARK_HOME/bin; without either, Spark's own SparkSubmit class
-# from the project's Maven classpath (handy for trying a submission locally with --master local[2]).
+# Builds driver/target/lockstep-driver-*-dist.jar (Spark provided) if missing ($LOCKSTEP_DIST_JAR
+# names another jar) and passes the JVM flags Spark, Agrona and ND4J need on Java 17 to the driver
+# and the executors. The parameter server runs in the driver: set ps.host to an address of the
+# driver the executors can reach. Uses $SPARK_HOME/bin/spark-submit when SPARK_HOME is set, else
+# spark-submit from PATH; without either, Spark's own SparkSubmit class from the project's Maven
+# classpath (handy for trying a submission locally with --master local[2]). For a standalone
+# cluster on this machine see deploy/local-cluster.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-JAR="$ROOT/driver/target/lockstep-driver-0.1.0-SNAPSHOT-dist.jar"
+JAR="${LOCKSTEP_DIST_JAR:-$ROOT/driver/target/lockstep-driver-0.1.0-SNAPSHOT-dist.jar}"
 
 submit_opts=()
 while [[ $# -gt 0 && "$1" == --* ]]; do
@@ -24,16 +26,17 @@ done
 [[ $# -ge 1 ]] || { echo "usage: $0 [spark-submit options] CONFIG.yaml [--set key=value ...]" >&2; exit 2; }
 
 if [[ ! -f "$JAR" ]]; then
+  [[ -z "${LOCKSTEP_DIST_JAR:-}" ]] || { echo "$0: LOCKSTEP_DIST_JAR=$JAR: no such file" >&2; exit 2; }
   echo "building $JAR ..." >&2
-  (cd "$ROOT" && ./mvnw -q -B -Pdist -DskipTests install) >&2
+  (cd "$ROOT" && ./mvnw -q -B -Pdist -DskipTests package) >&2
 fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 FLAGS=$(sed -n 's:.*<lockstep.jvm.flags>\(.*\)</lockstep.jvm.flags>.*:\1:p' "$ROOT/pom.xml")
 
-if command -v spark-submit >/dev/null 2>&1; then
-  SUBMIT=(spark-submit)
-elif [[ -n "${SPARK_HOME:-}" && -x "$SPARK_HOME/bin/spark-submit" ]]; then
+if [[ -n "${SPARK_HOME:-}" && -x "$SPARK_HOME/bin/spark-submit" ]]; then
   SUBMIT=("$SPARK_HOME/bin/spark-submit")
+elif command -v spark-submit >/dev/null 2>&1; then
+  SUBMIT=(spark-submit)
 else
   # shellcheck disable=SC2206
   SUBMIT=(java $FLAGS -cp "$(cat "$ROOT/driver/target/classpath.txt")" org.apache.spark.deploy.SparkSubmit)
