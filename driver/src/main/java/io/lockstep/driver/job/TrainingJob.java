@@ -183,8 +183,8 @@ public final class TrainingJob {
         Broadcast<StartPoint> startPoint = sc.broadcast(p.start());
         List<ReplicaResult> results;
         long droppedFrames;
-        MetricsLog metrics = new MetricsLog(outputs.metrics(), plan.options().stepsPerEpoch(), cfg.epochs,
-            cfg.logEvery, p.model().learningRate(), firstStep > 0);
+        MetricsLog metrics = outputs.openMetrics(plan.options().stepsPerEpoch(), cfg.epochs,
+            cfg.logEvery, p.model().learningRate(), firstStep > 0); // in place with summary.json (writeSummary)
         ValidationLog validationLog = new ValidationLog(metrics, plan.options().stepsPerEpoch());
         try (metrics;
              EmbeddedAeron aeron = EmbeddedAeron.forServer(plan.exchange());
