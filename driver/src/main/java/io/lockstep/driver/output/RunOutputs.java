@@ -88,6 +88,51 @@ public final class RunOutputs {
         }
     }
 
+    /**
+     * What stands in the way of {@code dir} as output.dir, without creating anything (for
+     * {@code lockstep doctor}): a message like those of {@link #prepare}, or null when it is (or can
+     * be created as) a writable directory with space left.
+     */
+    public static String problem(Path dir) {
+        String key = "config key 'output.dir' is '" + dir + "'";
+        try {
+            if (Files.exists(dir)) {
+                if (!Files.isDirectory(dir)) {
+                    return key + ", which is " + (Files.isRegularFile(dir) ? "a file" : "not a file") + ", not a directory";
+                }
+                Path probe;
+                try {
+                    probe = Files.createTempFile(dir, ".lockstep-probe.", ".tmp");
+                } catch (IOException e) {
+                    return TempFiles.diskFull(e) ? dir + ": the disk is full" : key + ", which is not writable: " + reason(e);
+                }
+                Files.deleteIfExists(probe);
+            } else {
+                Path p = dir.toAbsolutePath().getParent();
+                while (p != null && !Files.exists(p)) {
+                    p = p.getParent();
+                }
+                if (p == null) {
+                    return key + ", which cannot be created: no existing parent directory";
+                }
+                if (!Files.isDirectory(p)) {
+                    return key + ", but " + p + " is not a directory";
+                }
+                if (!Files.isWritable(p)) {
+                    return key + ", which cannot be created: " + p + " is not writable";
+                }
+                dir = p;
+            }
+            long free = Files.getFileStore(dir).getUsableSpace();
+            if (free < MIN_FREE_BYTES) {
+                return dir + ": the disk is full (" + free / 1024 + " KiB free on " + Files.getFileStore(dir) + ")";
+            }
+            return null;
+        } catch (IOException e) {
+            return key + ": " + reason(e);
+        }
+    }
+
     private static String reason(IOException e) {
         if (e instanceof AccessDeniedException) {
             return "permission denied";

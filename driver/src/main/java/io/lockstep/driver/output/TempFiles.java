@@ -21,6 +21,7 @@ public final class TempFiles {
     private static final long PID = ProcessHandle.current().pid();
     private static final Pattern NAME = Pattern.compile("^\\..+\\.(\\d+)\\.\\d+\\.tmp$");
     private static final Set<Path> LIVE = ConcurrentHashMap.newKeySet();
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
     private static volatile boolean hooked;
 
     private TempFiles() {
@@ -30,9 +31,20 @@ public final class TempFiles {
     public static Path create(Path target) throws IOException {
         hook();
         Path dir = target.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + "." + PID + ".", ".tmp");
-        LIVE.add(tmp);
-        return tmp;
+        // not Files.createTempFile: its files are private (0600); outputs get the umask's permissions
+        for (int attempt = 0; ; attempt++) {
+            Path tmp = dir.resolve("." + target.getFileName() + "." + PID + "."
+                + Long.toUnsignedString(RANDOM.nextLong()) + ".tmp");
+            try {
+                Files.createFile(tmp);
+                LIVE.add(tmp);
+                return tmp;
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (attempt > 100) {
+                    throw e;
+                }
+            }
+        }
     }
 
     /** Deletes {@code tmp} if it is still there and forgets it. */
