@@ -76,15 +76,13 @@ public final class RunOutputs {
             probe = Files.createTempFile(dir, ".lockstep-probe.", ".tmp");
         } catch (IOException e) {
             if (TempFiles.diskFull(e)) {
-                throw TempFiles.explain(dir.resolve(".lockstep-probe"), e);
+                throw diskFull(dir);
             }
             throw new ConfigLoader.ConfigException(key + ", which is not writable: " + reason(e));
         }
         Files.deleteIfExists(probe);
-        long free = Files.getFileStore(dir).getUsableSpace();
-        if (free < MIN_FREE_BYTES) {
-            throw new IOException(dir + ": the disk is full (" + free / 1024 + " KiB free on " + Files.getFileStore(dir)
-                + "): free space there or set output.dir to another disk");
+        if (Files.getFileStore(dir).getUsableSpace() < MIN_FREE_BYTES) {
+            throw diskFull(dir);
         }
     }
 
@@ -131,6 +129,11 @@ public final class RunOutputs {
         } catch (IOException e) {
             return key + ": " + reason(e);
         }
+    }
+
+    private static IOException diskFull(Path dir) throws IOException {
+        return new IOException(dir + ": the disk is full (" + Files.getFileStore(dir).getUsableSpace() / 1024
+            + " KiB free on " + Files.getFileStore(dir) + "): free space there or set output.dir to another disk");
     }
 
     private static String reason(IOException e) {
