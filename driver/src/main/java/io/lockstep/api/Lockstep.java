@@ -51,13 +51,22 @@ public final class Lockstep {
         long start = System.nanoTime();
         JobConfig cfg = config.toJobConfig();
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        RunOutputs outputs;
         try {
-            DataLoader.Loaded data = DataLoader.fromDatasets(train, validation, test, cfg.data, cfg.task, cfg.seed);
-            TrainingJob.Result r = TrainingJob.train(cfg, sc, data, new RunOutputs(Path.of(cfg.output.dir)),
-                List.of(listeners), start);
-            return new Result(r.network(), r.summary());
+            outputs = new RunOutputs(Path.of(cfg.output.dir));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+        try {
+            DataLoader.Loaded data = DataLoader.fromDatasets(train, validation, test, cfg.data, cfg.task, cfg.seed);
+            TrainingJob.Result r = TrainingJob.train(cfg, sc, data, outputs, List.of(listeners), start);
+            return new Result(r.network(), r.summary());
+        } catch (IOException e) {
+            outputs.discard();
+            throw new UncheckedIOException(e);
+        } catch (RuntimeException e) {
+            outputs.discard(); // this run's temporary files; an earlier run's outputs stay as they were
+            throw e;
         }
     }
 }

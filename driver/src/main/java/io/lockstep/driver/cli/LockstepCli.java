@@ -1,6 +1,7 @@
 package io.lockstep.driver.cli;
 
 import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.job.TrainingJob;
 
 import picocli.CommandLine;
@@ -13,10 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-/** {@code lockstep train CONFIG [--set key=value]...} and {@code lockstep bench}. */
+/** {@code lockstep train CONFIG [--set key=value]...}, {@code lockstep doctor [CONFIG]} and {@code lockstep bench}. */
 @Command(name = "lockstep", mixinStandardHelpOptions = true, version = "lockstep 0.1.0",
     description = "Synchronous data-parallel DL4J training on Spark with an Aeron parameter server.",
-    subcommands = {LockstepCli.Train.class, Bench.class})
+    subcommands = {LockstepCli.Train.class, Doctor.class, Bench.class})
 public final class LockstepCli {
 
     @Command(name = "train", mixinStandardHelpOptions = true, description = "Run a training job.")
@@ -37,7 +38,9 @@ public final class LockstepCli {
             if (resume) {
                 settings.add("resume=latest");
             }
-            TrainingJob.run(ConfigLoader.load(config, settings));
+            JobConfig job = ConfigLoader.load(config, settings);
+            Doctor.preflight(job); // output.dir, data paths, /dev/shm, memory, ps.host: before Spark starts
+            TrainingJob.run(job);
             return 0;
         }
     }

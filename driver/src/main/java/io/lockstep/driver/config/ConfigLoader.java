@@ -1,11 +1,15 @@
 package io.lockstep.driver.config;
 
+import com.fasterxml.jackson.core.JsonParseException;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -14,19 +18,45 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.lockstep.worker.model.Models;
 
 import java.io.IOException;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
 /** Reads a job YAML, applies {@code --set key=value} overrides, binds and validates it. */
 public final class ConfigLoader {
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+    /**
+     * Strict binding: unknown keys, nulls for numbers, a key given twice and fractions for integer
+     * keys ({@code workers: 1.7} would otherwise run 1 worker) are all errors.
+     */
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION))
         .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
         .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+        .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+        .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+
+    /**
+     * Most classes a classification job may have ({@code data.classes}, and the largest class index
+     * + 1 a label may name): labels are stored one-hot, one float per class per row, and the output
+     * layer has a column per class.
+     */
+    public static final int MAX_CLASSES = 100_000;
+
+    /**
+     * Most parameter-server shards: each is a server thread, two UDP ports and, in every media
+     * driver, (workers + 1) log buffers of 3 x ps.term_length in /dev/shm, and every worker connects
+     * to every shard before the first step (measured on 2 cores: 64 shards start in ~3 s, 256 in
+     * ~20 s and train 10x slower).
+     */
+    public static final int MAX_SHARDS = 64;
 
     private ConfigLoader() {
     }
@@ -50,6 +80,13 @@ public final class ConfigLoader {
             tree = YAML.readTree(Files.readString(file));
         } catch (NoSuchFileException e) {
             throw new ConfigException("config file not found: " + file);
+        } catch (JsonParseException e) {
+            String duplicate = duplicateKey(e);
+            if (duplicate != null) {
+                throw new ConfigException(file + ": line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr() + ": config key '" + duplicate + "' is given twice");
+            }
+            throw new ConfigException(file + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
         } catch (IOException e) {
             throw new ConfigException(file + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
         }
@@ -79,6 +116,12 @@ public final class ConfigLoader {
             config = YAML.treeToValue(tree, JobConfig.class);
         } catch (UnrecognizedPropertyException e) {
             throw new ConfigException(source + ": unknown config key '" + path(e) + "'");
+        } catch (InvalidFormatException e) {
+            if (e.getValue() instanceof Number n && isInteger(e.getTargetType())) {
+                throw new ConfigException(source + ": config key '" + path(e) + "' must be a whole number, got " + n);
+            }
+            throw new ConfigException(source + ": config key '" + path(e) + "': "
+                + e.getOriginalMessage().lines().findFirst().orElse("invalid value"));
         } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
             // a config type's own check (e.g. data.label_column): its message without Jackson's preamble
             throw new ConfigException(source + ": config key '" + path(e) + "': "
@@ -130,6 +173,30 @@ public final class ConfigLoader {
         return key.split("\\.");
     }
 
+    /** The dotted key of a "Duplicate field" parse error (the parser's context names it), else null. */
+    private static String duplicateKey(JsonParseException e) {
+        if (e.getOriginalMessage() == null || !e.getOriginalMessage().startsWith("Duplicate field")
+            || e.getProcessor() == null) {
+            return null;
+        }
+        JsonParser parser = e.getProcessor();
+        List<String> names = new ArrayList<>();
+        for (JsonStreamContext c = parser.getParsingContext(); c != null; c = c.getParent()) {
+            if (c.getCurrentName() != null) {
+                names.add(c.getCurrentName());
+            } else if (c.inArray()) {
+                names.add("[" + c.getCurrentIndex() + "]");
+            }
+        }
+        Collections.reverse(names);
+        return String.join(".", names).replace(".[", "[");
+    }
+
+    private static boolean isInteger(Class<?> type) {
+        return type == int.class || type == Integer.class || type == long.class || type == Long.class
+            || type == short.class || type == Short.class || type == byte.class || type == Byte.class;
+    }
+
     private static String path(JsonMappingException e) {
         return e.getPath().stream()
             .map(ref -> ref.getFieldName() != null ? ref.getFieldName() : "[" + ref.getIndex() + "]")
@@ -141,11 +208,16 @@ public final class ConfigLoader {
     }
 
     static void validate(JobConfig c, boolean withFiles) {
+        requireFinite(c, "");
         require(c.workers >= 1, "workers", "must be >= 1, got " + c.workers);
         require(c.batchSize >= 1, "batch_size", "must be >= 1, got " + c.batchSize);
         require(c.epochs >= 1, "epochs", "must be >= 1, got " + c.epochs);
         require(c.logEvery >= 1, "log_every", "must be >= 1, got " + c.logEvery);
         require(c.ps.shards >= 1, "ps.shards", "must be >= 1, got " + c.ps.shards);
+        require(c.ps.shards <= MAX_SHARDS, "ps.shards", "must be <= " + MAX_SHARDS + ", got " + c.ps.shards
+            + ": each shard is a server thread, 2 UDP ports and (workers + 1) log buffers of 3 x ps.term_length"
+            + " in /dev/shm per media driver, and every worker connects to every shard before the first step"
+            + " (256 shards take ~20 s to start on 2 cores)");
         require(c.ps.timeoutSeconds >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps.timeoutSeconds);
         require(c.ps.mtu % 32 == 0 && c.ps.mtu >= 4096 && c.ps.mtu <= 65504, "ps.mtu",
             "must be a multiple of 32 in [4096, 65504], got " + c.ps.mtu);
@@ -240,9 +312,37 @@ public final class ConfigLoader {
             require(d.features >= 1, "data.features", "must be >= 1, got " + d.features);
         }
         if (d.classes != null) {
-            require(d.classes >= 2, "data.classes", "must be >= 2");
+            require(d.classes >= 2 && d.classes <= MAX_CLASSES, "data.classes", "must be >= 2 and <= "
+                + MAX_CLASSES + " (labels are stored one-hot, one float per class per row), got " + d.classes);
             require(task.equals("classification") || task.equals("binary") && d.classes == 2, "data.classes",
                 "applies to task classification only (task is " + task + ")");
+        }
+    }
+
+    /**
+     * Every number-valued key (double fields of the config and its sections, found by reflection, so
+     * new keys are covered) must be finite: {@code optimizer.lr: 1e400} reads as Infinity.
+     */
+    private static void requireFinite(Object section, String prefix) {
+        PropertyNamingStrategies.NamingBase snake = (PropertyNamingStrategies.NamingBase) PropertyNamingStrategies.SNAKE_CASE;
+        for (Field f : section.getClass().getFields()) {
+            if (Modifier.isStatic(f.getModifiers())) {
+                continue;
+            }
+            Object value;
+            try {
+                value = f.get(section);
+            } catch (IllegalAccessException e) {
+                continue;
+            }
+            String key = prefix + snake.translate(f.getName());
+            if (value instanceof Double d && !Double.isFinite(d)) {
+                throw new ConfigException("config key '" + key + "' must be a finite number, got " + d
+                    + (d.isInfinite() ? " (the value is too large for a double)" : ""));
+            }
+            if (value != null && f.getType().getEnclosingClass() == JobConfig.class) {
+                requireFinite(value, key + ".");
+            }
         }
     }
 

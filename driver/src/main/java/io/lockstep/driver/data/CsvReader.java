@@ -18,6 +18,8 @@ final class CsvReader {
     private final JavaSparkContext sc;
     private final boolean header;
     private final Task task;
+    /** data.classes, or null. */
+    private final Integer classes;
     private final String layoutFile;
     private final String headerLine;
     private final int width;
@@ -28,6 +30,7 @@ final class CsvReader {
         this.sc = sc;
         this.header = cfg.header;
         this.task = task;
+        this.classes = cfg.classes;
         this.layoutFile = cfg.train;
         HadoopPaths.requireExists(sc.hadoopConfiguration(), cfg.train);
         List<String> first = sc.textFile(cfg.train).filter(l -> !l.isBlank()).take(header ? 2 : 1);
@@ -75,14 +78,16 @@ final class CsvReader {
         int w = width;
         int l = label;
         Task t = task;
+        Integer k = classes;
         JavaRDD<Example> rows = sc.textFile(path).zipWithIndex()
             .filter(r -> !(skipFirst && r._2() == 0) && !r._1().isBlank())
-            .map(r -> parse(path, r._2() + 1, r._1(), w, l, t))
+            .map(r -> parse(path, r._2() + 1, r._1(), w, l, t, k))
             .persist(StorageLevel.MEMORY_AND_DISK());
-        return Splits.reindex(rows, path, Part.Locator.of(path, "line"));
+        return Splits.reindex(rows, path, Part.Locator.of(path, "line"), ", column " + (l + 1));
     }
 
-    static Example parse(String path, long line, String text, int width, int labelColumn, Task task) {
+    static Example parse(String path, long line, String text, int width, int labelColumn, Task task,
+                         Integer classes) {
         String[] cells = text.split(",", -1);
         if (cells.length != width) {
             throw new IllegalArgumentException(path + ": line " + line + " has " + cells.length
@@ -100,7 +105,7 @@ final class CsvReader {
                     + ": '" + cell + "' is not a number");
             }
             if (c == labelColumn) {
-                String problem = task.labelProblem(v, false);
+                String problem = task.labelProblem(v, false, classes);
                 if (problem != null) {
                     throw new IllegalArgumentException(path + ": line " + line + ", column " + (c + 1)
                         + ": label '" + cell + "' " + problem);

@@ -47,7 +47,7 @@ public final class DataLoader {
         }
         switch (cfg.format.toLowerCase(Locale.ROOT)) {
             case "idx": {
-                IdxReader r = new IdxReader(sc, task);
+                IdxReader r = new IdxReader(sc, task, task == Task.CLASSIFICATION ? cfg.classes : null);
                 Part train = r.read(cfg.train, cfg.trainLabels);
                 Part validation = cfg.validation == null ? null : r.read(cfg.validation, cfg.validationLabels);
                 Part test = r.read(cfg.test, cfg.testLabels);
@@ -65,7 +65,8 @@ public final class DataLoader {
                     paths.add(cfg.validation);
                 }
                 paths.add(cfg.test);
-                LibSvmReader r = new LibSvmReader(sc, cfg.features, task, paths);
+                LibSvmReader r = new LibSvmReader(sc, cfg.features, task,
+                    task == Task.CLASSIFICATION ? cfg.classes : null, paths);
                 Part train = r.read(cfg.train);
                 Part validation = cfg.validation == null ? null : r.read(cfg.validation);
                 return assemble(train, validation, r.read(cfg.test), r.features(), task, cfg, job.seed, false);
@@ -169,6 +170,20 @@ public final class DataLoader {
             default:
                 classes = 0;
                 outputs = 1;
+        }
+        // Every split is read through once more before anything trains (the training split only when
+        // the statistics did not already): bad rows of the test split fail now rather than after the
+        // last epoch, and class indices the training labels do not cover are named with their place.
+        String known = cfg.classes != null ? "data.classes is " + classes
+            : "the training split's labels are 0.." + (classes - 1) + "; set data.classes if it lacks some classes";
+        if (stats == null) {
+            LabelCheck.check(train, task, classes, known);
+        }
+        if (validation != null) {
+            LabelCheck.check(validation, task, classes, known);
+        }
+        if (test != null) {
+            LabelCheck.check(test, task, classes, known);
         }
         FeatureScaling scaling = pixels ? FeatureScaling.pixels()
             : stats == null ? FeatureScaling.none() : Normalization.fit(stats, normalize);

@@ -32,6 +32,8 @@ import java.util.List;
  */
 final class DatasetReader implements Serializable {
     private final Task task;
+    /** data.classes, or null. */
+    private final Integer classes;
     private final String label;
     /** The one features column, or null when {@link #columns} are the features. */
     private final String vector;
@@ -40,6 +42,7 @@ final class DatasetReader implements Serializable {
 
     DatasetReader(Dataset<Row> train, String name, JobConfig.Data cfg, Task task) {
         this.task = task;
+        this.classes = cfg.classes;
         if (cfg.labelColumn != null && cfg.labelColumn.isIndex()) {
             throw new ConfigLoader.ConfigException("config key 'data.label_column' must be a column name for "
                 + name + ", got " + cfg.labelColumn);
@@ -133,7 +136,7 @@ final class DatasetReader implements Serializable {
                 return layout.convert(r, t._2(), pos, locator);
             });
         }
-        return new Part(rows, indexed.count(), name, locator);
+        return new Part(rows, indexed.count(), name, locator, ", column '" + label + "'");
     }
 
     private static final String FILE = "_lockstep_file";
@@ -167,7 +170,7 @@ final class DatasetReader implements Serializable {
         }
         Object raw = row.get(0);
         double y = raw instanceof Boolean b ? (b ? 1 : 0) : ((Number) raw).doubleValue();
-        String problem = task.labelProblem(y, false);
+        String problem = task.labelProblem(y, false, classes);
         if (problem != null) {
             throw new IllegalArgumentException(at.where(pos) + ", column '" + label + "': label '"
                 + Values.text(y) + "' " + problem);

@@ -20,12 +20,15 @@ import java.io.UncheckedIOException;
 final class IdxReader {
     private final JavaSparkContext sc;
     private final Task task;
+    /** data.classes, or null. */
+    private final Integer classCount;
     private int features = -1;
     private String firstImages;
 
-    IdxReader(JavaSparkContext sc, Task task) {
+    IdxReader(JavaSparkContext sc, Task task, Integer classes) {
         this.sc = sc;
         this.task = task;
+        this.classCount = classes;
     }
 
     /** The label file next to an images file: images-idx3 becomes labels-idx1. */
@@ -62,18 +65,19 @@ final class IdxReader {
         JavaRDD<float[]> pixels = sc.binaryFiles(images, 1).flatMap(f -> IdxFile.images(f._2().open(), images));
         JavaRDD<Integer> classes = sc.binaryFiles(labels, 1).flatMap(f -> IdxFile.labels(f._2().open(), labels));
         Task t = task;
+        Integer k = classCount;
         // one file each (one partition, same item count), so zip pairs them in order
         Splits.Indexed<scala.Tuple2<float[], Integer>> items = Splits.index(pixels.zip(classes).map(p -> p), x.count());
         JavaRDD<Example> rows = items.rows().map(p -> {
             long item = p._2();
             int label = p._1()._2();
-            String problem = t.labelProblem(label, false);
+            String problem = t.labelProblem(label, false, k);
             if (problem != null) {
                 throw new IllegalArgumentException(labels + ": item " + item + ": label '" + label + "' " + problem);
             }
             return new Example(item, item, p._1()._1(), t.label(label));
         });
-        return new Part(rows, items.count(), labels, Part.Locator.of(labels, "item"));
+        return new Part(rows, items.count(), labels, Part.Locator.of(labels, "item"), "");
     }
 
     private static IdxFile.Header header(Configuration hadoop, String path, int rank) {

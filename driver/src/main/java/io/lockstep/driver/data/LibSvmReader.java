@@ -17,14 +17,17 @@ final class LibSvmReader {
     private final JavaSparkContext sc;
     private final Task task;
     private final int features;
+    /** data.classes, or null. */
+    private final Integer classes;
 
     /**
      * {@code features}: from data.features, or else the largest index found in {@code scan} (every
      * file the job reads, so that train, validation and test agree; one extra pass over the text).
      */
-    LibSvmReader(JavaSparkContext sc, Integer features, Task task, List<String> scan) {
+    LibSvmReader(JavaSparkContext sc, Integer features, Task task, Integer classes, List<String> scan) {
         this.sc = sc;
         this.task = task;
+        this.classes = classes;
         if (features != null) {
             this.features = features;
         } else {
@@ -48,9 +51,10 @@ final class LibSvmReader {
         HadoopPaths.requireExists(sc.hadoopConfiguration(), path);
         int width = features;
         Task t = task;
-        JavaRDD<Example> rows = lines(path).map(l -> parse(path, l.line(), l.text(), width, t))
+        Integer k = classes;
+        JavaRDD<Example> rows = lines(path).map(l -> parse(path, l.line(), l.text(), width, t, k))
             .persist(StorageLevel.MEMORY_AND_DISK());
-        return Splits.reindex(rows, path, Part.Locator.of(path, "line"));
+        return Splits.reindex(rows, path, Part.Locator.of(path, "line"), "");
     }
 
     /** A non-empty line without its comment, and its 1-based number. */
@@ -67,10 +71,10 @@ final class LibSvmReader {
             .filter(l -> !l.text().isEmpty());
     }
 
-    static Example parse(String path, long line, String text, int width, Task task) {
+    static Example parse(String path, long line, String text, int width, Task task, Integer classes) {
         String[] tokens = text.split("\\s+");
         double y = number(path, line, tokens[0], "label");
-        String problem = task.labelProblem(y, true);
+        String problem = task.labelProblem(y, true, classes);
         if (problem != null) {
             throw new IllegalArgumentException(path + ": line " + line + ": label '" + tokens[0] + "' " + problem);
         }

@@ -6,9 +6,10 @@ import java.io.Serializable;
 
 /**
  * One split as read: rows indexed 0..count-1 in source order, its name for messages (the path or
- * "train dataset") and how to name one row's place from {@link Example#pos}.
+ * "train dataset"), how to name one row's place from {@link Example#pos}, and where the label is
+ * within a row, appended to the place in label messages (", column 65", ", column 'label'" or "").
  */
-record Part(JavaRDD<Example> rows, long count, String name, Locator locator) {
+record Part(JavaRDD<Example> rows, long count, String name, Locator locator, String labelAt) {
 
     /** A row's place in a message, e.g. "data/train.csv: line 37", from its {@code pos}. */
     interface Locator extends Serializable {

@@ -63,9 +63,9 @@ final class Splits {
     }
 
     /** Renumbers a part's rows 0..n-1 (after a filter) and counts them. */
-    static Part reindex(JavaRDD<Example> rows, String name, Part.Locator locator) {
+    static Part reindex(JavaRDD<Example> rows, String name, Part.Locator locator, String labelAt) {
         Indexed<Example> indexed = index(rows, -1);
-        return new Part(indexed.rows().map(t -> t._1().at(t._2())), indexed.count(), name, locator);
+        return new Part(indexed.rows().map(t -> t._1().at(t._2())), indexed.count(), name, locator, labelAt);
     }
 
     /**
@@ -76,7 +76,8 @@ final class Splits {
     static Part[] split(Part all, double fraction, long seed) {
         JavaRDD<Example> train = all.rows().filter(e -> !held(seed, e.index(), fraction));
         JavaRDD<Example> validation = all.rows().filter(e -> held(seed, e.index(), fraction));
-        return new Part[]{reindex(train, all.name(), all.locator()), reindex(validation, all.name(), all.locator())};
+        return new Part[]{reindex(train, all.name(), all.locator(), all.labelAt()),
+            reindex(validation, all.name(), all.locator(), all.labelAt())};
     }
 
     /** Whether row {@code index} goes to the validation split. */

@@ -34,15 +34,25 @@ public enum Task {
 
     /**
      * Why {@code v} cannot be a label of this task, or null when it can. {@code minusOneIsZero}:
-     * LibSVM's -1/+1 convention for binary labels.
+     * LibSVM's -1/+1 convention for binary labels. {@code classes}: {@code data.classes}, or null when
+     * the training labels decide; class indices must be below it, and below
+     * {@link ConfigLoader#MAX_CLASSES} in any case (a label of 1e9 would otherwise ask for one-hot
+     * vectors of a billion floats).
      */
-    String labelProblem(double v, boolean minusOneIsZero) {
+    String labelProblem(double v, boolean minusOneIsZero, Integer classes) {
         if (!Double.isFinite(v)) {
             return "is not finite";
         }
         switch (this) {
             case CLASSIFICATION:
-                return v == Math.rint(v) && v >= 0 && v < 1 << 24 ? null : "is not a class index (0, 1, 2, ...)";
+                if (v != Math.rint(v) || v < 0) {
+                    return "is not a class index (0, 1, 2, ...)";
+                }
+                if (classes != null && v >= classes) {
+                    return "is outside 0.." + (classes - 1) + " (data.classes is " + classes + ")";
+                }
+                return v < ConfigLoader.MAX_CLASSES ? null : "is too large a class index: a job has at most "
+                    + ConfigLoader.MAX_CLASSES + " classes (0.." + (ConfigLoader.MAX_CLASSES - 1) + ")";
             case BINARY:
                 return v == 0 || v == 1 || minusOneIsZero && v == -1 ? null
                     : minusOneIsZero ? "is not a binary label (0 or 1; -1 reads as 0)" : "is not 0 or 1 (task binary)";

@@ -3,6 +3,7 @@ package io.lockstep.driver.job;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.Specs;
+import io.lockstep.driver.data.ModelDataCheck;
 import io.lockstep.worker.model.ModelBuilder;
 import io.lockstep.worker.model.ModelContext;
 import io.lockstep.worker.model.ModelSpec;
@@ -37,6 +38,7 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
         } catch (IllegalArgumentException e) {
             throw new ConfigLoader.ConfigException(e.getMessage());
         }
+        ModelDataCheck.check(cfg, network.dl4j(), features, outputs, task); // widths vs the data, before any stage
         return new ModelSetup(network, network.toJson(), schedule[0] == null ? null : schedule[0]::rate);
     }
 }

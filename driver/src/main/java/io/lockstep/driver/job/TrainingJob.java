@@ -58,12 +58,15 @@ public final class TrainingJob {
         long wallStart = System.nanoTime();
         JobConfig cfg = ConfigLoader.snapshot(config, true); // validated, and fixed for this run
         SparkConf conf = sparkConf(cfg);
+        RunOutputs outputs = new RunOutputs(Path.of(cfg.output.dir)); // checks output.dir before any download
         if ("mnist".equalsIgnoreCase(cfg.data.download)) {
             MnistFetcher.ensure(cfg.data);
         }
-        RunOutputs outputs = new RunOutputs(Path.of(cfg.output.dir));
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
             return train(cfg, sc, DataLoader.load(sc, cfg), outputs, List.of(), wallStart).summary();
+        } catch (IOException | RuntimeException e) {
+            outputs.discard(); // this run's temporary files; the earlier run's outputs stay as they were
+            throw e;
         }
     }
 
@@ -196,7 +199,7 @@ public final class TrainingJob {
         List<RunSummary.Attempt> attempts = new ArrayList<>();
         List<ReplicaResult> results = null;
         long droppedFrames = 0;
-        MetricsLog metrics = new MetricsLog(outputs.metrics(), p.plan().options().stepsPerEpoch(), cfg.epochs,
+        MetricsLog metrics = outputs.openMetrics(p.plan().options().stepsPerEpoch(), cfg.epochs,
             cfg.logEvery, p.model().learningRate(), start.state().step() > 0);
         ValidationLog validationLog = new ValidationLog(metrics, p.plan().options().stepsPerEpoch());
         try (metrics) {

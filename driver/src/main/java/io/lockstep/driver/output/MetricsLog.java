@@ -10,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.function.LongToDoubleFunction;
@@ -23,6 +24,11 @@ import java.util.concurrent.TimeUnit;
  * (global samples, weighted mean loss); this writes {@code metrics.jsonl} lines every
  * {@code logEvery} steps and at each epoch end, and logs a progress line. A queue hands the
  * events from the shard's agent thread to this writer thread, so the hot path never blocks.
+ *
+ * <p>The lines go to a temporary file beside {@code metrics.jsonl} (for a resumed run, a copy of
+ * the existing file); {@link #commit} renames it into place once the run has succeeded, so a
+ * failed run never truncates an earlier run's log. {@link #discard} (or the end of the JVM, or the
+ * next run in the directory) removes a log that was not committed.
  */
 public final class MetricsLog implements StepListener, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger("lockstep");
@@ -34,6 +40,8 @@ public final class MetricsLog implements StepListener, AutoCloseable {
 
     private final BlockingQueue<Event> queue = new LinkedBlockingQueue<>();
     private final LongToDoubleFunction learningRate;
+    private final Path file;
+    private final Path temp;
     private final BufferedWriter out;
     private final Thread writer;
     private final int stepsPerEpoch;
@@ -49,17 +57,29 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     private volatile float lastLoss = Float.NaN;
     private volatile long lastStep;
     private volatile IOException failure;
+    private boolean closed;
+    private boolean committed;
+    private boolean discarded;
 
     /**
      * @param learningRate the rate the optimizer uses at a global step (written with each step line),
      *                     or null when the model's own configuration decides it
-     * @param append       continue an earlier run's file (resume) instead of starting a new one
+     * @param append       continue an earlier run's file (resume) instead of starting a new one; either
+     *                     way {@code file} itself is only replaced by {@link #commit}
      */
     public MetricsLog(Path file, int stepsPerEpoch, int epochs, int logEvery, LongToDoubleFunction learningRate,
                       boolean append) throws IOException {
-        this.out = append
-            ? Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND)
-            : Files.newBufferedWriter(file, StandardCharsets.UTF_8);
+        this.file = file;
+        this.temp = TempFiles.create(file);
+        try {
+            if (append && Files.exists(file)) {
+                Files.copy(file, temp, StandardCopyOption.REPLACE_EXISTING);
+            }
+            this.out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            TempFiles.delete(temp);
+            throw TempFiles.explain(file, e);
+        }
         this.learningRate = learningRate;
         this.stepsPerEpoch = stepsPerEpoch;
         this.epochs = epochs;
@@ -174,17 +194,73 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         out.flush();
     }
 
+    /**
+     * Stops the writer and closes the temporary file; {@code metrics.jsonl} stays as it was until
+     * {@link #commit}. When a line could not be written, the temporary file is removed and the
+     * failure names the file (and says when the disk is full). Idempotent.
+     */
     @Override
-    public void close() throws IOException {
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
         queue.add(END);
         try {
             writer.join(TimeUnit.SECONDS.toMillis(10));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        out.close();
-        if (failure != null) {
-            throw new UncheckedIOException("writing metrics.jsonl failed", failure);
+        try {
+            out.close();
+        } catch (IOException e) {
+            failure = failure != null ? failure : e;
         }
+        if (failure != null) {
+            discard();
+            throw new UncheckedIOException(TempFiles.explain(file, failure));
+        }
+    }
+
+    /**
+     * The run succeeded: closes the log if it is open and renames the temporary file to
+     * {@code metrics.jsonl}, replacing an earlier run's file. Idempotent.
+     */
+    public synchronized void commit() throws IOException {
+        close();
+        if (committed) {
+            return;
+        }
+        if (discarded) {
+            throw new IllegalStateException(file + ": the log was discarded and cannot be committed");
+        }
+        try {
+            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            TempFiles.delete(temp);
+            throw TempFiles.explain(file, e);
+        }
+        TempFiles.release(temp);
+        committed = true;
+    }
+
+    /** The run failed: stops the log and removes its temporary file; {@code metrics.jsonl} stays as it was. */
+    public synchronized void discard() {
+        if (!closed) {
+            try {
+                close();
+            } catch (IOException | UncheckedIOException ignored) {
+                // discarded either way
+            }
+        }
+        if (!committed) {
+            discarded = true;
+            TempFiles.delete(temp);
+        }
+    }
+
+    /** The temporary file the lines go to until {@link #commit}. */
+    Path temp() {
+        return temp;
     }
 }

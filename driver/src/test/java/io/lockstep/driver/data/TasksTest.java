@@ -133,8 +133,8 @@ class TasksTest {
             error(job("csv", f, f, "classification")));
         Path train = write("train.csv", "1,2,0", "3,4,1");
         Path test = write("test.csv", "1,2,0", "3,4,2");
-        assertEquals(test + ": line 2: label 2 is outside 0..1 (set data.classes if the training split lacks some"
-            + " classes)", error(job("csv", train, test, "classification")));
+        assertEquals(test + ": line 2, column 3: label 2 is outside 0..1 (the training split's labels are 0..1; set"
+            + " data.classes if it lacks some classes)", error(job("csv", train, test, "classification")));
     }
 
     @Test
