@@ -7,6 +7,7 @@ import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
 
+import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -14,7 +15,9 @@ import java.util.concurrent.TimeUnit;
  * subscription and forward each one, in chunks, to every worker as soon as it is complete
  * (resuming on the next cycle when back-pressured), so the uploads of slow ranks overlap the
  * downloads of the others and a waiting worker can tell which ranks' blobs never came. Once every
- * blob is out, the round goes to the {@link GatherListener} and the next one may open.
+ * blob is out, the round goes to the {@link GatherListener} and the next one may open. Each rank's
+ * blob goes out sealed with that rank's GATHERED key ({@link FrameCipher}); JOIN frames on the gather
+ * channel go to the {@link Destinations} of the gathered-blobs publication.
  *
  * <p>Runs in the same thread as shard 0's {@link ShardAgent} (a composite agent): gathers are
  * rare, and on small machines a thread of their own would only compete with training.
@@ -33,6 +36,8 @@ final class GatherAgent implements Agent {
     private final int chunkBytes;
     private final GatherListener listener;
     private final long timeoutNs;
+    private final Destinations destinations; // null over IPC
+    private final FrameCipher[] toOwner;
     private final BufferClaim claim = new BufferClaim();
     private final GatherFrame out = new GatherFrame();
     private final FragmentHandler onFragment;
@@ -44,9 +49,12 @@ final class GatherAgent implements Agent {
     private boolean blocked;
     private long blockedNs;
     private long blockedResult;
+    private byte[] viewed;  // the blob blobView wraps
+    private ByteBuffer blobView;
 
-    GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, long jobId, int mtu,
-                long timeoutMillis, GatherListener listener) {
+    GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
+                long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
+                GatherListener listener) {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
@@ -54,7 +62,19 @@ final class GatherAgent implements Agent {
         this.chunkBytes = ExchangeSpec.gatherChunkBytesFor(mtu);
         this.listener = listener;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        this.onFragment = (buffer, offset, length, header) -> aggregator.onFrame(buffer, offset, length);
+        this.destinations = destinations;
+        this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Views());
+        this.onFragment = (buffer, offset, length, header) -> {
+            if (FrameHeader.type(buffer, offset, length) == FrameHeader.TYPE_JOIN) {
+                if (destinations != null) {
+                    destinations.onJoin(buffer, offset, length);
+                } else {
+                    drops.recordMalformed();
+                }
+            } else {
+                aggregator.onFrame(buffer, offset, length);
+            }
+        };
     }
 
     @Override
@@ -106,9 +126,20 @@ final class GatherAgent implements Agent {
             }
             blocked = false;
             int index = claim.offset();
-            out.wrapForWrite(claim.buffer(), index, claim.length())
-                .header(jobId, aggregator.round(), rank, blob.length, sentBytes, length);
-            claim.buffer().putBytes(index + GatherFrame.HEADER_LENGTH, blob, sentBytes, length);
+            try {
+                out.wrapForWrite(claim.buffer(), index, claim.length())
+                    .header(FrameHeader.TYPE_GATHERED, jobId, aggregator.round(), rank, blob.length, sentBytes, length);
+                if (viewed != blob) { // one heap view per blob, not per frame
+                    viewed = blob;
+                    blobView = ByteBuffer.wrap(blob);
+                }
+                blobView.limit(sentBytes + length).position(sentBytes);
+                toOwner[rank].seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobView, aggregator.round(),
+                    sentBytes);
+            } catch (RuntimeException e) {
+                claim.abort(); // never leave a claim open: it would block the publication
+                throw new AgentTerminationException(e);
+            }
             claim.commit();
             work++;
             sentBytes += length;
@@ -123,6 +154,8 @@ final class GatherAgent implements Agent {
             aggregator.advance(); // first, so a listener that throws cannot stall the next round
             sent = 0;
             open = false;
+            viewed = null;
+            blobView = null;
             listener.onGathered(round, blobs);
         }
         return work;

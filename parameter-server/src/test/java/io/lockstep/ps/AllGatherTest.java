@@ -67,7 +67,7 @@ class AllGatherTest {
                                 vec.setMemory(0, n * 4, (byte) 0);
                                 vec.putFloat(0, rank + 1);
                                 vec.putFloat((n - 1) * 4, 2 * (rank + 1));
-                                client.exchange(op, vec.addressOffset(), 1, 0f);
+                                client.exchange(op, vec.byteBuffer(), 1, 0f);
                                 assertEquals((workers + 1) / 2f, vec.getFloat(0), "rank " + rank + " step " + op);
                                 assertEquals(workers + 1f, vec.getFloat((n - 1) * 4), "rank " + rank + " step " + op);
                             } else {
@@ -162,7 +162,8 @@ class AllGatherTest {
             fast.awaitConnected();
             slow.awaitConnected();
             byte[] slow5 = contribution(5, 1);
-            ParameterServerTest.offer(early, GatherAggregatorTest.frame(job, 5, 1, slow5, 0, slow5.length));
+            ParameterServerTest.offer(early, TestFrames.gather(spec.secret(), FrameHeader.TYPE_GATHER, 1, job, 5, 1, slow5, 0,
+                slow5.length));
             byte[][] round5 = {contribution(5, 0), slow5};
             assertArrayEquals(round5, fast.allGather(5, round5[0]));
             byte[][] round6 = {contribution(6, 0), contribution(6, 1)};
