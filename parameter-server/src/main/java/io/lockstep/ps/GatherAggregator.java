@@ -70,8 +70,9 @@ public final class GatherAggregator {
 
     public Outcome onFrame(DirectBuffer buffer, int offset, int length) {
         frame.wrap(buffer, offset, length);
-        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GATHER) {
-            return drop(Outcome.MALFORMED);
+        if (length < GatherFrame.HEADER_LENGTH + FrameHeader.TAG_LENGTH
+            || FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GATHER) {
+            return drop(Outcome.MALFORMED); // read no field a frame this short does not hold
         }
         if (frame.jobId() != jobId) {
             return drop(Outcome.FOREIGN_JOB);

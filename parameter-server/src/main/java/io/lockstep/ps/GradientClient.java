@@ -156,7 +156,7 @@ public final class GradientClient implements AutoCloseable {
     }
 
     /** The endpoint this JVM receives shard {@code s}'s averages on ({@code layout.shards()}: the gathered blobs). */
-    private String receiveEndpoint(int index) {
+    String receiveEndpoint(int index) {
         return ExchangeSpec.endpoint(workerHost, receivePort(spec, index, workerHost));
     }
 

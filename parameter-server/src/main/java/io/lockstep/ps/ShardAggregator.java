@@ -87,8 +87,9 @@ public final class ShardAggregator {
 
     public Outcome onFrame(DirectBuffer buffer, int offset, int length) {
         frame.wrap(buffer, offset, length);
-        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GRADIENT) {
-            return drop(Outcome.MALFORMED);
+        if (length < GradientFrame.HEADER_LENGTH + FrameHeader.TAG_LENGTH
+            || FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GRADIENT) {
+            return drop(Outcome.MALFORMED); // read no field a frame this short does not hold
         }
         if (frame.jobId() != jobId) {
             return drop(Outcome.FOREIGN_JOB);

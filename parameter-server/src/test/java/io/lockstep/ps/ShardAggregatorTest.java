@@ -212,4 +212,18 @@ class ShardAggregatorTest {
             "a replayed frame carries its old step");
         assertEquals(forged.size(), drops.unauthenticated());
     }
+
+    @Test
+    void aBareHeaderIsMalformedAndNothingPastItIsRead() {
+        DropCounters drops = new DropCounters();
+        ShardAggregator agg = aggregator(0, new ShardLayout(40, 1, 8), 2, 0, drops);
+        UnsafeBuffer stub = new UnsafeBuffer(new byte[FrameHeader.LENGTH]); // reading the step would overrun it
+        FrameHeader.write(stub, 0, FrameHeader.TYPE_GRADIENT, JOB);
+        assertEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(stub, 0, stub.capacity()));
+        UnsafeBuffer gather = new UnsafeBuffer(new byte[FrameHeader.LENGTH]);
+        FrameHeader.write(gather, 0, FrameHeader.TYPE_GATHER, GatherAggregatorTest.JOB);
+        assertEquals(GatherAggregator.Outcome.MALFORMED,
+            GatherAggregatorTest.aggregator(2, drops).onFrame(gather, 0, gather.capacity()));
+        assertEquals(2, drops.malformed());
+    }
 }
