@@ -5,8 +5,6 @@ import org.agrona.DirectBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -40,7 +38,6 @@ final class Destinations {
     private final int target;
     private final FrameCipher[] fromRank;
     private final JoinFrame frame = new JoinFrame();
-    private final ByteBuffer endpointBytes = ByteBuffer.allocate(JoinFrame.MAX_ENDPOINT_LENGTH);
     private final String[] endpointByRank;
     private final Set<String> endpoints = new HashSet<>();
     private final DropCounters drops;
@@ -52,7 +49,7 @@ final class Destinations {
         this.publication = publication;
         this.jobId = jobId;
         this.target = target;
-        this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_JOIN, workers, new FrameCipher.Views());
+        this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_JOIN, workers, new FrameCipher.Scratch());
         this.endpointByRank = new String[workers];
         this.drops = drops;
     }
@@ -73,11 +70,11 @@ final class Destinations {
             return drop(Outcome.DUPLICATE);
         }
         int n = frame.length();
-        endpointBytes.clear();
-        if (!fromRank[rank].open(buffer, offset, JoinFrame.HEADER_LENGTH, n, endpointBytes, target, 0)) {
+        DirectBuffer plain = fromRank[rank].open(buffer, offset, JoinFrame.HEADER_LENGTH, n, target, 0);
+        if (plain == null) {
             return drop(Outcome.UNAUTHENTICATED);
         }
-        String endpoint = new String(endpointBytes.array(), 0, n, StandardCharsets.US_ASCII);
+        String endpoint = plain.getStringWithoutLengthAscii(0, n);
         if (!isEndpoint(endpoint)) {
             LOG.warn("rank {} asked {} for a destination that is not host:port", rank, what());
             return drop(Outcome.MALFORMED);

@@ -7,7 +7,8 @@ import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
 
-import java.nio.ByteBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,8 +50,7 @@ final class GatherAgent implements Agent {
     private boolean blocked;
     private long blockedNs;
     private long blockedResult;
-    private byte[] viewed;  // the blob blobView wraps
-    private ByteBuffer blobView;
+    private final UnsafeBuffer blobBuffer = new UnsafeBuffer(new byte[0]); // the blob being forwarded
 
     GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
                 long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
@@ -63,7 +63,7 @@ final class GatherAgent implements Agent {
         this.listener = listener;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.destinations = destinations;
-        this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Views());
+        this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Scratch());
         this.onFragment = (buffer, offset, length, header) -> {
             if (FrameHeader.type(buffer, offset, length) == FrameHeader.TYPE_JOIN) {
                 if (destinations != null) {
@@ -129,13 +129,11 @@ final class GatherAgent implements Agent {
             try {
                 out.wrapForWrite(claim.buffer(), index, claim.length())
                     .header(FrameHeader.TYPE_GATHERED, jobId, aggregator.round(), rank, blob.length, sentBytes, length);
-                if (viewed != blob) { // one heap view per blob, not per frame
-                    viewed = blob;
-                    blobView = ByteBuffer.wrap(blob);
+                if (blobBuffer.byteArray() != blob) {
+                    blobBuffer.wrap(blob);
                 }
-                blobView.limit(sentBytes + length).position(sentBytes);
-                toOwner[rank].seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobView, aggregator.round(),
-                    sentBytes);
+                toOwner[rank].seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobBuffer, sentBytes, length,
+                    aggregator.round(), sentBytes);
             } catch (RuntimeException e) {
                 claim.abort(); // never leave a claim open: it would block the publication
                 throw new AgentTerminationException(e);
@@ -154,8 +152,7 @@ final class GatherAgent implements Agent {
             aggregator.advance(); // first, so a listener that throws cannot stall the next round
             sent = 0;
             open = false;
-            viewed = null;
-            blobView = null;
+            blobBuffer.wrap(new byte[0]); // let the round's blobs go
             listener.onGathered(round, blobs);
         }
         return work;

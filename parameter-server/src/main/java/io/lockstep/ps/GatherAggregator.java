@@ -1,10 +1,7 @@
 package io.lockstep.ps;
 
-import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
-import org.agrona.concurrent.UnsafeBuffer;
 
-import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
@@ -22,7 +19,7 @@ import java.util.Arrays;
  * exactly where the previous one ended: an earlier offset is a repeat, a later one a gap.
  *
  * <p>As for gradients ({@link ShardAggregator}), every header check comes first and changes nothing;
- * a frame is then opened with its rank's key into a scratch buffer, and only a frame whose tag holds
+ * a frame is then opened with its rank's key into a scratch array, and only a frame whose tag holds
  * opens a round, makes a blob be allocated (a forged blob length cannot make the server allocate) or
  * is copied into one.
  *
@@ -43,8 +40,7 @@ public final class GatherAggregator {
     private final int[] receivedBytes;
     private final int[] ready;
     private final FrameCipher[] fromRank;
-    private final ByteBuffer scratch; // one frame's bytes, decrypted
-    private final UnsafeBuffer plain;
+    private final int maxPiece; // bytes of blob one frame of the job carries at most
 
     private boolean open; // a round is being collected (or sent)
     private long round;
@@ -63,9 +59,8 @@ public final class GatherAggregator {
         this.drops = drops;
         this.receivedBytes = new int[workers];
         this.ready = new int[workers];
-        this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHER, workers, new FrameCipher.Views());
-        this.scratch = BufferUtil.allocateDirectAligned(ExchangeSpec.gatherChunkBytesFor(mtu), 64);
-        this.plain = new UnsafeBuffer(scratch);
+        this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHER, workers, new FrameCipher.Scratch());
+        this.maxPiece = ExchangeSpec.gatherChunkBytesFor(mtu);
     }
 
     public Outcome onFrame(DirectBuffer buffer, int offset, int length) {
@@ -94,12 +89,12 @@ public final class GatherAggregator {
             return drop(Outcome.DUPLICATE);
         }
         int n = frame.length();
-        if (frame.offset() > at || (blob != null && frame.blobLength() != blob.length) || n > scratch.capacity()) {
+        if (frame.offset() > at || (blob != null && frame.blobLength() != blob.length) || n > maxPiece) {
             return drop(Outcome.MALFORMED);
         }
         // nothing above changed any state: only a frame this rank sealed opens a round or a blob
-        scratch.clear();
-        if (!fromRank[rank].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, scratch, r, at)) {
+        DirectBuffer plain = fromRank[rank].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, r, at);
+        if (plain == null) {
             return drop(Outcome.UNAUTHENTICATED);
         }
         if (!open) {

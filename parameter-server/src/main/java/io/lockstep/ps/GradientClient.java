@@ -10,14 +10,11 @@ import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.ControlledFragmentHandler.Action;
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.Header;
-import org.agrona.BufferUtil;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,10 +22,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A worker's side of the exchange: sends its batch's mean gradient, chunk by chunk, sealed straight
- * from the off-heap gradient vector into Aeron's log buffers (the AES-GCM encryption takes the place
- * of the copy), then waits for every shard's average and opens it straight back over the same vector.
- * One instance per worker, used by one thread.
+ * A worker's side of the exchange: sends its batch's mean gradient, chunk by chunk, sealed from the
+ * off-heap gradient vector into Aeron's log buffers, then waits for every shard's average and opens
+ * it back over the same vector (no Java-heap copy of the vector, only of one frame at a time,
+ * {@link FrameCipher}). One instance per worker, used by one thread.
  *
  * <p>The same client runs all-gathers of small opaque blobs ({@link #allGather}) on streams of
  * their own, so gradient steps and gathers interleave in whatever order the caller uses.
@@ -50,6 +47,7 @@ public final class GradientClient implements AutoCloseable {
     private static final int WAIT_AVERAGES = 3;
     /** The shard argument of a wait that is for the gather endpoint. */
     private static final int GATHER = -1;
+    private static final byte[] NO_BLOB = new byte[0];
 
     private final ExchangeSpec spec;
     private final ShardLayout layout;
@@ -71,17 +69,15 @@ public final class GradientClient implements AutoCloseable {
     private final ControlledFragmentHandler onGathered = this::onGathered;
     private final int gatherChunkBytes;
     private final int[] gatheredBytes;
-    private final FrameCipher.Views views = new FrameCipher.Views();
+    private final FrameCipher.Scratch scratch = new FrameCipher.Scratch();
+    private final UnsafeBuffer vector = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer blobBuffer = new UnsafeBuffer(NO_BLOB);
     private final FrameCipher toShards;
     private final FrameCipher fromShards;
     private final FrameCipher toGather;
     private final FrameCipher[] fromGather; // by the blob's owner
     private final FrameCipher joins;
-    private final ByteBuffer gatherScratch; // one gathered piece, decrypted before its blob is allocated
-    private final UnsafeBuffer gatherPlain;
 
-    private ByteBuffer source;  // the caller's gradient buffer
-    private ByteBuffer vector;  // our own view of it: position and limit are set per chunk
     private boolean anyStep;
     private long currentStep;
     private int sentSlots;      // chunks of the current step sent so far, in slot order
@@ -116,13 +112,11 @@ public final class GradientClient implements AutoCloseable {
         gatheredBytes = new int[spec.workers()];
         JobSecret secret = spec.secret();
         long job = spec.jobId();
-        toShards = new FrameCipher(secret, job, FrameHeader.TYPE_GRADIENT, rank, views);
-        fromShards = new FrameCipher(secret, job, FrameHeader.TYPE_AVERAGE, GradientFrame.SERVER_RANK, views);
-        toGather = new FrameCipher(secret, job, FrameHeader.TYPE_GATHER, rank, views);
-        fromGather = FrameCipher.perRank(secret, job, FrameHeader.TYPE_GATHERED, spec.workers(), views);
-        joins = new FrameCipher(secret, job, FrameHeader.TYPE_JOIN, rank, views);
-        gatherScratch = BufferUtil.allocateDirectAligned(gatherChunkBytes, 64);
-        gatherPlain = new UnsafeBuffer(gatherScratch);
+        toShards = new FrameCipher(secret, job, FrameHeader.TYPE_GRADIENT, rank, scratch);
+        fromShards = new FrameCipher(secret, job, FrameHeader.TYPE_AVERAGE, GradientFrame.SERVER_RANK, scratch);
+        toGather = new FrameCipher(secret, job, FrameHeader.TYPE_GATHER, rank, scratch);
+        fromGather = FrameCipher.perRank(secret, job, FrameHeader.TYPE_GATHERED, spec.workers(), scratch);
+        joins = new FrameCipher(secret, job, FrameHeader.TYPE_JOIN, rank, scratch);
         try {
             for (int s = 0; s < shards; s++) {
                 downstream[s] = aeron.addSubscription(
@@ -222,9 +216,10 @@ public final class GradientClient implements AutoCloseable {
 
     private void sendJoin(ExclusivePublication pub, int target, String endpoint, long deadline)
         throws TimeoutException, InterruptedException {
-        byte[] bytes = endpoint.getBytes(StandardCharsets.US_ASCII);
+        UnsafeBuffer bytes = new UnsafeBuffer(new byte[endpoint.length()]);
+        bytes.putStringWithoutLengthAscii(0, endpoint);
         long result;
-        while ((result = pub.tryClaim(JoinFrame.frameLength(bytes.length), claim)) < 0) {
+        while ((result = pub.tryClaim(JoinFrame.frameLength(bytes.capacity()), claim)) < 0) {
             if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
                 throw new IllegalStateException("rank " + rank + ": publication to " + (target == JoinFrame.GATHER_TARGET
                     ? "the gather endpoint" : "shard " + target) + " unusable (" + result + ")");
@@ -236,8 +231,8 @@ public final class GradientClient implements AutoCloseable {
         int index = claim.offset();
         try {
             joinFrame.wrapForWrite(claim.buffer(), index, claim.length())
-                .header(spec.jobId(), rank, target, bytes.length);
-            joins.seal(claim.buffer(), index, JoinFrame.HEADER_LENGTH, ByteBuffer.wrap(bytes), target, 0);
+                .header(spec.jobId(), rank, target, bytes.capacity());
+            joins.seal(claim.buffer(), index, JoinFrame.HEADER_LENGTH, bytes, 0, bytes.capacity(), target, 0);
         } catch (RuntimeException e) {
             claim.abort();
             throw e;
@@ -247,25 +242,17 @@ public final class GradientClient implements AutoCloseable {
 
     /**
      * Sends the mean gradient of a {@code samples}-sample batch for {@code step}, read from the float
-     * vector in {@code gradient} (a direct buffer of at least {@code paramCount} floats from index 0,
-     * e.g. ND4J's {@code data().asNio()}; its position and limit are left alone), and overwrites that
-     * vector with the sample-weighted average. With {@code samples == 0} (an exhausted shard) empty
-     * frames keep the step in lockstep. Steps must strictly increase.
+     * vector at {@code address}, and overwrites that vector with the sample-weighted average.
+     * With {@code samples == 0} (an exhausted shard) empty frames keep the step in lockstep.
+     * Steps must strictly increase.
      */
-    public void exchange(long step, ByteBuffer gradient, int samples, float loss)
+    public void exchange(long step, long address, int samples, float loss)
         throws TimeoutException, InterruptedException {
         if (anyStep && step <= currentStep) {
             throw new IllegalArgumentException("rank " + rank + ": step " + step + " after step " + currentStep
                 + ": steps must increase (each step's frames are sealed under nonces used once)");
         }
-        if (gradient != source) {
-            if (!gradient.isDirect() || gradient.capacity() < (long) layout.paramCount() * Float.BYTES) {
-                throw new IllegalArgumentException("rank " + rank + ": the gradient must be a direct buffer of at least "
-                    + layout.paramCount() + " floats, got " + gradient);
-            }
-            source = gradient;
-            vector = gradient.duplicate(); // once per buffer, not per step
-        }
+        vector.wrap(address, layout.paramCount() * Float.BYTES);
         anyStep = true;
         currentStep = step;
         Arrays.fill(received, false);
@@ -321,9 +308,8 @@ public final class GradientClient implements AutoCloseable {
             frame.wrapForWrite(claim.buffer(), index, claim.length())
                 .header(FrameHeader.TYPE_GRADIENT, spec.jobId(), currentStep, rank, shard, chunk, chunks, samples, loss,
                     start, length);
-            int from = start * Float.BYTES;
-            vector.limit(from + length * Float.BYTES).position(from);
-            toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, vector, currentStep, start);
+            toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, vector, start * Float.BYTES,
+                length * Float.BYTES, currentStep, start);
         } catch (RuntimeException e) {
             claim.abort(); // never leave a claim open: it would block the publication
             throw e;
@@ -351,11 +337,8 @@ public final class GradientClient implements AutoCloseable {
             ignoredFrames++; // a repeat, or an "average" of a chunk not sent yet: neither can be genuine
             return;
         }
-        int at = frame.valueOffset() * Float.BYTES;
-        int bytes = frame.length() * Float.BYTES;
-        vector.limit(at + bytes).position(at);
-        if (!fromShards.open(buffer, offset, GradientFrame.HEADER_LENGTH, bytes, vector, currentStep,
-            frame.valueOffset())) {
+        if (!fromShards.openInto(buffer, offset, GradientFrame.HEADER_LENGTH, frame.length() * Float.BYTES, vector,
+            frame.valueOffset() * Float.BYTES, currentStep, frame.valueOffset())) {
             unauthenticated++;
             return;
         }
@@ -431,11 +414,11 @@ public final class GradientClient implements AutoCloseable {
         gathered = new byte[spec.workers()][];
         Arrays.fill(gatheredBytes, 0);
         gatheredCount = 0;
-        ByteBuffer mine = ByteBuffer.wrap(blob);
+        blobBuffer.wrap(blob);
         int at = 0;
         do {
             int length = Math.min(gatherChunkBytes, blob.length - at);
-            sendGatherChunk(mine, blob.length, at, length, deadline);
+            sendGatherChunk(blob.length, at, length, deadline);
             at += length;
             // take in blobs the server already forwards (it sends each as soon as it is complete)
             gatherDownstream.controlledPoll(onGathered, FRAGMENT_LIMIT);
@@ -450,10 +433,11 @@ public final class GradientClient implements AutoCloseable {
         }
         byte[][] result = gathered;
         gathered = null;
+        blobBuffer.wrap(NO_BLOB); // the caller's blob is the caller's again
         return result;
     }
 
-    private void sendGatherChunk(ByteBuffer blob, int blobLength, int at, int length, long deadline)
+    private void sendGatherChunk(int blobLength, int at, int length, long deadline)
         throws TimeoutException, InterruptedException {
         long result;
         while ((result = gatherUpstream.tryClaim(GatherFrame.frameLength(length), claim)) < 0) {
@@ -468,8 +452,7 @@ public final class GradientClient implements AutoCloseable {
         try {
             gatherFrame.wrapForWrite(claim.buffer(), index, claim.length())
                 .header(FrameHeader.TYPE_GATHER, spec.jobId(), gatherRound, rank, blobLength, at, length);
-            blob.limit(at + length).position(at);
-            toGather.seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blob, gatherRound, at);
+            toGather.seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobBuffer, at, length, gatherRound, at);
         } catch (RuntimeException e) {
             claim.abort();
             throw e;
@@ -502,19 +485,19 @@ public final class GradientClient implements AutoCloseable {
         int at = blob == null ? 0 : gatheredBytes[owner];
         int n = f.length();
         if (f.offset() != at || (blob != null && (at == blob.length || f.blobLength() != blob.length))
-            || n > gatherScratch.capacity()) {
+            || n > gatherChunkBytes) {
             ignoredFrames++; // a repeat (the server never sends one) or a frame of a gather this rank gave up on
             return Action.CONTINUE;
         }
-        gatherScratch.clear();
-        if (!fromGather[owner].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, gatherScratch, gatherRound, at)) {
+        DirectBuffer plain = fromGather[owner].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, gatherRound, at);
+        if (plain == null) {
             unauthenticated++;
             return Action.CONTINUE;
         }
         if (blob == null) {
             blob = gathered[owner] = new byte[f.blobLength()];
         }
-        gatherPlain.getBytes(0, blob, at, n);
+        plain.getBytes(0, blob, at, n);
         gatheredBytes[owner] = at + n;
         if (at + n < blob.length) {
             return Action.CONTINUE;

@@ -7,16 +7,14 @@ import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
 
-import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Duty cycle of one parameter-server shard: collect the current step's chunks from the
  * upstream subscription and publish each chunk's average downstream as soon as it is ready
  * (resuming on the next cycle when back-pressured); once all are out, move to the next step.
- * Averages are sealed straight from the shard's sum into Aeron's claim ({@link FrameCipher}: the
- * encryption takes the place of the copy). JOIN frames on the same channel go to the
- * {@link Destinations} of the averages publication.
+ * Averages are sealed from the shard's sum into Aeron's claim ({@link FrameCipher}). JOIN frames on
+ * the same channel go to the {@link Destinations} of the averages publication.
  *
  * <p>Both waits have the job's stall budget as deadline: once a step's first gradient frame is
  * in, every rank's must be within the budget, and a ready average must be taken by the workers'
@@ -38,7 +36,6 @@ final class ShardAgent implements Agent {
     private final Destinations destinations; // null over IPC: no destinations to add
     private final DropCounters drops;
     private final FrameCipher sealer;
-    private final ByteBuffer sumView;
     private final BufferClaim claim = new BufferClaim();
     private final GradientFrame out = new GradientFrame();
     private final FragmentHandler onFragment;
@@ -63,8 +60,7 @@ final class ShardAgent implements Agent {
         this.destinations = destinations;
         this.drops = drops;
         this.sealer = new FrameCipher(secret, jobId, FrameHeader.TYPE_AVERAGE, GradientFrame.SERVER_RANK,
-            new FrameCipher.Views());
-        this.sumView = aggregator.values().byteBuffer().duplicate();
+            new FrameCipher.Scratch());
         this.onFragment = (buffer, offset, length, header) -> {
             if (FrameHeader.type(buffer, offset, length) == FrameHeader.TYPE_JOIN) {
                 if (destinations != null) {
@@ -134,9 +130,8 @@ final class ShardAgent implements Agent {
                 out.wrapForWrite(claim.buffer(), index, claim.length())
                     .header(FrameHeader.TYPE_AVERAGE, jobId, aggregator.step(), GradientFrame.SERVER_RANK, shard, chunk,
                         chunks, (int) aggregator.totalSamples(), aggregator.meanLoss(), start, length);
-                int from = aggregator.values().wrapAdjustment() + chunk * layout.chunkValues() * Float.BYTES;
-                sumView.limit(from + length * Float.BYTES).position(from);
-                sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, sumView, aggregator.step(), start);
+                sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, aggregator.values(),
+                    chunk * layout.chunkValues() * Float.BYTES, length * Float.BYTES, aggregator.step(), start);
             } catch (RuntimeException e) {
                 claim.abort(); // never leave a claim open: it would block the publication
                 throw new AgentTerminationException(e);

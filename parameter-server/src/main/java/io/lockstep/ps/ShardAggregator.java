@@ -4,8 +4,6 @@ import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.nio.ByteBuffer;
-
 /**
  * The arithmetic of one shard for one step, free of any transport so it can be proven on its
  * own: validates each frame, sums the chunks of the current step from every worker and, once
@@ -21,7 +19,7 @@ import java.nio.ByteBuffer;
  *
  * <p>Nothing is summed unless it is proven to come from the rank it names: every check on the
  * header comes first and changes nothing, then the frame is opened with that rank's key
- * ({@link FrameCipher}) into a scratch buffer, and only a frame whose tag holds is recorded and summed.
+ * ({@link FrameCipher}) into a scratch array, and only a frame whose tag holds is recorded and summed.
  * A forged frame (a zero-sample frame "from rank 1", say) is dropped as unauthenticated and can
  * neither count as that rank's contribution nor stall the step; a replay of a real frame carries its
  * old step and is stale, or a chunk already in and is a duplicate.
@@ -50,8 +48,6 @@ public final class ShardAggregator {
     private final int[] ready;
     private final DropCounters drops;
     private final FrameCipher[] fromRank;
-    private final ByteBuffer scratch; // one chunk, decrypted: summed from here
-    private final UnsafeBuffer plain;
 
     private long step;
     private int accepted; // frames summed this step
@@ -78,9 +74,7 @@ public final class ShardAggregator {
         this.arrivals = new int[chunkCount];
         this.ready = new int[chunkCount];
         this.drops = drops;
-        this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GRADIENT, workers, new FrameCipher.Views());
-        this.scratch = BufferUtil.allocateDirectAligned(Math.max(1, layout.chunkValues()) * Float.BYTES, 64);
-        this.plain = new UnsafeBuffer(scratch);
+        this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GRADIENT, workers, new FrameCipher.Scratch());
         this.step = firstStep;
         resetStep();
     }
@@ -121,9 +115,9 @@ public final class ShardAggregator {
             return drop(Outcome.MALFORMED);
         }
         // nothing above changed any state: only now, and only for a frame this rank sealed, does it count
-        scratch.clear();
-        if (!fromRank[rank].open(buffer, offset, GradientFrame.HEADER_LENGTH, n * Float.BYTES, scratch,
-            frameStep, frame.valueOffset())) {
+        DirectBuffer plain = fromRank[rank].open(buffer, offset, GradientFrame.HEADER_LENGTH, n * Float.BYTES,
+            frameStep, frame.valueOffset());
+        if (plain == null) {
             return drop(Outcome.UNAUTHENTICATED);
         }
         if (samplesByRank[rank] < 0) {

@@ -67,7 +67,7 @@ class AllGatherTest {
                                 vec.setMemory(0, n * 4, (byte) 0);
                                 vec.putFloat(0, rank + 1);
                                 vec.putFloat((n - 1) * 4, 2 * (rank + 1));
-                                client.exchange(op, vec.byteBuffer(), 1, 0f);
+                                client.exchange(op, vec.addressOffset(), 1, 0f);
                                 assertEquals((workers + 1) / 2f, vec.getFloat(0), "rank " + rank + " step " + op);
                                 assertEquals(workers + 1f, vec.getFloat((n - 1) * 4), "rank " + rank + " step " + op);
                             } else {

@@ -60,7 +60,7 @@ class MembershipTest {
                             for (int i = 0; i < n; i++) {
                                 vec.putFloat(i * 4, rank * 2 + (i % 5)); // means are exact: (0 + 2)/2 + i%5
                             }
-                            client.exchange(step, vec.byteBuffer(), 1, 0f);
+                            client.exchange(step, vec.addressOffset(), 1, 0f);
                             for (int i = 0; i < n; i += 997) {
                                 assertEquals(1f + (i % 5), vec.getFloat(i * 4), "rank " + rank + " step " + step);
                             }

@@ -64,7 +64,7 @@ class ParameterServerTest {
                             for (int i = 0; i < n; i++) {
                                 vec.putFloat(i * 4, (float) ((rank + 1) * (i % 97) + step));
                             }
-                            client.exchange(step, vec.byteBuffer(), samples, rank);
+                            client.exchange(step, vec.addressOffset(), samples, rank);
                             long total = 0;
                             for (int q = 0; q < workers; q++) total += q + 1 + step;
                             assertEquals(total, client.totalSamples());
@@ -104,7 +104,7 @@ class ParameterServerTest {
             java.util.Arrays.fill(ones, 1000f);
             UnsafeBuffer vec = new UnsafeBuffer(BufferUtil.allocateDirectAligned(400, 64));
             for (int i = 0; i < 100; i++) vec.putFloat(i * 4, 2f);
-            client.exchange(0, vec.byteBuffer(), 2, 0.5f);
+            client.exchange(0, vec.addressOffset(), 2, 0.5f);
             offer(rogue, ShardAggregatorTest.frame(job + 1, 1, 0, layout, 0, 0, 1, 0, ones));
             offer(rogue, ShardAggregatorTest.frame(job, 0, 0, layout, 0, 0, 1, 0, ones));
             UnsafeBuffer cut = ShardAggregatorTest.frame(job, 1, 0, layout, 0, 0, 1, 0, ones);
@@ -117,7 +117,7 @@ class ParameterServerTest {
             assertEquals(1, server.drops().staleStep());
             assertEquals(1, server.drops().malformed());
             for (int i = 0; i < 100; i++) vec.putFloat(i * 4, 4f);
-            client.exchange(1, vec.byteBuffer(), 2, 0.5f);
+            client.exchange(1, vec.addressOffset(), 2, 0.5f);
             assertEquals(4f, vec.getFloat(0), "rogue frames must not reach the sum");
         }
     }
@@ -132,7 +132,7 @@ class ParameterServerTest {
             UnsafeBuffer vec = new UnsafeBuffer(BufferUtil.allocateDirectAligned(4000, 64));
             long start = System.nanoTime();
             TimeoutException e = assertThrows(TimeoutException.class,
-                () -> client.exchange(0, vec.byteBuffer(), 1, 0f));
+                () -> client.exchange(0, vec.addressOffset(), 1, 0f));
             assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5), "deadline respected");
             assertTrue(e.getMessage().contains("rank 0 step 0: no average from shard 0, shard 1 within 1000 ms"),
                 e.getMessage());

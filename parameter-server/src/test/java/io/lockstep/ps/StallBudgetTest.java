@@ -86,7 +86,7 @@ class StallBudgetTest {
                 for (int i = 0; i < N; i++) {
                     vec.putFloat(i * 4, (float) ((rank + 1) * (i % 97) + step));
                 }
-                client.exchange(step, vec.byteBuffer(), rank + 1 + step, rank);
+                client.exchange(step, vec.addressOffset(), rank + 1 + step, rank);
                 long total = 0;
                 for (int q = 0; q < workers; q++) {
                     total += q + 1 + step;

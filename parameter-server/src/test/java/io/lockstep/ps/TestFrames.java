@@ -2,9 +2,7 @@ package io.lockstep.ps;
 
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 
 /** Frames built and sealed as real senders do, each in its own buffer, for tests and rogues. */
 final class TestFrames {
@@ -27,13 +25,12 @@ final class TestFrames {
         UnsafeBuffer buf = new UnsafeBuffer(new byte[GradientFrame.frameLength(length)]);
         new GradientFrame().wrapForWrite(buf, 0, buf.capacity())
             .header(type, job, step, rank, shard, chunk, layout.chunkCount(shard), samples, loss, start, length);
-        ByteBuffer plain = ByteBuffer.allocate(length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        UnsafeBuffer plain = new UnsafeBuffer(new byte[Math.max(1, length * Float.BYTES)]);
         for (int i = 0; i < length; i++) {
-            plain.putFloat(gradient[start + i]);
+            plain.putFloat(i * Float.BYTES, gradient[start + i], ByteOrder.LITTLE_ENDIAN);
         }
-        plain.flip();
-        new FrameCipher(secret, job, type, sealer, new FrameCipher.Views())
-            .seal(buf, 0, GradientFrame.HEADER_LENGTH, plain, step, start);
+        new FrameCipher(secret, job, type, sealer, new FrameCipher.Scratch())
+            .seal(buf, 0, GradientFrame.HEADER_LENGTH, plain, 0, length * Float.BYTES, step, start);
         return buf;
     }
 
@@ -49,8 +46,8 @@ final class TestFrames {
                                int at, int length) {
         UnsafeBuffer buf = new UnsafeBuffer(new byte[GatherFrame.frameLength(length)]);
         new GatherFrame().wrapForWrite(buf, 0, buf.capacity()).header(type, job, round, owner, blob.length, at, length);
-        new FrameCipher(secret, job, type, sealer, new FrameCipher.Views())
-            .seal(buf, 0, GatherFrame.HEADER_LENGTH, ByteBuffer.wrap(blob, at, length), round, at);
+        new FrameCipher(secret, job, type, sealer, new FrameCipher.Scratch())
+            .seal(buf, 0, GatherFrame.HEADER_LENGTH, new UnsafeBuffer(blob), at, length, round, at);
         return buf;
     }
 
@@ -60,11 +57,12 @@ final class TestFrames {
     }
 
     static UnsafeBuffer join(JobSecret secret, int sealer, long job, int rank, int target, String endpoint) {
-        byte[] bytes = endpoint.getBytes(StandardCharsets.US_ASCII);
-        UnsafeBuffer buf = new UnsafeBuffer(new byte[JoinFrame.frameLength(bytes.length)]);
-        new JoinFrame().wrapForWrite(buf, 0, buf.capacity()).header(job, rank, target, bytes.length);
-        new FrameCipher(secret, job, FrameHeader.TYPE_JOIN, sealer, new FrameCipher.Views())
-            .seal(buf, 0, JoinFrame.HEADER_LENGTH, ByteBuffer.wrap(bytes), target, 0);
+        UnsafeBuffer bytes = new UnsafeBuffer(new byte[endpoint.length()]);
+        bytes.putStringWithoutLengthAscii(0, endpoint);
+        UnsafeBuffer buf = new UnsafeBuffer(new byte[JoinFrame.frameLength(bytes.capacity())]);
+        new JoinFrame().wrapForWrite(buf, 0, buf.capacity()).header(job, rank, target, bytes.capacity());
+        new FrameCipher(secret, job, FrameHeader.TYPE_JOIN, sealer, new FrameCipher.Scratch())
+            .seal(buf, 0, JoinFrame.HEADER_LENGTH, bytes, 0, bytes.capacity(), target, 0);
         return buf;
     }
 }

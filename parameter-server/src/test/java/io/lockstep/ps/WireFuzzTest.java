@@ -168,7 +168,7 @@ class WireFuzzTest {
                     vec.putFloat(i * 4, value(rank, step, i));
                 }
                 long t0 = System.nanoTime();
-                client.exchange(step, vec.byteBuffer(), n, rank);
+                client.exchange(step, vec.addressOffset(), n, rank);
                 longestWaitNs.accumulateAndGet(System.nanoTime() - t0, Math::max);
                 long total = 0;
                 double loss = 0;

@@ -1,24 +1,18 @@
 package io.lockstep.worker.exchange;
 
 import io.lockstep.ps.GradientClient;
-import org.agrona.BufferUtil;
-import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
-import java.nio.ByteBuffer;
 import java.util.concurrent.TimeoutException;
 
 /**
  * The exchange through the Aeron parameter server: the gradient goes out straight from its
- * off-heap buffer and the average is written back over it (no Java-heap copy), through a direct
- * ByteBuffer view of that buffer (javax.crypto seals and opens ByteBuffers), made once per buffer.
+ * off-heap buffer and the average is written back over it (no Java-heap copy).
  */
 public final class AeronExchange implements GradientExchange {
     private final GradientClient client;
     private final int workers;
-    private DataBuffer viewed;
-    private ByteBuffer view;
 
     public AeronExchange(GradientClient client, int workers) {
         this.client = client;
@@ -32,16 +26,7 @@ public final class AeronExchange implements GradientExchange {
             throw new IllegalArgumentException("the exchange needs a dense float32 vector at offset 0, got " + gradient.dataType()
                 + " at offset " + gradient.offset());
         }
-        DataBuffer data = gradient.data();
-        if (data != viewed) {
-            ByteBuffer nio = data.asNio();
-            if (!nio.isDirect() || BufferUtil.address(nio) != data.address()) {
-                throw new IllegalArgumentException("the exchange needs a direct view of the gradient's off-heap buffer");
-            }
-            view = nio;
-            viewed = data;
-        }
-        client.exchange(step, view, samples, loss);
+        client.exchange(step, gradient.data().address(), samples, loss);
     }
 
     @Override public long totalSamples() { return client.totalSamples(); }
