@@ -23,9 +23,12 @@ import java.security.GeneralSecurityException;
  * direct ByteBuffers looked cheapest (it would replace the copy that happens anyway), but JDK 17's GCM
  * runs its intrinsics on arrays: measured per 64 KB frame, direct ByteBuffers took 19.9 us to encrypt
  * and 27.4 us to decrypt and allocated 3.3 KB, byte arrays 14.0 and 18.3 us and 1.2 KB; copying in and
- * out of reused arrays around the array call (17.1 and 22.4 us) still beats the direct path. So each
- * thread has one {@link Scratch} pair of arrays, and payloads are copied into it and out of it with
- * Agrona's memcpy, which also lets senders and receivers keep plain addresses and Aeron's buffers.
+ * out of reused arrays around the array call (17.1 and 22.4 us) still beats the direct path. On JDK 25
+ * the gap widens: arrays 6.7 us, direct 29.6 us. So each thread has one {@link Scratch} pair of arrays,
+ * and payloads are copied into it and out of it with Agrona's memcpy, which also lets senders and
+ * receivers keep plain addresses and Aeron's buffers. Through this class one MNIST MLP step (0.94 MB)
+ * is sealed in 244 us and opened in 236 us on one core of the development machine (3.9 GB/s; the two
+ * copies the plaintext exchange makes take 43 us): {@code AuthCostBench}.
  *
  * <p><b>Nonces never repeat.</b> A key belongs to one (job, type, sender); the 12-byte nonce is
  * (step or round or target: 8 bytes, offset of the payload: 4 bytes), little-endian. A sender sends
