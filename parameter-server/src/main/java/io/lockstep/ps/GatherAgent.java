@@ -4,9 +4,9 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
-
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.concurrent.TimeUnit;
@@ -29,6 +29,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class GatherAgent implements Agent {
     private static final int FRAGMENT_LIMIT = 64;
+    private static final byte[] NO_BLOB = new byte[0];
 
     private final GatherAggregator aggregator;
     private final Subscription upstream;
@@ -39,6 +40,8 @@ final class GatherAgent implements Agent {
     private final long timeoutNs;
     private final Destinations destinations; // null over IPC
     private final FrameCipher[] toOwner;
+    private final DropCounters drops;
+    private final UnsafeBuffer blobBuffer = new UnsafeBuffer(NO_BLOB); // the blob being forwarded
     private final BufferClaim claim = new BufferClaim();
     private final GatherFrame out = new GatherFrame();
     private final FragmentHandler onFragment;
@@ -50,7 +53,6 @@ final class GatherAgent implements Agent {
     private boolean blocked;
     private long blockedNs;
     private long blockedResult;
-    private final UnsafeBuffer blobBuffer = new UnsafeBuffer(new byte[0]); // the blob being forwarded
 
     GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
                 long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
@@ -63,18 +65,20 @@ final class GatherAgent implements Agent {
         this.listener = listener;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.destinations = destinations;
+        this.drops = drops;
         this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Scratch());
-        this.onFragment = (buffer, offset, length, header) -> {
-            if (FrameHeader.type(buffer, offset, length) == FrameHeader.TYPE_JOIN) {
-                if (destinations != null) {
-                    destinations.onJoin(buffer, offset, length);
-                } else {
-                    drops.recordMalformed();
-                }
-            } else {
-                aggregator.onFrame(buffer, offset, length);
-            }
-        };
+        this.onFragment = (buffer, offset, length, header) -> onFrame(buffer, offset, length);
+    }
+
+    /** A JOIN goes to the destinations (over IPC there are none to add); anything else to the aggregator. */
+    private void onFrame(DirectBuffer buffer, int offset, int length) {
+        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_JOIN) {
+            aggregator.onFrame(buffer, offset, length);
+        } else if (destinations != null) {
+            destinations.onJoin(buffer, offset, length);
+        } else {
+            drops.recordMalformed();
+        }
     }
 
     @Override
@@ -152,7 +156,7 @@ final class GatherAgent implements Agent {
             aggregator.advance(); // first, so a listener that throws cannot stall the next round
             sent = 0;
             open = false;
-            blobBuffer.wrap(new byte[0]); // let the round's blobs go
+            blobBuffer.wrap(NO_BLOB); // let the round's blobs go
             listener.onGathered(round, blobs);
         }
         return work;

@@ -4,6 +4,7 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
 
@@ -61,17 +62,18 @@ final class ShardAgent implements Agent {
         this.drops = drops;
         this.sealer = new FrameCipher(secret, jobId, FrameHeader.TYPE_AVERAGE, GradientFrame.SERVER_RANK,
             new FrameCipher.Scratch());
-        this.onFragment = (buffer, offset, length, header) -> {
-            if (FrameHeader.type(buffer, offset, length) == FrameHeader.TYPE_JOIN) {
-                if (destinations != null) {
-                    destinations.onJoin(buffer, offset, length);
-                } else {
-                    drops.recordMalformed();
-                }
-            } else {
-                aggregator.onFrame(buffer, offset, length);
-            }
-        };
+        this.onFragment = (buffer, offset, length, header) -> onFrame(buffer, offset, length);
+    }
+
+    /** A JOIN goes to the destinations (over IPC there are none to add); anything else to the aggregator. */
+    private void onFrame(DirectBuffer buffer, int offset, int length) {
+        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_JOIN) {
+            aggregator.onFrame(buffer, offset, length);
+        } else if (destinations != null) {
+            destinations.onJoin(buffer, offset, length);
+        } else {
+            drops.recordMalformed();
+        }
     }
 
     @Override
