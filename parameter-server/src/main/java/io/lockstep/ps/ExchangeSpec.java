@@ -2,15 +2,19 @@ package io.lockstep.ps;
 
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
- * Everything a worker needs to reach the parameter server, shipped to Spark tasks as-is.
+ * Everything a worker needs to reach the parameter server, shipped to Spark tasks as-is, with the
+ * job's {@link JobSecret} (which no {@code toString} shows).
  *
  * <p>UDP: shard s listens for gradients on {@code host:upstreamPorts[s]} and answers with a
- * multi-destination-cast publication whose control endpoint is {@code host:controlPorts[s]};
- * workers join it dynamically from a port their own JVM picks, so the server needs no worker address.
- * The all-gather has one such pair of its own ({@code gatherPort}, {@code gatherControlPort}),
- * served by one endpoint for the whole server rather than per shard.
+ * multi-destination-cast publication bound to {@code host:controlPorts[s]} (where the workers' status
+ * messages and NAKs come back) in manual control mode: it sends only to the receive endpoints that the
+ * job's workers named in authenticated JOIN frames ({@link Destinations}), one per worker JVM, picked
+ * by that JVM; the server needs no worker address up front. The all-gather has one such pair of its own
+ * ({@code gatherPort}, {@code gatherControlPort}), served by one endpoint for the whole server rather
+ * than per shard.
  * IPC: the same streams over shared memory, for workers in the server's JVM.
  *
  * <p>{@code timeoutMillis} ({@code ps.timeout_seconds}) is the job's one stall budget: the longest any
@@ -30,7 +34,8 @@ public record ExchangeSpec(
     int termLength,
     int mtu,
     long timeoutMillis,
-    long firstStep
+    long firstStep,
+    JobSecret secret
 ) implements Serializable {
 
     public enum Transport { UDP, IPC }
@@ -53,11 +58,16 @@ public record ExchangeSpec(
         if (mtu % 32 != 0 || mtu < 4096 || mtu > DEFAULT_MTU) {
             throw new IllegalArgumentException("mtu must be a multiple of 32 in [4096, 65504], got " + mtu);
         }
+        if (layout.chunkValues() > chunkValuesFor(mtu)) {
+            throw new IllegalArgumentException("chunks of " + layout.chunkValues() + " values do not fit one frame of mtu "
+                + mtu + " (at most " + chunkValuesFor(mtu) + ")");
+        }
+        Objects.requireNonNull(secret, "every frame is authenticated: an exchange needs its job's secret");
     }
 
     /**
      * A spec with free UDP ports on {@code host} for every shard and for the gather endpoint (picked
-     * in one go, so all are distinct), or none for IPC.
+     * in one go, so all are distinct), or none for IPC, and a fresh {@link JobSecret#random() secret}.
      */
     public static ExchangeSpec create(long jobId, ShardLayout layout, int workers, Transport transport, String host,
                                       int termLength, int mtu, long timeoutMillis, long firstStep) {
@@ -66,17 +76,17 @@ public record ExchangeSpec(
         int[] ports = transport == Transport.UDP ? FreePorts.udp(host, count) : new int[count];
         return new ExchangeSpec(jobId, layout, workers, transport, host, Arrays.copyOfRange(ports, 0, shards),
             Arrays.copyOfRange(ports, shards, 2 * shards), ports[2 * shards], ports[2 * shards + 1],
-            termLength, mtu, timeoutMillis, firstStep);
+            termLength, mtu, timeoutMillis, firstStep, JobSecret.random());
     }
 
     /** Largest chunk (in floats) that fits one frame of the given MTU. */
     public static int chunkValuesFor(int mtu) {
-        return (mtu - AERON_HEADER - GradientFrame.HEADER_LENGTH) / Float.BYTES;
+        return (mtu - AERON_HEADER - GradientFrame.HEADER_LENGTH - FrameHeader.TAG_LENGTH) / Float.BYTES;
     }
 
     /** Largest piece of a gather blob (in bytes) that fits one frame of the given MTU. */
     public static int gatherChunkBytesFor(int mtu) {
-        return mtu - AERON_HEADER - GatherFrame.HEADER_LENGTH;
+        return mtu - AERON_HEADER - GatherFrame.HEADER_LENGTH - FrameHeader.TAG_LENGTH;
     }
 
     public int upstreamStream(int shard) { return UPSTREAM_STREAM_BASE + shard; }
@@ -91,14 +101,17 @@ public record ExchangeSpec(
         return upstream(upstreamPorts[shard]);
     }
 
-    /** Channel on which shard s publishes averages; min flow control waits for the slowest worker. */
+    /**
+     * Channel on which shard s publishes averages: manual multi-destination-cast, so only the workers'
+     * endpoints added by {@link Destinations} receive it; min flow control waits for the slowest of them.
+     */
     public String downstreamPublicationChannel(int shard) {
         return downstreamPublication(controlPorts[shard]);
     }
 
     /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for shard s's averages. */
     public String downstreamSubscriptionChannel(int shard, String workerHost, int port) {
-        return downstreamSubscription(controlPorts[shard], workerHost, port);
+        return downstreamSubscription(workerHost, port);
     }
 
     /** Channel on which the server receives gather blobs, stream {@link #GATHER_UPSTREAM_STREAM}. */
@@ -113,26 +126,33 @@ public record ExchangeSpec(
 
     /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for gathered blobs. */
     public String gatherDownstreamSubscriptionChannel(String workerHost, int port) {
-        return downstreamSubscription(gatherControlPort, workerHost, port);
+        return downstreamSubscription(workerHost, port);
+    }
+
+    /** "host:port", with an IPv6 literal in brackets, as Aeron's endpoint parameters want it. */
+    public static String endpoint(String host, int port) {
+        return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+    }
+
+    /** The channel a downstream publication adds for a worker JVM receiving on {@code endpoint}. */
+    static String destination(String endpoint) {
+        return "aeron:udp?endpoint=" + endpoint;
     }
 
     private String upstream(int port) {
         return transport == Transport.IPC
             ? "aeron:ipc?" + params()
-            : "aeron:udp?endpoint=" + host + ":" + port + "|" + params();
+            : "aeron:udp?endpoint=" + endpoint(host, port) + "|" + params();
     }
 
     private String downstreamPublication(int controlPort) {
         return transport == Transport.IPC
             ? "aeron:ipc?" + params()
-            : "aeron:udp?control=" + host + ":" + controlPort + "|control-mode=dynamic|fc=min|" + params();
+            : "aeron:udp?control=" + endpoint(host, controlPort) + "|control-mode=manual|fc=min|" + params();
     }
 
-    private String downstreamSubscription(int controlPort, String workerHost, int port) {
-        return transport == Transport.IPC
-            ? "aeron:ipc"
-            : "aeron:udp?endpoint=" + workerHost + ":" + port + "|control=" + host + ":" + controlPort
-                + "|control-mode=dynamic";
+    private String downstreamSubscription(String workerHost, int port) {
+        return transport == Transport.IPC ? "aeron:ipc" : destination(endpoint(workerHost, port));
     }
 
     @Override

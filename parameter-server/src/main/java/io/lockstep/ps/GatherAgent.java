@@ -4,8 +4,10 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.concurrent.TimeUnit;
 
@@ -14,7 +16,9 @@ import java.util.concurrent.TimeUnit;
  * subscription and forward each one, in chunks, to every worker as soon as it is complete
  * (resuming on the next cycle when back-pressured), so the uploads of slow ranks overlap the
  * downloads of the others and a waiting worker can tell which ranks' blobs never came. Once every
- * blob is out, the round goes to the {@link GatherListener} and the next one may open.
+ * blob is out, the round goes to the {@link GatherListener} and the next one may open. Each rank's
+ * blob goes out sealed with that rank's GATHERED key ({@link FrameCipher}); JOIN frames on the gather
+ * channel go to the {@link Destinations} of the gathered-blobs publication.
  *
  * <p>Runs in the same thread as shard 0's {@link ShardAgent} (a composite agent): gathers are
  * rare, and on small machines a thread of their own would only compete with training.
@@ -25,6 +29,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class GatherAgent implements Agent {
     private static final int FRAGMENT_LIMIT = 64;
+    private static final byte[] NO_BLOB = new byte[0];
 
     private final GatherAggregator aggregator;
     private final Subscription upstream;
@@ -33,6 +38,10 @@ final class GatherAgent implements Agent {
     private final int chunkBytes;
     private final GatherListener listener;
     private final long timeoutNs;
+    private final Destinations destinations; // null over IPC
+    private final FrameCipher[] toOwner;
+    private final DropCounters drops;
+    private final UnsafeBuffer blobBuffer = new UnsafeBuffer(NO_BLOB); // the blob being forwarded
     private final BufferClaim claim = new BufferClaim();
     private final GatherFrame out = new GatherFrame();
     private final FragmentHandler onFragment;
@@ -45,8 +54,9 @@ final class GatherAgent implements Agent {
     private long blockedNs;
     private long blockedResult;
 
-    GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, long jobId, int mtu,
-                long timeoutMillis, GatherListener listener) {
+    GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
+                long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
+                GatherListener listener) {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
@@ -54,7 +64,21 @@ final class GatherAgent implements Agent {
         this.chunkBytes = ExchangeSpec.gatherChunkBytesFor(mtu);
         this.listener = listener;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        this.onFragment = (buffer, offset, length, header) -> aggregator.onFrame(buffer, offset, length);
+        this.destinations = destinations;
+        this.drops = drops;
+        this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Scratch());
+        this.onFragment = (buffer, offset, length, header) -> onFrame(buffer, offset, length);
+    }
+
+    /** A JOIN goes to the destinations (over IPC there are none to add); anything else to the aggregator. */
+    private void onFrame(DirectBuffer buffer, int offset, int length) {
+        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_JOIN) {
+            aggregator.onFrame(buffer, offset, length);
+        } else if (destinations != null) {
+            destinations.onJoin(buffer, offset, length);
+        } else {
+            drops.recordMalformed();
+        }
     }
 
     @Override
@@ -106,9 +130,18 @@ final class GatherAgent implements Agent {
             }
             blocked = false;
             int index = claim.offset();
-            out.wrapForWrite(claim.buffer(), index, claim.length())
-                .header(jobId, aggregator.round(), rank, blob.length, sentBytes, length);
-            claim.buffer().putBytes(index + GatherFrame.HEADER_LENGTH, blob, sentBytes, length);
+            try {
+                out.wrapForWrite(claim.buffer(), index, claim.length())
+                    .header(FrameHeader.TYPE_GATHERED, jobId, aggregator.round(), rank, blob.length, sentBytes, length);
+                if (blobBuffer.byteArray() != blob) {
+                    blobBuffer.wrap(blob);
+                }
+                toOwner[rank].seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobBuffer, sentBytes, length,
+                    aggregator.round(), sentBytes);
+            } catch (RuntimeException e) {
+                claim.abort(); // never leave a claim open: it would block the publication
+                throw new AgentTerminationException(e);
+            }
             claim.commit();
             work++;
             sentBytes += length;
@@ -123,6 +156,7 @@ final class GatherAgent implements Agent {
             aggregator.advance(); // first, so a listener that throws cannot stall the next round
             sent = 0;
             open = false;
+            blobBuffer.wrap(NO_BLOB); // let the round's blobs go
             listener.onGathered(round, blobs);
         }
         return work;

@@ -18,13 +18,20 @@ import java.util.Arrays;
  * <p>A rank's frames arrive in order (one Aeron publication each), so each must continue its blob
  * exactly where the previous one ended: an earlier offset is a repeat, a later one a gap.
  *
+ * <p>As for gradients ({@link ShardAggregator}), every header check comes first and changes nothing;
+ * a frame is then opened with its rank's key into a scratch array, and only a frame whose tag holds
+ * opens a round, makes a blob be allocated (a forged blob length cannot make the server allocate) or
+ * is copied into one.
+ *
  * <p>Single-threaded (owned by one agent). Allocates once per round and once per blob, nothing per
- * frame; the blobs of a completed round are handed on and never reused.
+ * frame but the JDK's GCM engine; the blobs of a completed round are handed on and never reused.
  */
 public final class GatherAggregator {
 
     /** Outcome of {@link #onFrame}: BLOB_READY completed one rank's blob, COMPLETED the round's last. */
-    public enum Outcome { ACCEPTED, BLOB_READY, COMPLETED, FOREIGN_JOB, STALE_ROUND, MALFORMED, DUPLICATE }
+    public enum Outcome {
+        ACCEPTED, BLOB_READY, COMPLETED, FOREIGN_JOB, STALE_ROUND, MALFORMED, DUPLICATE, UNAUTHENTICATED
+    }
 
     private final long jobId;
     private final int workers;
@@ -32,6 +39,8 @@ public final class GatherAggregator {
     private final GatherFrame frame = new GatherFrame();
     private final int[] receivedBytes;
     private final int[] ready;
+    private final FrameCipher[] fromRank;
+    private final int maxPiece; // bytes of blob one frame of the job carries at most
 
     private boolean open; // a round is being collected (or sent)
     private long round;
@@ -40,7 +49,8 @@ public final class GatherAggregator {
     private byte[][] blobs;
     private int readyCount;
 
-    public GatherAggregator(long jobId, int workers, DropCounters drops) {
+    /** @param mtu the exchange's frame size: no frame of the job carries more than its chunk of bytes */
+    public GatherAggregator(long jobId, int workers, int mtu, JobSecret secret, DropCounters drops) {
         if (workers < 1) {
             throw new IllegalArgumentException("workers must be >= 1, got " + workers);
         }
@@ -49,12 +59,15 @@ public final class GatherAggregator {
         this.drops = drops;
         this.receivedBytes = new int[workers];
         this.ready = new int[workers];
+        this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHER, workers, new FrameCipher.Scratch());
+        this.maxPiece = ExchangeSpec.gatherChunkBytesFor(mtu);
     }
 
     public Outcome onFrame(DirectBuffer buffer, int offset, int length) {
         frame.wrap(buffer, offset, length);
-        if (length < GatherFrame.HEADER_LENGTH) {
-            return drop(Outcome.MALFORMED);
+        if (length < GatherFrame.HEADER_LENGTH + FrameHeader.TAG_LENGTH
+            || FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GATHER) {
+            return drop(Outcome.MALFORMED); // read no field a frame this short does not hold
         }
         if (frame.jobId() != jobId) {
             return drop(Outcome.FOREIGN_JOB);
@@ -75,8 +88,14 @@ public final class GatherAggregator {
         if (frame.offset() < at) {
             return drop(Outcome.DUPLICATE);
         }
-        if (frame.offset() > at || (blob != null && frame.blobLength() != blob.length)) {
+        int n = frame.length();
+        if (frame.offset() > at || (blob != null && frame.blobLength() != blob.length) || n > maxPiece) {
             return drop(Outcome.MALFORMED);
+        }
+        // nothing above changed any state: only a frame this rank sealed opens a round or a blob
+        DirectBuffer plain = fromRank[rank].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, r, at);
+        if (plain == null) {
+            return drop(Outcome.UNAUTHENTICATED);
         }
         if (!open) {
             openRound(r);
@@ -84,8 +103,7 @@ public final class GatherAggregator {
         if (blob == null) {
             blob = blobs[rank] = new byte[frame.blobLength()];
         }
-        int n = frame.length();
-        buffer.getBytes(frame.bytesIndex(), blob, at, n);
+        plain.getBytes(0, blob, at, n);
         receivedBytes[rank] = at + n;
         if (at + n < blob.length) {
             return Outcome.ACCEPTED;

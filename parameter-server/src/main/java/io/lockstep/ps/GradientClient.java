@@ -2,6 +2,7 @@ package io.lockstep.ps;
 
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
+import io.aeron.Image;
 import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
@@ -21,48 +22,71 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A worker's side of the exchange: sends its batch's mean gradient, chunk by chunk, straight from
- * the off-heap gradient vector into Aeron's log buffers, then waits for every shard's average
- * and copies it back over the same vector. One instance per worker, used by one thread.
+ * A worker's side of the exchange: sends its batch's mean gradient, chunk by chunk, sealed from the
+ * off-heap gradient vector into Aeron's log buffers, then waits for every shard's average and opens
+ * it back over the same vector (no Java-heap copy of the vector, only of one frame at a time,
+ * {@link FrameCipher}). One instance per worker, used by one thread.
  *
  * <p>The same client runs all-gathers of small opaque blobs ({@link #allGather}) on streams of
  * their own, so gradient steps and gathers interleave in whatever order the caller uses.
+ *
+ * <p>Nothing is adopted unless a shard (or the gather endpoint) sealed it with the job's secret: a
+ * frame whose tag does not hold is dropped and counted ({@link #unauthenticatedFrames()}), and an
+ * average for a chunk this worker has not sent yet cannot be genuine and is not even opened, so
+ * nothing forged touches the part of the vector still to be sent. Steps and gather rounds must
+ * strictly increase: each one's nonces are used once ({@link FrameCipher}).
  */
 public final class GradientClient implements AutoCloseable {
     private static final int FRAGMENT_LIMIT = 16;
-    /** What a wait is for, so that its deadline message is only built once it has passed. */
-    private static final int WAIT_SHARD = 0;
-    private static final int WAIT_GATHER_ENDPOINT = 1;
-    private static final int WAIT_SEND = 2;
-    private static final int WAIT_AVERAGES = 3;
     /** (job, host) → the ports this JVM's workers receive on: averages by shard, then gathered blobs. */
     private static final Map<String, int[]> RECEIVE_PORTS = new ConcurrentHashMap<>();
+    /** What a wait is for, so that its deadline message is only built once it has passed. */
+    private static final int WAIT_UPSTREAM = 0;
+    private static final int WAIT_DOWNSTREAM = 1;
+    private static final int WAIT_SEND = 2;
+    private static final int WAIT_AVERAGES = 3;
+    /** The shard argument of a wait that is for the gather endpoint. */
+    private static final int GATHER = -1;
+    private static final byte[] NO_BLOB = new byte[0];
 
     private final ExchangeSpec spec;
     private final ShardLayout layout;
     private final int rank;
+    private final String workerHost;
     private final ExclusivePublication[] upstream;
     private final Subscription[] downstream;
     private final boolean[] received;
     private final int[] chunkBase;
     private final BufferClaim claim = new BufferClaim();
     private final GradientFrame frame = new GradientFrame();
-    private final UnsafeBuffer vector = new UnsafeBuffer(0, 0);
     private final IdleStrategy idle = IdleStrategies.client();
     private final FragmentHandler onAverage = this::onAverage;
     private final long timeoutNs;
     private final ExclusivePublication gatherUpstream;
     private final Subscription gatherDownstream;
     private final GatherFrame gatherFrame = new GatherFrame();
+    private final JoinFrame joinFrame = new JoinFrame();
     private final ControlledFragmentHandler onGathered = this::onGathered;
     private final int gatherChunkBytes;
     private final int[] gatheredBytes;
+    private final FrameCipher.Scratch scratch = new FrameCipher.Scratch();
+    private final UnsafeBuffer vector = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer blobBuffer = new UnsafeBuffer(NO_BLOB);
+    private final FrameCipher toShards;
+    private final FrameCipher fromShards;
+    private final FrameCipher toGather;
+    private final FrameCipher[] fromGather; // by the blob's owner
+    private final FrameCipher joins;
 
+    private boolean anyStep;
     private long currentStep;
+    private int sentSlots;      // chunks of the current step sent so far, in slot order
     private int receivedCount;
     private long totalSamples;
     private float meanLoss;
     private long ignoredFrames;
+    private long unauthenticated;
+    private boolean anyRound;
     private long gatherRound;
     private byte[][] gathered; // by rank, for the round being gathered
     private int gatheredCount;
@@ -72,6 +96,7 @@ public final class GradientClient implements AutoCloseable {
         this.spec = spec;
         this.layout = spec.layout();
         this.rank = rank;
+        this.workerHost = workerHost;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(spec.timeoutMillis());
         int shards = layout.shards();
         upstream = new ExclusivePublication[shards];
@@ -85,6 +110,13 @@ public final class GradientClient implements AutoCloseable {
         received = new boolean[total];
         gatherChunkBytes = ExchangeSpec.gatherChunkBytesFor(spec.mtu());
         gatheredBytes = new int[spec.workers()];
+        JobSecret secret = spec.secret();
+        long job = spec.jobId();
+        toShards = new FrameCipher(secret, job, FrameHeader.TYPE_GRADIENT, rank, scratch);
+        fromShards = new FrameCipher(secret, job, FrameHeader.TYPE_AVERAGE, GradientFrame.SERVER_RANK, scratch);
+        toGather = new FrameCipher(secret, job, FrameHeader.TYPE_GATHER, rank, scratch);
+        fromGather = FrameCipher.perRank(secret, job, FrameHeader.TYPE_GATHERED, spec.workers(), scratch);
+        joins = new FrameCipher(secret, job, FrameHeader.TYPE_JOIN, rank, scratch);
         try {
             for (int s = 0; s < shards; s++) {
                 downstream[s] = aeron.addSubscription(
@@ -117,41 +149,121 @@ public final class GradientClient implements AutoCloseable {
             k -> FreePorts.udp(workerHost, spec.layout().shards() + 1))[index];
     }
 
+    /** The endpoint this JVM receives shard {@code s}'s averages on ({@code layout.shards()}: the gathered blobs). */
+    String receiveEndpoint(int index) {
+        return ExchangeSpec.endpoint(workerHost, receivePort(spec, index, workerHost));
+    }
+
     /**
-     * Waits until every shard and the gather endpoint can hear this worker, and this worker can
-     * hear them.
+     * Joins the job: waits until every shard and the gather endpoint can hear this worker, tells each
+     * (over UDP) where this worker's JVM receives, in an authenticated JOIN frame, and waits until each
+     * sends there. Only then may the first gradient go out: averages are published only once every
+     * rank's gradients are in, so every worker's image exists before any average is sent.
      */
     public void awaitConnected() throws TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + timeoutNs;
         for (int s = 0; s < layout.shards(); s++) {
-            while (!upstream[s].isConnected() || !downstream[s].isConnected()) {
-                checkDeadline(deadline, WAIT_SHARD, s, 0);
+            awaitUpstream(upstream[s], s, deadline);
+        }
+        awaitUpstream(gatherUpstream, GATHER, deadline);
+        if (spec.transport() == ExchangeSpec.Transport.UDP) {
+            for (int s = 0; s < layout.shards(); s++) {
+                sendJoin(upstream[s], s, receiveEndpoint(s), deadline);
+            }
+            sendJoin(gatherUpstream, JoinFrame.GATHER_TARGET, receiveEndpoint(layout.shards()), deadline);
+        }
+        for (int s = 0; s < layout.shards(); s++) {
+            while (!hearsServer(downstream[s], spec.controlPorts()[s])) {
+                checkDeadline(deadline, WAIT_DOWNSTREAM, s, 0);
                 idle.idle();
             }
         }
-        while (!gatherUpstream.isConnected() || !gatherDownstream.isConnected()) {
-            checkDeadline(deadline, WAIT_GATHER_ENDPOINT, 0, 0);
+        while (!hearsServer(gatherDownstream, spec.gatherControlPort())) {
+            checkDeadline(deadline, WAIT_DOWNSTREAM, GATHER, 0);
             idle.idle();
         }
         idle.reset();
+    }
+
+    private void awaitUpstream(Publication pub, int shard, long deadline) throws TimeoutException, InterruptedException {
+        while (!pub.isConnected()) {
+            checkDeadline(deadline, WAIT_UPSTREAM, shard, 0);
+            idle.idle();
+        }
+    }
+
+    /**
+     * True once the subscription has an image from the server's publication: over UDP one whose
+     * source is the server's port for it. Anyone can send to a worker's endpoint, and an image of a
+     * stranger's must not pass for the server's (the server would then publish to an endpoint whose
+     * image is not there yet). Runs only while joining, so the allocation of images() does not matter.
+     */
+    private boolean hearsServer(Subscription sub, int serverPort) {
+        if (!sub.isConnected()) {
+            return false;
+        }
+        if (spec.transport() == ExchangeSpec.Transport.IPC) {
+            return true;
+        }
+        String suffix = ":" + serverPort;
+        for (Image image : sub.images()) {
+            if (image.sourceIdentity().endsWith(suffix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void sendJoin(ExclusivePublication pub, int target, String endpoint, long deadline)
+        throws TimeoutException, InterruptedException {
+        UnsafeBuffer bytes = new UnsafeBuffer(new byte[endpoint.length()]);
+        bytes.putStringWithoutLengthAscii(0, endpoint);
+        long result;
+        while ((result = pub.tryClaim(JoinFrame.frameLength(bytes.capacity()), claim)) < 0) {
+            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
+                throw new IllegalStateException("rank " + rank + ": publication to " + (target == JoinFrame.GATHER_TARGET
+                    ? "the gather endpoint" : "shard " + target) + " unusable (" + result + ")");
+            }
+            checkDeadline(deadline, WAIT_UPSTREAM, target == JoinFrame.GATHER_TARGET ? GATHER : target, 0);
+            idle.idle();
+        }
+        idle.reset();
+        int index = claim.offset();
+        try {
+            joinFrame.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(spec.jobId(), rank, target, bytes.capacity());
+            joins.seal(claim.buffer(), index, JoinFrame.HEADER_LENGTH, bytes, 0, bytes.capacity(), target, 0);
+        } catch (RuntimeException e) {
+            claim.abort();
+            throw e;
+        }
+        claim.commit();
     }
 
     /**
      * Sends the mean gradient of a {@code samples}-sample batch for {@code step}, read from the float
      * vector at {@code address}, and overwrites that vector with the sample-weighted average.
      * With {@code samples == 0} (an exhausted shard) empty frames keep the step in lockstep.
+     * Steps must strictly increase.
      */
     public void exchange(long step, long address, int samples, float loss)
         throws TimeoutException, InterruptedException {
+        if (anyStep && step <= currentStep) {
+            throw new IllegalArgumentException("rank " + rank + ": step " + step + " after step " + currentStep
+                + ": steps must increase (each step's frames are sealed under nonces used once)");
+        }
         vector.wrap(address, layout.paramCount() * Float.BYTES);
+        anyStep = true;
         currentStep = step;
-        java.util.Arrays.fill(received, false);
+        Arrays.fill(received, false);
         receivedCount = 0;
+        sentSlots = 0;
         long deadline = System.nanoTime() + timeoutNs;
         for (int s = 0; s < layout.shards(); s++) {
             int chunks = layout.chunkCount(s);
             for (int c = 0; c < chunks; c++) {
                 send(s, c, chunks, samples, loss, deadline);
+                sentSlots++;
                 // take in averages that are already back; safe because a chunk's average
                 // only exists once this worker's own copy of that chunk has gone out
                 pollAverages();
@@ -192,18 +304,23 @@ public final class GradientClient implements AutoCloseable {
         }
         idle.reset();
         int index = claim.offset();
-        frame.wrapForWrite(claim.buffer(), index, claim.length())
-            .header(spec.jobId(), currentStep, rank, shard, chunk, chunks, samples, loss, start, length);
-        if (length > 0) {
-            claim.buffer().putBytes(index + GradientFrame.HEADER_LENGTH, vector, start * Float.BYTES,
-                length * Float.BYTES);
+        try {
+            frame.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(FrameHeader.TYPE_GRADIENT, spec.jobId(), currentStep, rank, shard, chunk, chunks, samples, loss,
+                    start, length);
+            toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, vector, start * Float.BYTES,
+                length * Float.BYTES, currentStep, start);
+        } catch (RuntimeException e) {
+            claim.abort(); // never leave a claim open: it would block the publication
+            throw e;
         }
         claim.commit();
     }
 
-    private void onAverage(org.agrona.DirectBuffer buffer, int offset, int length, io.aeron.logbuffer.Header header) {
+    private void onAverage(DirectBuffer buffer, int offset, int length, Header header) {
         frame.wrap(buffer, offset, length);
-        if (!frame.isWellFormed() || frame.jobId() != spec.jobId() || frame.step() != currentStep) {
+        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_AVERAGE || !frame.isWellFormed()
+            || frame.jobId() != spec.jobId() || frame.step() != currentStep) {
             ignoredFrames++;
             return;
         }
@@ -216,15 +333,19 @@ public final class GradientClient implements AutoCloseable {
             return;
         }
         int slot = chunkBase[shard] + chunk;
-        if (received[slot]) {
-            ignoredFrames++;
+        if (received[slot] || slot >= sentSlots) {
+            ignoredFrames++; // a repeat, or an "average" of a chunk not sent yet: neither can be genuine
+            return;
+        }
+        if (!fromShards.openInto(buffer, offset, GradientFrame.HEADER_LENGTH, frame.length() * Float.BYTES, vector,
+            frame.valueOffset() * Float.BYTES, currentStep, frame.valueOffset())) {
+            unauthenticated++;
             return;
         }
         received[slot] = true;
         receivedCount++;
         totalSamples = frame.samples();
         meanLoss = frame.loss();
-        vector.putBytes(frame.valueOffset() * Float.BYTES, buffer, frame.valuesIndex(), frame.length() * Float.BYTES);
     }
 
     private String missingShards() {
@@ -250,13 +371,13 @@ public final class GradientClient implements AutoCloseable {
         if (!interrupted && System.nanoTime() - deadline <= 0) {
             return;
         }
+        String endpoint = shard == GATHER ? "parameter-server gather endpoint" : "parameter-server shard " + shard;
         String what = switch (wait) {
-            case WAIT_SHARD -> "rank " + rank + ": parameter-server shard " + shard + " not reachable ("
-                + (upstream[shard].isConnected() ? "no averages channel " + downstream[shard].channel()
-                : "gradient channel " + upstream[shard].channel()) + ")";
-            case WAIT_GATHER_ENDPOINT -> "rank " + rank + ": parameter-server gather endpoint not reachable ("
-                + (gatherUpstream.isConnected() ? "no gathered-blobs channel " + gatherDownstream.channel()
-                : "gather channel " + gatherUpstream.channel()) + ")";
+            case WAIT_UPSTREAM -> "rank " + rank + ": " + endpoint + " not reachable ("
+                + (shard == GATHER ? "gather channel " + gatherUpstream.channel() : "gradient channel "
+                + upstream[shard].channel()) + ")";
+            case WAIT_DOWNSTREAM -> "rank " + rank + ": " + endpoint + " does not send to this worker (expected on "
+                + (shard == GATHER ? gatherDownstream.channel() : downstream[shard].channel()) + ")";
             case WAIT_SEND -> "rank " + rank + " step " + currentStep + ": shard " + shard
                 + (sendResult == Publication.NOT_CONNECTED ? " not connected" : " not accepting gradients (back-pressure)");
             default -> "rank " + rank + " step " + currentStep + ": no average from " + missingShards();
@@ -283,15 +404,21 @@ public final class GradientClient implements AutoCloseable {
             throw new IllegalArgumentException("rank " + rank + " gather round " + round + ": blob of "
                 + blob.length + " bytes exceeds " + GatherFrame.MAX_BLOB_LENGTH);
         }
+        if (anyRound && round <= gatherRound) {
+            throw new IllegalArgumentException("rank " + rank + ": gather round " + round + " after round "
+                + gatherRound + ": rounds must increase (each round's frames are sealed under nonces used once)");
+        }
         long deadline = System.nanoTime() + timeoutNs;
+        anyRound = true;
         gatherRound = round;
         gathered = new byte[spec.workers()][];
         Arrays.fill(gatheredBytes, 0);
         gatheredCount = 0;
+        blobBuffer.wrap(blob);
         int at = 0;
         do {
             int length = Math.min(gatherChunkBytes, blob.length - at);
-            sendGatherChunk(blob, at, length, deadline);
+            sendGatherChunk(blob.length, at, length, deadline);
             at += length;
             // take in blobs the server already forwards (it sends each as soon as it is complete)
             gatherDownstream.controlledPoll(onGathered, FRAGMENT_LIMIT);
@@ -306,10 +433,11 @@ public final class GradientClient implements AutoCloseable {
         }
         byte[][] result = gathered;
         gathered = null;
+        blobBuffer.wrap(NO_BLOB); // the caller's blob is the caller's again
         return result;
     }
 
-    private void sendGatherChunk(byte[] blob, int at, int length, long deadline)
+    private void sendGatherChunk(int blobLength, int at, int length, long deadline)
         throws TimeoutException, InterruptedException {
         long result;
         while ((result = gatherUpstream.tryClaim(GatherFrame.frameLength(length), claim)) < 0) {
@@ -321,20 +449,27 @@ public final class GradientClient implements AutoCloseable {
         }
         idle.reset();
         int index = claim.offset();
-        gatherFrame.wrapForWrite(claim.buffer(), index, claim.length())
-            .header(spec.jobId(), gatherRound, rank, blob.length, at, length);
-        claim.buffer().putBytes(index + GatherFrame.HEADER_LENGTH, blob, at, length);
+        try {
+            gatherFrame.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(FrameHeader.TYPE_GATHER, spec.jobId(), gatherRound, rank, blobLength, at, length);
+            toGather.seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobBuffer, at, length, gatherRound, at);
+        } catch (RuntimeException e) {
+            claim.abort();
+            throw e;
+        }
         claim.commit();
     }
 
     /**
      * Takes in one forwarded blob chunk of the round being gathered. Stops the poll (BREAK) once the
      * last blob is complete and leaves a later round's frame in place (ABORT): a faster rank may
-     * already have started the next round, and its blob must still be there for the next call.
+     * already have started the next round, and its blob must still be there for the next call. A
+     * piece is opened into a scratch buffer first, so only an authenticated one allocates its blob.
      */
     private Action onGathered(DirectBuffer buffer, int offset, int length, Header header) {
         GatherFrame f = gatherFrame.wrap(buffer, offset, length);
-        if (gathered == null || !f.isWellFormed() || f.jobId() != spec.jobId() || f.round() < gatherRound) {
+        if (gathered == null || FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GATHERED
+            || !f.isWellFormed() || f.jobId() != spec.jobId() || f.round() < gatherRound) {
             ignoredFrames++;
             return Action.CONTINUE;
         }
@@ -348,15 +483,21 @@ public final class GradientClient implements AutoCloseable {
         }
         byte[] blob = gathered[owner];
         int at = blob == null ? 0 : gatheredBytes[owner];
-        if (f.offset() != at || (blob != null && (at == blob.length || f.blobLength() != blob.length))) {
+        int n = f.length();
+        if (f.offset() != at || (blob != null && (at == blob.length || f.blobLength() != blob.length))
+            || n > gatherChunkBytes) {
             ignoredFrames++; // a repeat (the server never sends one) or a frame of a gather this rank gave up on
+            return Action.CONTINUE;
+        }
+        DirectBuffer plain = fromGather[owner].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, gatherRound, at);
+        if (plain == null) {
+            unauthenticated++;
             return Action.CONTINUE;
         }
         if (blob == null) {
             blob = gathered[owner] = new byte[f.blobLength()];
         }
-        int n = f.length();
-        buffer.getBytes(f.bytesIndex(), blob, at, n);
+        plain.getBytes(0, blob, at, n);
         gatheredBytes[owner] = at + n;
         if (at + n < blob.length) {
             return Action.CONTINUE;
@@ -400,8 +541,14 @@ public final class GradientClient implements AutoCloseable {
     /** Sample-weighted mean loss of the last step over all workers. */
     public float meanLoss() { return meanLoss; }
 
-    /** Frames of other jobs, older steps or rounds, or repeated chunks that this client skipped. */
+    /**
+     * Frames this client skipped without opening them: of other jobs, older steps or rounds, repeated
+     * chunks, averages of chunks not sent yet, or malformed.
+     */
     public long ignoredFrames() { return ignoredFrames; }
+
+    /** Frames of this job whose tag did not hold: forged, altered, or sealed with another key. */
+    public long unauthenticatedFrames() { return unauthenticated; }
 
     public int rank() { return rank; }
 

@@ -6,42 +6,50 @@ import org.agrona.MutableDirectBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Flyweight over one gradient frame: a fixed 48-byte little-endian header followed by
- * {@code length} float32 values. The same layout travels both ways: workers send their
- * batch's mean gradient for a chunk, shards answer with the sample-weighted average.
+ * Flyweight over one gradient frame, wire version 1: the {@link FrameHeader}, the chunk's fields,
+ * {@code length} float32 values (encrypted) and the AES-GCM tag; 56 + 4·length + 16 bytes, little-endian.
+ * The same layout travels both ways: workers send their batch's mean gradient for a chunk
+ * ({@link FrameHeader#TYPE_GRADIENT}), shards answer with the sample-weighted average
+ * ({@link FrameHeader#TYPE_AVERAGE}).
  *
  * <pre>
- *  0  long  jobId        frames of another job are dropped
- *  8  long  step         global step number
- * 16  int   rank         sender rank (-1 when a shard sends)
- * 20  int   shard        shard that owns the chunk
- * 24  int   chunk        chunk index within the shard
- * 28  int   chunkCount   chunks in the shard
- * 32  int   samples      samples behind the values (worker: its batch; shard: the sum)
- * 36  float loss         mean batch loss (worker) or sample-weighted mean loss (shard)
- * 40  int   offset       index of the first value in the flat parameter vector
- * 44  int   length       number of float values that follow (0 for an empty batch)
- * 48  float[length]      values
+ *  0  byte  version      1
+ *  1  byte  flags        0
+ *  2  short type         GRADIENT (worker to shard) or AVERAGE (shard to workers)
+ *  4  int   reserved     0
+ *  8  long  jobId        frames of another job are dropped
+ * 16  long  step         global step number
+ * 24  int   rank         sender rank (-1 when a shard sends)
+ * 28  int   shard        shard that owns the chunk
+ * 32  int   chunk        chunk index within the shard
+ * 36  int   chunkCount   chunks in the shard
+ * 40  int   samples      samples behind the values (worker: its batch; shard: the sum)
+ * 44  float loss         mean batch loss (worker) or sample-weighted mean loss (shard)
+ * 48  int   offset       index of the first value in the flat parameter vector
+ * 52  int   length       number of float values that follow (0 for an empty batch)
+ * 56  float[length]      values, AES-GCM encrypted; bytes 0-55 are authenticated as they are
+ * 56 + 4·length  byte[16] tag
  * </pre>
  *
- * Values are copied with memcpy from and to off-heap vectors, so the wire order is the
+ * The key is the sender's ({@link JobSecret#key}: job, type, rank) and the nonce (step, offset).
+ * Values are encrypted from and decrypted to off-heap vectors, so the wire order of the values is the
  * machine's native order; {@link #requireLittleEndian()} guards that assumption.
  */
 public final class GradientFrame {
-    public static final int JOB_ID_OFFSET = 0;
-    public static final int STEP_OFFSET = 8;
-    public static final int RANK_OFFSET = 16;
-    public static final int SHARD_OFFSET = 20;
-    public static final int CHUNK_OFFSET = 24;
-    public static final int CHUNK_COUNT_OFFSET = 28;
-    public static final int SAMPLES_OFFSET = 32;
-    public static final int LOSS_OFFSET = 36;
-    public static final int VALUE_OFFSET_OFFSET = 40;
-    public static final int LENGTH_OFFSET = 44;
-    public static final int HEADER_LENGTH = 48;
+    public static final int JOB_ID_OFFSET = FrameHeader.JOB_ID_OFFSET;
+    public static final int STEP_OFFSET = 16;
+    public static final int RANK_OFFSET = 24;
+    public static final int SHARD_OFFSET = 28;
+    public static final int CHUNK_OFFSET = 32;
+    public static final int CHUNK_COUNT_OFFSET = 36;
+    public static final int SAMPLES_OFFSET = 40;
+    public static final int LOSS_OFFSET = 44;
+    public static final int VALUE_OFFSET_OFFSET = 48;
+    public static final int LENGTH_OFFSET = 52;
+    public static final int HEADER_LENGTH = 56;
     public static final int SERVER_RANK = -1;
 
-    private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+    private static final ByteOrder ORDER = FrameHeader.ORDER;
 
     private MutableDirectBuffer mutable;
     private DirectBuffer buffer;
@@ -54,8 +62,9 @@ public final class GradientFrame {
         }
     }
 
+    /** Bytes of a frame carrying {@code values} floats: header, values, tag. */
     public static int frameLength(int values) {
-        return HEADER_LENGTH + values * Float.BYTES;
+        return HEADER_LENGTH + values * Float.BYTES + FrameHeader.TAG_LENGTH;
     }
 
     /** Wraps a received frame for reading. */
@@ -76,18 +85,21 @@ public final class GradientFrame {
         return this;
     }
 
-    /** True when the frame holds a full header and exactly the values its header announces. */
+    /**
+     * True when the frame is of this version, holds a full header and exactly the values its header
+     * announces, and the tag.
+     */
     public boolean isWellFormed() {
-        if (frameLength < HEADER_LENGTH) {
+        if (frameLength < HEADER_LENGTH + FrameHeader.TAG_LENGTH || version() != FrameHeader.VERSION) {
             return false;
         }
         int n = length();
-        return n >= 0 && (long) HEADER_LENGTH + (long) n * Float.BYTES == frameLength;
+        return n >= 0 && (long) HEADER_LENGTH + (long) n * Float.BYTES + FrameHeader.TAG_LENGTH == frameLength;
     }
 
-    public GradientFrame header(long jobId, long step, int rank, int shard, int chunk, int chunkCount,
+    public GradientFrame header(short type, long jobId, long step, int rank, int shard, int chunk, int chunkCount,
                                 int samples, float loss, int valueOffset, int length) {
-        mutable.putLong(base + JOB_ID_OFFSET, jobId, ORDER);
+        FrameHeader.write(mutable, base, type, jobId);
         mutable.putLong(base + STEP_OFFSET, step, ORDER);
         mutable.putInt(base + RANK_OFFSET, rank, ORDER);
         mutable.putInt(base + SHARD_OFFSET, shard, ORDER);
@@ -100,6 +112,8 @@ public final class GradientFrame {
         return this;
     }
 
+    public int version() { return buffer.getByte(base + FrameHeader.VERSION_OFFSET); }
+    public int type() { return buffer.getShort(base + FrameHeader.TYPE_OFFSET, ORDER); }
     public long jobId() { return buffer.getLong(base + JOB_ID_OFFSET, ORDER); }
     public long step() { return buffer.getLong(base + STEP_OFFSET, ORDER); }
     public int rank() { return buffer.getInt(base + RANK_OFFSET, ORDER); }
@@ -111,7 +125,7 @@ public final class GradientFrame {
     public int valueOffset() { return buffer.getInt(base + VALUE_OFFSET_OFFSET, ORDER); }
     public int length() { return buffer.getInt(base + LENGTH_OFFSET, ORDER); }
 
-    /** Absolute index of the first value in the wrapped buffer. */
+    /** Absolute index of the first (encrypted) value in the wrapped buffer. */
     public int valuesIndex() { return base + HEADER_LENGTH; }
 
     public DirectBuffer buffer() { return buffer; }

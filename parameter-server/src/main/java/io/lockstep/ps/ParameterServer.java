@@ -20,6 +20,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * each owning one range of the flat gradient. Shard 0 reports finished steps to the
  * {@link StepListener}; its thread also serves the all-gather ({@link GatherAgent}) and reports
  * gathered rounds to the {@link GatherListener}.
+ *
+ * <p>Membership: nothing is summed or forwarded unless its tag proves it was sealed by a rank of the
+ * job with the job's secret ({@link ExchangeSpec#secret()}), and averages and gathered blobs go only
+ * to the receive endpoints the job's workers named in authenticated JOIN frames ({@link Destinations}).
+ * The workers send those themselves ({@link GradientClient#awaitConnected()}), so the driver only starts
+ * the server with the spec it ships to the tasks. See THREAT-MODEL.md.
  */
 public final class ParameterServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ParameterServer.class);
@@ -34,7 +40,7 @@ public final class ParameterServer implements AutoCloseable {
 
     private ParameterServer(ExchangeSpec spec) {
         this.spec = spec;
-        this.gather = new GatherAggregator(spec.jobId(), spec.workers(), drops);
+        this.gather = new GatherAggregator(spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), drops);
     }
 
     public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener) {
@@ -52,6 +58,9 @@ public final class ParameterServer implements AutoCloseable {
             Publication gatherDown = aeron.addExclusivePublication(spec.gatherDownstreamPublicationChannel(),
                 ExchangeSpec.GATHER_DOWNSTREAM_STREAM);
             server.resources.add(gatherDown);
+            boolean udp = spec.transport() == ExchangeSpec.Transport.UDP;
+            Destinations gatherTo = udp ? new Destinations(gatherDown, spec.secret(), spec.jobId(), spec.workers(),
+                JoinFrame.GATHER_TARGET, server.drops) : null;
             for (int s = 0; s < layout.shards(); s++) {
                 Subscription up = aeron.addSubscription(spec.upstreamChannel(s), spec.upstreamStream(s));
                 server.resources.add(up);
@@ -59,13 +68,16 @@ public final class ParameterServer implements AutoCloseable {
                     spec.downstreamStream(s));
                 server.resources.add(down);
                 ShardAggregator aggregator = new ShardAggregator(spec.jobId(), s, layout, spec.workers(),
-                    spec.firstStep(), server.drops);
+                    spec.firstStep(), spec.secret(), server.drops);
                 server.aggregators.add(aggregator);
-                Agent agent = new ShardAgent(aggregator, up, down, layout, spec.jobId(), spec.timeoutMillis(),
-                    s == 0 ? listener : StepListener.NONE);
+                Destinations to = udp ? new Destinations(down, spec.secret(), spec.jobId(), spec.workers(), s,
+                    server.drops) : null;
+                Agent agent = new ShardAgent(aggregator, up, down, to, layout, spec.jobId(), spec.secret(),
+                    spec.timeoutMillis(), server.drops, s == 0 ? listener : StepListener.NONE);
                 if (s == 0) {
-                    agent = new CompositeAgent(agent, new GatherAgent(server.gather, gatherUp, gatherDown,
-                        spec.jobId(), spec.mtu(), spec.timeoutMillis(), gatherListener));
+                    agent = new CompositeAgent(agent, new GatherAgent(server.gather, gatherUp, gatherDown, gatherTo,
+                        spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), spec.timeoutMillis(), server.drops,
+                        gatherListener));
                 }
                 ErrorHandler onError = e -> {
                     server.failure.compareAndSet(null, e);

@@ -4,6 +4,7 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
 
@@ -13,6 +14,8 @@ import java.util.concurrent.TimeUnit;
  * Duty cycle of one parameter-server shard: collect the current step's chunks from the
  * upstream subscription and publish each chunk's average downstream as soon as it is ready
  * (resuming on the next cycle when back-pressured); once all are out, move to the next step.
+ * Averages are sealed from the shard's sum into Aeron's claim ({@link FrameCipher}). JOIN frames on
+ * the same channel go to the {@link Destinations} of the averages publication.
  *
  * <p>Both waits have the job's stall budget as deadline: once a step's first gradient frame is
  * in, every rank's must be within the budget, and a ready average must be taken by the workers'
@@ -31,6 +34,9 @@ final class ShardAgent implements Agent {
     private final long jobId;
     private final StepListener listener;
     private final long timeoutNs;
+    private final Destinations destinations; // null over IPC: no destinations to add
+    private final DropCounters drops;
+    private final FrameCipher sealer;
     private final BufferClaim claim = new BufferClaim();
     private final GradientFrame out = new GradientFrame();
     private final FragmentHandler onFragment;
@@ -42,8 +48,9 @@ final class ShardAgent implements Agent {
     private long blockedNs;
     private long blockedResult;
 
-    ShardAgent(ShardAggregator aggregator, Subscription upstream, Publication downstream,
-               ShardLayout layout, long jobId, long timeoutMillis, StepListener listener) {
+    ShardAgent(ShardAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
+               ShardLayout layout, long jobId, JobSecret secret, long timeoutMillis, DropCounters drops,
+               StepListener listener) {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
@@ -51,7 +58,22 @@ final class ShardAgent implements Agent {
         this.jobId = jobId;
         this.listener = listener;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        this.onFragment = (buffer, offset, length, header) -> aggregator.onFrame(buffer, offset, length);
+        this.destinations = destinations;
+        this.drops = drops;
+        this.sealer = new FrameCipher(secret, jobId, FrameHeader.TYPE_AVERAGE, GradientFrame.SERVER_RANK,
+            new FrameCipher.Scratch());
+        this.onFragment = (buffer, offset, length, header) -> onFrame(buffer, offset, length);
+    }
+
+    /** A JOIN goes to the destinations (over IPC there are none to add); anything else to the aggregator. */
+    private void onFrame(DirectBuffer buffer, int offset, int length) {
+        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_JOIN) {
+            aggregator.onFrame(buffer, offset, length);
+        } else if (destinations != null) {
+            destinations.onJoin(buffer, offset, length);
+        } else {
+            drops.recordMalformed();
+        }
     }
 
     @Override
@@ -105,11 +127,17 @@ final class ShardAgent implements Agent {
             }
             blocked = false;
             int index = claim.offset();
-            out.wrapForWrite(claim.buffer(), index, claim.length())
-                .header(jobId, aggregator.step(), GradientFrame.SERVER_RANK, shard, chunk, chunks,
-                    (int) aggregator.totalSamples(), aggregator.meanLoss(), layout.chunkStart(shard, chunk), length);
-            claim.buffer().putBytes(index + GradientFrame.HEADER_LENGTH, aggregator.values(),
-                chunk * layout.chunkValues() * Float.BYTES, length * Float.BYTES);
+            int start = layout.chunkStart(shard, chunk);
+            try {
+                out.wrapForWrite(claim.buffer(), index, claim.length())
+                    .header(FrameHeader.TYPE_AVERAGE, jobId, aggregator.step(), GradientFrame.SERVER_RANK, shard, chunk,
+                        chunks, (int) aggregator.totalSamples(), aggregator.meanLoss(), start, length);
+                sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, aggregator.values(),
+                    chunk * layout.chunkValues() * Float.BYTES, length * Float.BYTES, aggregator.step(), start);
+            } catch (RuntimeException e) {
+                claim.abort(); // never leave a claim open: it would block the publication
+                throw new AgentTerminationException(e);
+            }
             claim.commit();
             sent++;
             work++;

@@ -17,12 +17,22 @@ import org.agrona.concurrent.UnsafeBuffer;
  * sample count is known by then: each chunk frame carries it), so a shard can send early
  * chunks back while later ones are still arriving.
  *
- * <p>Single-threaded (owned by one {@link ShardAgent}); nothing is allocated per frame.
+ * <p>Nothing is summed unless it is proven to come from the rank it names: every check on the
+ * header comes first and changes nothing, then the frame is opened with that rank's key
+ * ({@link FrameCipher}) into a scratch array, and only a frame whose tag holds is recorded and summed.
+ * A forged frame (a zero-sample frame "from rank 1", say) is dropped as unauthenticated and can
+ * neither count as that rank's contribution nor stall the step; a replay of a real frame carries its
+ * old step and is stale, or a chunk already in and is a duplicate.
+ *
+ * <p>Single-threaded (owned by one {@link ShardAgent}); nothing is allocated per frame but what the
+ * JDK's GCM allocates ({@link FrameCipher}).
  */
 public final class ShardAggregator {
 
     /** Outcome of {@link #onFrame}: CHUNK_READY averaged one chunk, COMPLETED the shard's last. */
-    public enum Outcome { ACCEPTED, CHUNK_READY, COMPLETED, FOREIGN_JOB, STALE_STEP, MALFORMED, DUPLICATE }
+    public enum Outcome {
+        ACCEPTED, CHUNK_READY, COMPLETED, FOREIGN_JOB, STALE_STEP, MALFORMED, DUPLICATE, UNAUTHENTICATED
+    }
 
     private final long jobId;
     private final int shard;
@@ -37,6 +47,7 @@ public final class ShardAggregator {
     private final int[] arrivals;
     private final int[] ready;
     private final DropCounters drops;
+    private final FrameCipher[] fromRank;
 
     private long step;
     private int accepted; // frames summed this step
@@ -44,7 +55,8 @@ public final class ShardAggregator {
     private long totalSamples;
     private double weightedLoss;
 
-    public ShardAggregator(long jobId, int shard, ShardLayout layout, int workers, long firstStep, DropCounters drops) {
+    public ShardAggregator(long jobId, int shard, ShardLayout layout, int workers, long firstStep, JobSecret secret,
+                           DropCounters drops) {
         if (workers < 1) {
             throw new IllegalArgumentException("workers must be >= 1, got " + workers);
         }
@@ -62,14 +74,16 @@ public final class ShardAggregator {
         this.arrivals = new int[chunkCount];
         this.ready = new int[chunkCount];
         this.drops = drops;
+        this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GRADIENT, workers, new FrameCipher.Scratch());
         this.step = firstStep;
         resetStep();
     }
 
     public Outcome onFrame(DirectBuffer buffer, int offset, int length) {
         frame.wrap(buffer, offset, length);
-        if (length < GradientFrame.HEADER_LENGTH) {
-            return drop(Outcome.MALFORMED);
+        if (length < GradientFrame.HEADER_LENGTH + FrameHeader.TAG_LENGTH
+            || FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GRADIENT) {
+            return drop(Outcome.MALFORMED); // read no field a frame this short does not hold
         }
         if (frame.jobId() != jobId) {
             return drop(Outcome.FOREIGN_JOB);
@@ -97,18 +111,25 @@ public final class ShardAggregator {
         if (received[slot]) {
             return drop(Outcome.DUPLICATE);
         }
+        if (samplesByRank[rank] >= 0 && samplesByRank[rank] != samples) {
+            return drop(Outcome.MALFORMED);
+        }
+        // nothing above changed any state: only now, and only for a frame this rank sealed, does it count
+        DirectBuffer plain = fromRank[rank].open(buffer, offset, GradientFrame.HEADER_LENGTH, n * Float.BYTES,
+            frameStep, frame.valueOffset());
+        if (plain == null) {
+            return drop(Outcome.UNAUTHENTICATED);
+        }
         if (samplesByRank[rank] < 0) {
             samplesByRank[rank] = samples;
             totalSamples += samples;
             weightedLoss += (double) frame.loss() * samples;
-        } else if (samplesByRank[rank] != samples) {
-            return drop(Outcome.MALFORMED);
         }
         received[slot] = true;
         accepted++;
         int dst = (frame.valueOffset() - shardStart) * Float.BYTES;
         if (n > 0) {
-            accumulate(buffer, frame.valuesIndex(), dst, n, samples);
+            accumulate(plain, 0, dst, n, samples);
         }
         if (++arrivals[chunk] < workers) {
             return Outcome.ACCEPTED;

@@ -162,7 +162,8 @@ class AllGatherTest {
             fast.awaitConnected();
             slow.awaitConnected();
             byte[] slow5 = contribution(5, 1);
-            ParameterServerTest.offer(early, GatherAggregatorTest.frame(job, 5, 1, slow5, 0, slow5.length));
+            ParameterServerTest.offer(early, TestFrames.gather(spec.secret(), FrameHeader.TYPE_GATHER, 1, job, 5, 1, slow5, 0,
+                slow5.length));
             byte[][] round5 = {contribution(5, 0), slow5};
             assertArrayEquals(round5, fast.allGather(5, round5[0]));
             byte[][] round6 = {contribution(6, 0), contribution(6, 1)};

@@ -11,12 +11,13 @@ import static org.junit.jupiter.api.Assertions.*;
 class GatherAggregatorTest {
     static final long JOB = 0x6A7L;
 
-    /** Encodes bytes [at, at + length) of a rank's blob as one gather frame in its own buffer. */
+    /** Bytes [at, at + length) of a rank's blob as one honest gather frame in its own buffer. */
     static UnsafeBuffer frame(long job, long round, int rank, byte[] blob, int at, int length) {
-        UnsafeBuffer buf = new UnsafeBuffer(new byte[GatherFrame.frameLength(length)]);
-        new GatherFrame().wrapForWrite(buf, 0, buf.capacity()).header(job, round, rank, blob.length, at, length);
-        buf.putBytes(GatherFrame.HEADER_LENGTH, blob, at, length);
-        return buf;
+        return TestFrames.gather(job, round, rank, blob, at, length);
+    }
+
+    static GatherAggregator aggregator(int workers, DropCounters drops) {
+        return new GatherAggregator(JOB, workers, ExchangeSpec.DEFAULT_MTU, TestFrames.SECRET, drops);
     }
 
     static Outcome feed(GatherAggregator agg, UnsafeBuffer frame) {
@@ -34,7 +35,7 @@ class GatherAggregatorTest {
     @Test
     void assemblesChunkedBlobsAndListsThemAsTheyComplete() {
         DropCounters drops = new DropCounters();
-        GatherAggregator agg = new GatherAggregator(JOB, 3, drops);
+        GatherAggregator agg = aggregator(3, drops);
         byte[] big = blob(1000, 1);
         byte[] small = blob(10, 2);
         byte[] empty = new byte[0];
@@ -64,7 +65,7 @@ class GatherAggregatorTest {
     @Test
     void foreignStaleDuplicateAndMalformedFramesAreDroppedAndCounted() {
         DropCounters drops = new DropCounters();
-        GatherAggregator agg = new GatherAggregator(JOB, 2, drops);
+        GatherAggregator agg = aggregator(2, drops);
         byte[] b = blob(100, 3);
         assertEquals(Outcome.FOREIGN_JOB, feed(agg, frame(JOB + 1, 5, 0, b, 0, 100)));
         assertFalse(agg.isOpen(), "a foreign frame opens no round");
@@ -95,5 +96,29 @@ class GatherAggregatorTest {
         assertEquals(7, drops.malformed(), drops.toString());
         assertEquals(Outcome.ACCEPTED, feed(agg, frame(JOB, 9, 1, b, 0, 10)), "any newer round opens the next");
         assertArrayEquals(Arrays.copyOf(b, 10), Arrays.copyOf(agg.blobs()[1], 10));
+    }
+
+    /** A forged piece opens no round and allocates no blob, whatever length it claims; a genuine one still can. */
+    @Test
+    void onlyPiecesSealedByTheirRankAreGathered() {
+        DropCounters drops = new DropCounters();
+        GatherAggregator agg = aggregator(2, drops);
+        byte[] b = blob(100, 4);
+        short gather = FrameHeader.TYPE_GATHER;
+        assertEquals(Outcome.UNAUTHENTICATED, feed(agg, TestFrames.gather(JobSecret.random(), gather, 1, JOB, 5, 1, b, 0, 100)));
+        assertEquals(Outcome.UNAUTHENTICATED, feed(agg, TestFrames.gather(TestFrames.SECRET, gather, 0, JOB, 5, 1, b, 0, 100)),
+            "rank 0 cannot upload for rank 1");
+        UnsafeBuffer huge = frame(JOB, 5, 1, b, 0, 10);
+        huge.putInt(GatherFrame.BLOB_LENGTH_OFFSET, GatherFrame.MAX_BLOB_LENGTH, java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertEquals(Outcome.UNAUTHENTICATED, feed(agg, huge), "a blob length nobody sealed allocates nothing");
+        assertFalse(agg.isOpen(), "no forged frame opens a round");
+        UnsafeBuffer altered = frame(JOB, 5, 1, b, 0, 100);
+        altered.putByte(GatherFrame.HEADER_LENGTH, (byte) (altered.getByte(GatherFrame.HEADER_LENGTH) ^ 1));
+        assertEquals(Outcome.UNAUTHENTICATED, feed(agg, altered));
+        assertEquals(Outcome.BLOB_READY, feed(agg, frame(JOB, 5, 1, b, 0, 100)));
+        assertEquals(Outcome.COMPLETED, feed(agg, frame(JOB, 5, 0, b, 0, 100)));
+        assertArrayEquals(b, agg.blobs()[1]);
+        assertEquals(4, drops.unauthenticated());
+        assertEquals(4, drops.total());
     }
 }

@@ -36,7 +36,7 @@ class ParameterServerTest {
     static ExchangeSpec withTimeout(ExchangeSpec s, long timeoutMillis) {
         return new ExchangeSpec(s.jobId(), s.layout(), s.workers(), s.transport(), s.host(), s.upstreamPorts(),
             s.controlPorts(), s.gatherPort(), s.gatherControlPort(), s.termLength(), s.mtu(), timeoutMillis,
-            s.firstStep());
+            s.firstStep(), s.secret());
     }
 
     @ParameterizedTest(name = "{0} workers={1} shards={2}")

@@ -15,18 +15,14 @@ import static org.junit.jupiter.api.Assertions.*;
 class ShardAggregatorTest {
     static final long JOB = 0x5EEDL;
 
-    /** Encodes one worker chunk frame into its own buffer. */
+    /** One honest worker chunk frame, sealed with the tests' secret, in its own buffer. */
     static UnsafeBuffer frame(long job, long step, int rank, ShardLayout layout, int shard, int chunk,
                               int samples, float loss, float[] gradient) {
-        int length = samples == 0 ? 0 : layout.chunkLength(shard, chunk);
-        int start = layout.chunkStart(shard, chunk);
-        UnsafeBuffer buf = new UnsafeBuffer(new byte[GradientFrame.frameLength(length)]);
-        new GradientFrame().wrapForWrite(buf, 0, buf.capacity())
-            .header(job, step, rank, shard, chunk, layout.chunkCount(shard), samples, loss, start, length);
-        for (int i = 0; i < length; i++) {
-            buf.putFloat(GradientFrame.HEADER_LENGTH + i * 4, gradient[start + i]);
-        }
-        return buf;
+        return TestFrames.gradient(job, step, rank, layout, shard, chunk, samples, loss, gradient);
+    }
+
+    static ShardAggregator aggregator(int shard, ShardLayout layout, int workers, long firstStep, DropCounters drops) {
+        return new ShardAggregator(JOB, shard, layout, workers, firstStep, TestFrames.SECRET, drops);
     }
 
     @ParameterizedTest(name = "workers={0} shards={1}")
@@ -48,7 +44,7 @@ class ShardAggregatorTest {
                 }
             }
             for (int s = 0; s < shards; s++) {
-                ShardAggregator agg = new ShardAggregator(JOB, s, layout, workers, step, new DropCounters());
+                ShardAggregator agg = aggregator(s, layout, workers, step, new DropCounters());
                 List<UnsafeBuffer> frames = new ArrayList<>();
                 for (int r = 0; r < workers; r++) {
                     for (int c = 0; c < layout.chunkCount(s); c++) {
@@ -93,7 +89,7 @@ class ShardAggregatorTest {
         ShardLayout layout = new ShardLayout(20, 1, 8);
         float[] g = new float[20];
         java.util.Arrays.fill(g, 6f);
-        ShardAggregator agg = new ShardAggregator(JOB, 0, layout, 2, 0, new DropCounters());
+        ShardAggregator agg = aggregator(0, layout, 2, 0, new DropCounters());
         for (int c = 0; c < layout.chunkCount(0); c++) {
             UnsafeBuffer a = frame(JOB, 0, 0, layout, 0, c, 3, 1f, g);
             UnsafeBuffer b = frame(JOB, 0, 1, layout, 0, c, 0, 0f, g);
@@ -112,7 +108,7 @@ class ShardAggregatorTest {
         float[] g = new float[40];
         java.util.Arrays.fill(g, 1f);
         DropCounters drops = new DropCounters();
-        ShardAggregator agg = new ShardAggregator(JOB, 1, layout, 2, 5, drops);
+        ShardAggregator agg = aggregator(1, layout, 2, 5, drops);
 
         UnsafeBuffer foreign = frame(JOB + 1, 5, 0, layout, 1, 0, 4, 1f, g);
         assertEquals(ShardAggregator.Outcome.FOREIGN_JOB, agg.onFrame(foreign, 0, foreign.capacity()));
@@ -150,5 +146,84 @@ class ShardAggregatorTest {
         agg.advance();
         assertEquals(6, agg.step());
         assertEquals(ShardAggregator.Outcome.STALE_STEP, agg.onFrame(good, 0, good.capacity()), "finished step");
+    }
+
+    /**
+     * Only a frame sealed with its own rank's key of this job's secret is summed: forgeries of every
+     * kind are dropped as unauthenticated before they change anything, so the genuine frames that
+     * follow still complete the step, exactly, and nobody is blamed for the forgeries.
+     */
+    @Test
+    void onlyFramesSealedByTheRankTheyNameAreSummed() {
+        ShardLayout layout = new ShardLayout(24, 1, 8);
+        float[] g0 = new float[24];
+        float[] g1 = new float[24];
+        for (int i = 0; i < 24; i++) {
+            g0[i] = i;
+            g1[i] = 100 - i;
+        }
+        DropCounters drops = new DropCounters();
+        ShardAggregator agg = aggregator(0, layout, 2, 3, drops);
+        short gradient = FrameHeader.TYPE_GRADIENT;
+        JobSecret other = JobSecret.random();
+        List<UnsafeBuffer> forged = new ArrayList<>();
+        // rank 1's frame sealed with another job's secret
+        forged.add(TestFrames.gradient(other, gradient, 1, JOB, 3, 1, layout, 0, 0, 5, 1f, g1));
+        // a zero-sample frame "from rank 1", sealed by rank 0 (a member impersonating another, or a stranger's guess)
+        forged.add(TestFrames.gradient(TestFrames.SECRET, gradient, 0, JOB, 3, 1, layout, 0, 0, 0, 0f, g1));
+        // the shards' own key (an average reflected back as a gradient)
+        forged.add(TestFrames.gradient(TestFrames.SECRET, gradient, GradientFrame.SERVER_RANK, JOB, 3, 0, layout, 0, 1,
+            7, 1f, g0));
+        // one value bit flipped
+        UnsafeBuffer altered = frame(JOB, 3, 0, layout, 0, 1, 7, 1f, g0);
+        altered.putByte(GradientFrame.HEADER_LENGTH + 5, (byte) (altered.getByte(GradientFrame.HEADER_LENGTH + 5) ^ 1));
+        forged.add(altered);
+        UnsafeBuffer relabelled = frame(JOB, 3, 0, layout, 0, 2, 7, 1f, g0);
+        relabelled.putFloat(GradientFrame.LOSS_OFFSET, 99f, java.nio.ByteOrder.LITTLE_ENDIAN); // header altered
+        forged.add(relabelled);
+        UnsafeBuffer badTag = frame(JOB, 3, 1, layout, 0, 2, 5, 2f, g1);
+        badTag.putByte(badTag.capacity() - 1, (byte) (badTag.getByte(badTag.capacity() - 1) ^ 0x80));
+        forged.add(badTag);
+        for (UnsafeBuffer f : forged) {
+            assertEquals(ShardAggregator.Outcome.UNAUTHENTICATED, agg.onFrame(f, 0, f.capacity()));
+        }
+        assertFalse(agg.isStarted(), "no forged frame started the step's clock");
+        assertEquals("0,1", agg.missingRanks(), "and none counts as a rank's contribution");
+        assertEquals(forged.size(), drops.unauthenticated());
+        assertEquals(forged.size(), drops.total());
+
+        List<UnsafeBuffer> genuine = new ArrayList<>();
+        for (int c = 0; c < layout.chunkCount(0); c++) {
+            genuine.add(frame(JOB, 3, 0, layout, 0, c, 7, 1f, g0));
+            genuine.add(frame(JOB, 3, 1, layout, 0, c, 5, 2f, g1));
+        }
+        for (UnsafeBuffer f : genuine) {
+            agg.onFrame(f, 0, f.capacity());
+        }
+        assertTrue(agg.isComplete());
+        assertEquals(12, agg.totalSamples());
+        for (int i = 0; i < 24; i++) {
+            assertEquals((7 * g0[i] + 5 * g1[i]) / 12f, agg.values().getFloat(i * 4), "value " + i);
+        }
+        UnsafeBuffer replay = genuine.get(0);
+        assertEquals(ShardAggregator.Outcome.DUPLICATE, agg.onFrame(replay, 0, replay.capacity()));
+        agg.advance();
+        assertEquals(ShardAggregator.Outcome.STALE_STEP, agg.onFrame(replay, 0, replay.capacity()),
+            "a replayed frame carries its old step");
+        assertEquals(forged.size(), drops.unauthenticated());
+    }
+
+    @Test
+    void aBareHeaderIsMalformedAndNothingPastItIsRead() {
+        DropCounters drops = new DropCounters();
+        ShardAggregator agg = aggregator(0, new ShardLayout(40, 1, 8), 2, 0, drops);
+        UnsafeBuffer stub = new UnsafeBuffer(new byte[FrameHeader.LENGTH]); // reading the step would overrun it
+        FrameHeader.write(stub, 0, FrameHeader.TYPE_GRADIENT, JOB);
+        assertEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(stub, 0, stub.capacity()));
+        UnsafeBuffer gather = new UnsafeBuffer(new byte[FrameHeader.LENGTH]);
+        FrameHeader.write(gather, 0, FrameHeader.TYPE_GATHER, GatherAggregatorTest.JOB);
+        assertEquals(GatherAggregator.Outcome.MALFORMED,
+            GatherAggregatorTest.aggregator(2, drops).onFrame(gather, 0, gather.capacity()));
+        assertEquals(2, drops.malformed());
     }
 }

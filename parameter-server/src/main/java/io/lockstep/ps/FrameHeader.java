@@ -1,0 +1,72 @@
+package io.lockstep.ps;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import java.nio.ByteOrder;
+
+/**
+ * The first 16 bytes of every Lockstep wire frame, version 1. As in Aeron's {@code HeaderFlyweight},
+ * a version and a type come first, so a decoder refuses what it does not know before it reads on.
+ *
+ * <pre>
+ *  0  byte   version    {@link #VERSION}
+ *  1  byte   flags      0 (reserved)
+ *  2  short  type       {@link #TYPE_GRADIENT} ... {@link #TYPE_JOIN}
+ *  4  int    reserved   0 (keeps the job id 8-byte aligned)
+ *  8  long   jobId      frames of another job are dropped
+ * 16  ...               the type's own fields, its payload (encrypted) and a {@link #TAG_LENGTH}-byte tag
+ * </pre>
+ *
+ * Every frame is authenticated: the payload is encrypted with AES-GCM under a key of the job, the
+ * type and the sender ({@link JobSecret}), with the whole header as additional authenticated data,
+ * and the tag follows the payload. See {@link FrameCipher}.
+ */
+public final class FrameHeader {
+    public static final int VERSION_OFFSET = 0;
+    public static final int FLAGS_OFFSET = 1;
+    public static final int TYPE_OFFSET = 2;
+    public static final int RESERVED_OFFSET = 4;
+    public static final int JOB_ID_OFFSET = 8;
+    /** Bytes of the common header; the type's fields follow. */
+    public static final int LENGTH = 16;
+    /** AES-GCM tag after the payload. */
+    public static final int TAG_LENGTH = 16;
+
+    public static final byte VERSION = 1;
+    /** A worker's mean gradient for one chunk, to the shard that owns it ({@link GradientFrame}). */
+    public static final short TYPE_GRADIENT = 1;
+    /** A shard's sample-weighted average of one chunk, to every worker ({@link GradientFrame}). */
+    public static final short TYPE_AVERAGE = 2;
+    /** A piece of a worker's all-gather blob, to the gather endpoint ({@link GatherFrame}). */
+    public static final short TYPE_GATHER = 3;
+    /** A piece of one rank's blob, forwarded to every worker ({@link GatherFrame}). */
+    public static final short TYPE_GATHERED = 4;
+    /** A worker's receive endpoint, so the server adds it as a destination ({@link JoinFrame}). */
+    public static final short TYPE_JOIN = 5;
+
+    static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+
+    private FrameHeader() {
+    }
+
+    static void write(MutableDirectBuffer buffer, int base, short type, long jobId) {
+        buffer.putByte(base + VERSION_OFFSET, VERSION);
+        buffer.putByte(base + FLAGS_OFFSET, (byte) 0);
+        buffer.putShort(base + TYPE_OFFSET, type, ORDER);
+        buffer.putInt(base + RESERVED_OFFSET, 0, ORDER);
+        buffer.putLong(base + JOB_ID_OFFSET, jobId, ORDER);
+    }
+
+    /** The frame's type, or -1 when it is shorter than a header or of another version. */
+    public static int type(DirectBuffer buffer, int base, int length) {
+        if (length < LENGTH || buffer.getByte(base + VERSION_OFFSET) != VERSION) {
+            return -1;
+        }
+        return buffer.getShort(base + TYPE_OFFSET, ORDER);
+    }
+
+    public static long jobId(DirectBuffer buffer, int base) {
+        return buffer.getLong(base + JOB_ID_OFFSET, ORDER);
+    }
+}
