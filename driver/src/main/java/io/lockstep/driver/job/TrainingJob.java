@@ -285,7 +285,12 @@ public final class TrainingJob {
                     .mapPartitions(new TrainTask(plan, startPoint), false, ClassTag$.MODULE$.apply(ReplicaResult.class))
                     .toJavaRDD().collect();
             } catch (Exception e) {
-                throw new AttemptFailed(e, server.waitingFor());
+                Throwable serverFault = server.failure(); // e.g. a shard that timed out waiting for a rank
+                String waiting = server.waitingFor();
+                if (serverFault != null && serverFault.getMessage() != null) {
+                    waiting = serverFault.getMessage() + (waiting.isEmpty() ? "" : "; " + waiting);
+                }
+                throw new AttemptFailed(e, waiting);
             } finally {
                 sc.clearJobGroup();
             }
