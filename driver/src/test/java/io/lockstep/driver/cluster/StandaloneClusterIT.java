@@ -145,8 +145,56 @@ class StandaloneClusterIT {
         assertEquals(b.get("test"), a.get("test"));
     }
 
+    /** Chaos: SIGKILL of an executor JVM in the middle of a spark-submit job; recovery ends bit-identical to local mode. */
     @Test
     @Order(3)
+    void anExecutorKilledMidJobIsRecoveredToTheUndisturbedResult() throws Exception {
+        String[] sets = {"epochs=30", "checkpoint.every=20 steps", "output.dir=" + dir.resolve("chaos"),
+            "checkpoint.dir=" + dir.resolve("chaos-ckpt")};
+        StandaloneCluster.Submission job = cluster.submit(List.of(), config, sets);
+        Path checkpoints = dir.resolve("chaos-ckpt");
+        long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
+        while (job.isAlive() && System.nanoTime() < deadline && !hasCheckpoint(checkpoints)) {
+            Thread.sleep(20);
+        }
+        assertTrue(job.isAlive(), () -> "the job must still run when its executor is killed:\n"
+            + StandaloneCluster.tail(job.output(), 40));
+        List<StandaloneCluster.Executor> executors = cluster.executors();
+        assertEquals(2, executors.size(), executors.toString());
+        cluster.kill9(executors.get(0).pid());
+
+        StandaloneCluster.Result run = job.await(JOB_TIMEOUT);
+        assertEquals(0, run.exitCode(), () -> "recovery failed:\n" + StandaloneCluster.tail(run.output(), 60));
+        JsonNode summary = JSON.readTree(dir.resolve("chaos/summary.json").toFile());
+        JsonNode attempts = summary.get("attempts");
+        assertEquals(2, attempts.size(), attempts.toString());
+        String cause = attempts.get(0).get("cause").asText();
+        assertTrue(cause.matches("executor \\d+ on \\S+ was lost.*"), cause);
+        assertTrue(attempts.get(1).get("from_step").asLong() >= 20, "resumed from a checkpoint: " + attempts);
+
+        List<String> localSets = new ArrayList<>(List.of(sets));
+        localSets.set(2, "output.dir=" + dir.resolve("chaos-local"));
+        localSets.set(3, "checkpoint.dir=" + dir.resolve("chaos-local-ckpt"));
+        JobConfig local = ConfigLoader.load(config, localSets);
+        local.spark.master = "local[2]";
+        TrainingJob.run(local);
+        assertArrayEquals(
+            ModelSerializer.restoreMultiLayerNetwork(dir.resolve("chaos-local/model.zip").toFile()).params().toFloatVector(),
+            ModelSerializer.restoreMultiLayerNetwork(dir.resolve("chaos/model.zip").toFile()).params().toFloatVector(),
+            "recovered on a replacement executor, the job ends exactly where an undisturbed run ends");
+    }
+
+    private static boolean hasCheckpoint(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(f -> f.getFileName().toString().matches("ckpt-\\d+\\.lsck"));
+        }
+    }
+
+    @Test
+    @Order(4)
     void aJobFailingOnAnExecutorExitsNonZeroWithOneLine() throws Exception {
         List<String> test = new ArrayList<>(Files.readAllLines(dir.resolve("test.csv")));
         String row = test.get(36);
@@ -169,7 +217,7 @@ class StandaloneClusterIT {
 
     /** The signals chaos tests will send reach this cluster's processes and nothing else. */
     @Test
-    @Order(4)
+    @Order(5)
     void signalsReachOnlyTheClustersOwnProcesses() throws Exception {
         long worker = cluster.workerPids().get(1);
         cluster.stop(worker);
