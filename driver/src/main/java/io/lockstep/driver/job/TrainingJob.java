@@ -89,6 +89,10 @@ public final class TrainingJob {
                     + " task slot" + (slots == 1 ? "" : "s") + ") but workers is " + cfg.workers
                     + ": the barrier stage runs all workers at once, one slot each");
             }
+            if (!conf.contains("spark.local.dir") && System.getenv("SPARK_LOCAL_DIRS") == null) {
+                conf.set("spark.local.dir",
+                    SparkScratch.forThisProcess(Path.of(System.getProperty("java.io.tmpdir"))).toString());
+            }
             conf.setIfMissing("spark.driver.host", "127.0.0.1");
             conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
             conf.setIfMissing("spark.ui.enabled", "false");
