@@ -193,8 +193,50 @@ class StandaloneClusterIT {
         }
     }
 
+    /** Chaos: an executor JVM paused (SIGSTOP) for 30 s, within the 45 s stall budget, is waited for. */
     @Test
     @Order(4)
+    void anExecutorPausedWithinTheBudgetIsWaitedFor() throws Exception {
+        JsonNode summary = pauseAnExecutor("paused", 45, 30);
+        assertEquals(1, summary.get("attempts").size(), "no recovery was needed: " + summary.get("attempts"));
+    }
+
+    /** Chaos: an executor JVM paused (SIGSTOP) for 15 s, past a 5 s budget, is named and recovered. */
+    @Test
+    @Order(5)
+    void anExecutorPausedPastTheBudgetIsNamedAndRecovered() throws Exception {
+        JsonNode summary = pauseAnExecutor("stalled", 5, 15);
+        JsonNode attempts = summary.get("attempts");
+        assertTrue(attempts.size() >= 2, attempts.toString());
+        String cause = attempts.get(0).get("cause").asText();
+        assertTrue(cause.contains("timed out") && cause.contains("waits for rank(s)"), cause);
+    }
+
+    /** Submits the digits job, pauses one executor JVM for {@code seconds} once a checkpoint exists, returns the summary. */
+    private JsonNode pauseAnExecutor(String name, int budgetSeconds, int seconds) throws Exception {
+        StandaloneCluster.Submission job = cluster.submit(List.of(), config, "epochs=30",
+            "checkpoint.every=20 steps", "ps.timeout_seconds=" + budgetSeconds, "output.dir=" + dir.resolve(name),
+            "checkpoint.dir=" + dir.resolve(name + "-ckpt"));
+        long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
+        while (job.isAlive() && System.nanoTime() < deadline && !hasCheckpoint(dir.resolve(name + "-ckpt"))) {
+            Thread.sleep(20);
+        }
+        assertTrue(job.isAlive(), () -> "the job must still run when its executor is paused:\n"
+            + StandaloneCluster.tail(job.output(), 40));
+        long victim = cluster.awaitExecutors(2, Duration.ofSeconds(60)).get(0).pid();
+        cluster.stop(victim);
+        Thread.sleep(seconds * 1000L);
+        cluster.cont(victim);
+        StandaloneCluster.Result run = job.await(JOB_TIMEOUT);
+        assertEquals(0, run.exitCode(), () -> name + " failed:\n" + StandaloneCluster.tail(run.output(), 60));
+        JsonNode summary = JSON.readTree(dir.resolve(name + "/summary.json").toFile());
+        JsonNode clean = JSON.readTree(dir.resolve("chaos-local/summary.json").toFile());
+        assertEquals(clean.get("test"), summary.get("test"), "the same model as an undisturbed run");
+        return summary;
+    }
+
+    @Test
+    @Order(6)
     void aJobFailingOnAnExecutorExitsNonZeroWithOneLine() throws Exception {
         List<String> test = new ArrayList<>(Files.readAllLines(dir.resolve("test.csv")));
         String row = test.get(36);
@@ -217,7 +259,7 @@ class StandaloneClusterIT {
 
     /** The signals chaos tests will send reach this cluster's processes and nothing else. */
     @Test
-    @Order(5)
+    @Order(7)
     void signalsReachOnlyTheClustersOwnProcesses() throws Exception {
         long worker = cluster.workerPids().get(1);
         cluster.stop(worker);
