@@ -217,14 +217,14 @@ public final class TrainingJob {
                     Outcome outcome = runOnce(sc, plan, p.rows(), start, metrics, validationLog);
                     results = outcome.results();
                     droppedFrames += outcome.droppedFrames();
-                    attempts.add(new RunSummary.Attempt(attempt, from, null, null, round(seconds(began))));
+                    attempts.add(new RunSummary.Attempt(attempt, from, null, null, null, round(seconds(began))));
                 } catch (AttemptFailed failed) {
                     StageFailures.Failure f = failures.first(stageFrom, 3000);
                     String cause = (f != null ? f.describe() : DataLoader.rootCause(failed).getMessage())
                         + (failed.waiting.isEmpty() ? "" : " [parameter server: " + failed.waiting + "]");
                     boolean retryable = f == null || f.lost() || !FATAL.contains(f.className());
                     long reached = Math.max(from, metrics.lastStep());
-                    attempts.add(new RunSummary.Attempt(attempt, from, reached, cause, round(seconds(began))));
+                    double ran = round(seconds(began));
                     if (!retryable || attempt >= cfg.recovery.maxAttempts) {
                         String message = !retryable ? "training stage failed: " + cause
                             : "training failed in all " + attempt + " attempts (recovery.max_attempts); the last: " + cause;
@@ -233,6 +233,8 @@ public final class TrainingJob {
                     }
                     start = Resume.latest(cfg, p.plan().checkpoints(), p.plan().identity(),
                         p.start().params(), "recovery");
+                    attempts.add(new RunSummary.Attempt(attempt, from, reached, reached - start.state().step(), cause,
+                        ran));
                     LOG.warn("attempt {} failed at step {}: {}; attempt {} of {} starts at step {} ({} steps redone)",
                         attempt, reached, cause, attempt + 1, cfg.recovery.maxAttempts, start.state().step(),
                         reached - start.state().step());

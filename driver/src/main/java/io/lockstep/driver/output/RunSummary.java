@@ -50,11 +50,14 @@ public record RunSummary(
      *
      * @param fromStep    the step it started at (a checkpoint's, or 0)
      * @param failedAtStep the last step it finished before failing; null for the attempt that completed
+     * @param stepsRedone steps the next attempt does again (failed_at_step minus where the next starts)
      * @param cause       why it failed (who, where, what); null for the attempt that completed
-     * @param seconds     how long it ran, start to end or failure
+     * @param seconds     how long it ran, start to end or failure (for a failed attempt: the time lost
+     *                    is the part after its last checkpoint plus the restart)
      */
     @JsonInclude(JsonInclude.Include.ALWAYS)
-    public record Attempt(int attempt, long fromStep, Long failedAtStep, String cause, double seconds) {
+    public record Attempt(int attempt, long fromStep, Long failedAtStep, Long stepsRedone, String cause,
+                          double seconds) {
     }
 
     public record Best(String metric, Double value, int epoch, long step, boolean published) {

@@ -85,6 +85,8 @@ class RecoveryTest {
         assertTrue(cause.startsWith("rank 1 (executor driver") && cause.contains("injected fault"), cause);
         assertEquals(0, ((Number) attempts.get(0).get("from_step")).intValue());
         assertEquals(40, ((Number) attempts.get(1).get("from_step")).intValue(), "restarted from the step-40 checkpoint");
+        assertEquals(((Number) attempts.get(0).get("failed_at_step")).longValue() - 40,
+            ((Number) attempts.get(0).get("steps_redone")).longValue());
         assertNull(attempts.get(1).get("cause"));
         assertEquals(clean.get("steps"), recovered.get("steps"));
         assertArrayEquals(params(dir.resolve("clean/model.zip")), params(dir.resolve("recovered/model.zip")),
