@@ -1,6 +1,7 @@
 package io.lockstep.ps;
 
 import io.aeron.Publication;
+import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.DirectBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +30,28 @@ import java.util.Set;
  */
 final class Destinations {
     private static final Logger LOG = LoggerFactory.getLogger(Destinations.class);
+
+    /** Takes upstream frames that are not JOINs (an aggregator). */
+    interface FrameSink {
+        void onFrame(DirectBuffer buffer, int offset, int length);
+    }
+
+    /**
+     * The fragment handler of an agent's upstream subscription: a JOIN goes to {@code destinations}
+     * (null over IPC, where there are none to add: the JOIN is dropped as malformed), anything else
+     * to {@code aggregator}. Built once per agent: nothing is allocated per fragment.
+     */
+    static FragmentHandler router(Destinations destinations, DropCounters drops, FrameSink aggregator) {
+        return (buffer, offset, length, header) -> {
+            if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_JOIN) {
+                aggregator.onFrame(buffer, offset, length);
+            } else if (destinations != null) {
+                destinations.onJoin(buffer, offset, length);
+            } else {
+                drops.recordMalformed();
+            }
+        };
+    }
 
     /** Outcome of {@link #onJoin}: JOINED added a destination, KNOWN named one already added. */
     enum Outcome { JOINED, KNOWN, FOREIGN_JOB, MALFORMED, DUPLICATE, UNAUTHENTICATED }

@@ -4,7 +4,6 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
-import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -38,7 +37,6 @@ final class GatherAgent implements Agent {
     private final int chunkBytes;
     private final GatherListener listener;
     private final long timeoutNs;
-    private final Destinations destinations; // null over IPC
     private final FrameCipher[] toOwner;
     private final DropCounters drops;
     private final UnsafeBuffer blobBuffer = new UnsafeBuffer(NO_BLOB); // the blob being forwarded
@@ -64,21 +62,9 @@ final class GatherAgent implements Agent {
         this.chunkBytes = ExchangeSpec.gatherChunkBytesFor(mtu);
         this.listener = listener;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        this.destinations = destinations;
         this.drops = drops;
         this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Scratch());
-        this.onFragment = (buffer, offset, length, header) -> onFrame(buffer, offset, length);
-    }
-
-    /** A JOIN goes to the destinations (over IPC there are none to add); anything else to the aggregator. */
-    private void onFrame(DirectBuffer buffer, int offset, int length) {
-        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_JOIN) {
-            aggregator.onFrame(buffer, offset, length);
-        } else if (destinations != null) {
-            destinations.onJoin(buffer, offset, length);
-        } else {
-            drops.recordMalformed();
-        }
+        this.onFragment = Destinations.router(destinations, drops, aggregator::onFrame);
     }
 
     @Override

@@ -1,10 +1,5 @@
 package io.lockstep.ps;
 
-import org.agrona.DirectBuffer;
-import org.agrona.MutableDirectBuffer;
-
-import java.nio.ByteOrder;
-
 /**
  * Flyweight over one all-gather frame, wire version 1: the {@link FrameHeader}, the piece's fields,
  * {@code length} bytes of one rank's blob (encrypted), starting at {@code offset} within it, and the
@@ -36,7 +31,7 @@ import java.nio.ByteOrder;
  * on its own; the header's blob length lets the receiver allocate the blob once and copy every
  * chunk straight into it.
  */
-public final class GatherFrame {
+public final class GatherFrame extends WireFrame<GatherFrame> {
     public static final int JOB_ID_OFFSET = FrameHeader.JOB_ID_OFFSET;
     public static final int ROUND_OFFSET = 16;
     public static final int RANK_OFFSET = 24;
@@ -50,34 +45,10 @@ public final class GatherFrame {
      */
     public static final int MAX_BLOB_LENGTH = 64 * 1024 * 1024;
 
-    private static final ByteOrder ORDER = FrameHeader.ORDER;
-
-    private MutableDirectBuffer mutable;
-    private DirectBuffer buffer;
-    private int base;
-    private int frameLength;
 
     /** Bytes of a frame carrying {@code bytes} blob bytes: header, bytes, tag. */
     public static int frameLength(int bytes) {
         return HEADER_LENGTH + bytes + FrameHeader.TAG_LENGTH;
-    }
-
-    /** Wraps a received frame for reading. */
-    public GatherFrame wrap(DirectBuffer buffer, int offset, int length) {
-        this.buffer = buffer;
-        this.mutable = null;
-        this.base = offset;
-        this.frameLength = length;
-        return this;
-    }
-
-    /** Wraps a claimed region for writing. */
-    public GatherFrame wrapForWrite(MutableDirectBuffer buffer, int offset, int length) {
-        this.buffer = buffer;
-        this.mutable = buffer;
-        this.base = offset;
-        this.frameLength = length;
-        return this;
     }
 
     /**
@@ -85,7 +56,7 @@ public final class GatherFrame {
      * the tag, and those bytes lie within a blob of allowed size.
      */
     public boolean isWellFormed() {
-        if (frameLength < HEADER_LENGTH + FrameHeader.TAG_LENGTH || version() != FrameHeader.VERSION) {
+        if (!holdsHeaderOfThisVersion(HEADER_LENGTH)) {
             return false;
         }
         int n = length();
@@ -105,9 +76,6 @@ public final class GatherFrame {
         return this;
     }
 
-    public int version() { return buffer.getByte(base + FrameHeader.VERSION_OFFSET); }
-    public int type() { return buffer.getShort(base + FrameHeader.TYPE_OFFSET, ORDER); }
-    public long jobId() { return buffer.getLong(base + JOB_ID_OFFSET, ORDER); }
     public long round() { return buffer.getLong(base + ROUND_OFFSET, ORDER); }
     public int rank() { return buffer.getInt(base + RANK_OFFSET, ORDER); }
     public int blobLength() { return buffer.getInt(base + BLOB_LENGTH_OFFSET, ORDER); }
@@ -117,5 +85,4 @@ public final class GatherFrame {
     /** Absolute index of the first (encrypted) blob byte in the wrapped buffer. */
     public int bytesIndex() { return base + HEADER_LENGTH; }
 
-    public DirectBuffer buffer() { return buffer; }
 }

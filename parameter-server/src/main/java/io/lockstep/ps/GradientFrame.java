@@ -1,8 +1,5 @@
 package io.lockstep.ps;
 
-import org.agrona.DirectBuffer;
-import org.agrona.MutableDirectBuffer;
-
 import java.nio.ByteOrder;
 
 /**
@@ -35,7 +32,7 @@ import java.nio.ByteOrder;
  * Values are encrypted from and decrypted to off-heap vectors, so the wire order of the values is the
  * machine's native order; {@link #requireLittleEndian()} guards that assumption.
  */
-public final class GradientFrame {
+public final class GradientFrame extends WireFrame<GradientFrame> {
     public static final int JOB_ID_OFFSET = FrameHeader.JOB_ID_OFFSET;
     public static final int STEP_OFFSET = 16;
     public static final int RANK_OFFSET = 24;
@@ -49,12 +46,6 @@ public final class GradientFrame {
     public static final int HEADER_LENGTH = 56;
     public static final int SERVER_RANK = -1;
 
-    private static final ByteOrder ORDER = FrameHeader.ORDER;
-
-    private MutableDirectBuffer mutable;
-    private DirectBuffer buffer;
-    private int base;
-    private int frameLength;
 
     public static void requireLittleEndian() {
         if (ByteOrder.nativeOrder() != ORDER) {
@@ -67,30 +58,12 @@ public final class GradientFrame {
         return HEADER_LENGTH + values * Float.BYTES + FrameHeader.TAG_LENGTH;
     }
 
-    /** Wraps a received frame for reading. */
-    public GradientFrame wrap(DirectBuffer buffer, int offset, int length) {
-        this.buffer = buffer;
-        this.mutable = null;
-        this.base = offset;
-        this.frameLength = length;
-        return this;
-    }
-
-    /** Wraps a claimed region for writing. */
-    public GradientFrame wrapForWrite(MutableDirectBuffer buffer, int offset, int length) {
-        this.buffer = buffer;
-        this.mutable = buffer;
-        this.base = offset;
-        this.frameLength = length;
-        return this;
-    }
-
     /**
      * True when the frame is of this version, holds a full header and exactly the values its header
      * announces, and the tag.
      */
     public boolean isWellFormed() {
-        if (frameLength < HEADER_LENGTH + FrameHeader.TAG_LENGTH || version() != FrameHeader.VERSION) {
+        if (!holdsHeaderOfThisVersion(HEADER_LENGTH)) {
             return false;
         }
         int n = length();
@@ -112,9 +85,6 @@ public final class GradientFrame {
         return this;
     }
 
-    public int version() { return buffer.getByte(base + FrameHeader.VERSION_OFFSET); }
-    public int type() { return buffer.getShort(base + FrameHeader.TYPE_OFFSET, ORDER); }
-    public long jobId() { return buffer.getLong(base + JOB_ID_OFFSET, ORDER); }
     public long step() { return buffer.getLong(base + STEP_OFFSET, ORDER); }
     public int rank() { return buffer.getInt(base + RANK_OFFSET, ORDER); }
     public int shard() { return buffer.getInt(base + SHARD_OFFSET, ORDER); }
@@ -128,5 +98,4 @@ public final class GradientFrame {
     /** Absolute index of the first (encrypted) value in the wrapped buffer. */
     public int valuesIndex() { return base + HEADER_LENGTH; }
 
-    public DirectBuffer buffer() { return buffer; }
 }

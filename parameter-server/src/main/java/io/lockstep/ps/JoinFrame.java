@@ -1,10 +1,5 @@
 package io.lockstep.ps;
 
-import org.agrona.DirectBuffer;
-import org.agrona.MutableDirectBuffer;
-
-import java.nio.ByteOrder;
-
 /**
  * Flyweight over a JOIN frame, wire version 1: a worker tells a shard (or the gather endpoint), on
  * that shard's own gradient channel, the endpoint its JVM receives that shard's averages on, so the
@@ -28,7 +23,7 @@ import java.nio.ByteOrder;
  * The key is (job, JOIN, rank) and the nonce (target, 0): one JOIN per worker and target, and a
  * repeat of it names the same endpoint again.
  */
-public final class JoinFrame {
+public final class JoinFrame extends WireFrame<JoinFrame> {
     public static final int JOB_ID_OFFSET = FrameHeader.JOB_ID_OFFSET;
     public static final int RANK_OFFSET = 16;
     public static final int TARGET_OFFSET = 20;
@@ -38,37 +33,14 @@ public final class JoinFrame {
     /** Longest endpoint: a host name (at most 253 characters) with a port. */
     public static final int MAX_ENDPOINT_LENGTH = 262;
 
-    private static final ByteOrder ORDER = FrameHeader.ORDER;
-
-    private MutableDirectBuffer mutable;
-    private DirectBuffer buffer;
-    private int base;
-    private int frameLength;
 
     public static int frameLength(int endpointBytes) {
         return HEADER_LENGTH + endpointBytes + FrameHeader.TAG_LENGTH;
     }
 
-    public JoinFrame wrap(DirectBuffer buffer, int offset, int length) {
-        this.buffer = buffer;
-        this.mutable = null;
-        this.base = offset;
-        this.frameLength = length;
-        return this;
-    }
-
-    public JoinFrame wrapForWrite(MutableDirectBuffer buffer, int offset, int length) {
-        this.buffer = buffer;
-        this.mutable = buffer;
-        this.base = offset;
-        this.frameLength = length;
-        return this;
-    }
-
     /** True when the frame is of this version and holds a full header, an endpoint of allowed length and the tag. */
     public boolean isWellFormed() {
-        if (frameLength < HEADER_LENGTH + FrameHeader.TAG_LENGTH
-            || buffer.getByte(base + FrameHeader.VERSION_OFFSET) != FrameHeader.VERSION) {
+        if (!holdsHeaderOfThisVersion(HEADER_LENGTH)) {
             return false;
         }
         int n = length();
@@ -84,7 +56,6 @@ public final class JoinFrame {
         return this;
     }
 
-    public long jobId() { return buffer.getLong(base + JOB_ID_OFFSET, ORDER); }
     public int rank() { return buffer.getInt(base + RANK_OFFSET, ORDER); }
     public int target() { return buffer.getInt(base + TARGET_OFFSET, ORDER); }
     public int length() { return buffer.getInt(base + LENGTH_OFFSET, ORDER); }

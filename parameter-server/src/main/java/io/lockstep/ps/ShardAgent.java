@@ -4,7 +4,6 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
-import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
 
@@ -34,7 +33,6 @@ final class ShardAgent implements Agent {
     private final long jobId;
     private final StepListener listener;
     private final long timeoutNs;
-    private final Destinations destinations; // null over IPC: no destinations to add
     private final DropCounters drops;
     private final FrameCipher sealer;
     private final BufferClaim claim = new BufferClaim();
@@ -58,22 +56,10 @@ final class ShardAgent implements Agent {
         this.jobId = jobId;
         this.listener = listener;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        this.destinations = destinations;
         this.drops = drops;
         this.sealer = new FrameCipher(secret, jobId, FrameHeader.TYPE_AVERAGE, GradientFrame.SERVER_RANK,
             new FrameCipher.Scratch());
-        this.onFragment = (buffer, offset, length, header) -> onFrame(buffer, offset, length);
-    }
-
-    /** A JOIN goes to the destinations (over IPC there are none to add); anything else to the aggregator. */
-    private void onFrame(DirectBuffer buffer, int offset, int length) {
-        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_JOIN) {
-            aggregator.onFrame(buffer, offset, length);
-        } else if (destinations != null) {
-            destinations.onJoin(buffer, offset, length);
-        } else {
-            drops.recordMalformed();
-        }
+        this.onFragment = Destinations.router(destinations, drops, aggregator::onFrame);
     }
 
     @Override
