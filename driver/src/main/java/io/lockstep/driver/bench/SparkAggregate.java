@@ -59,8 +59,8 @@ final class SparkAggregate implements AutoCloseable {
                 });
                 long end = System.nanoTime();
                 average.destroy();
-                if (sum.length != floats) {
-                    throw new IllegalStateException("treeAggregate returned " + sum.length + " values, not " + floats);
+                if (round == 0) {
+                    check(sum, floats);
                 }
                 if (round >= warmup) {
                     seconds[round - warmup] = (end - start) / 1e9;
@@ -69,6 +69,19 @@ final class SparkAggregate implements AutoCloseable {
             return seconds;
         } finally {
             vectors.unpersist(true);
+        }
+    }
+
+    /** The first round's sum of the last value, against the partitions' values added up here (rounds later sum averages). */
+    private void check(float[] sum, int floats) {
+        int i = floats - 1;
+        double expected = 0;
+        for (int r = 0; r < partitions; r++) {
+            expected += (r + 1) * 1e-3f * (i % 1000);
+        }
+        if (sum.length != floats || Math.abs(sum[i] - expected) > 1e-4 * Math.abs(expected) + 1e-6) {
+            throw new IllegalStateException("treeAggregate summed wrong: " + sum.length + " values, last "
+                + (sum.length == floats ? sum[i] : Float.NaN) + ", expected " + expected);
         }
     }
 
