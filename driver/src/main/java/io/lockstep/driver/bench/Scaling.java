@@ -8,7 +8,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -44,8 +43,8 @@ public final class Scaling implements Callable<Integer> {
     int batch = 32;
 
     @Option(names = "--host-gbytes-per-second", description = "what the exchange software moves per host each way "
-        + "(default: ${DEFAULT-VALUE}, measured here by bench-exchange, 2 cores)")
-    double hostGBytes = 1.0;
+        + "(default: ${DEFAULT-VALUE}: bench-exchange here, 25M floats, N = 2-8, 2 cores, 2026-11-26)")
+    double hostGBytes = 0.5;
 
     @Option(names = "--latency-us", description = "one-way latency of a message (default: ${DEFAULT-VALUE})")
     double latencyUs = 50;
@@ -69,6 +68,9 @@ public final class Scaling implements Callable<Integer> {
     @Option(names = "--check-batch", description = "per-worker batch of the --check runs (default: ${DEFAULT-VALUE})")
     int checkBatch = 64;
 
+    @Option(names = "--rounds", description = "interleaved rounds of --check; figures are medians (default: ${DEFAULT-VALUE})")
+    int rounds = 2;
+
     @Option(names = "--out", description = "where --check's training runs write (default: ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "scaling");
 
@@ -82,25 +84,35 @@ public final class Scaling implements Callable<Integer> {
         return 0;
     }
 
-    ScalingModel model(double msPerSample, ScalingModel.Placement placement) {
-        return new ScalingModel(msPerSample / 1e3, batch, hostGBytes * 1e9, latencyUs / 1e6, placement, serverHosts,
+    ScalingModel model(double msPerSample, ScalingModel.Placement placement, double hostRateGBytes) {
+        return new ScalingModel(msPerSample / 1e3, batch, hostRateGBytes * 1e9, latencyUs / 1e6, placement, serverHosts,
             overlap);
     }
 
-    /** The projection table: per model, link and worker count, exchange and efficiency for both placements. */
+    /**
+     * The projection tables: per model, link and worker count, exchange and efficiency for both
+     * placements; first with the software's host rate, then network-bound (software keeps up with any link).
+     */
     String projection() {
+        return projection(hostGBytes) + "\n" + projection(Double.POSITIVE_INFINITY);
+    }
+
+    private String projection(double hostRate) {
         List<Integer> counts = BenchArgs.counts(workers, "--workers");
         List<Integer> gbits = BenchArgs.counts(links, "--links-gbit");
+        ScalingModel.Placement d = ScalingModel.Placement.DEDICATED;
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "scaling model: batch %d per worker, host rate %.2f GB/s, latency %.0f us, "
+        sb.append(String.format(Locale.ROOT, "scaling model: batch %d per worker, %s, latency %.0f us, "
             + "%s compute and exchange, dedicated server on %d hosts or one shard per worker host%n%n",
-            batch, hostGBytes, latencyUs, overlap ? "overlapped" : "sequential", serverHosts));
+            batch, Double.isInfinite(hostRate) ? "network-bound (software keeps up with the link)"
+                : String.format(Locale.ROOT, "software moves %.2f GB/s per host", hostRate),
+            latencyUs, overlap ? "overlapped" : "sequential", serverHosts));
         sb.append("| model | link | workers | compute ms | exchange ms (S=" + serverHosts + ") | efficiency (S="
             + serverHosts + ") | exchange ms (colocated) | efficiency (colocated) |\n|---|---|---|---|---|---|---|---|\n");
         record Net(String name, long params, double msPerSample) { }
         for (Net net : List.of(new Net("ResNet-50", RESNET50_PARAMS, resnetMs), new Net("BERT-base", BERT_BASE_PARAMS, bertMs))) {
-            ScalingModel dedicated = model(net.msPerSample(), ScalingModel.Placement.DEDICATED);
-            ScalingModel colocated = model(net.msPerSample(), ScalingModel.Placement.COLOCATED);
+            ScalingModel dedicated = model(net.msPerSample(), d, hostRate);
+            ScalingModel colocated = model(net.msPerSample(), ScalingModel.Placement.COLOCATED, hostRate);
             for (int g : gbits) {
                 double link = ScalingModel.gbit(g);
                 for (int n : counts) {
@@ -115,71 +127,79 @@ public final class Scaling implements Callable<Integer> {
     }
 
     /**
-     * Fits latency and host rate to exchanges of the MLP's gradient and of 1M floats with 1, 2 and 4
-     * clients here, takes the compute time per sample (data + gradient + update) from a 1-worker MNIST
-     * run, and compares the model's step time with 1-, 2- and 4-worker runs. All on one host: the
-     * server's host is the busiest, it moves N × G each way, and N workers share the cores
-     * (compute × max(1, N / cores)).
+     * Fits latency and host rate to exchanges of the MLP's gradient, 1M and 4M floats with 1, 2 and 4
+     * clients here, takes the compute time per sample (data + gradient + update) from the 1-worker MNIST
+     * run, and compares the model's step time with 1-, 2- and 4-worker runs (per-worker batch fixed, as
+     * in the model). All on one host: the server's host is the busiest, it moves N × G each way, and N
+     * workers share the cores (compute × max(1, N / cores)). Every figure is the median of
+     * {@code --rounds} interleaved rounds (this machine's load drifts between measurements).
      */
     private void check() throws Exception {
         ExchangeSpec.Transport t = BenchArgs.transports(transport, "--transport").get(0);
-        int[] ns = {1, 2, 4};
-        int[] sizes = {Math.toIntExact(MNIST_MLP_PARAMS), 1_000_000};
-        List<Double> bytes = new ArrayList<>();
-        List<Double> seconds = new ArrayList<>();
-        System.out.println("exchange measurements (" + t + ", 2 shards, medians of 20 after 5 warm-up):");
-        double[] mlpExchange = new double[ns.length];
-        for (int size : sizes) {
-            for (int i = 0; i < ns.length; i++) {
-                double s;
-                try (ExchangeRun run = new ExchangeRun(t, ns[i], size, 2, ExchangeSpec.DEFAULT_TERM_LENGTH,
-                    ExchangeSpec.DEFAULT_MTU, 25, 25)) {
-                    s = BenchArgs.median(run.stepSeconds(5, 20));
-                }
-                if (size == sizes[0]) {
-                    mlpExchange[i] = s;
-                }
-                bytes.add((double) ns[i] * size * Float.BYTES);
-                seconds.add(s);
-                System.out.printf(Locale.ROOT, "  %s floats, %d client(s): %.3f ms%n", BenchArgs.floats(size), ns[i], s * 1e3);
-            }
+        if (rounds < 1 || checkBatch < 1) {
+            throw new IllegalArgumentException("--rounds and --check-batch must be >= 1");
         }
-        double[] fit = ScalingModel.fitLatencyAndRate(bytes.stream().mapToDouble(Double::doubleValue).toArray(),
-            seconds.stream().mapToDouble(Double::doubleValue).toArray());
-        System.out.printf(Locale.ROOT, "fit: latency %.1f us one way, host rate %.3f GB/s%n", fit[0] * 1e6, fit[1] / 1e9);
-
+        int[] ns = {1, 2, 4};
+        int[] sizes = {Math.toIntExact(MNIST_MLP_PARAMS), 1_000_000, 4_000_000};
         JobConfig base = mnistJob();
         MnistFetcher.ensure(base.data);
         int cores = Runtime.getRuntime().availableProcessors();
-        double[] measuredStep = new double[ns.length];
-        double[] measuredExchange = new double[ns.length];
-        double perSample = 0;
-        for (int i = 0; i < ns.length; i++) {
-            Map<String, Object> summary = train(base, ns[i]);
-            long steps = ((Number) summary.get("steps")).longValue();
-            measuredStep[i] = ((Number) summary.get("train_seconds")).doubleValue() / steps;
-            @SuppressWarnings("unchecked")
-            Map<String, Object> split = (Map<String, Object>) summary.get("time_split_seconds");
-            measuredExchange[i] = ((Number) split.get("exchange")).doubleValue() / steps;
-            if (ns[i] == 1) {
-                double busy = ((Number) split.get("data")).doubleValue() + ((Number) split.get("compute")).doubleValue()
-                    + ((Number) split.get("apply")).doubleValue();
-                perSample = busy / steps / checkBatch;
+        double[][] exchange = new double[sizes.length * ns.length][rounds];
+        double[][] step = new double[ns.length][rounds];
+        double[][] exchangeInTraining = new double[ns.length][rounds];
+        double[] perSampleRounds = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+            for (int k = 0; k < sizes.length; k++) {
+                for (int i = 0; i < ns.length; i++) {
+                    try (ExchangeRun run = new ExchangeRun(t, ns[i], sizes[k], 2, ExchangeSpec.DEFAULT_TERM_LENGTH,
+                        ExchangeSpec.DEFAULT_MTU, 40, 40)) {
+                        exchange[k * ns.length + i][r] = BenchArgs.median(run.stepSeconds(10, 30));
+                    }
+                }
+            }
+            for (int i = 0; i < ns.length; i++) {
+                Map<String, Object> summary = train(base, ns[i]);
+                long steps = ((Number) summary.get("steps")).longValue();
+                step[i][r] = ((Number) summary.get("train_seconds")).doubleValue() / steps;
+                @SuppressWarnings("unchecked")
+                Map<String, Object> split = (Map<String, Object>) summary.get("time_split_seconds");
+                exchangeInTraining[i][r] = ((Number) split.get("exchange")).doubleValue() / steps;
+                if (ns[i] == 1) {
+                    double busy = ((Number) split.get("data")).doubleValue()
+                        + ((Number) split.get("compute")).doubleValue() + ((Number) split.get("apply")).doubleValue();
+                    perSampleRounds[r] = busy / steps / checkBatch;
+                }
             }
         }
-        System.out.printf(Locale.ROOT, "compute (data + gradient + update) per sample, 1-worker run: %.2f us%n%n",
-            perSample * 1e6);
-        System.out.println("| workers | model step ms | measured step ms | model/measured | model exchange ms "
-            + "| bench exchange ms | measured exchange ms (rank 0) |\n|---|---|---|---|---|---|---|");
+        double[] bytes = new double[exchange.length];
+        double[] seconds = new double[exchange.length];
+        System.out.printf(Locale.ROOT, "exchange alone (%s, 2 shards; medians of 30 steps, then of %d rounds):%n", t, rounds);
+        for (int k = 0; k < sizes.length; k++) {
+            for (int i = 0; i < ns.length; i++) {
+                int p = k * ns.length + i;
+                bytes[p] = (double) ns[i] * sizes[k] * Float.BYTES;
+                seconds[p] = BenchArgs.median(exchange[p]);
+                System.out.printf(Locale.ROOT, "  %s floats, %d client(s): %.2f ms%n", BenchArgs.floats(sizes[k]), ns[i],
+                    seconds[p] * 1e3);
+            }
+        }
+        double[] fit = ScalingModel.fitLatencyAndRate(bytes, seconds);
+        double perSample = BenchArgs.median(perSampleRounds);
+        System.out.printf(Locale.ROOT, "fit: latency %.0f us one way, host rate %.3f GB/s; compute (data + gradient + "
+            + "update) per sample in the 1-worker runs: %.1f us; %d cores%n%n", fit[0] * 1e6, fit[1] / 1e9,
+            perSample * 1e6, cores);
+        System.out.println("| workers | batch/worker | model step ms | measured step ms | model/measured "
+            + "| model exchange ms | exchange alone ms | exchange in training ms (rank 0) |\n|---|---|---|---|---|---|---|---|");
         for (int i = 0; i < ns.length; i++) {
             int n = ns[i];
             ScalingModel local = new ScalingModel(perSample * Math.max(1.0, n / (double) cores), checkBatch, fit[1],
                 fit[0], ScalingModel.Placement.DEDICATED, 1, false);
-            double step = local.stepSeconds(MNIST_MLP_PARAMS, n, Double.POSITIVE_INFINITY);
-            System.out.printf(Locale.ROOT, "| %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n", n, step * 1e3,
-                measuredStep[i] * 1e3, step / measuredStep[i],
-                local.exchangeSeconds(MNIST_MLP_PARAMS, n, Double.POSITIVE_INFINITY) * 1e3, mlpExchange[i] * 1e3,
-                measuredExchange[i] * 1e3);
+            double model = local.stepSeconds(MNIST_MLP_PARAMS, n, Double.POSITIVE_INFINITY);
+            double measured = BenchArgs.median(step[i]);
+            System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n", n, checkBatch,
+                model * 1e3, measured * 1e3, model / measured,
+                local.exchangeSeconds(MNIST_MLP_PARAMS, n, Double.POSITIVE_INFINITY) * 1e3, seconds[i] * 1e3,
+                BenchArgs.median(exchangeInTraining[i]) * 1e3);
         }
     }
 
