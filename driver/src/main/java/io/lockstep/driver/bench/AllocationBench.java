@@ -112,12 +112,11 @@ public final class AllocationBench implements Callable<Integer> {
         if (thread.contains("lockstep-ps-shard")) {
             return "parameter-server shards";
         }
-        if (thread.startsWith("aeron-client-conductor")) {
+        if (thread.startsWith("aeron-client")) {
             return "Aeron client conductors";
         }
-        if (thread.contains("driver-conductor") || thread.contains("sender") || thread.contains("receiver")
-            || thread.contains("shared-network") || thread.contains("aeron")) {
-            return "Aeron media drivers";
+        if (thread.contains("driver-conductor") || thread.contains("sender") || thread.contains("receiver")) {
+            return "Aeron media drivers"; // a shared driver's thread is named after its directory and agents
         }
         return "other (main, JVM, monitoring)";
     }
