@@ -225,6 +225,7 @@ public final class ConfigLoader {
         require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 8L * c.ps.mtu, "ps.term_length",
             "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
         oneOf("ps.transport", c.ps.transport, "udp", "ipc");
+        oneOf("optimizer.placement", c.optimizer.placement, "server", "replica");
         oneOf("task", c.task, "classification", "binary", "regression");
         validateData(c.data, c.task.toLowerCase(Locale.ROOT));
         require(!withFiles || c.data.train != null, "data.train", "is required");

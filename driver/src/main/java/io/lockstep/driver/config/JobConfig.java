@@ -165,6 +165,11 @@ public final class JobConfig {
         /** none or linear: the base rate times the number of workers. */
         public String lrScaling = "none";
         public Schedule schedule = new Schedule();
+        /**
+         * server: the parameter server's shards apply the step once, to their slices, and send back parameters;
+         * replica: every worker applies DL4J's updater to the averaged gradient.
+         */
+        public String placement = "server";
     }
 
     public static final class Schedule {

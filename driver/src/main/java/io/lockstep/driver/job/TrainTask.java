@@ -66,7 +66,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(plan.exchange());
              GradientClient client = new GradientClient(aeron.aeron(), plan.exchange(), rank, workerHost())) {
             client.awaitConnected();
-            ReplicaResult result = train(rank, new AeronExchange(client, plan.exchange().workers()), train, validation,
+            ReplicaResult result = train(rank, new AeronExchange(client, plan.exchange()), train, validation,
                 plan, start.value());
             return JavaConverters.asScalaIterator(List.of(result).iterator());
         } catch (InterruptedException e) {
