@@ -15,6 +15,9 @@ import io.lockstep.worker.data.DataPartition;
 import io.lockstep.worker.data.Digits;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.exchange.AeronExchange;
+import io.lockstep.worker.exchange.GradientExchange;
+import io.lockstep.worker.exchange.GroupExchange;
+import io.lockstep.worker.exchange.LocalGroup;
 import io.lockstep.worker.model.Models;
 import io.lockstep.worker.model.Network;
 import io.lockstep.worker.optim.ClippingSpec;
@@ -86,6 +89,13 @@ class TrainerTest {
     /** As above; with {@code serverOptimizer} the shards apply the optimizer (placement server). */
     static List<Run> train(String json, float[] init, List<Sample> data, int workers, int batch,
                            TrainerOptions options, ServerOptimizer serverOptimizer) throws Exception {
+        return train(json, init, data, workers, batch, options, serverOptimizer, false);
+    }
+
+    /** As above; {@code grouped}: the workers, all in this JVM, reduce locally first ({@link LocalGroup}). */
+    static List<Run> train(String json, float[] init, List<Sample> data, int workers, int batch,
+                           TrainerOptions options, ServerOptimizer serverOptimizer, boolean grouped) throws Exception {
+        int[] everyRank = java.util.stream.IntStream.range(0, workers).toArray();
         ShardLayout layout = new ShardLayout(init.length, 2, 200); // small chunks: many frames per step
         ExchangeSpec ex = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, workers,
             ExchangeSpec.Transport.UDP, "127.0.0.1", 4 << 20, ExchangeSpec.DEFAULT_MTU, 30_000, 0)
@@ -100,7 +110,11 @@ class TrainerTest {
                     try (GradientClient client = new GradientClient(aeron.aeron(), ex, rank, "127.0.0.1")) {
                         client.awaitConnected();
                         Network net = Network.fromJson(json, init);
-                        Trainer trainer = new Trainer(net, new AeronExchange(client, ex), options, new TrainState(5));
+                        GradientExchange exchange = new AeronExchange(client, ex);
+                        if (grouped) {
+                            exchange = new GroupExchange(LocalGroup.join(ex.jobId(), everyRank), exchange, 30_000);
+                        }
+                        Trainer trainer = new Trainer(net, exchange, options, new TrainState(5));
                         try (BatchSource batches = new BatchSource(Digits.stride(data, rank, workers), batch,
                             options.batchesPerEpoch(), 5, false, 0)) {
                             TrainingLoop.run(trainer, batches);
@@ -224,6 +238,23 @@ class TrainerTest {
         }
         assertMaxDiff(plain.params().toFloatVector(), net.params().toFloatVector(), 1e-5);
         assertMaxDiff(plain.getUpdater().getStateViewArray().toFloatVector(), trainer.optimizerState(), 1e-5);
+    }
+
+    @Test
+    void workersOfOneJvmReducingLocallyFirstTakeTheSameSteps() throws Exception {
+        String json = mlp("adam", 0.01);
+        float[] init = initialParams(json);
+        // uneven shards (1000 rows over 3): the group's sample count, not its size, weighs its mean
+        List<Sample> rows = Digits.load().subList(0, 1000);
+        TrainerOptions options = new TrainerOptions(2, 21, 1, ClippingSpec.NONE, false);
+        for (ServerOptimizer placement : java.util.Arrays.asList(null, serverAdam(init.length))) {
+            List<Run> grouped = train(json, init, rows, 3, 16, options, placement, true);
+            List<Run> alone = train(json, init, rows, 3, 16, options, placement, false);
+            assertArrayEquals(grouped.get(0).params(), grouped.get(1).params(), "replicas diverged");
+            assertArrayEquals(grouped.get(0).params(), grouped.get(2).params(), "replicas diverged");
+            assertMaxDiff(alone.get(0).params(), grouped.get(0).params(), 1e-5);
+            assertEquals(alone.get(0).trainer().state().step(), grouped.get(0).trainer().state().step());
+        }
     }
 
     @Test
