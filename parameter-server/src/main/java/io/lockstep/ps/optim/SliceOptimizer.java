@@ -27,6 +27,7 @@ public final class SliceOptimizer {
     private final UnsafeBuffer params;
     private final UnsafeBuffer state;
     private final int firstRange;
+    private float decay; // this step's lr(t) * weightDecay
 
     public SliceOptimizer(UpdateRule rule, ParamRoles roles, int start, int length) {
         if (start < 0 || length < 0 || (long) start + length > roles.length()) {
@@ -60,11 +61,21 @@ public final class SliceOptimizer {
             throw new IllegalArgumentException("optimizer state has " + allState.length + " values, expected "
                 + (long) slots * total + " (" + slots + " per parameter for " + rule.kind() + ")");
         }
+        float initial = initialState(rule);
         for (int k = 0; k < slots; k++) {
             for (int i = 0; i < length; i++) {
-                state.putFloat((k * length + i) * Float.BYTES, fresh ? 0f : allState[k * total + start + i]);
+                state.putFloat((k * length + i) * Float.BYTES, fresh ? initial : allState[k * total + start + i]);
             }
         }
+    }
+
+    /**
+     * The value a fresh start fills the state with, as DL4J initialises its updater state view: zeros, except
+     * RMSProp's mean square, which {@code RmsPropUpdater.setStateViewArray} starts at epsilon (it matters: the
+     * first steps divide by {@code sqrt(r) + eps}, and {@code r} is of the order of {@code (1 - decay) * g^2}).
+     */
+    public static float initialState(UpdateRule rule) {
+        return rule.kind() == UpdateRule.Kind.RMSPROP ? (float) rule.epsilon() : 0f;
     }
 
     /** Sum of squares of the first {@code n} floats of {@code g}, in double and index order. */
@@ -83,7 +94,9 @@ public final class SliceOptimizer {
      * becomes the new parameters. {@code g} is read only.
      */
     public void apply(long step, DirectBuffer g, double scale) {
-        float lr = (float) rule.rate().rate(step);
+        double rate = rule.rate().rate(step);
+        float lr = (float) rate;
+        decay = (float) (rate * rule.weightDecay()); // DL4J's WeightDecay: lr * coeff in double, rounded once
         for (int r = firstRange, end = start + length; r < roles.ranges() && roles.start(r) < end; r++) {
             int from = Math.max(roles.start(r), start) - start;
             int to = Math.min(roles.end(r), end) - start;
@@ -129,10 +142,10 @@ public final class SliceOptimizer {
         return v;
     }
 
-    /** Writes {@code w - step}, the step having decoupled weight decay ({@code lr * wd * w}) added for weights. */
+    /** Writes {@code w - step}, the step having decoupled weight decay ({@code lr(t) * wd * w}) added for weights. */
     private void descend(int i, float w, float step, float lr, boolean weight) {
-        if (weight && rule.weightDecay() > 0) {
-            step += lr * (float) rule.weightDecay() * w;
+        if (weight && decay != 0) {
+            step += decay * w;
         }
         params.putFloat(i * Float.BYTES, w - step);
     }

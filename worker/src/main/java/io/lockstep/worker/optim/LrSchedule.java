@@ -1,5 +1,6 @@
 package io.lockstep.worker.optim;
 
+import io.lockstep.ps.optim.StepRate;
 import io.lockstep.worker.optim.ScheduleSpec.Kind;
 import org.nd4j.linalg.schedule.ISchedule;
 import org.nd4j.shade.jackson.annotation.JsonAutoDetect;
@@ -34,7 +35,7 @@ import java.util.Objects;
  */
 @JsonAutoDetect(fieldVisibility = JsonAutoDetect.Visibility.ANY, getterVisibility = JsonAutoDetect.Visibility.NONE,
     isGetterVisibility = JsonAutoDetect.Visibility.NONE, setterVisibility = JsonAutoDetect.Visibility.NONE)
-public final class LrSchedule implements ISchedule {
+public final class LrSchedule implements ISchedule, StepRate {
     @Serial
     private static final long serialVersionUID = 1L;
 
@@ -101,6 +102,7 @@ public final class LrSchedule implements ISchedule {
     }
 
     /** The learning rate at global step {@code step} (0-based); the formulas are in the class comment. */
+    @Override
     public double rate(long step) {
         if (step < 0) {
             throw new IllegalArgumentException("step must be >= 0, got " + step);
