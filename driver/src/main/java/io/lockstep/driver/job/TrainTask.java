@@ -1,12 +1,17 @@
 package io.lockstep.driver.job;
 
 import io.lockstep.ps.EmbeddedAeron;
+import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.GradientClient;
+import io.lockstep.ps.JobListeners;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.DataPartition;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.exchange.GradientExchange;
+import io.lockstep.worker.exchange.GroupExchange;
+import io.lockstep.worker.exchange.LocalExchange;
+import io.lockstep.worker.exchange.LocalGroup;
 import io.lockstep.worker.listener.BestModelListener;
 import io.lockstep.worker.listener.CheckpointListener;
 import io.lockstep.worker.listener.EarlyStoppingListener;
@@ -63,12 +68,31 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         if (train.size() == 0) {
             throw new IllegalArgumentException("rank " + rank + " got no training rows");
         }
-        try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(plan.exchange());
-             GradientClient client = new GradientClient(aeron.aeron(), plan.exchange(), rank, workerHost())) {
-            client.awaitConnected();
-            ReplicaResult result = train(rank, new AeronExchange(client, plan.exchange()), train, validation,
-                plan, start.value());
-            return JavaConverters.asScalaIterator(List.of(result).iterator());
+        ExchangeSpec spec = plan.exchange();
+        JobListeners driverHere = spec.workers() == 1 ? JobListeners.find(spec.jobId()) : null;
+        try {
+            if (driverHere != null) {
+                // the only worker, in the driver's JVM: its mean is the mean, nothing to exchange
+                LocalExchange alone = new LocalExchange(spec.optimizer(),
+                    spec.serverOptimizer() ? start.value().serverState(plan.serverPlan()) : null, driverHere);
+                return JavaConverters.asScalaIterator(List.of(train(rank, alone, train, validation, plan,
+                    start.value())).iterator());
+            }
+            try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(spec);
+                 GradientClient client = new GradientClient(aeron.aeron(), spec, rank, workerHost())) {
+                client.awaitConnected();
+                GradientExchange exchange = new AeronExchange(client, spec);
+                int[] local = plan.localReduction() ? ranksInThisJvm() : new int[]{rank};
+                if (local.length > 1) {
+                    exchange = new GroupExchange(LocalGroup.join(spec.jobId(), local), exchange, spec.timeoutMillis());
+                }
+                try {
+                    ReplicaResult result = train(rank, exchange, train, validation, plan, start.value());
+                    return JavaConverters.asScalaIterator(List.of(result).iterator());
+                } finally {
+                    exchange.close(); // a group member leaves its group (the client closes twice: harmless)
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("rank " + rank + " interrupted (another task of the stage failed?)", e);
@@ -91,6 +115,9 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         TrainState state = from.state().copy();
         TrainerOptions options = plan.options();
         Trainer trainer = new Trainer(network, exchange, options, state);
+        if (plan.serverPlan() != null) {
+            trainer.serverStateLayout(plan.serverPlan()::toDl4jState);
+        }
         BestModelListener best = null;
         if (plan.validation() != null && validation != null) {
             trainer.addListener(new ValidationListener(validation,
@@ -141,6 +168,17 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         List<Sample> sorted = new ArrayList<>(samples);
         sorted.sort(Comparator.comparingLong(Sample::index));
         return DataPartition.of(sorted.iterator(), plan.features(), plan.outputs());
+    }
+
+    /**
+     * The ranks of this stage whose tasks run in this executor (in local mode: all), from the barrier's
+     * task infos: the same executor address means the same JVM.
+     */
+    private static int[] ranksInThisJvm() {
+        BarrierTaskContext ctx = BarrierTaskContext.get();
+        org.apache.spark.BarrierTaskInfo[] infos = ctx.getTaskInfos();
+        String mine = infos[ctx.partitionId()].address();
+        return java.util.stream.IntStream.range(0, infos.length).filter(r -> infos[r].address().equals(mine)).toArray();
     }
 
     /** The address this worker receives averages on: loopback when the server is local. */

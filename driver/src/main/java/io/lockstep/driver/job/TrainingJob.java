@@ -11,7 +11,10 @@ import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.driver.output.RunSummary;
 import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.JobListeners;
 import io.lockstep.ps.ParameterServer;
+import io.lockstep.ps.optim.ServerOptimizer;
+import io.lockstep.worker.optim.ServerPlan;
 import io.lockstep.ps.ShardLayout;
 import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.data.Sample;
@@ -168,10 +171,13 @@ public final class TrainingJob {
         StartPoint start = Resume.startPoint(cfg, store, identity, initial);
         Watch watch = Watch.of(cfg, task, data.validation() != null);
         RunPlan plan = new RunPlan(model.json(), task, data.outputs(), data.features(), cfg.batchSize, cfg.shuffle,
-            cfg.seed, options, exchangeSpec(cfg, initial.length, start.state().step()),
+            cfg.seed, options, exchangeSpec(cfg, sc.master(), initial.length, model.serverPlan(), start.state().step()),
             data.validation() == null ? null : Specs.every("validation.every", cfg.validation.every),
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
-            Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners));
+            Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners),
+            model.serverPlan(), cfg.ps.localReduction);
+        LOG.info("optimizer on the {}; exchange over {}", model.serverPlan() != null ? "parameter server" : "replicas",
+            plan.exchange().transport());
 
         // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
         // exactly the rows one worker at batch N*b would see in each step. Validation rows likewise,
@@ -210,8 +216,8 @@ public final class TrainingJob {
             for (int attempt = 1; results == null; attempt++) {
                 long began = System.nanoTime();
                 long from = start.state().step();
-                RunPlan plan = p.plan().withExchange(
-                    exchangeSpec(cfg, Math.toIntExact(p.model().network().parameterCount()), from));
+                RunPlan plan = p.plan().withExchange(exchangeSpec(cfg, sc.master(),
+                    Math.toIntExact(p.model().network().parameterCount()), p.model().serverPlan(), from));
                 int stageFrom = failures.nextStage();
                 try {
                     Outcome outcome = runOnce(sc, plan, p.rows(), start, metrics, validationLog);
@@ -280,8 +286,13 @@ public final class TrainingJob {
                                    StartPoint start, MetricsLog metrics, ValidationLog validationLog)
         throws AttemptFailed {
         Broadcast<StartPoint> startPoint = sc.broadcast(start);
-        try (EmbeddedAeron aeron = EmbeddedAeron.forServer(plan.exchange());
-             ParameterServer server = ParameterServer.start(aeron.aeron(), plan.exchange(), metrics, validationLog)) {
+        ExchangeSpec spec = plan.exchange();
+        // one worker in this JVM steps alone (LocalExchange) and reports here; anything else needs the server
+        boolean serverNeeded = spec.workers() > 1 || !workersInDriver(sc.master());
+        try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, validationLog);
+             EmbeddedAeron aeron = serverNeeded ? EmbeddedAeron.forServer(spec) : null;
+             ParameterServer server = serverNeeded ? ParameterServer.start(aeron.aeron(), spec, metrics, validationLog,
+                 start.params(), plan.serverPlan() == null ? null : start.serverState(plan.serverPlan())) : null) {
             List<ReplicaResult> results;
             // when one task fails Spark cancels its siblings; interrupting them ends their waits in the
             // exchange at once instead of at the deadline, so their slots are free for the next attempt
@@ -291,8 +302,8 @@ public final class TrainingJob {
                     .mapPartitions(new TrainTask(plan, startPoint), false, ClassTag$.MODULE$.apply(ReplicaResult.class))
                     .toJavaRDD().collect();
             } catch (Exception e) {
-                Throwable serverFault = server.failure(); // e.g. a shard that timed out waiting for a rank
-                String waiting = server.waitingFor();
+                Throwable serverFault = server == null ? null : server.failure(); // e.g. a shard that timed out
+                String waiting = server == null ? "" : server.waitingFor();
                 if (serverFault != null && serverFault.getMessage() != null) {
                     waiting = serverFault.getMessage() + (waiting.isEmpty() ? "" : "; " + waiting);
                 }
@@ -300,7 +311,7 @@ public final class TrainingJob {
             } finally {
                 sc.clearJobGroup();
             }
-            long dropped = server.drops().total();
+            long dropped = server == null ? 0 : server.drops().total();
             if (dropped > 0) {
                 LOG.warn("parameter server dropped {} frames: {}", dropped, server.drops());
             }
@@ -338,7 +349,8 @@ public final class TrainingJob {
             RunSummary.finite(s.finalLoss()), round(seconds), round(rate), round((System.nanoTime() - wallStart) / 1e9),
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
                 round(lead.times().exchange()), round(lead.times().apply())),
-            new RunSummary.Ps(cfg.ps.transport.toLowerCase(Locale.ROOT), cfg.ps.shards, s.droppedFrames()),
+            new RunSummary.Ps(p.plan().exchange().transport().name().toLowerCase(Locale.ROOT), cfg.ps.shards,
+                s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
             s.attempts(), s.lastValidation(),
             watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
                 RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null,
@@ -373,11 +385,25 @@ public final class TrainingJob {
         return out;
     }
 
-    static ExchangeSpec exchangeSpec(JobConfig cfg, int paramCount, long firstStep) {
-        ExchangeSpec.Transport transport = ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
+    static ExchangeSpec exchangeSpec(JobConfig cfg, String master, int paramCount, ServerPlan serverPlan,
+                                     long firstStep) {
         ShardLayout layout = new ShardLayout(paramCount, cfg.ps.shards, ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
-        return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport, cfg.ps.host,
-            cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep);
+        return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(cfg, master),
+            cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
+            .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()));
+    }
+
+    /** {@code ps.transport}; auto: shared memory when every worker runs in this JVM (embedded Spark), else UDP. */
+    static ExchangeSpec.Transport transport(JobConfig cfg, String master) {
+        if (cfg.ps.transport.equalsIgnoreCase("auto")) {
+            return workersInDriver(master) ? ExchangeSpec.Transport.IPC : ExchangeSpec.Transport.UDP;
+        }
+        return ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
+    }
+
+    /** Embedded Spark ({@code local}, {@code local[N]}): the tasks run in the driver's JVM ({@code local-cluster} not). */
+    static boolean workersInDriver(String master) {
+        return master.startsWith("local") && !master.startsWith("local-cluster");
     }
 
     /** Every replica must hold bit-identical parameters; a mismatch means the protocol broke. */

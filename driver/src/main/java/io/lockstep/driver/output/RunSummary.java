@@ -42,7 +42,11 @@ public record RunSummary(
     public record TimeSplit(double data, double compute, double exchange, double apply) {
     }
 
-    public record Ps(String transport, int shards, long droppedFrames) {
+    /**
+     * @param transport the transport used (ipc or udp; {@code ps.transport: auto} resolved)
+     * @param optimizer where the optimizer ran: server or replica
+     */
+    public record Ps(String transport, int shards, long droppedFrames, String optimizer) {
     }
 
     /**
