@@ -190,7 +190,8 @@ public final class SliceOptimizer {
         float eps = (float) rule.epsilon();
         float beta1T = (float) Math.pow(beta1, step + 1);
         float beta2T = (float) Math.pow(beta2, step + 1);
-        float alpha = lr * (float) Math.sqrt(1f - beta2T) / (1f - beta1T);
+        // libnd4j: lr * sqrt<float>(1. - beta2T) in float, divided by (1.0 - beta1T) in double, rounded once
+        float alpha = (float) ((lr * (float) Math.sqrt(1f - beta2T)) / (1.0 - beta1T));
         if (Float.isNaN(alpha) || alpha == 0 || Float.isInfinite(alpha)) {
             alpha = eps; // libnd4j's guard, kept for identical results
         }
