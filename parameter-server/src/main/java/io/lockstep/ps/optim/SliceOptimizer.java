@@ -12,7 +12,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  *
  * <p>Arithmetic is float32 with float32 scalars, element by element in DL4J's order (libnd4j's
  * {@code adam_updater}, {@code rms_prop_updater}; {@code L1Regularization}, {@code L2Regularization},
- * {@code WeightDecay}), so a shard's parameters follow a replica's DL4J updater to within float rounding.
+ * {@code WeightDecay}), scalars rounded where DL4J rounds them, so a shard's parameters follow a replica's
+ * DL4J updater bit for bit (the worker's ServerMirrorTest, generic x86-64 natives; a native build that fuses
+ * multiply-adds may differ in the last bit).
  * Tight loops over the buffers; nothing is allocated per step.
  *
  * <p>State layout, "slot-major": slot {@code k} of element {@code i} at float index {@code k * length + i}
@@ -190,7 +192,8 @@ public final class SliceOptimizer {
         float eps = (float) rule.epsilon();
         float beta1T = (float) Math.pow(beta1, step + 1);
         float beta2T = (float) Math.pow(beta2, step + 1);
-        float alpha = lr * (float) Math.sqrt(1f - beta2T) / (1f - beta1T);
+        // libnd4j: lr * sqrt<float>(1. - beta2T) in float, divided by (1.0 - beta1T) in double, rounded once
+        float alpha = (float) ((lr * (float) Math.sqrt(1f - beta2T)) / (1.0 - beta1T));
         if (Float.isNaN(alpha) || alpha == 0 || Float.isInfinite(alpha)) {
             alpha = eps; // libnd4j's guard, kept for identical results
         }

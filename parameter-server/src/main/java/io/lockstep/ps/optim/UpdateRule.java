@@ -46,9 +46,12 @@ public record UpdateRule(Kind kind, StepRate rate, double momentum, boolean nest
         };
     }
 
-    /** The factor the whole averaged gradient is scaled by, given its global L2 norm (1 unless clipped by norm). */
-    public float clipScale(double norm) {
-        return clip == Clip.NORM && Double.isFinite(norm) && norm > threshold
-            ? (float) (threshold / (norm + NORM_EPSILON)) : 1f;
+    /**
+     * The factor the whole averaged gradient is scaled by, given its global L2 norm (1 unless clipped by norm).
+     * A double, as the replica's {@code GradientClipping} uses it: each element is multiplied in double and
+     * rounded once, so the factor must not be rounded to float first (nor sent as one between shards).
+     */
+    public double clipScale(double norm) {
+        return clip == Clip.NORM && Double.isFinite(norm) && norm > threshold ? threshold / (norm + NORM_EPSILON) : 1;
     }
 }

@@ -29,6 +29,9 @@ import java.util.Objects;
  * Cosine reaches {@code minLr} at {@code t = totalSteps} (one past the last step, as PyTorch's
  * CosineAnnealingLR with {@code T_max = totalSteps - W}) and stays there if training runs longer.
  *
+ * <p>It is also the parameter server's {@link StepRate}: a shard applying the optimizer reads the same rate
+ * at the same global step.
+ *
  * <p>It is immutable and serializes into the model JSON (shaded Jackson, {@code "@class"} type
  * property inherited from {@link ISchedule}, fields by name), so the class name and the JSON property
  * names are part of the saved-model format: rename neither without a migration.

@@ -21,6 +21,10 @@ import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.schedule.ScheduleType;
 import org.nd4j.linalg.schedule.StepSchedule;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Consumer;
@@ -133,6 +137,30 @@ class ServerPlanTest {
         }
         assertEquals(2, blocksWithState, "Adam blocks before and after BatchNorm's NoOp block");
         assertArrayEquals(dl4j, plan.toDl4jState(server));
+    }
+
+    /** The plan travels to the shards with the job: Java serialization keeps the rule, schedule and roles. */
+    @Test
+    void survivesSerialization() throws Exception {
+        OptimizerSpec spec = OptimizerSpec.builder(Type.ADAMW, 0.003).schedule(ScheduleSpec.cosine(10, 0)).build();
+        ServerPlan plan = ServerPlan.of(MirrorNets.batchNorm(spec, 2, true), spec, ClippingSpec.norm(1),
+            LrSchedule.of(spec, 2, TOTAL_STEPS));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(plan);
+        }
+        ServerPlan copy;
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+            copy = (ServerPlan) in.readObject();
+        }
+        assertEquals(plan.rule(), copy.rule());
+        assertEquals(plan.roles(), copy.roles());
+        assertEquals(plan.rule().rate().rate(42), copy.rule().rate().rate(42));
+        float[] state = new float[plan.dl4jStateLength()];
+        for (int i = 0; i < state.length; i++) {
+            state[i] = i;
+        }
+        assertArrayEquals(plan.toServerState(state), copy.toServerState(state));
     }
 
     @Test
