@@ -58,6 +58,11 @@ public final class TrainingJob {
 
     /** Runs the job and returns the summary that was written to summary.json. */
     public static Map<String, Object> run(JobConfig config) throws IOException {
+        return run(config, List.of());
+    }
+
+    /** As {@link #run(JobConfig)}, with the caller's listeners inside every replica (serializable). */
+    public static Map<String, Object> run(JobConfig config, List<TrainingListener> listeners) throws IOException {
         long wallStart = System.nanoTime();
         JobConfig cfg = ConfigLoader.snapshot(config, true); // validated, and fixed for this run
         SparkConf conf = sparkConf(cfg);
@@ -66,7 +71,7 @@ public final class TrainingJob {
             MnistFetcher.ensure(cfg.data);
         }
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
-            return train(cfg, sc, DataLoader.load(sc, cfg), outputs, List.of(), wallStart).summary();
+            return train(cfg, sc, DataLoader.load(sc, cfg), outputs, listeners, wallStart).summary();
         } catch (IOException | RuntimeException e) {
             outputs.discard(); // this run's temporary files; the earlier run's outputs stay as they were
             throw e;

@@ -85,7 +85,12 @@ public final class LocalExchange implements GradientExchange {
         }
         int length = Math.toIntExact(serverOptimizer.stateLength());
         if (optimizer == null) { // no step yet: the state it started from
-            return initialState == null || initialState.length == 0 ? new float[length] : initialState.clone();
+            if (initialState != null && initialState.length > 0) {
+                return initialState.clone();
+            }
+            float[] fresh = new float[length];
+            java.util.Arrays.fill(fresh, SliceOptimizer.initialState(serverOptimizer.rule()));
+            return fresh;
         }
         float[] out = new float[length];
         for (int i = 0; i < length; i++) {
