@@ -25,6 +25,7 @@ import java.util.List;
  * @param patience    early stopping after this many validations without improvement; 0 = off
  * @param checkpoints where rank 0 writes checkpoints; null for none
  * @param listeners   the user's own listeners (Java API), serializable: they run inside every replica
+ * @param logEvery    steps between metrics.jsonl step lines: the replicas ship their step timeline for each
  */
 public record RunPlan(
     String modelJson,
@@ -44,12 +45,14 @@ public record RunPlan(
     CheckpointStore checkpoints,
     Every checkpointEvery,
     RunIdentity identity,
-    List<TrainingListener> listeners
+    List<TrainingListener> listeners,
+    int logEvery
 ) implements Serializable {
 
     /** The same plan for another attempt of the stage: a fresh exchange (new job id, its first step). */
     RunPlan withExchange(ExchangeSpec next) {
         return new RunPlan(modelJson, task, outputs, features, batchSize, shuffle, seed, options, next, validation,
-            bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity, listeners);
+            bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity, listeners,
+            logEvery);
     }
 }

@@ -10,6 +10,7 @@ import io.lockstep.worker.exchange.GradientExchange;
 import io.lockstep.worker.listener.BestModelListener;
 import io.lockstep.worker.listener.CheckpointListener;
 import io.lockstep.worker.listener.EarlyStoppingListener;
+import io.lockstep.worker.listener.TimelineListener;
 import io.lockstep.worker.listener.ValidationListener;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.model.Network;
@@ -91,6 +92,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         TrainState state = from.state().copy();
         TrainerOptions options = plan.options();
         Trainer trainer = new Trainer(network, exchange, options, state);
+        trainer.addListener(new TimelineListener(plan.logEvery())); // first: its gather round precedes validation's
         BestModelListener best = null;
         if (plan.validation() != null && validation != null) {
             trainer.addListener(new ValidationListener(validation,

@@ -19,6 +19,7 @@ import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.train.ReplicaResult;
 import io.lockstep.worker.train.TrainState;
+import io.lockstep.worker.train.Trainer;
 import io.lockstep.worker.train.TrainerOptions;
 import io.lockstep.worker.train.TrainingListener;
 import org.deeplearning4j.nn.api.Model;
@@ -137,7 +138,8 @@ public final class TrainingJob {
 
     /** What the stage produced: rank 0's result (the others agreed with it) and the driver's view of it. */
     private record Stage(ReplicaResult lead, List<String> replicas, long samples, float finalLoss, long droppedFrames,
-                         Map<String, Object> lastValidation, List<RunSummary.Attempt> attempts) {
+                         Map<String, Object> lastValidation, List<RunSummary.Attempt> attempts,
+                         RunSummary.Timeline timeline) {
     }
 
     private static Prepared prepare(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data,
@@ -171,7 +173,7 @@ public final class TrainingJob {
             cfg.seed, options, exchangeSpec(cfg, initial.length, start.state().step()),
             data.validation() == null ? null : Specs.every("validation.every", cfg.validation.every),
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
-            Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners));
+            Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners), cfg.logEvery);
 
         // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
         // exactly the rows one worker at batch N*b would see in each step. Validation rows likewise,
@@ -204,7 +206,7 @@ public final class TrainingJob {
         List<ReplicaResult> results = null;
         long droppedFrames = 0;
         MetricsLog metrics = outputs.openMetrics(p.plan().options().stepsPerEpoch(), cfg.epochs,
-            cfg.logEvery, p.model().learningRate(), start.state().step() > 0);
+            cfg.logEvery, p.model().learningRate(), start.state().step() > 0).withTimeline();
         ValidationLog validationLog = new ValidationLog(metrics, p.plan().options().stepsPerEpoch());
         try (metrics) {
             for (int attempt = 1; results == null; attempt++) {
@@ -259,7 +261,7 @@ public final class TrainingJob {
             .map(ReplicaResult::where).toList();
         // metrics is closed above: its writer has drained every step
         return new Stage(lead, where, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
-            droppedFrames, validationLog.last(), attempts);
+            droppedFrames, validationLog.last(), attempts, metrics.timelineSummary());
     }
 
     /** A failed attempt of the stage, with what the parameter server was still waiting for. */
@@ -281,7 +283,14 @@ public final class TrainingJob {
         throws AttemptFailed {
         Broadcast<StartPoint> startPoint = sc.broadcast(start);
         try (EmbeddedAeron aeron = EmbeddedAeron.forServer(plan.exchange());
-             ParameterServer server = ParameterServer.start(aeron.aeron(), plan.exchange(), metrics, validationLog)) {
+             ParameterServer server = ParameterServer.start(aeron.aeron(), plan.exchange(), metrics,
+                 (round, blobs) -> {
+                     if (round % 4 == Trainer.ROUND_TIMELINE) {
+                         metrics.timeline(blobs);
+                     } else {
+                         validationLog.onGathered(round, blobs);
+                     }
+                 })) {
             List<ReplicaResult> results;
             // when one task fails Spark cancels its siblings; interrupting them ends their waits in the
             // exchange at once instead of at the deadline, so their slots are free for the next attempt
@@ -337,7 +346,7 @@ public final class TrainingJob {
             data.trainCount(), data.validationCount(), data.testCount(), s.samples(), published.length,
             RunSummary.finite(s.finalLoss()), round(seconds), round(rate), round((System.nanoTime() - wallStart) / 1e9),
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
-                round(lead.times().exchange()), round(lead.times().apply())),
+                round(lead.times().exchange()), round(lead.times().apply())), s.timeline(),
             new RunSummary.Ps(cfg.ps.transport.toLowerCase(Locale.ROOT), cfg.ps.shards, s.droppedFrames()),
             s.attempts(), s.lastValidation(),
             watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
