@@ -63,7 +63,8 @@ public final class LogHistogram {
 
     /**
      * The value at quantile {@code q} by nearest rank (the smallest value with at least q of all
-     * values at or below it), to within the bucket's 0.8%; never above the maximum. NaN when empty.
+     * values at or below it), to within the bucket's 0.8%; never above the maximum, and the maximum
+     * itself for the top rank. NaN when empty.
      */
     public double quantile(double q) {
         if (!(q > 0 && q <= 1)) {
@@ -73,6 +74,9 @@ public final class LogHistogram {
             return Double.NaN;
         }
         long rank = (long) Math.ceil(q * total);
+        if (rank >= total) {
+            return max;
+        }
         long seen = 0;
         for (int i = 0; i < counts.length; i++) {
             seen += counts[i];
