@@ -61,6 +61,26 @@ class StepClockTest {
     }
 
     @Test
+    void recordingAndShippingStepsAllocatesNothing() {
+        com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        StepClock clock = new StepClock();
+        record(clock, 0, 2 * StepClock.WINDOW); // class loading and the first calls
+        clock.ship();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        int steps = 100_000;
+        for (int i = 0; i < steps; i++) {
+            clock.stepStarting();
+            clock.stepEnded(i, i * 1_000L, i * 2_000L, i * 3_000L, i * 4_000L);
+            if (clock.full()) {
+                clock.ship();
+            }
+        }
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(allocated < 1024, allocated + " bytes over " + steps + " steps");
+    }
+
+    @Test
     void somethingElseIsRefusedByName() {
         var e = assertThrows(IllegalArgumentException.class, () -> StepClock.read(new byte[]{1, 2, 3}));
         assertTrue(e.getMessage().contains("step timeline"), e.getMessage());
