@@ -82,4 +82,32 @@ class StepTimelineJobTest {
         Map<String, Number> step = (Map<String, Number>) timeline.get("step_ms");
         assertTrue(phaseMeans <= step.get("mean").doubleValue() + 0.004, "the mean phases fit in the mean step");
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void afterARecoveryTheRedoneStepsLinesCarryTheirOwnTimeline() throws Exception {
+        Path[] split = TestData.digitsSplit(dir, 1000);
+        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve("recovered"));
+        c.epochs = 2; // 32 steps per epoch, a line every 10
+        c.checkpoint.dir = dir.resolve("ckpt").toString();
+        c.checkpoint.every = "20 steps";
+        RecoveryTest.FAULTS.set(1);
+        Map<String, Object> summary = RecoveryTest.run(c,
+            new RecoveryTest.Fault(1, 45, new IllegalStateException("injected fault"), 0));
+        List<Map<String, Object>> attempts = RecoveryTest.attempts(summary);
+        assertEquals(2, attempts.size(), attempts.toString());
+        assertEquals(40, ((Number) attempts.get(1).get("from_step")).intValue());
+
+        List<Long> stepsLogged = new java.util.ArrayList<>();
+        for (JsonNode line : TrainingLoopJobTest.lines(dir.resolve("recovered/metrics.jsonl"), "step")) {
+            stepsLogged.add(line.get("step").asLong());
+            assertNotNull(line.get("t"), "no timeline in " + line);
+        }
+        assertEquals(List.of(10L, 20L, 30L, 32L, 40L, 50L, 60L, 64L), stepsLogged,
+            "the failed attempt's lines up to its last logged step, then the next attempt's from the checkpoint");
+        assertEquals(64L, ((Number) summary.get("steps")).longValue());
+        long timelineSteps = ((Number) ((Map<String, Object>) summary.get("timeline")).get("steps")).longValue();
+        assertEquals(40 + 24, timelineSteps,
+            "the failed attempt shipped steps 1..40 (its last round, at step 40), the next one steps 41..64");
+    }
 }
