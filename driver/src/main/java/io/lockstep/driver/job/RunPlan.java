@@ -28,6 +28,7 @@ import java.util.List;
  * @param listeners   the user's own listeners (Java API), serializable: they run inside every replica
  * @param serverPlan  with the optimizer on the server: what it applies, how its state maps to DL4J's; else null
  * @param localReduction workers sharing a JVM reduce their gradients there first ({@code ps.local_reduction})
+ * @param logEvery    steps between metrics.jsonl step lines: the replicas ship their step timeline for each
  */
 public record RunPlan(
     String modelJson,
@@ -49,13 +50,14 @@ public record RunPlan(
     RunIdentity identity,
     List<TrainingListener> listeners,
     ServerPlan serverPlan,
-    boolean localReduction
+    boolean localReduction,
+    int logEvery
 ) implements Serializable {
 
     /** The same plan for another attempt of the stage: a fresh exchange (new job id, its first step). */
     RunPlan withExchange(ExchangeSpec next) {
         return new RunPlan(modelJson, task, outputs, features, batchSize, shuffle, seed, options, next, validation,
             bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity, listeners,
-            serverPlan, localReduction);
+            serverPlan, localReduction, logEvery);
     }
 }

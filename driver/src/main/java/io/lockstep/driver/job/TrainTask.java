@@ -15,6 +15,7 @@ import io.lockstep.worker.exchange.LocalGroup;
 import io.lockstep.worker.listener.BestModelListener;
 import io.lockstep.worker.listener.CheckpointListener;
 import io.lockstep.worker.listener.EarlyStoppingListener;
+import io.lockstep.worker.listener.TimelineListener;
 import io.lockstep.worker.listener.ValidationListener;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.model.Network;
@@ -118,6 +119,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         if (plan.serverPlan() != null) {
             trainer.serverStateLayout(plan.serverPlan()::toDl4jState);
         }
+        trainer.addListener(new TimelineListener(plan.logEvery())); // first: its gather round precedes validation's
         BestModelListener best = null;
         if (plan.validation() != null && validation != null) {
             trainer.addListener(new ValidationListener(validation,

@@ -11,6 +11,7 @@ import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.driver.output.RunSummary;
 import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.GatherListener;
 import io.lockstep.ps.JobListeners;
 import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.optim.ServerOptimizer;
@@ -22,6 +23,7 @@ import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.train.ReplicaResult;
 import io.lockstep.worker.train.TrainState;
+import io.lockstep.worker.train.Trainer;
 import io.lockstep.worker.train.TrainerOptions;
 import io.lockstep.worker.train.TrainingListener;
 import org.deeplearning4j.nn.api.Model;
@@ -145,7 +147,8 @@ public final class TrainingJob {
 
     /** What the stage produced: rank 0's result (the others agreed with it) and the driver's view of it. */
     private record Stage(ReplicaResult lead, List<String> replicas, long samples, float finalLoss, long droppedFrames,
-                         Map<String, Object> lastValidation, List<RunSummary.Attempt> attempts) {
+                         Map<String, Object> lastValidation, List<RunSummary.Attempt> attempts,
+                         RunSummary.Timeline timeline) {
     }
 
     private static Prepared prepare(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data,
@@ -180,7 +183,7 @@ public final class TrainingJob {
             data.validation() == null ? null : Specs.every("validation.every", cfg.validation.every),
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
             Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners),
-            model.serverPlan(), cfg.ps.localReduction);
+            model.serverPlan(), cfg.ps.localReduction, cfg.logEvery);
         LOG.info("optimizer on the {}; exchange over {}", model.serverPlan() != null ? "parameter server" : "replicas",
             plan.exchange().transport());
 
@@ -215,7 +218,7 @@ public final class TrainingJob {
         List<ReplicaResult> results = null;
         long droppedFrames = 0;
         MetricsLog metrics = outputs.openMetrics(p.plan().options().stepsPerEpoch(), cfg.epochs,
-            cfg.logEvery, p.model().learningRate(), start.state().step() > 0);
+            cfg.logEvery, p.model().learningRate(), start.state().step() > 0).withTimeline();
         ValidationLog validationLog = new ValidationLog(metrics, p.plan().options().stepsPerEpoch());
         try (metrics) {
             for (int attempt = 1; results == null; attempt++) {
@@ -270,7 +273,7 @@ public final class TrainingJob {
             .map(ReplicaResult::where).toList();
         // metrics is closed above: its writer has drained every step
         return new Stage(lead, where, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
-            droppedFrames, validationLog.last(), attempts);
+            droppedFrames, validationLog.last(), attempts, metrics.timelineSummary());
     }
 
     /** A failed attempt of the stage, with what the parameter server was still waiting for. */
@@ -292,11 +295,18 @@ public final class TrainingJob {
         throws AttemptFailed {
         Broadcast<StartPoint> startPoint = sc.broadcast(start);
         ExchangeSpec spec = plan.exchange();
+        GatherListener gathers = (round, blobs) -> {
+            if (round % 4 == Trainer.ROUND_TIMELINE) {
+                metrics.timeline(blobs);
+            } else {
+                validationLog.onGathered(round, blobs);
+            }
+        };
         // one worker in this JVM steps alone (LocalExchange) and reports here; anything else needs the server
         boolean serverNeeded = spec.workers() > 1 || !workersInDriver(sc.master());
-        try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, validationLog);
+        try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, gathers);
              EmbeddedAeron aeron = serverNeeded ? EmbeddedAeron.forServer(spec) : null;
-             ParameterServer server = serverNeeded ? ParameterServer.start(aeron.aeron(), spec, metrics, validationLog,
+             ParameterServer server = serverNeeded ? ParameterServer.start(aeron.aeron(), spec, metrics, gathers,
                  start.params(), plan.serverPlan() == null ? null : start.serverState(plan.serverPlan())) : null) {
             List<ReplicaResult> results;
             // when one task fails Spark cancels its siblings; interrupting them ends their waits in the
@@ -353,7 +363,7 @@ public final class TrainingJob {
             data.trainCount(), data.validationCount(), data.testCount(), s.samples(), published.length,
             RunSummary.finite(s.finalLoss()), round(seconds), round(rate), round((System.nanoTime() - wallStart) / 1e9),
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
-                round(lead.times().exchange()), round(lead.times().apply())),
+                round(lead.times().exchange()), round(lead.times().apply())), s.timeline(),
             new RunSummary.Ps(p.plan().exchange().transport().name().toLowerCase(Locale.ROOT), cfg.ps.shards,
                 s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
             s.attempts(), s.lastValidation(),

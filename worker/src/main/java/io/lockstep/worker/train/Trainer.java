@@ -25,6 +25,7 @@ import java.util.function.UnaryOperator;
  */
 public final class Trainer {
     /** All-gather rounds are numbered by step and purpose, so they never collide and always increase. */
+    public static final int ROUND_TIMELINE = 0;
     public static final int ROUND_VALIDATION = 1;
     public static final int ROUND_NON_FINITE = 2;
     public static final int ROUND_DECISION = 3;
@@ -41,6 +42,7 @@ public final class Trainer {
     private long stateStep = -1;  // the step whose server-side optimizer state is cached
     private float[] stateCache;
     private long dataNs, computeNs, exchangeNs, applyNs, samples;
+    private final StepClock clock = new StepClock();
 
     public Trainer(Network network, GradientExchange exchange, TrainerOptions options, TrainState state) {
         this.network = network;
@@ -57,6 +59,7 @@ public final class Trainer {
 
     /** Runs one synchronous step, drawing {@code accumulate_steps} batches from {@code batches}. */
     public StepResult step(BatchSource batches) throws TimeoutException, InterruptedException {
+        clock.stepStarting();
         long step = state.step();
         int epoch = state.epoch();
         // dropout masks depend on seed, step and rank only: a resumed run draws the same ones
@@ -111,6 +114,7 @@ public final class Trainer {
             onNonFinite(step, epoch, localFinite);
         }
         applyNs += System.nanoTime() - t3;
+        clock.stepEnded(step, dataNs, computeNs, exchangeNs, applyNs);
         state.advance(options.stepsPerEpoch(), !finite);
         return new StepResult(step, epoch, n, exchange.totalSamples(), loss, norm, !finite);
     }
@@ -222,6 +226,9 @@ public final class Trainer {
     public int workers() { return exchange.workers(); }
     /** Samples this replica trained on in this run. */
     public long samples() { return samples; }
+
+    /** Each step's phase times since the timeline listener last shipped them. */
+    public StepClock clock() { return clock; }
 
     /** Seconds this replica spent waiting for data, computing, exchanging and applying. */
     public StepTimes times() {
