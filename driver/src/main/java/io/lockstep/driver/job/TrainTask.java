@@ -10,6 +10,7 @@ import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.exchange.GradientExchange;
 import io.lockstep.worker.exchange.GroupExchange;
+import io.lockstep.worker.exchange.InProcessExchange;
 import io.lockstep.worker.exchange.LocalExchange;
 import io.lockstep.worker.exchange.LocalGroup;
 import io.lockstep.worker.listener.BestModelListener;
@@ -70,14 +71,22 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
             throw new IllegalArgumentException("rank " + rank + " got no training rows");
         }
         ExchangeSpec spec = plan.exchange();
-        JobListeners driverHere = spec.workers() == 1 ? JobListeners.find(spec.jobId()) : null;
+        JobListeners driverHere = plan.localReduction() ? JobListeners.find(spec.jobId()) : null;
         try {
-            if (driverHere != null) {
-                // the only worker, in the driver's JVM: its mean is the mean, nothing to exchange
-                LocalExchange alone = new LocalExchange(spec.optimizer(),
-                    spec.serverOptimizer() ? start.value().serverState(plan.serverPlan()) : null, driverHere);
-                return JavaConverters.asScalaIterator(List.of(train(rank, alone, train, validation, plan,
-                    start.value())).iterator());
+            int[] inDriver = driverHere != null ? ranksInThisJvm() : null;
+            if (inDriver != null && inDriver.length == spec.workers()) {
+                // every worker in the driver's JVM (embedded Spark): reduce and step in memory, no wire at all
+                LocalGroup group = LocalGroup.join(spec.jobId(), inDriver);
+                LocalExchange leader = group.leads(rank) ? new LocalExchange(spec.optimizer(),
+                    spec.serverOptimizer() ? start.value().serverState(plan.serverPlan()) : null, driverHere) : null;
+                GradientExchange exchange = new InProcessExchange(group, rank, spec.workers(), spec.serverOptimizer(),
+                    leader, driverHere, spec.timeoutMillis());
+                try {
+                    return JavaConverters.asScalaIterator(List.of(train(rank, exchange, train, validation, plan,
+                        start.value())).iterator());
+                } finally {
+                    exchange.close();
+                }
             }
             try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(spec);
                  GradientClient client = new GradientClient(aeron.aeron(), spec, rank, workerHost())) {

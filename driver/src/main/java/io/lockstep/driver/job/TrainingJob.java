@@ -184,8 +184,8 @@ public final class TrainingJob {
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
             Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners),
             model.serverPlan(), cfg.ps.localReduction, cfg.logEvery);
-        LOG.info("optimizer on the {}; exchange over {}", model.serverPlan() != null ? "parameter server" : "replicas",
-            plan.exchange().transport());
+        LOG.info("optimizer on the {}; exchange {}", model.serverPlan() != null ? "parameter server" : "replicas",
+            exchangeKind(plan, sc.master()));
 
         // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
         // exactly the rows one worker at batch N*b would see in each step. Validation rows likewise,
@@ -302,8 +302,8 @@ public final class TrainingJob {
                 validationLog.onGathered(round, blobs);
             }
         };
-        // one worker in this JVM steps alone (LocalExchange) and reports here; anything else needs the server
-        boolean serverNeeded = spec.workers() > 1 || !workersInDriver(sc.master());
+        // workers all in this JVM exchange in memory (InProcessExchange) and report here; else the server
+        boolean serverNeeded = !(workersInDriver(sc.master()) && plan.localReduction());
         try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, gathers);
              EmbeddedAeron aeron = serverNeeded ? EmbeddedAeron.forServer(spec) : null;
              ParameterServer server = serverNeeded ? ParameterServer.start(aeron.aeron(), spec, metrics, gathers,
@@ -364,7 +364,7 @@ public final class TrainingJob {
             RunSummary.finite(s.finalLoss()), round(seconds), round(rate), round((System.nanoTime() - wallStart) / 1e9),
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
                 round(lead.times().exchange()), round(lead.times().apply())), s.timeline(),
-            new RunSummary.Ps(p.plan().exchange().transport().name().toLowerCase(Locale.ROOT), cfg.ps.shards,
+            new RunSummary.Ps(exchangeKind(p.plan(), sc.master()), cfg.ps.shards,
                 s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
             s.attempts(), s.lastValidation(),
             watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
@@ -406,6 +406,12 @@ public final class TrainingJob {
         return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(cfg, master),
             cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
             .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()));
+    }
+
+    /** How gradients travel: "memory" (every worker in the driver's JVM, reduced in place), "ipc" or "udp". */
+    static String exchangeKind(RunPlan plan, String master) {
+        return workersInDriver(master) && plan.localReduction() ? "memory"
+            : plan.exchange().transport().name().toLowerCase(Locale.ROOT);
     }
 
     /** {@code ps.transport}; auto: shared memory when every worker runs in this JVM (embedded Spark), else UDP. */

@@ -236,7 +236,7 @@ class TrainingLoopJobTest {
         Map<String, Object> serverSummary = TrainingJob.run(server);
         assertEquals("replica", ((Map<?, ?>) replicaSummary.get("ps")).get("optimizer"));
         assertEquals("server", ((Map<?, ?>) serverSummary.get("ps")).get("optimizer"));
-        assertEquals("ipc", ((Map<?, ?>) serverSummary.get("ps")).get("transport"), "ps.transport auto, embedded Spark");
+        assertEquals("memory", ((Map<?, ?>) serverSummary.get("ps")).get("transport"), "embedded Spark: every worker in this JVM");
         // the replica run's checkpoint at step 40 (DL4J's updater state) resumes on the server
         JobConfig resumed = job(files, "resumed");
         resumed.epochs = 3;

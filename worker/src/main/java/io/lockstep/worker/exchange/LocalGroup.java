@@ -30,6 +30,14 @@ public final class LocalGroup {
     private static final int ADDRESS = 8;
     private static final int SAMPLES = 16;
     private static final int LOSS = 20;
+    // the leader's slot also carries the answer, for a group that is the whole job (InProcessExchange)
+    private static final int RESULT = 24;   // long: address of the answer vector
+    private static final int DONE = 32;     // long: step whose answer is ready (release)
+    private static final int ACK = 40;      // long, each member's slot: step whose answer it has copied
+    private static final int TOTAL = 48;    // int: samples of the step, all workers
+    private static final int MEAN_LOSS = 52;
+    private static final int NORM = 56;
+    private static final int SKIPPED = 60;
 
     private final long jobId;
     private final int[] ranks; // in order; ranks[0] leads
@@ -44,6 +52,8 @@ public final class LocalGroup {
         this.slots = new UnsafeBuffer(BufferUtil.allocateDirectAligned(ranks.length * SLOT, SLOT));
         for (int i = 0; i < ranks.length; i++) {
             slots.putLongVolatile(i * SLOT, -1);
+            slots.putLongVolatile(i * SLOT + DONE, -1);
+            slots.putLongVolatile(i * SLOT + ACK, -1);
         }
     }
 
@@ -71,9 +81,10 @@ public final class LocalGroup {
         }
     }
 
-    int size() { return ranks.length; }
+    public int size() { return ranks.length; }
 
-    boolean leads(int rank) { return ranks[0] == rank; }
+    /** True for the lowest rank, which reduces and sends for the group. */
+    public boolean leads(int rank) { return ranks[0] == rank; }
 
     int index(int rank) {
         int i = Arrays.binarySearch(ranks, rank);
@@ -150,4 +161,100 @@ public final class LocalGroup {
 
     /** The group's weighted loss of the last {@link #reduce}. */
     float loss() { return loss; }
+
+    // ------------------------------------------------------------------ the whole job in this JVM
+
+    /** The leader: the answer to {@code step} is at {@code address}; the members may copy it. */
+    void publish(long step, long address, long total, float meanLoss, boolean skipped, double norm) {
+        slots.putLong(RESULT, address);
+        slots.putInt(TOTAL, Math.toIntExact(total));
+        slots.putFloat(MEAN_LOSS, meanLoss);
+        slots.putFloat(NORM, (float) norm);
+        slots.putInt(SKIPPED, skipped ? 1 : 0);
+        slots.putLongOrdered(DONE, step);
+    }
+
+    /** A member: waits for the leader's answer to {@code step}; returns its address. */
+    long awaitAnswer(int rank, long step, long timeoutNs) throws TimeoutException, InterruptedException {
+        await(DONE, step, rank, ranks[0], timeoutNs, "the answer from rank");
+        return slots.getLong(RESULT);
+    }
+
+    long total() { return slots.getInt(TOTAL); }
+    float meanLoss() { return slots.getFloat(MEAN_LOSS); }
+    double norm() { return slots.getFloat(NORM); }
+    boolean skipped() { return slots.getInt(SKIPPED) != 0; }
+
+    /** A member has copied the answer to {@code step}: the leader may write its vectors again. */
+    void ack(int rank, long step) {
+        slots.putLongOrdered(index(rank) * SLOT + ACK, step);
+    }
+
+    /** The leader: waits until every member has copied the answer to {@code step}. */
+    void awaitAcks(long step, long timeoutNs) throws TimeoutException, InterruptedException {
+        for (int i = 1; i < ranks.length; i++) {
+            await(i * SLOT + ACK, step, ranks[0], ranks[i], timeoutNs, "a copy of the answer by rank");
+        }
+    }
+
+    private void await(int at, long step, int waiter, int waitedFor, long timeoutNs, String what)
+        throws TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + timeoutNs;
+        while (slots.getLongVolatile(at) != step) {
+            if (Thread.interrupted()) {
+                throw new InterruptedException("rank " + waiter + " step " + step + ": waiting for " + what + " "
+                    + waitedFor + " (same JVM)");
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new TimeoutException("rank " + waiter + " step " + step + ": no " + what + " " + waitedFor
+                    + " (same JVM) within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    private final Map<Long, Round> rounds = new ConcurrentHashMap<>();
+
+    /** One all-gather round in memory: every member's blob, and how many have taken the result. */
+    private static final class Round {
+        final byte[][] blobs;
+        final java.util.concurrent.atomic.AtomicInteger in = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicInteger out = new java.util.concurrent.atomic.AtomicInteger();
+
+        Round(int size) {
+            blobs = new byte[size][];
+        }
+    }
+
+    /** All-gather among the members (the whole job): every rank's blob of {@code round}, by position in the group. */
+    byte[][] gather(int rank, long round, byte[] blob, long timeoutNs) throws TimeoutException, InterruptedException {
+        Round r = rounds.computeIfAbsent(round, k -> new Round(ranks.length));
+        r.blobs[index(rank)] = blob.clone();
+        r.in.incrementAndGet(); // a volatile write after the blob: whoever sees the count sees the blob
+        long deadline = System.nanoTime() + timeoutNs;
+        while (r.in.get() < ranks.length) {
+            if (Thread.interrupted()) {
+                throw new InterruptedException("rank " + rank + " gather round " + round);
+            }
+            if (System.nanoTime() - deadline > 0) {
+                StringBuilder missing = new StringBuilder();
+                for (int i = 0; i < ranks.length; i++) {
+                    if (r.blobs[i] == null) {
+                        missing.append(missing.length() == 0 ? "" : ",").append(ranks[i]);
+                    }
+                }
+                throw new TimeoutException("rank " + rank + " gather round " + round + ": no blob from rank(s) "
+                    + missing + " (same JVM) within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+            }
+            LockSupport.parkNanos(10_000);
+        }
+        byte[][] out = new byte[ranks.length][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = r.blobs[i].clone();
+        }
+        if (r.out.incrementAndGet() == ranks.length) {
+            rounds.remove(round);
+        }
+        return out;
+    }
 }
