@@ -112,7 +112,7 @@ public final class LocalGroup {
     long reduce(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + timeoutNs;
         for (int i = 1; i < ranks.length; i++) {
-            while (slots.getLongVolatile(i * SLOT) != step) {
+            for (int spins = 0; slots.getLongVolatile(i * SLOT) != step; spins++) {
                 if (Thread.interrupted()) {
                     throw new InterruptedException("rank " + ranks[0] + " step " + step + ": waiting for rank "
                         + ranks[i] + " of this JVM");
@@ -121,7 +121,7 @@ public final class LocalGroup {
                     throw new TimeoutException("rank " + ranks[0] + " step " + step + ": no gradient from rank "
                         + ranks[i] + " (same JVM) within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
                 }
-                LockSupport.parkNanos(1_000);
+                pause(spins);
             }
         }
         long total = 0;
@@ -200,7 +200,7 @@ public final class LocalGroup {
     private void await(int at, long step, int waiter, int waitedFor, long timeoutNs, String what)
         throws TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + timeoutNs;
-        while (slots.getLongVolatile(at) != step) {
+        for (int spins = 0; slots.getLongVolatile(at) != step; spins++) {
             if (Thread.interrupted()) {
                 throw new InterruptedException("rank " + waiter + " step " + step + ": waiting for " + what + " "
                     + waitedFor + " (same JVM)");
@@ -209,7 +209,16 @@ public final class LocalGroup {
                 throw new TimeoutException("rank " + waiter + " step " + step + ": no " + what + " " + waitedFor
                     + " (same JVM) within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
             }
+            pause(spins);
+        }
+    }
+
+    /** Spins briefly (the answer is usually microseconds away), then parks: waiters must not starve the cores. */
+    private static void pause(int spins) {
+        if (spins < 200) {
             Thread.onSpinWait();
+        } else {
+            LockSupport.parkNanos(spins < 2_000 ? 1_000 : 50_000);
         }
     }
 

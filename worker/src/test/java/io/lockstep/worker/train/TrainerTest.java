@@ -17,6 +17,8 @@ import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.exchange.GradientExchange;
 import io.lockstep.worker.exchange.GroupExchange;
+import io.lockstep.worker.exchange.InProcessExchange;
+import io.lockstep.worker.exchange.LocalExchange;
 import io.lockstep.worker.exchange.LocalGroup;
 import io.lockstep.worker.model.Models;
 import io.lockstep.worker.model.Network;
@@ -131,6 +133,64 @@ class TrainerTest {
             return results;
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    /** The same replicas, all in this JVM with nothing on the wire ({@link InProcessExchange}); steps reported. */
+    static List<Run> trainInProcess(String json, float[] init, List<Sample> data, int workers, int batch,
+                                    TrainerOptions options, ServerOptimizer serverOptimizer, List<long[]> steps)
+        throws Exception {
+        long job = ThreadLocalRandom.current().nextLong();
+        int[] everyRank = java.util.stream.IntStream.range(0, workers).toArray();
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        try (var registration = io.lockstep.ps.JobListeners.register(job,
+            (step, samples, loss, t) -> steps.add(new long[]{step, samples}), io.lockstep.ps.GatherListener.NONE)) {
+            io.lockstep.ps.JobListeners listeners = io.lockstep.ps.JobListeners.find(job);
+            List<Future<Run>> futures = new ArrayList<>();
+            for (int r = 0; r < workers; r++) {
+                int rank = r;
+                futures.add(pool.submit(() -> {
+                    LocalGroup group = LocalGroup.join(job, everyRank);
+                    LocalExchange leader = rank == 0 ? new LocalExchange(serverOptimizer, null, listeners) : null;
+                    try (InProcessExchange exchange = new InProcessExchange(group, rank, workers, serverOptimizer != null,
+                        leader, listeners, 30_000)) {
+                        Network net = Network.fromJson(json, init);
+                        Trainer trainer = new Trainer(net, exchange, options, new TrainState(5));
+                        try (BatchSource batches = new BatchSource(Digits.stride(data, rank, workers), batch,
+                            options.batchesPerEpoch(), 5, false, 0)) {
+                            TrainingLoop.run(trainer, batches);
+                        }
+                        return new Run(net.params().toFloatVector(), trainer, rank == 0 ? trainer.optimizerState() : null);
+                    }
+                }));
+            }
+            List<Run> results = new ArrayList<>();
+            for (Future<Run> f : futures) {
+                results.add(f.get(120, TimeUnit.SECONDS));
+            }
+            return results;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void workersAllInOneJvmExchangeInMemoryAndTakeTheServersSteps() throws Exception {
+        String json = mlp("adam", 0.01);
+        float[] init = initialParams(json);
+        List<Sample> rows = Digits.load().subList(0, 1000); // uneven: 334, 333, 333
+        TrainerOptions options = new TrainerOptions(2, 21, 1, ClippingSpec.NONE, false);
+        for (ServerOptimizer placement : java.util.Arrays.asList(null, serverAdam(init.length))) {
+            List<long[]> steps = new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<Run> memory = trainInProcess(json, init, rows, 3, 16, options, placement, steps);
+            List<Run> wire = train(json, init, rows, 3, 16, options, placement, false);
+            for (Run r : memory) {
+                assertArrayEquals(memory.get(0).params(), r.params(), "replicas diverged");
+            }
+            assertMaxDiff(wire.get(0).params(), memory.get(0).params(), 1e-5);
+            assertMaxDiff(wire.get(0).optimizerState(), memory.get(0).optimizerState(), 1e-5);
+            assertEquals(42, steps.size(), "every step reported to the driver's listener");
+            assertEquals(48, steps.get(0)[1], "samples of a step, all workers");
         }
     }
 
