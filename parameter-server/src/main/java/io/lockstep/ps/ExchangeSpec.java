@@ -1,5 +1,7 @@
 package io.lockstep.ps;
 
+import io.lockstep.ps.optim.ServerOptimizer;
+
 import java.io.Serializable;
 import java.util.Arrays;
 import java.util.Objects;
@@ -20,6 +22,9 @@ import java.util.Objects;
  * <p>{@code timeoutMillis} ({@code ps.timeout_seconds}) is the job's one stall budget: the longest any
  * wait of a worker or of a server shard may last before it fails naming rank and step. Aeron's own
  * liveness timeouts are set above it ({@link EmbeddedAeron}), so a pause within the budget is survived.
+ *
+ * <p>{@code optimizer} null: shards send back averages and every worker applies the optimizer step
+ * ({@code optimizer.placement: replica}); else shards apply it to their slices and send back parameters.
  */
 public record ExchangeSpec(
     long jobId,
@@ -35,7 +40,8 @@ public record ExchangeSpec(
     int mtu,
     long timeoutMillis,
     long firstStep,
-    JobSecret secret
+    JobSecret secret,
+    ServerOptimizer optimizer
 ) implements Serializable {
 
     public enum Transport { UDP, IPC }
@@ -63,6 +69,29 @@ public record ExchangeSpec(
                 + mtu + " (at most " + chunkValuesFor(mtu) + ")");
         }
         Objects.requireNonNull(secret, "every frame is authenticated: an exchange needs its job's secret");
+        if (optimizer != null && optimizer.roles().length() != layout.paramCount()) {
+            throw new IllegalArgumentException("the server optimizer covers " + optimizer.roles().length()
+                + " parameters, the layout " + layout.paramCount());
+        }
+    }
+
+    /** A spec whose shards send back averages (the optimizer runs on every worker). */
+    public ExchangeSpec(long jobId, ShardLayout layout, int workers, Transport transport, String host,
+                        int[] upstreamPorts, int[] controlPorts, int gatherPort, int gatherControlPort, int termLength,
+                        int mtu, long timeoutMillis, long firstStep, JobSecret secret) {
+        this(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort, gatherControlPort,
+            termLength, mtu, timeoutMillis, firstStep, secret, null);
+    }
+
+    /** This spec with the optimizer on the shards ({@code null}: on the workers). */
+    public ExchangeSpec withOptimizer(ServerOptimizer serverOptimizer) {
+        return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
+            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, serverOptimizer);
+    }
+
+    /** True when the shards apply the optimizer and answer with parameters. */
+    public boolean serverOptimizer() {
+        return optimizer != null;
     }
 
     /**
@@ -158,7 +187,8 @@ public record ExchangeSpec(
     @Override
     public String toString() {
         return "ExchangeSpec[job=" + Long.toHexString(jobId) + ", " + layout + ", workers=" + workers
-            + ", " + transport + (transport == Transport.UDP ? " " + host + " up=" + Arrays.toString(upstreamPorts)
+            + ", " + transport + (optimizer != null ? ", optimizer on the server (" + optimizer.rule().kind() + ")" : "")
+            + (transport == Transport.UDP ? " " + host + " up=" + Arrays.toString(upstreamPorts)
             + " control=" + Arrays.toString(controlPorts) + " gather=" + gatherPort + "/" + gatherControlPort
             : "") + "]";
     }

@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
  *
  * <pre>
  *  0  byte   version    {@link #VERSION}
- *  1  byte   flags      0 (reserved)
+ *  1  byte   flags      {@link #FLAG_SKIPPED} on PARAMS frames of a skipped step, else 0
  *  2  short  type       {@link #TYPE_GRADIENT} ... {@link #TYPE_JOIN}
  *  4  int    reserved   0 (keeps the job id 8-byte aligned)
  *  8  long   jobId      frames of another job are dropped
@@ -44,6 +44,14 @@ public final class FrameHeader {
     public static final short TYPE_GATHERED = 4;
     /** A worker's receive endpoint, so the server adds it as a destination ({@link JoinFrame}). */
     public static final short TYPE_JOIN = 5;
+    /** A shard's updated parameters of one chunk, to every worker, when it applies the optimizer ({@link GradientFrame}). */
+    public static final short TYPE_PARAMS = 6;
+    /** A worker asks every shard for its optimizer state after a step, for a checkpoint ({@link GradientFrame}, no values). */
+    public static final short TYPE_STATE_REQUEST = 7;
+    /** A piece of a shard's optimizer state, to every worker ({@link GradientFrame}). */
+    public static final short TYPE_STATE = 8;
+    /** PARAMS: the step's averaged gradient was not finite; nothing was applied and no values follow. */
+    public static final byte FLAG_SKIPPED = 1;
 
     static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
 

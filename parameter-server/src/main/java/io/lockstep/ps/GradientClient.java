@@ -45,6 +45,7 @@ public final class GradientClient implements AutoCloseable {
     private static final int WAIT_DOWNSTREAM = 1;
     private static final int WAIT_SEND = 2;
     private static final int WAIT_AVERAGES = 3;
+    private static final int WAIT_STATE = 4;
     /** The shard argument of a wait that is for the gather endpoint. */
     private static final int GATHER = -1;
     private static final byte[] NO_BLOB = new byte[0];
@@ -70,13 +71,21 @@ public final class GradientClient implements AutoCloseable {
     private final int gatherChunkBytes;
     private final int[] gatheredBytes;
     private final FrameCipher.Scratch scratch = new FrameCipher.Scratch();
-    private final UnsafeBuffer vector = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer vector = new UnsafeBuffer(0, 0);   // what this worker sends
+    private final UnsafeBuffer result = new UnsafeBuffer(0, 0);   // where averages or parameters land
     private final UnsafeBuffer blobBuffer = new UnsafeBuffer(NO_BLOB);
     private final FrameCipher toShards;
     private final FrameCipher fromShards;
     private final FrameCipher toGather;
     private final FrameCipher[] fromGather; // by the blob's owner
     private final FrameCipher joins;
+    private final short answerType; // AVERAGE, or PARAMS with the optimizer on the server
+    private final FrameCipher toStateRequests;
+    private final FrameCipher fromStates;
+    private final FragmentHandler onState = this::onState;
+    private boolean[] stateReceived;
+    private int stateReceivedCount;
+    private long stateStep = -1;
 
     private boolean anyStep;
     private long currentStep;
@@ -84,6 +93,8 @@ public final class GradientClient implements AutoCloseable {
     private int receivedCount;
     private long totalSamples;
     private float meanLoss;
+    private boolean skipped;
+    private float norm = Float.NaN;
     private long ignoredFrames;
     private long unauthenticated;
     private boolean anyRound;
@@ -113,7 +124,10 @@ public final class GradientClient implements AutoCloseable {
         JobSecret secret = spec.secret();
         long job = spec.jobId();
         toShards = new FrameCipher(secret, job, FrameHeader.TYPE_GRADIENT, rank, scratch);
-        fromShards = new FrameCipher(secret, job, FrameHeader.TYPE_AVERAGE, GradientFrame.SERVER_RANK, scratch);
+        answerType = spec.serverOptimizer() ? FrameHeader.TYPE_PARAMS : FrameHeader.TYPE_AVERAGE;
+        fromShards = new FrameCipher(secret, job, answerType, GradientFrame.SERVER_RANK, scratch);
+        toStateRequests = new FrameCipher(secret, job, FrameHeader.TYPE_STATE_REQUEST, rank, scratch);
+        fromStates = new FrameCipher(secret, job, FrameHeader.TYPE_STATE, GradientFrame.SERVER_RANK, scratch);
         toGather = new FrameCipher(secret, job, FrameHeader.TYPE_GATHER, rank, scratch);
         fromGather = FrameCipher.perRank(secret, job, FrameHeader.TYPE_GATHERED, spec.workers(), scratch);
         joins = new FrameCipher(secret, job, FrameHeader.TYPE_JOIN, rank, scratch);
@@ -248,16 +262,34 @@ public final class GradientClient implements AutoCloseable {
      */
     public void exchange(long step, long address, int samples, float loss)
         throws TimeoutException, InterruptedException {
+        if (spec.serverOptimizer()) {
+            throw new IllegalStateException("the shards apply the optimizer: use exchange(step, gradient, samples, "
+                + "loss, params)");
+        }
+        exchange(step, address, samples, loss, address);
+    }
+
+    /**
+     * As {@link #exchange(long, long, int, float)}, with the answer written to the float vector at
+     * {@code resultAddress}: the average, or with the optimizer on the server ({@link ExchangeSpec#optimizer()})
+     * the parameters after the step — left as they were when the shards skipped a non-finite step
+     * ({@link #skipped()}). The two vectors may be the same.
+     */
+    public void exchange(long step, long address, int samples, float loss, long resultAddress)
+        throws TimeoutException, InterruptedException {
         if (anyStep && step <= currentStep) {
             throw new IllegalArgumentException("rank " + rank + ": step " + step + " after step " + currentStep
                 + ": steps must increase (each step's frames are sealed under nonces used once)");
         }
         vector.wrap(address, layout.paramCount() * Float.BYTES);
+        result.wrap(resultAddress, layout.paramCount() * Float.BYTES);
         anyStep = true;
         currentStep = step;
         Arrays.fill(received, false);
         receivedCount = 0;
         sentSlots = 0;
+        skipped = false;
+        norm = Float.NaN;
         long deadline = System.nanoTime() + timeoutNs;
         for (int s = 0; s < layout.shards(); s++) {
             int chunks = layout.chunkCount(s);
@@ -319,16 +351,18 @@ public final class GradientClient implements AutoCloseable {
 
     private void onAverage(DirectBuffer buffer, int offset, int length, Header header) {
         frame.wrap(buffer, offset, length);
-        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_AVERAGE || !frame.isWellFormed()
+        if (FrameHeader.type(buffer, offset, length) != answerType || !frame.isWellFormed()
             || frame.jobId() != spec.jobId() || frame.step() != currentStep) {
             ignoredFrames++;
             return;
         }
         int shard = frame.shard();
         int chunk = frame.chunk();
+        boolean skip = (frame.flags() & FrameHeader.FLAG_SKIPPED) != 0;
         if (shard < 0 || shard >= layout.shards() || chunk < 0 || chunk >= layout.chunkCount(shard)
             || frame.valueOffset() != layout.chunkStart(shard, chunk)
-            || frame.length() != layout.chunkLength(shard, chunk)) {
+            || frame.length() != (skip ? 0 : layout.chunkLength(shard, chunk))
+            || skip && answerType != FrameHeader.TYPE_PARAMS) {
             ignoredFrames++;
             return;
         }
@@ -337,7 +371,7 @@ public final class GradientClient implements AutoCloseable {
             ignoredFrames++; // a repeat, or an "average" of a chunk not sent yet: neither can be genuine
             return;
         }
-        if (!fromShards.openInto(buffer, offset, GradientFrame.HEADER_LENGTH, frame.length() * Float.BYTES, vector,
+        if (!fromShards.openInto(buffer, offset, GradientFrame.HEADER_LENGTH, frame.length() * Float.BYTES, result,
             frame.valueOffset() * Float.BYTES, currentStep, frame.valueOffset())) {
             unauthenticated++;
             return;
@@ -346,6 +380,109 @@ public final class GradientClient implements AutoCloseable {
         receivedCount++;
         totalSamples = frame.samples();
         meanLoss = frame.loss();
+        skipped |= skip;
+        norm = frame.norm();
+    }
+
+    /**
+     * With the optimizer on the server: writes every shard's optimizer state after {@code step} (the last
+     * step exchanged) to the float vector at {@code address}, slot-major ({@code slots × paramCount} floats:
+     * slot k of parameter i at k·paramCount + i). For a checkpoint; once per step (the shards answer once).
+     */
+    public void fetchState(long step, long address) throws TimeoutException, InterruptedException {
+        if (!spec.serverOptimizer()) {
+            throw new IllegalStateException("the optimizer state is on the workers, not on the shards");
+        }
+        if (!anyStep || step != currentStep || step <= stateStep) {
+            throw new IllegalArgumentException("rank " + rank + ": state after step " + step + " (last exchanged "
+                + (anyStep ? currentStep : "none") + ", state last fetched after " + stateStep + ")");
+        }
+        int slots = spec.optimizer().rule().stateSlots();
+        stateStep = step;
+        if (slots == 0) {
+            return;
+        }
+        result.wrap(address, Math.toIntExact((long) slots * layout.paramCount() * Float.BYTES));
+        if (stateReceived == null) {
+            stateReceived = new boolean[slots * received.length];
+        }
+        Arrays.fill(stateReceived, false);
+        stateReceivedCount = 0;
+        long deadline = System.nanoTime() + timeoutNs;
+        for (int s = 0; s < layout.shards(); s++) {
+            sendStateRequest(s, deadline);
+        }
+        while (stateReceivedCount < stateReceived.length) {
+            int work = 0;
+            for (Subscription sub : downstream) {
+                work += sub.poll(onState, FRAGMENT_LIMIT);
+            }
+            if (work == 0) {
+                checkDeadline(deadline, WAIT_STATE, 0, 0);
+                idle.idle();
+            } else {
+                idle.reset();
+            }
+        }
+    }
+
+    private void sendStateRequest(int shard, long deadline) throws TimeoutException, InterruptedException {
+        ExclusivePublication pub = upstream[shard];
+        long r;
+        while ((r = pub.tryClaim(GradientFrame.frameLength(0), claim)) < 0) {
+            if (r == Publication.CLOSED || r == Publication.MAX_POSITION_EXCEEDED) {
+                throw new IllegalStateException("rank " + rank + ": publication to shard " + shard + " unusable (" + r + ")");
+            }
+            checkDeadline(deadline, WAIT_SEND, shard, r);
+            idle.idle();
+        }
+        idle.reset();
+        int index = claim.offset();
+        try {
+            frame.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(FrameHeader.TYPE_STATE_REQUEST, spec.jobId(), stateStep, rank, shard, 0, 0, 0, 0f, 0, 0);
+            // one request per shard and step: the shard in the nonce keeps it unique
+            toStateRequests.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, vector, 0, 0, stateStep, shard);
+        } catch (RuntimeException e) {
+            claim.abort();
+            throw e;
+        }
+        claim.commit();
+    }
+
+    private void onState(DirectBuffer buffer, int offset, int length, Header header) {
+        frame.wrap(buffer, offset, length);
+        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_STATE || !frame.isWellFormed()
+            || frame.jobId() != spec.jobId() || frame.step() != stateStep) {
+            ignoredFrames++;
+            return;
+        }
+        int shard = frame.shard();
+        int chunks = shard >= 0 && shard < layout.shards() ? layout.chunkCount(shard) : 0;
+        int pieces = spec.optimizer().rule().stateSlots() * chunks;
+        int piece = frame.chunk();
+        if (chunks == 0 || frame.chunkCount() != pieces || piece < 0 || piece >= pieces || frame.valueOffset() != pieceOffset(shard, piece, chunks)
+            || frame.length() != layout.chunkLength(shard, piece % chunks)) {
+            ignoredFrames++;
+            return;
+        }
+        int slot = (piece / chunks) * received.length + chunkBase[shard] + piece % chunks;
+        if (stateReceived[slot]) {
+            ignoredFrames++;
+            return;
+        }
+        if (!fromStates.openInto(buffer, offset, GradientFrame.HEADER_LENGTH, frame.length() * Float.BYTES, result,
+            frame.valueOffset() * Float.BYTES, stateStep, frame.valueOffset())) {
+            unauthenticated++;
+            return;
+        }
+        stateReceived[slot] = true;
+        stateReceivedCount++;
+    }
+
+    /** Where state piece {@code piece} (slot × chunks + chunk) of a shard starts in the slot-major vector. */
+    private int pieceOffset(int shard, int piece, int chunks) {
+        return Math.toIntExact((long) (piece / chunks) * layout.paramCount() + layout.chunkStart(shard, piece % chunks));
     }
 
     private String missingShards() {
@@ -380,7 +517,10 @@ public final class GradientClient implements AutoCloseable {
                 + (shard == GATHER ? gatherDownstream.channel() : downstream[shard].channel()) + ")";
             case WAIT_SEND -> "rank " + rank + " step " + currentStep + ": shard " + shard
                 + (sendResult == Publication.NOT_CONNECTED ? " not connected" : " not accepting gradients (back-pressure)");
-            default -> "rank " + rank + " step " + currentStep + ": no average from " + missingShards();
+            case WAIT_STATE -> "rank " + rank + ": optimizer state after step " + stateStep + " incomplete from the"
+                + " parameter server";
+            default -> "rank " + rank + " step " + currentStep + ": no " + (spec.serverOptimizer() ? "parameters"
+                : "average") + " from " + missingShards();
         };
         if (interrupted) {
             throw new InterruptedException(what);
@@ -540,6 +680,12 @@ public final class GradientClient implements AutoCloseable {
 
     /** Sample-weighted mean loss of the last step over all workers. */
     public float meanLoss() { return meanLoss; }
+
+    /** With the optimizer on the server: true when the shards skipped the last step (its gradient was not finite). */
+    public boolean skipped() { return skipped; }
+
+    /** With the optimizer on the server: the global L2 norm of the last step's averaged gradient, before clipping. */
+    public float gradientNorm() { return norm; }
 
     /**
      * Frames this client skipped without opening them: of other jobs, older steps or rounds, repeated

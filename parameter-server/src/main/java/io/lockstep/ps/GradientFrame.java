@@ -4,7 +4,7 @@ import java.nio.ByteOrder;
 
 /**
  * Flyweight over one gradient frame, wire version 1: the {@link FrameHeader}, the chunk's fields,
- * {@code length} float32 values (encrypted) and the AES-GCM tag; 56 + 4·length + 16 bytes, little-endian.
+ * {@code length} float32 values (encrypted) and the AES-GCM tag; 64 + 4·length + 16 bytes, little-endian.
  * The same layout travels both ways: workers send their batch's mean gradient for a chunk
  * ({@link FrameHeader#TYPE_GRADIENT}), shards answer with the sample-weighted average
  * ({@link FrameHeader#TYPE_AVERAGE}).
@@ -24,9 +24,17 @@ import java.nio.ByteOrder;
  * 44  float loss         mean batch loss (worker) or sample-weighted mean loss (shard)
  * 48  int   offset       index of the first value in the flat parameter vector
  * 52  int   length       number of float values that follow (0 for an empty batch)
- * 56  float[length]      values, AES-GCM encrypted; bytes 0-55 are authenticated as they are
- * 56 + 4·length  byte[16] tag
+ * 56  float norm         PARAMS: the global L2 norm of the step's averaged gradient, before clipping; else 0
+ * 60  int   reserved     0
+ * 64  float[length]      values, AES-GCM encrypted; bytes 0-63 are authenticated as they are
+ * 64 + 4·length  byte[16] tag
  * </pre>
+ *
+ * With the optimizer on the server ({@code optimizer.placement: server}) shards answer with the updated
+ * parameters of the chunk instead ({@link FrameHeader#TYPE_PARAMS}; {@link FrameHeader#FLAG_SKIPPED} and no
+ * values when the step's gradient was not finite and nothing was applied), and send their optimizer state
+ * on request ({@link FrameHeader#TYPE_STATE_REQUEST}, {@link FrameHeader#TYPE_STATE}: offsets then index the
+ * slot-major state vector, slot k of parameter i at k·paramCount + i).
  *
  * The key is the sender's ({@link JobSecret#key}: job, type, rank) and the nonce (step, offset).
  * Values are encrypted from and decrypted to off-heap vectors, so the wire order of the values is the
@@ -43,7 +51,9 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
     public static final int LOSS_OFFSET = 44;
     public static final int VALUE_OFFSET_OFFSET = 48;
     public static final int LENGTH_OFFSET = 52;
-    public static final int HEADER_LENGTH = 56;
+    public static final int NORM_OFFSET = 56;
+    public static final int PAD_OFFSET = 60;
+    public static final int HEADER_LENGTH = 64;
     public static final int SERVER_RANK = -1;
 
 
@@ -82,6 +92,20 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
         mutable.putFloat(base + LOSS_OFFSET, loss, ORDER);
         mutable.putInt(base + VALUE_OFFSET_OFFSET, valueOffset, ORDER);
         mutable.putInt(base + LENGTH_OFFSET, length, ORDER);
+        mutable.putFloat(base + NORM_OFFSET, 0f, ORDER);
+        mutable.putInt(base + PAD_OFFSET, 0, ORDER);
+        return this;
+    }
+
+    /** Sets the norm field (PARAMS frames), after {@link #header}. */
+    public GradientFrame norm(float norm) {
+        mutable.putFloat(base + NORM_OFFSET, norm, ORDER);
+        return this;
+    }
+
+    /** Sets the header's flags byte, after {@link #header}. */
+    public GradientFrame flags(byte flags) {
+        mutable.putByte(base + FrameHeader.FLAGS_OFFSET, flags);
         return this;
     }
 
@@ -94,6 +118,8 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
     public float loss() { return buffer.getFloat(base + LOSS_OFFSET, ORDER); }
     public int valueOffset() { return buffer.getInt(base + VALUE_OFFSET_OFFSET, ORDER); }
     public int length() { return buffer.getInt(base + LENGTH_OFFSET, ORDER); }
+    public float norm() { return buffer.getFloat(base + NORM_OFFSET, ORDER); }
+    public byte flags() { return buffer.getByte(base + FrameHeader.FLAGS_OFFSET); }
 
     /** Absolute index of the first (encrypted) value in the wrapped buffer. */
     public int valuesIndex() { return base + HEADER_LENGTH; }

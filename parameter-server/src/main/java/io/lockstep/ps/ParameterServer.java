@@ -3,6 +3,7 @@ package io.lockstep.ps;
 import io.aeron.Aeron;
 import io.aeron.Publication;
 import io.aeron.Subscription;
+import io.lockstep.ps.optim.SliceOptimizer;
 import org.agrona.CloseHelper;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.Agent;
@@ -49,6 +50,23 @@ public final class ParameterServer implements AutoCloseable {
 
     public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener,
                                         GatherListener gatherListener) {
+        if (spec.serverOptimizer()) {
+            throw new IllegalArgumentException("the optimizer on the server needs the model's starting parameters:"
+                + " use start(aeron, spec, listener, gatherListener, params, state)");
+        }
+        return start(aeron, spec, listener, gatherListener, null, null);
+    }
+
+    /**
+     * Starts the server; with {@code spec.optimizer()} set, each shard takes its slice of {@code params}
+     * and of the optimizer {@code state} (slot-major over the whole vector; null or empty: a fresh start)
+     * and applies the optimizer step itself.
+     */
+    public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener,
+                                        GatherListener gatherListener, float[] params, float[] state) {
+        if (spec.serverOptimizer() && params == null) {
+            throw new IllegalArgumentException("the optimizer on the server needs the model's starting parameters");
+        }
         ParameterServer server = new ParameterServer(spec);
         try {
             ShardLayout layout = spec.layout();
@@ -61,7 +79,14 @@ public final class ParameterServer implements AutoCloseable {
             boolean udp = spec.transport() == ExchangeSpec.Transport.UDP;
             Destinations gatherTo = udp ? new Destinations(gatherDown, spec.secret(), spec.jobId(), spec.workers(),
                 JoinFrame.GATHER_TARGET, server.drops) : null;
+            NormReduction reduction = spec.serverOptimizer() ? new NormReduction(layout.shards()) : null;
             for (int s = 0; s < layout.shards(); s++) {
+                SliceOptimizer optimizer = null;
+                if (spec.serverOptimizer()) {
+                    optimizer = new SliceOptimizer(spec.optimizer().rule(), spec.optimizer().roles(),
+                        layout.shardStart(s), layout.shardLength(s));
+                    optimizer.load(params, state);
+                }
                 Subscription up = aeron.addSubscription(spec.upstreamChannel(s), spec.upstreamStream(s));
                 server.resources.add(up);
                 Publication down = aeron.addExclusivePublication(spec.downstreamPublicationChannel(s),
@@ -73,7 +98,8 @@ public final class ParameterServer implements AutoCloseable {
                 Destinations to = udp ? new Destinations(down, spec.secret(), spec.jobId(), spec.workers(), s,
                     server.drops) : null;
                 Agent agent = new ShardAgent(aggregator, up, down, to, layout, spec.jobId(), spec.secret(),
-                    spec.timeoutMillis(), server.drops, s == 0 ? listener : StepListener.NONE);
+                    spec.timeoutMillis(), server.drops, s == 0 ? listener : StepListener.NONE, optimizer, reduction,
+                    spec.workers());
                 if (s == 0) {
                     agent = new CompositeAgent(agent, new GatherAgent(server.gather, gatherUp, gatherDown, gatherTo,
                         spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), spec.timeoutMillis(), server.drops,

@@ -13,7 +13,11 @@ import io.lockstep.worker.data.Batch;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.data.DataPartition;
+import io.lockstep.worker.metrics.EvalMetrics;
+import io.lockstep.worker.train.StepTimes;
+import io.lockstep.worker.train.Trainer;
 import io.lockstep.worker.train.TrainerOptions;
+import io.lockstep.worker.train.TrainingListener;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.dataset.DataSet;
 import picocli.CommandLine.Command;
@@ -57,8 +61,17 @@ public final class Bench implements Callable<Integer> {
     @Option(names = "--epochs")
     int epochs = 1;
 
-    @Option(names = "--transport", description = "udp or ipc")
-    String transport = "udp";
+    @Option(names = "--transport", description = "auto (ipc here), udp or ipc")
+    String transport = "auto";
+
+    @Option(names = "--placement", description = "where Lockstep's optimizer runs: server or replica")
+    String placement = "server";
+
+    @Option(names = "--target-accuracy", description = "also time (a) and (c) to this MNIST test accuracy; 0: skip")
+    double targetAccuracy = 0.975;
+
+    @Option(names = "--max-epochs", description = "give up the time-to-accuracy runs after this many epochs")
+    int maxEpochs = 8;
 
     @Option(names = "--repeat", description = "rounds of all runs; figures are the medians (single runs vary)")
     int repeat = 1;
@@ -76,9 +89,16 @@ public final class Bench implements Callable<Integer> {
 
         List<Sample> mnist = loadTrain(base);
         double[][] rounds = new double[4][repeat]; // (a), (d), (b), (c) per round, interleaved against drift
+        double[][] byThreads = new double[2][repeat]; // (a) at 1 and at 2 native threads
         for (int r = 0; r < repeat; r++) {
-            rounds[0][r] = fit(base, List.of(mnist), globalBatch);
-            report(r, "(a) plain DL4J fit", rounds[0][r]);
+            // (a) is the better of 1 and 2 native threads: one process may use both cores for its matmuls
+            for (int t = 1; t <= 2; t++) {
+                NativeThreads.set(t);
+                byThreads[t - 1][r] = fit(base, List.of(mnist), globalBatch);
+                report(r, "(a) plain DL4J fit, " + t + " native thread" + (t > 1 ? "s" : ""), byThreads[t - 1][r]);
+            }
+            NativeThreads.set(1);
+            rounds[0][r] = Math.max(byThreads[0][r], byThreads[1][r]);
             rounds[1][r] = fit(base, strided(mnist, workers), globalBatch / workers);
             report(r, "(d) " + workers + " x DL4J fit in " + workers + " threads, no exchange (ceiling for c)", rounds[1][r]);
             rounds[2][r] = lockstep(base, 1);
@@ -94,8 +114,9 @@ public final class Bench implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "medians of %d rounds: (a) %,.0f  (d) %,.0f  (b) %,.0f  (c) %,.0f samples/s%n",
                 repeat, plain, ceiling, one, many);
         }
-        System.out.printf(Locale.ROOT, "(c)/(a) = %.3f   (b)/(a) = %.3f   (d)/(a) = %.3f%n", many / plain, one / plain,
-            ceiling / plain);
+        System.out.printf(Locale.ROOT, "(c)/(a) = %.3f   (b)/(a) = %.3f   (d)/(a) = %.3f   (c)/(d) = %.3f%n",
+            many / plain, one / plain, ceiling / plain, many / ceiling);
+        int bestThreads = median(byThreads[1]) > median(byThreads[0]) ? 2 : 1;
 
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("global_batch", globalBatch);
@@ -110,10 +131,31 @@ public final class Bench implements Callable<Integer> {
         result.put("ratio_b_over_a", Math.round(one / plain * 1000) / 1000.0);
         result.put("no_exchange_" + workers + "_threads_samples_per_second", Math.round(ceiling));
         result.put("ratio_d_over_a", Math.round(ceiling / plain * 1000) / 1000.0);
+        result.put("ratio_c_over_d", Math.round(many / ceiling * 1000) / 1000.0);
+        result.put("plain_fit_1_thread_samples_per_second", Math.round(median(byThreads[0])));
+        result.put("plain_fit_2_threads_samples_per_second", Math.round(median(byThreads[1])));
+        result.put("placement", placement);
+        if (targetAccuracy > 0) {
+            NativeThreads.set(bestThreads);
+            double plainSeconds = plainTimeTo(base, mnist, targetAccuracy);
+            NativeThreads.set(1);
+            System.out.printf(Locale.ROOT, "time to %.3f test accuracy: (a) plain fit (%d thread%s) %s%n", targetAccuracy,
+                bestThreads, bestThreads > 1 ? "s" : "", seconds(plainSeconds));
+            double lockstepSeconds = lockstepTimeTo(base, workers, targetAccuracy);
+            System.out.printf(Locale.ROOT, "time to %.3f test accuracy: (c) lockstep %d workers %s%n", targetAccuracy,
+                workers, seconds(lockstepSeconds));
+            result.put("target_accuracy", targetAccuracy);
+            result.put("plain_seconds_to_target", plainSeconds);
+            result.put("lockstep_seconds_to_target", lockstepSeconds);
+        }
         Files.createDirectories(out);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("bench.json").toFile(),
             result);
         return 0;
+    }
+
+    private static String seconds(double s) {
+        return Double.isNaN(s) ? "not reached" : String.format(Locale.ROOT, "%.1f s of training", s);
     }
 
     private void report(int round, String run, double samplesPerSecond) {
@@ -217,7 +259,101 @@ public final class Bench implements Callable<Integer> {
         base.ps.shards = Math.min(2, n);
         base.spark.master = "local[" + n + "]";
         base.output.dir = out.resolve("lockstep-" + n).toString();
+        base.optimizer.placement = placement;
         Map<String, Object> summary = TrainingJob.run(base);
         return ((Number) summary.get("samples_per_second")).doubleValue();
+    }
+
+    /**
+     * Seconds of training (validation excluded) until plain DL4J fit reaches {@code target} test accuracy,
+     * checked every quarter epoch; NaN if not within {@code maxEpochs}.
+     */
+    private double plainTimeTo(JobConfig c, List<Sample> train, double target) throws Exception {
+        DataSet test = testSet(c);
+        DataPartition shard = DataPartition.of(train.iterator(), 784, 10);
+        int steps = TrainerOptions.stepsPerEpoch(shard.size(), globalBatch, 1);
+        MultiLayerNetwork net = (MultiLayerNetwork) ModelSetup.build(c, 784, new int[]{28, 28, 1}, 10, "classification",
+            (long) steps * maxEpochs).network().dl4j();
+        int checkEvery = Math.max(1, steps / 4);
+        long trainingNs = 0;
+        try (BatchSource batches = new BatchSource(shard, globalBatch, steps, c.seed, true, 0)) {
+            for (int s = 1; s <= steps * maxEpochs; s++) {
+                Batch b = batches.next();
+                long t0 = System.nanoTime();
+                net.fit(new DataSet(b.features(), b.labels()));
+                trainingNs += System.nanoTime() - t0;
+                if (s % checkEvery == 0) {
+                    org.nd4j.evaluation.classification.Evaluation e = new org.nd4j.evaluation.classification.Evaluation(10);
+                    e.eval(test.getLabels(), net.output(test.getFeatures(), false));
+                    if (e.accuracy() >= target) {
+                        return trainingNs / 1e9;
+                    }
+                }
+            }
+        }
+        return Double.NaN;
+    }
+
+    /** The same for Lockstep with {@code n} workers: the test set as validation, every quarter epoch. */
+    private double lockstepTimeTo(JobConfig base, int n, double target) throws Exception {
+        base.workers = n;
+        base.batchSize = globalBatch / n;
+        base.ps.shards = Math.min(2, n);
+        base.spark.master = "local[" + n + "]";
+        base.output.dir = out.resolve("lockstep-target-" + n).toString();
+        base.optimizer.placement = placement;
+        base.epochs = maxEpochs;
+        base.data.validation = base.data.test;
+        base.validation.every = Math.max(1, TrainerOptions.stepsPerEpoch(60_000 / n, base.batchSize, 1) / 4) + " steps";
+        TargetReached.reset();
+        TrainingJob.run(base, List.of(new TargetReached(target)));
+        base.epochs = epochs;
+        base.data.validation = null;
+        return TargetReached.seconds();
+    }
+
+    private static DataSet testSet(JobConfig c) throws IOException {
+        Path images = Path.of(c.data.test);
+        Path labels = Path.of(DataLoader.labelsPathFor(c.data.test));
+        List<float[]> xs = new ArrayList<>();
+        List<float[]> ys = new ArrayList<>();
+        try (DataInputStream xi = new DataInputStream(Files.newInputStream(images));
+             DataInputStream yi = new DataInputStream(Files.newInputStream(labels))) {
+            Iterator<float[]> x = IdxFile.images(xi, images.toString());
+            Iterator<Integer> y = IdxFile.labels(yi, labels.toString());
+            while (x.hasNext() && y.hasNext()) {
+                xs.add(x.next());
+                ys.add(DataLoader.oneHot(y.next(), 10, labels.toString(), ""));
+            }
+        }
+        return new DataSet(org.nd4j.linalg.factory.Nd4j.create(xs.toArray(new float[0][])),
+            org.nd4j.linalg.factory.Nd4j.create(ys.toArray(new float[0][])));
+    }
+
+    /**
+     * Stops every replica at the first validation reaching the target and notes rank 0's training time
+     * (data, compute, exchange, apply: validation excluded). In-process (embedded Spark), so a static holds it.
+     */
+    static final class TargetReached implements TrainingListener, java.io.Serializable {
+        private static volatile double reachedSeconds = Double.NaN;
+        private final double target;
+
+        TargetReached(double target) {
+            this.target = target;
+        }
+
+        static void reset() { reachedSeconds = Double.NaN; }
+        static double seconds() { return reachedSeconds; }
+
+        @Override
+        public void onValidationEnd(Trainer trainer, EvalMetrics metrics) {
+            if (metrics.metric("accuracy") >= target && !trainer.stopRequested()) {
+                if (trainer.rank() == 0) {
+                    StepTimes t = trainer.times();
+                    reachedSeconds = t.data() + t.compute() + t.exchange() + t.apply();
+                }
+                trainer.requestStop("reached " + target + " test accuracy");
+            }
+        }
     }
 }

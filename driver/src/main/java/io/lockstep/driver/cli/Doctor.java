@@ -296,11 +296,27 @@ public final class Doctor implements Callable<Integer> {
         return CNC_BYTES + (long) shards * (w + 1) * logBuffer(term) + (w + 1) * GATHER_BUFFER_BYTES;
     }
 
+    /**
+     * The exchange the job will use: memory (every worker in the driver's JVM with {@code ps.local_reduction}:
+     * no Aeron at all), ipc or udp ({@code ps.transport: auto} resolved as the job resolves it).
+     */
+    static String exchange(JobConfig cfg, Placement where) {
+        if (where.workersInDriver() && cfg.ps.localReduction) {
+            return "memory";
+        }
+        String t = cfg.ps.transport.toLowerCase(java.util.Locale.ROOT);
+        return t.equals("auto") ? (where.workersInDriver() ? "ipc" : "udp") : t;
+    }
+
     /** Shared memory the driver JVM needs (with every driver this host runs, for local masters). */
     static long driverHostNeeds(JobConfig cfg, Placement where, long term) {
         int shards = cfg.ps.shards;
         int workers = cfg.workers;
-        if (cfg.ps.transport.equalsIgnoreCase("ipc")) {
+        String exchange = exchange(cfg, where);
+        if (exchange.equals("memory")) {
+            return 0;
+        }
+        if (exchange.equals("ipc")) {
             // one shared driver; IPC subscribers read the publications' own log buffers
             return CNC_BYTES + (long) shards * (workers + 1) * logBuffer(term) + (workers + 1) * GATHER_BUFFER_BYTES;
         }
@@ -323,7 +339,10 @@ public final class Doctor implements Callable<Integer> {
             + " executor JVM" + (where.executors() == 1 ? "" : "s") + " on this host" : "the parameter server")
             + ", " + cfg.ps.shards + " shard" + (cfg.ps.shards == 1 ? "" : "s") + ", log buffers of 3 x ps.term_length "
             + bytes(term);
-        if (shm.free() < 0) {
+        if (need == 0) {
+            checks.add(Check.ok("shm", "no Aeron shared memory needed: every worker runs in this JVM and exchanges in"
+                + " memory (ps.local_reduction)"));
+        } else if (shm.free() < 0) {
             checks.add(Check.warn("shm", shm.dir() + ": free space unknown; Aeron needs about " + bytes(need) + " (" + what + ")"));
         } else if (need > shm.free()) {
             checks.add(Check.fail("shm", shm.dir() + ": " + bytes(shm.free()) + " free but Aeron needs about " + bytes(need)
@@ -332,7 +351,7 @@ public final class Doctor implements Callable<Integer> {
             checks.add(Check.ok("shm", shm.dir() + ": " + bytes(shm.free()) + " free, Aeron needs about " + bytes(need)
                 + " (" + what + ")"));
         }
-        if (!where.sameHost() && !cfg.ps.transport.equalsIgnoreCase("ipc")) {
+        if (!where.sameHost() && !exchange(cfg, where).equals("ipc")) {
             long executor = workersDriverBytes(cfg.ps.shards, where.workersPerExecutor(), term);
             checks.add(Check.warn("shm", "spark.master is " + master + ": each executor JVM (" + where.workersPerExecutor()
                 + " worker" + (where.workersPerExecutor() == 1 ? "" : "s") + ") needs about " + bytes(executor)
@@ -358,7 +377,7 @@ public final class Doctor implements Callable<Integer> {
         if (fitting > 0) {
             sb.append(", or set ps.term_length: ").append(fitting).append(" (about ")
                 .append(bytes(driverHostNeeds(cfg, where, fitting))).append("; smaller terms may slow large models)");
-        } else if (where.workersInDriver() && !cfg.ps.transport.equalsIgnoreCase("ipc")) {
+        } else if (where.workersInDriver() && !exchange(cfg, where).equals("ipc")) {
             JobConfig ipc = copyForIpc(cfg);
             for (long t = cfg.ps.termLength; t >= minTerm; t /= 2) {
                 if (driverHostNeeds(ipc, where, t) <= free) {
@@ -378,6 +397,7 @@ public final class Doctor implements Callable<Integer> {
         c.ps.mtu = cfg.ps.mtu;
         c.ps.termLength = cfg.ps.termLength;
         c.ps.transport = "ipc";
+        c.ps.localReduction = false;
         return c;
     }
 
@@ -483,7 +503,11 @@ public final class Doctor implements Callable<Integer> {
 
     static List<Check> ports(JobConfig cfg, Placement where, String master) {
         List<Check> checks = new ArrayList<>();
-        if (cfg.ps.transport.equalsIgnoreCase("ipc")) {
+        if (exchange(cfg, where).equals("memory")) {
+            checks.add(Check.ok("ports", "every worker in this JVM: gradients are exchanged in memory, no ports"));
+            return checks;
+        }
+        if (exchange(cfg, where).equals("ipc")) {
             if (!where.workersInDriver()) {
                 checks.add(Check.configFail("ports", "config key 'ps.transport' is ipc, which needs every worker in the"
                     + " driver's JVM, but spark.master is " + master + ": use ps.transport: udp"));

@@ -224,7 +224,10 @@ public final class ConfigLoader {
         // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
         require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 8L * c.ps.mtu, "ps.term_length",
             "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
-        oneOf("ps.transport", c.ps.transport, "udp", "ipc");
+        oneOf("ps.transport", c.ps.transport, "auto", "udp", "ipc");
+        require(c.optimizer.placement == null || List.of("server", "replica").contains(
+            c.optimizer.placement.toLowerCase(Locale.ROOT)), "optimizer.placement",
+            "must be one of server, replica, got '" + c.optimizer.placement + "'");
         oneOf("task", c.task, "classification", "binary", "regression");
         validateData(c.data, c.task.toLowerCase(Locale.ROOT));
         require(!withFiles || c.data.train != null, "data.train", "is required");

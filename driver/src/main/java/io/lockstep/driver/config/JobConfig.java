@@ -165,6 +165,12 @@ public final class JobConfig {
         /** none or linear: the base rate times the number of workers. */
         public String lrScaling = "none";
         public Schedule schedule = new Schedule();
+        /**
+         * server: the parameter server's shards apply the step once, to their slices, and send back parameters;
+         * replica: every worker applies DL4J's updater to the averaged gradient; unset: server when it can
+         * mirror the model's updater, else replica.
+         */
+        public String placement;
     }
 
     public static final class Schedule {
@@ -216,8 +222,13 @@ public final class JobConfig {
 
     public static final class Ps {
         public int shards = 2;
-        /** udp (default, also across machines) or ipc (shared memory, workers in the server's JVM only). */
-        public String transport = "udp";
+        /**
+         * auto (default: ipc when the workers run in the driver's JVM, i.e. embedded Spark, else udp), udp (also
+         * across machines) or ipc (shared memory, workers in the server's JVM only).
+         */
+        public String transport = "auto";
+        /** Workers sharing a JVM combine their gradients there first; one contribution per JVM crosses the wire. */
+        public boolean localReduction = true;
         /** Address the parameter server binds and workers send to. */
         public String host = "127.0.0.1";
         /** Longest wait for any one step or connection before the job fails naming who it waited for. */

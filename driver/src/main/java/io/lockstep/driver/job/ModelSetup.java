@@ -12,6 +12,11 @@ import io.lockstep.worker.optim.LrSchedule;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.Optimizers;
 
+import io.lockstep.worker.optim.ServerPlan;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Locale;
 import java.util.function.LongToDoubleFunction;
 
 /**
@@ -19,7 +24,8 @@ import java.util.function.LongToDoubleFunction;
  * JSON rebuilds it there. {@code learningRate} gives the rate at a global step when Lockstep's
  * optimizer settings drive the model (null when a model file brings its own).
  */
-public record ModelSetup(Network network, String json, LongToDoubleFunction learningRate) {
+public record ModelSetup(Network network, String json, LongToDoubleFunction learningRate, ServerPlan serverPlan) {
+    private static final Logger LOG = LoggerFactory.getLogger("lockstep");
 
     /**
      * @param inputShape [height, width, channels] of image rows (IDX), or null
@@ -39,6 +45,35 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
             throw new ConfigLoader.ConfigException(e.getMessage());
         }
         ModelDataCheck.check(cfg, network.dl4j(), features, outputs, task); // widths vs the data, before any stage
-        return new ModelSetup(network, network.toJson(), schedule[0] == null ? null : schedule[0]::rate);
+        return new ModelSetup(network, network.toJson(), schedule[0] == null ? null : schedule[0]::rate,
+            serverPlan(cfg, network, optimizer, schedule[0]));
+    }
+
+    /**
+     * Where the optimizer runs ({@code optimizer.placement}): the server's plan, or null for the replicas.
+     * Unset, the server takes it when it can mirror the model's updater and the replicas otherwise (logged);
+     * {@code server} refuses a model it cannot mirror, naming the layer and the reason.
+     */
+    private static ServerPlan serverPlan(JobConfig cfg, Network network, OptimizerSpec optimizer, LrSchedule schedule) {
+        String placement = cfg.optimizer.placement == null ? null : cfg.optimizer.placement.toLowerCase(Locale.ROOT);
+        if ("replica".equals(placement)) {
+            return null;
+        }
+        String why;
+        if (schedule == null) {
+            why = "the model file brings its own updater; the job's optimizer settings do not drive it";
+        } else {
+            try {
+                return ServerPlan.of(network, optimizer, Specs.clipping(cfg.clipping), schedule);
+            } catch (IllegalArgumentException e) {
+                why = e.getMessage();
+            }
+        }
+        if (placement != null) {
+            throw new ConfigLoader.ConfigException("config key 'optimizer.placement' is server, but the parameter"
+                + " server cannot mirror this model's optimizer: " + why + " (set optimizer.placement: replica)");
+        }
+        LOG.info("optimizer on the replicas: {}", why);
+        return null;
     }
 }

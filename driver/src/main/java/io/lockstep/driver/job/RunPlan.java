@@ -3,6 +3,7 @@ package io.lockstep.driver.job;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
+import io.lockstep.worker.optim.ServerPlan;
 import io.lockstep.worker.train.Every;
 import io.lockstep.worker.train.TrainerOptions;
 
@@ -25,6 +26,9 @@ import java.util.List;
  * @param patience    early stopping after this many validations without improvement; 0 = off
  * @param checkpoints where rank 0 writes checkpoints; null for none
  * @param listeners   the user's own listeners (Java API), serializable: they run inside every replica
+ * @param serverPlan  with the optimizer on the server: what it applies, how its state maps to DL4J's; else null
+ * @param localReduction workers sharing a JVM reduce their gradients there first ({@code ps.local_reduction})
+ * @param logEvery    steps between metrics.jsonl step lines: the replicas ship their step timeline for each
  */
 public record RunPlan(
     String modelJson,
@@ -44,12 +48,16 @@ public record RunPlan(
     CheckpointStore checkpoints,
     Every checkpointEvery,
     RunIdentity identity,
-    List<TrainingListener> listeners
+    List<TrainingListener> listeners,
+    ServerPlan serverPlan,
+    boolean localReduction,
+    int logEvery
 ) implements Serializable {
 
     /** The same plan for another attempt of the stage: a fresh exchange (new job id, its first step). */
     RunPlan withExchange(ExchangeSpec next) {
         return new RunPlan(modelJson, task, outputs, features, batchSize, shuffle, seed, options, next, validation,
-            bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity, listeners);
+            bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity, listeners,
+            serverPlan, localReduction, logEvery);
     }
 }

@@ -11,6 +11,11 @@ import java.io.Serializable;
 public record StartPoint(float[] params, float[] updaterState, TrainState state, float[] bestParams)
     implements Serializable {
 
+    /** The optimizer state in the server's slot-major layout (null: a fresh optimizer). */
+    public float[] serverState(io.lockstep.worker.optim.ServerPlan plan) {
+        return updaterState == null || updaterState.length == 0 ? null : plan.toServerState(updaterState);
+    }
+
     public static StartPoint fresh(float[] params, long seed) {
         return new StartPoint(params, null, new TrainState(seed), null);
     }

@@ -1,15 +1,22 @@
 package io.lockstep.driver.job;
 
 import io.lockstep.ps.EmbeddedAeron;
+import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.GradientClient;
+import io.lockstep.ps.JobListeners;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.DataPartition;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.exchange.GradientExchange;
+import io.lockstep.worker.exchange.GroupExchange;
+import io.lockstep.worker.exchange.InProcessExchange;
+import io.lockstep.worker.exchange.LocalExchange;
+import io.lockstep.worker.exchange.LocalGroup;
 import io.lockstep.worker.listener.BestModelListener;
 import io.lockstep.worker.listener.CheckpointListener;
 import io.lockstep.worker.listener.EarlyStoppingListener;
+import io.lockstep.worker.listener.TimelineListener;
 import io.lockstep.worker.listener.ValidationListener;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.model.Network;
@@ -63,12 +70,39 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         if (train.size() == 0) {
             throw new IllegalArgumentException("rank " + rank + " got no training rows");
         }
-        try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(plan.exchange());
-             GradientClient client = new GradientClient(aeron.aeron(), plan.exchange(), rank, workerHost())) {
-            client.awaitConnected();
-            ReplicaResult result = train(rank, new AeronExchange(client, plan.exchange().workers()), train, validation,
-                plan, start.value());
-            return JavaConverters.asScalaIterator(List.of(result).iterator());
+        ExchangeSpec spec = plan.exchange();
+        JobListeners driverHere = plan.localReduction() ? JobListeners.find(spec.jobId()) : null;
+        try {
+            int[] inDriver = driverHere != null ? ranksInThisJvm() : null;
+            if (inDriver != null && inDriver.length == spec.workers()) {
+                // every worker in the driver's JVM (embedded Spark): reduce and step in memory, no wire at all
+                LocalGroup group = LocalGroup.join(spec.jobId(), inDriver);
+                LocalExchange leader = group.leads(rank) ? new LocalExchange(spec.optimizer(),
+                    spec.serverOptimizer() ? start.value().serverState(plan.serverPlan()) : null, driverHere) : null;
+                GradientExchange exchange = new InProcessExchange(group, rank, spec.workers(), spec.serverOptimizer(),
+                    leader, driverHere, spec.timeoutMillis());
+                try {
+                    return JavaConverters.asScalaIterator(List.of(train(rank, exchange, train, validation, plan,
+                        start.value())).iterator());
+                } finally {
+                    exchange.close();
+                }
+            }
+            try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(spec);
+                 GradientClient client = new GradientClient(aeron.aeron(), spec, rank, workerHost())) {
+                client.awaitConnected();
+                GradientExchange exchange = new AeronExchange(client, spec);
+                int[] local = plan.localReduction() ? ranksInThisJvm() : new int[]{rank};
+                if (local.length > 1) {
+                    exchange = new GroupExchange(LocalGroup.join(spec.jobId(), local), exchange, spec.timeoutMillis());
+                }
+                try {
+                    ReplicaResult result = train(rank, exchange, train, validation, plan, start.value());
+                    return JavaConverters.asScalaIterator(List.of(result).iterator());
+                } finally {
+                    exchange.close(); // a group member leaves its group (the client closes twice: harmless)
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("rank " + rank + " interrupted (another task of the stage failed?)", e);
@@ -91,6 +125,10 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         TrainState state = from.state().copy();
         TrainerOptions options = plan.options();
         Trainer trainer = new Trainer(network, exchange, options, state);
+        if (plan.serverPlan() != null) {
+            trainer.serverStateLayout(plan.serverPlan()::toDl4jState);
+        }
+        trainer.addListener(new TimelineListener(plan.logEvery())); // first: its gather round precedes validation's
         BestModelListener best = null;
         if (plan.validation() != null && validation != null) {
             trainer.addListener(new ValidationListener(validation,
@@ -141,6 +179,17 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         List<Sample> sorted = new ArrayList<>(samples);
         sorted.sort(Comparator.comparingLong(Sample::index));
         return DataPartition.of(sorted.iterator(), plan.features(), plan.outputs());
+    }
+
+    /**
+     * The ranks of this stage whose tasks run in this executor (in local mode: all), from the barrier's
+     * task infos: the same executor address means the same JVM.
+     */
+    private static int[] ranksInThisJvm() {
+        BarrierTaskContext ctx = BarrierTaskContext.get();
+        org.apache.spark.BarrierTaskInfo[] infos = ctx.getTaskInfos();
+        String mine = infos[ctx.partitionId()].address();
+        return java.util.stream.IntStream.range(0, infos.length).filter(r -> infos[r].address().equals(mine)).toArray();
     }
 
     /** The address this worker receives averages on: loopback when the server is local. */

@@ -11,7 +11,11 @@ import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.driver.output.RunSummary;
 import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.GatherListener;
+import io.lockstep.ps.JobListeners;
 import io.lockstep.ps.ParameterServer;
+import io.lockstep.ps.optim.ServerOptimizer;
+import io.lockstep.worker.optim.ServerPlan;
 import io.lockstep.ps.ShardLayout;
 import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.data.Sample;
@@ -19,6 +23,7 @@ import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.train.ReplicaResult;
 import io.lockstep.worker.train.TrainState;
+import io.lockstep.worker.train.Trainer;
 import io.lockstep.worker.train.TrainerOptions;
 import io.lockstep.worker.train.TrainingListener;
 import org.deeplearning4j.nn.api.Model;
@@ -55,6 +60,11 @@ public final class TrainingJob {
 
     /** Runs the job and returns the summary that was written to summary.json. */
     public static Map<String, Object> run(JobConfig config) throws IOException {
+        return run(config, List.of());
+    }
+
+    /** As {@link #run(JobConfig)}, with the caller's listeners inside every replica (serializable). */
+    public static Map<String, Object> run(JobConfig config, List<TrainingListener> listeners) throws IOException {
         long wallStart = System.nanoTime();
         JobConfig cfg = ConfigLoader.snapshot(config, true); // validated, and fixed for this run
         SparkConf conf = sparkConf(cfg);
@@ -63,7 +73,7 @@ public final class TrainingJob {
             MnistFetcher.ensure(cfg.data);
         }
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
-            return train(cfg, sc, DataLoader.load(sc, cfg), outputs, List.of(), wallStart).summary();
+            return train(cfg, sc, DataLoader.load(sc, cfg), outputs, listeners, wallStart).summary();
         } catch (IOException | RuntimeException e) {
             outputs.discard(); // this run's temporary files; the earlier run's outputs stay as they were
             throw e;
@@ -137,7 +147,8 @@ public final class TrainingJob {
 
     /** What the stage produced: rank 0's result (the others agreed with it) and the driver's view of it. */
     private record Stage(ReplicaResult lead, List<String> replicas, long samples, float finalLoss, long droppedFrames,
-                         Map<String, Object> lastValidation, List<RunSummary.Attempt> attempts) {
+                         Map<String, Object> lastValidation, List<RunSummary.Attempt> attempts,
+                         RunSummary.Timeline timeline) {
     }
 
     private static Prepared prepare(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data,
@@ -168,10 +179,13 @@ public final class TrainingJob {
         StartPoint start = Resume.startPoint(cfg, store, identity, initial);
         Watch watch = Watch.of(cfg, task, data.validation() != null);
         RunPlan plan = new RunPlan(model.json(), task, data.outputs(), data.features(), cfg.batchSize, cfg.shuffle,
-            cfg.seed, options, exchangeSpec(cfg, initial.length, start.state().step()),
+            cfg.seed, options, exchangeSpec(cfg, sc.master(), initial.length, model.serverPlan(), start.state().step()),
             data.validation() == null ? null : Specs.every("validation.every", cfg.validation.every),
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
-            Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners));
+            Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners),
+            model.serverPlan(), cfg.ps.localReduction, cfg.logEvery);
+        LOG.info("optimizer on the {}; exchange {}", model.serverPlan() != null ? "parameter server" : "replicas",
+            exchangeKind(plan, sc.master()));
 
         // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
         // exactly the rows one worker at batch N*b would see in each step. Validation rows likewise,
@@ -204,14 +218,14 @@ public final class TrainingJob {
         List<ReplicaResult> results = null;
         long droppedFrames = 0;
         MetricsLog metrics = outputs.openMetrics(p.plan().options().stepsPerEpoch(), cfg.epochs,
-            cfg.logEvery, p.model().learningRate(), start.state().step() > 0);
+            cfg.logEvery, p.model().learningRate(), start.state().step() > 0).withTimeline();
         ValidationLog validationLog = new ValidationLog(metrics, p.plan().options().stepsPerEpoch());
         try (metrics) {
             for (int attempt = 1; results == null; attempt++) {
                 long began = System.nanoTime();
                 long from = start.state().step();
-                RunPlan plan = p.plan().withExchange(
-                    exchangeSpec(cfg, Math.toIntExact(p.model().network().parameterCount()), from));
+                RunPlan plan = p.plan().withExchange(exchangeSpec(cfg, sc.master(),
+                    Math.toIntExact(p.model().network().parameterCount()), p.model().serverPlan(), from));
                 int stageFrom = failures.nextStage();
                 try {
                     Outcome outcome = runOnce(sc, plan, p.rows(), start, metrics, validationLog);
@@ -259,7 +273,7 @@ public final class TrainingJob {
             .map(ReplicaResult::where).toList();
         // metrics is closed above: its writer has drained every step
         return new Stage(lead, where, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
-            droppedFrames, validationLog.last(), attempts);
+            droppedFrames, validationLog.last(), attempts, metrics.timelineSummary());
     }
 
     /** A failed attempt of the stage, with what the parameter server was still waiting for. */
@@ -280,8 +294,20 @@ public final class TrainingJob {
                                    StartPoint start, MetricsLog metrics, ValidationLog validationLog)
         throws AttemptFailed {
         Broadcast<StartPoint> startPoint = sc.broadcast(start);
-        try (EmbeddedAeron aeron = EmbeddedAeron.forServer(plan.exchange());
-             ParameterServer server = ParameterServer.start(aeron.aeron(), plan.exchange(), metrics, validationLog)) {
+        ExchangeSpec spec = plan.exchange();
+        GatherListener gathers = (round, blobs) -> {
+            if (round % 4 == Trainer.ROUND_TIMELINE) {
+                metrics.timeline(blobs);
+            } else {
+                validationLog.onGathered(round, blobs);
+            }
+        };
+        // workers all in this JVM exchange in memory (InProcessExchange) and report here; else the server
+        boolean serverNeeded = !(workersInDriver(sc.master()) && plan.localReduction());
+        try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, gathers);
+             EmbeddedAeron aeron = serverNeeded ? EmbeddedAeron.forServer(spec) : null;
+             ParameterServer server = serverNeeded ? ParameterServer.start(aeron.aeron(), spec, metrics, gathers,
+                 start.params(), plan.serverPlan() == null ? null : start.serverState(plan.serverPlan())) : null) {
             List<ReplicaResult> results;
             // when one task fails Spark cancels its siblings; interrupting them ends their waits in the
             // exchange at once instead of at the deadline, so their slots are free for the next attempt
@@ -291,8 +317,8 @@ public final class TrainingJob {
                     .mapPartitions(new TrainTask(plan, startPoint), false, ClassTag$.MODULE$.apply(ReplicaResult.class))
                     .toJavaRDD().collect();
             } catch (Exception e) {
-                Throwable serverFault = server.failure(); // e.g. a shard that timed out waiting for a rank
-                String waiting = server.waitingFor();
+                Throwable serverFault = server == null ? null : server.failure(); // e.g. a shard that timed out
+                String waiting = server == null ? "" : server.waitingFor();
                 if (serverFault != null && serverFault.getMessage() != null) {
                     waiting = serverFault.getMessage() + (waiting.isEmpty() ? "" : "; " + waiting);
                 }
@@ -300,7 +326,7 @@ public final class TrainingJob {
             } finally {
                 sc.clearJobGroup();
             }
-            long dropped = server.drops().total();
+            long dropped = server == null ? 0 : server.drops().total();
             if (dropped > 0) {
                 LOG.warn("parameter server dropped {} frames: {}", dropped, server.drops());
             }
@@ -337,8 +363,9 @@ public final class TrainingJob {
             data.trainCount(), data.validationCount(), data.testCount(), s.samples(), published.length,
             RunSummary.finite(s.finalLoss()), round(seconds), round(rate), round((System.nanoTime() - wallStart) / 1e9),
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
-                round(lead.times().exchange()), round(lead.times().apply())),
-            new RunSummary.Ps(cfg.ps.transport.toLowerCase(Locale.ROOT), cfg.ps.shards, s.droppedFrames()),
+                round(lead.times().exchange()), round(lead.times().apply())), s.timeline(),
+            new RunSummary.Ps(exchangeKind(p.plan(), sc.master()), cfg.ps.shards,
+                s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
             s.attempts(), s.lastValidation(),
             watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
                 RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null,
@@ -373,11 +400,31 @@ public final class TrainingJob {
         return out;
     }
 
-    static ExchangeSpec exchangeSpec(JobConfig cfg, int paramCount, long firstStep) {
-        ExchangeSpec.Transport transport = ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
+    static ExchangeSpec exchangeSpec(JobConfig cfg, String master, int paramCount, ServerPlan serverPlan,
+                                     long firstStep) {
         ShardLayout layout = new ShardLayout(paramCount, cfg.ps.shards, ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
-        return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport, cfg.ps.host,
-            cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep);
+        return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(cfg, master),
+            cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
+            .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()));
+    }
+
+    /** How gradients travel: "memory" (every worker in the driver's JVM, reduced in place), "ipc" or "udp". */
+    static String exchangeKind(RunPlan plan, String master) {
+        return workersInDriver(master) && plan.localReduction() ? "memory"
+            : plan.exchange().transport().name().toLowerCase(Locale.ROOT);
+    }
+
+    /** {@code ps.transport}; auto: shared memory when every worker runs in this JVM (embedded Spark), else UDP. */
+    static ExchangeSpec.Transport transport(JobConfig cfg, String master) {
+        if (cfg.ps.transport.equalsIgnoreCase("auto")) {
+            return workersInDriver(master) ? ExchangeSpec.Transport.IPC : ExchangeSpec.Transport.UDP;
+        }
+        return ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
+    }
+
+    /** Embedded Spark ({@code local}, {@code local[N]}): the tasks run in the driver's JVM ({@code local-cluster} not). */
+    static boolean workersInDriver(String master) {
+        return master.startsWith("local") && !master.startsWith("local-cluster");
     }
 
     /** Every replica must hold bit-identical parameters; a mismatch means the protocol broke. */

@@ -25,6 +25,10 @@ import java.util.concurrent.TimeUnit;
  * {@code logEvery} steps and at each epoch end, and logs a progress line. A queue hands the
  * events from the shard's agent thread to this writer thread, so the hot path never blocks.
  *
+ * <p>With {@link #withTimeline()}, a step line waits on the writer thread for the replicas' step
+ * timeline of its step ({@link #timeline}, from an all-gather right after the step) and carries its
+ * {@code "t"} member; a line whose timeline never comes (a failed attempt) goes out without it.
+ *
  * <p>The lines go to a temporary file beside {@code metrics.jsonl} (for a resumed run, a copy of
  * the existing file); {@link #commit} renames it into place once the run has succeeded, so a
  * failed run never truncates an earlier run's log. {@link #discard} (or the end of the JVM, or the
@@ -32,10 +36,13 @@ import java.util.concurrent.TimeUnit;
  */
 public final class MetricsLog implements StepListener, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger("lockstep");
-    private static final Event END = new Event(-1, 0, 0, 0, null);
+    private static final Event END = new Event(-1, 0, 0, 0, null, null);
 
-    /** A finished step, or (with {@code line} set) a line to render on the writer thread, e.g. a validation result. */
-    private record Event(long step, long samples, float loss, long nanos, Supplier<String> line) {
+    /**
+     * A finished step, or (with {@code line} set) a line to render on the writer thread, e.g. a
+     * validation result, or (with {@code timeline} set) the replicas' step timeline windows.
+     */
+    private record Event(long step, long samples, float loss, long nanos, Supplier<String> line, byte[][] timeline) {
     }
 
     private final BlockingQueue<Event> queue = new LinkedBlockingQueue<>();
@@ -57,6 +64,11 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     private volatile float lastLoss = Float.NaN;
     private volatile long lastStep;
     private volatile IOException failure;
+    private final Timeline timeline = new Timeline();
+    private volatile boolean timelineExpected;
+    private String pendingStep;  // a step line without its closing brace, waiting for its timeline
+    private long pendingStepNumber;
+    private String pendingEpoch; // the epoch line that follows it
     private boolean closed;
     private boolean committed;
     private boolean discarded;
@@ -91,7 +103,23 @@ public final class MetricsLog implements StepListener, AutoCloseable {
 
     @Override
     public void onStep(long step, long samples, float meanLoss, long nanoTime) {
-        queue.add(new Event(step, samples, meanLoss, nanoTime, null));
+        queue.add(new Event(step, samples, meanLoss, nanoTime, null, null));
+    }
+
+    /** Step lines wait for the replicas' step timeline ({@link #timeline}); call before the first step. */
+    public MetricsLog withTimeline() {
+        timelineExpected = true;
+        return this;
+    }
+
+    /** One all-gather round of the replicas' step timeline windows; only hands them to the writer thread. */
+    public void timeline(byte[][] windowsByRank) {
+        queue.add(new Event(-1, 0, 0, 0, null, windowsByRank));
+    }
+
+    /** The step timeline over the whole run for summary.json (null without any); read it after {@link #close()}. */
+    public RunSummary.Timeline timelineSummary() {
+        return timeline.summary();
     }
 
     /**
@@ -100,7 +128,7 @@ public final class MetricsLog implements StepListener, AutoCloseable {
      * instead of doing it.
      */
     public void later(Supplier<String> render) {
-        queue.add(new Event(-1, 0, 0, System.nanoTime(), render));
+        queue.add(new Event(-1, 0, 0, System.nanoTime(), render, null));
     }
 
     /** Loss of the last finished step (global, sample-weighted); read it after {@link #close()}. */
@@ -119,7 +147,9 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     private void drain() {
         try {
             for (Event e = queue.take(); e != END; e = queue.take()) {
-                if (e.line != null) {
+                if (e.timeline != null) {
+                    onTimeline(e.timeline);
+                } else if (e.line != null) {
                     String json;
                     try {
                         json = e.line.get();
@@ -127,11 +157,13 @@ public final class MetricsLog implements StepListener, AutoCloseable {
                         LOG.error("metrics.jsonl: a line could not be rendered: {}", bad.toString());
                         continue;
                     }
+                    flushPending();
                     line(json);
                 } else {
                     record(e);
                 }
             }
+            flushPending();
             out.flush();
         } catch (InterruptedException ignored) {
             Thread.currentThread().interrupt();
@@ -141,6 +173,10 @@ public final class MetricsLog implements StepListener, AutoCloseable {
     }
 
     private void record(Event e) throws IOException {
+        if (e.step + 1 <= lastStep) { // the next attempt of the stage, from a checkpoint or step 0
+            flushPending();
+            timeline.restart();
+        }
         lastLoss = e.loss;
         lastStep = e.step + 1;
         epochSamples += e.samples;
@@ -159,12 +195,14 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         } else {
             epochRateSamples += e.samples;
         }
+        String stepLine = null;
+        String epochLine = null;
         if (step % logEvery == 0 || step % stepsPerEpoch == 0) {
             double rate = windowSamples / Math.max(1e-9, (e.nanos - windowStart) / 1e9);
-            line(String.format(Locale.ROOT,
-                "{\"type\":\"step\",\"step\":%d,\"epoch\":%d,\"loss\":%s,%s\"samples\":%d,\"samples_per_second\":%.1f}",
+            stepLine = String.format(Locale.ROOT,
+                "{\"type\":\"step\",\"step\":%d,\"epoch\":%d,\"loss\":%s,%s\"samples\":%d,\"samples_per_second\":%.1f",
                 step, epoch, number(e.loss), learningRate == null ? ""
-                    : "\"lr\":" + number(learningRate.applyAsDouble(e.step)) + ",", windowSamples, rate));
+                    : "\"lr\":" + number(learningRate.applyAsDouble(e.step)) + ",", windowSamples, rate);
             LOG.info(String.format(Locale.ROOT, "epoch %d/%d  step %d/%d  loss %.4f  %,.0f samples/s",
                 epoch, epochs, step, (long) stepsPerEpoch * epochs, e.loss, rate));
             windowStart = e.nanos;
@@ -172,15 +210,54 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         }
         if (step % stepsPerEpoch == 0) {
             double seconds = (e.nanos - epochStart) / 1e9;
-            line(String.format(Locale.ROOT,
+            epochLine = String.format(Locale.ROOT,
                 "{\"type\":\"epoch\",\"epoch\":%d,\"step\":%d,\"loss\":%s,\"samples\":%d,\"seconds\":%.3f,\"samples_per_second\":%.1f}",
                 epoch, step, number(epochLoss / Math.max(1, epochSamples)), epochSamples, seconds,
-                epochRateSamples / Math.max(1e-9, seconds)));
+                epochRateSamples / Math.max(1e-9, seconds));
             epochStart = e.nanos;
             epochRateSamples = 0;
             epochSamples = 0;
             epochLoss = 0;
         }
+        if (stepLine != null) {
+            flushPending();
+            pendingStep = stepLine;
+            pendingStepNumber = step;
+            pendingEpoch = epochLine;
+            if (!timelineExpected || timeline.through() >= step) {
+                writePending(timeline.lineFields());
+            }
+        }
+    }
+
+    /** The replicas' windows: the pending step line goes out once they reach its step. */
+    private void onTimeline(byte[][] windowsByRank) throws IOException {
+        try {
+            timeline.add(windowsByRank);
+        } catch (RuntimeException bad) { // one unreadable round must not silence the log
+            LOG.error("metrics.jsonl: a step timeline round could not be read: {}", bad.toString());
+            return;
+        }
+        if (pendingStep != null && timeline.through() >= pendingStepNumber) {
+            writePending(timeline.lineFields());
+        }
+    }
+
+    /** Another line is due before the pending step line's timeline came: it goes out without one. */
+    private void flushPending() throws IOException {
+        if (pendingStep != null) {
+            timeline.dropLine();
+            writePending(null);
+        }
+    }
+
+    private void writePending(String timelineFields) throws IOException {
+        line(pendingStep + (timelineFields == null ? "" : "," + timelineFields) + "}");
+        if (pendingEpoch != null) {
+            line(pendingEpoch);
+        }
+        pendingStep = null;
+        pendingEpoch = null;
     }
 
     /** Strict JSON: NaN and infinities (a diverged loss) are written as null. */

@@ -19,6 +19,8 @@ import java.util.Map;
  * @param skippedSteps     steps dropped for a non-finite gradient ({@code on_non_finite: skip})
  * @param stoppedEarly     why training stopped before the last epoch, or null
  * @param samplesPerSecond training loop only (start-up and evaluation excluded)
+ * @param timeline         the step timeline over every rank and step: per phase mean, median, p99 and maximum
+ *                         (ms), and how often each rank was the one the others waited for
  * @param attempts         the training stage's attempts: where each started, how far a failed one got
  *                         and why it failed
  * @param validation       the last validation's merged metrics
@@ -31,7 +33,7 @@ public record RunSummary(
     int globalBatchSize, long steps, int stepsPerEpoch, long resumedFromStep, long skippedSteps, String stoppedEarly,
     long trainSamples, long validationSamples, long testSamples, long samplesTrained, long parameters,
     Double finalLoss, double trainSeconds, double samplesPerSecond, double wallSeconds,
-    TimeSplit timeSplitSeconds, Ps ps, List<Attempt> attempts, Map<String, Object> validation, Best best,
+    TimeSplit timeSplitSeconds, Timeline timeline, Ps ps, List<Attempt> attempts, Map<String, Object> validation, Best best,
     Map<String, Object> test, String model) {
 
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -42,7 +44,24 @@ public record RunSummary(
     public record TimeSplit(double data, double compute, double exchange, double apply) {
     }
 
-    public record Ps(String transport, int shards, long droppedFrames) {
+    /**
+     * Each phase over all (rank, step) pairs; the wait is the part of the exchange spent waiting
+     * for the slowest rank. {@code slowestRankSteps}: by rank, the steps at which it exchanged
+     * fastest, i.e. arrived last and was waited for.
+     */
+    public record Timeline(long steps, int ranks, Phase dataMs, Phase computeMs, Phase exchangeMs, Phase waitMs,
+                           Phase applyMs, Phase stepMs, List<Long> slowestRankSteps) {
+    }
+
+    /** Milliseconds: exact mean and maximum, median and p99 within 0.8% ({@link LogHistogram}). */
+    public record Phase(double mean, double p50, double p99, double max) {
+    }
+
+    /**
+     * @param transport the transport used (ipc or udp; {@code ps.transport: auto} resolved)
+     * @param optimizer where the optimizer ran: server or replica
+     */
+    public record Ps(String transport, int shards, long droppedFrames, String optimizer) {
     }
 
     /**

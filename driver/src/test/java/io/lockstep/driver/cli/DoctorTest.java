@@ -29,6 +29,14 @@ class DoctorTest {
         return Doctor.Placement.of("local[" + cfg.workers + "]", cfg);
     }
 
+    /** Embedded Spark over the wire: UDP, no in-memory exchange (what a local job did before local reduction). */
+    static JobConfig udpLocal() {
+        JobConfig cfg = new JobConfig();
+        cfg.ps.transport = "udp";
+        cfg.ps.localReduction = false;
+        return cfg;
+    }
+
     @Test
     void sharedMemoryEstimatesMatchWhatWasMeasured() {
         // measured with du on /dev/shm/lockstep-*: 191 MiB for the server's driver (2 shards, 2 workers),
@@ -37,8 +45,11 @@ class DoctorTest {
         assertEquals(191, Doctor.serverDriverBytes(2, 2, term) / (double) MIB, 4);
         assertEquals(191, Doctor.workersDriverBytes(2, 2, term) / (double) MIB, 4);
         assertEquals(143, Doctor.workersDriverBytes(2, 1, term) / (double) MIB, 4);
-        JobConfig cfg = new JobConfig();
+        JobConfig cfg = udpLocal();
         assertEquals(382, Doctor.driverHostNeeds(cfg, local(cfg), term) / (double) MIB, 8);
+        JobConfig memory = new JobConfig(); // the default under embedded Spark: no Aeron at all
+        assertEquals("memory", Doctor.exchange(memory, local(memory)));
+        assertEquals(0, Doctor.driverHostNeeds(memory, local(memory), term));
         JobConfig cluster = new JobConfig();
         assertEquals(191, Doctor.driverHostNeeds(cluster, Doctor.Placement.of("spark://h:7077", cluster), term)
             / (double) MIB, 4);
@@ -48,7 +59,11 @@ class DoctorTest {
 
     @Test
     void dockersDefaultSharedMemoryFailsAndTheRemedyIsNamed() {
-        JobConfig cfg = new JobConfig();
+        JobConfig memory = new JobConfig();
+        Doctor.Check none = Doctor.shm(memory, local(memory), "local[2]", new Doctor.Shm("/dev/shm", 64 * MIB)).get(0);
+        assertEquals(Doctor.Status.OK, none.status());
+        assertTrue(none.message().startsWith("no Aeron shared memory needed"), none.message());
+        JobConfig cfg = udpLocal();
         List<Doctor.Check> checks = Doctor.shm(cfg, local(cfg), "local[2]", new Doctor.Shm("/dev/shm", 64 * MIB));
         assertEquals(1, checks.size());
         Doctor.Check c = checks.get(0);
@@ -113,7 +128,7 @@ class DoctorTest {
 
     @Test
     void aHostThatCannotBeBoundFailsAndAClusterWithLoopbackWarns() {
-        JobConfig cfg = new JobConfig();
+        JobConfig cfg = udpLocal();
         cfg.ps.host = "192.0.2.1"; // TEST-NET-1: documentation only, on no interface
         Doctor.Check c = Doctor.ports(cfg, local(cfg), "local[2]").get(0);
         assertEquals(Doctor.Status.FAIL, c.status());

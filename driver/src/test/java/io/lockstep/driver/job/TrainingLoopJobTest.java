@@ -222,6 +222,47 @@ class TrainingLoopJobTest {
     }
 
     @Test
+    void aCheckpointOfOnePlacementResumesUnderTheOtherAndBothPlacementsTrainAlike() throws Exception {
+        Path[] files = split(900, 200);
+        JobConfig replica = job(files, "replica");
+        replica.epochs = 3;
+        replica.optimizer.placement = "replica";
+        replica.checkpoint.dir = dir.resolve("ckpt").toString();
+        replica.checkpoint.every = "20 steps";
+        replica.checkpoint.keep = 10;
+        Map<String, Object> replicaSummary = TrainingJob.run(replica);
+        JobConfig server = job(files, "server");
+        server.epochs = 3; // placement unset: the server, which can mirror this model
+        Map<String, Object> serverSummary = TrainingJob.run(server);
+        assertEquals("replica", ((Map<?, ?>) replicaSummary.get("ps")).get("optimizer"));
+        assertEquals("server", ((Map<?, ?>) serverSummary.get("ps")).get("optimizer"));
+        assertEquals("memory", ((Map<?, ?>) serverSummary.get("ps")).get("transport"), "embedded Spark: every worker in this JVM");
+        // the replica run's checkpoint at step 40 (DL4J's updater state) resumes on the server
+        JobConfig resumed = job(files, "resumed");
+        resumed.epochs = 3;
+        resumed.optimizer.placement = "server";
+        resumed.resume = dir.resolve("ckpt").resolve("ckpt-000000000040.lsck").toString();
+        TrainingJob.run(resumed);
+        float[] a = params(dir.resolve("replica/model.zip"));
+        float[] b = params(dir.resolve("server/model.zip"));
+        float[] c = params(dir.resolve("resumed/model.zip"));
+        assertTrue(maxDiff(a, b) <= 1e-5, "server vs replica placement: " + maxDiff(a, b));
+        assertTrue(maxDiff(a, c) <= 1e-5, "resumed on the server from a replica checkpoint: " + maxDiff(a, c));
+    }
+
+    private static float[] params(Path modelZip) throws IOException {
+        return ModelSerializer.restoreMultiLayerNetwork(modelZip.toFile()).params().toFloatVector();
+    }
+
+    private static double maxDiff(float[] a, float[] b) {
+        double d = 0;
+        for (int i = 0; i < a.length; i++) {
+            d = Math.max(d, Math.abs(a[i] - b[i]));
+        }
+        return d;
+    }
+
+    @Test
     void watchingAMetricNeedsAValidationSetAndAMetricOfTheTask() throws Exception {
         Path[] files = split(640, 100);
         JobConfig noValidation = TestData.digitsJob(files[0], files[2], dir.resolve("nv"));

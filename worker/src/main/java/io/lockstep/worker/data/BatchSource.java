@@ -1,5 +1,6 @@
 package io.lockstep.worker.data;
 
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.Random;
@@ -13,6 +14,11 @@ import java.util.concurrent.Executors;
  * (or in partition order when shuffling is off), exactly {@code stepsPerEpoch} batches per epoch
  * (empty ones once the partition is exhausted, so every worker runs the same steps), and the
  * next batch always assembled on a background thread while the current one trains.
+ *
+ * <p>Full batches are assembled into two buffers used in turn (heap staging arrays and the off-heap
+ * arrays DL4J reads), so a step allocates nothing for its batch: the buffer being filled is always the
+ * one the step before last used, which the network no longer reads. A shorter last batch of an epoch
+ * gets arrays of its own.
  */
 public final class BatchSource implements AutoCloseable {
     private final DataPartition partition;
@@ -22,6 +28,8 @@ public final class BatchSource implements AutoCloseable {
     private final boolean shuffle;
     private final ExecutorService prefetcher;
     private final int[] order;
+    private final Slot[] slots = new Slot[2];
+    private int nextSlot;
 
     private int epoch;
     private int step;
@@ -43,6 +51,10 @@ public final class BatchSource implements AutoCloseable {
         this.seed = seed;
         this.shuffle = shuffle;
         this.order = new int[partition.size()];
+        if (partition.size() >= batchSize) {
+            slots[0] = new Slot(batchSize, partition.featureCount(), partition.labelCount());
+            slots[1] = new Slot(batchSize, partition.featureCount(), partition.labelCount());
+        }
         this.prefetcher = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "lockstep-prefetch");
             t.setDaemon(true);
@@ -75,7 +87,15 @@ public final class BatchSource implements AutoCloseable {
     }
 
     private CompletableFuture<Batch> prefetch(int s) {
-        return CompletableFuture.supplyAsync(() -> assemble(s), prefetcher);
+        Slot slot = slot();
+        return CompletableFuture.supplyAsync(() -> assemble(s, slot), prefetcher);
+    }
+
+    /** The buffer for the batch after the current one (created on first use: an empty partition needs none). */
+    private Slot slot() {
+        int i = nextSlot;
+        nextSlot ^= 1;
+        return slots[i];
     }
 
     private void permute() {
@@ -94,19 +114,40 @@ public final class BatchSource implements AutoCloseable {
         }
     }
 
-    private Batch assemble(int s) {
+    private Batch assemble(int s, Slot slot) {
         int from = s * batchSize;
         int n = Math.max(0, Math.min(batchSize, partition.size() - from));
         if (n == 0) {
             return Batch.EMPTY;
         }
-        float[] x = new float[n * partition.featureCount()];
-        float[] y = new float[n * partition.labelCount()];
-        for (int i = 0; i < n; i++) {
-            partition.copyRow(order[from + i], x, y, i);
+        if (n < batchSize) {
+            Slot once = new Slot(n, partition.featureCount(), partition.labelCount());
+            return once.fill(partition, order, from);
         }
-        return new Batch(Nd4j.create(x, new long[]{n, partition.featureCount()}, 'c'),
-            Nd4j.create(y, new long[]{n, partition.labelCount()}, 'c'), n);
+        return slot.fill(partition, order, from);
+    }
+
+    /** One reusable full batch: heap staging arrays and the off-heap arrays DL4J reads. */
+    private static final class Slot {
+        private final float[] x;
+        private final float[] y;
+        private final Batch batch;
+
+        Slot(int n, int features, int labels) {
+            x = new float[n * features];
+            y = new float[n * labels];
+            batch = new Batch(Nd4j.create(DataType.FLOAT, new long[]{n, features}, 'c'),
+                Nd4j.create(DataType.FLOAT, new long[]{n, labels}, 'c'), n);
+        }
+
+        Batch fill(DataPartition partition, int[] order, int from) {
+            for (int i = 0; i < batch.size(); i++) {
+                partition.copyRow(order[from + i], x, y, i);
+            }
+            batch.features().data().setData(x); // one copy into the existing off-heap buffer
+            batch.labels().data().setData(y);
+            return batch;
+        }
     }
 
     public int epoch() { return epoch; }

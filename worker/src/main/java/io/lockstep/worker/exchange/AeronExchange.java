@@ -1,32 +1,51 @@
 package io.lockstep.worker.exchange;
 
 import io.lockstep.ps.GradientClient;
-import org.nd4j.linalg.api.buffer.DataType;
+import io.lockstep.ps.ExchangeSpec;
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.concurrent.TimeoutException;
 
 /**
  * The exchange through the Aeron parameter server: the gradient goes out straight from its
- * off-heap buffer and the average is written back over it (no Java-heap copy).
+ * off-heap buffer and the answer (average, or parameters with the optimizer on the server) is
+ * written back over the replica's own off-heap vector (no Java-heap copy).
  */
 public final class AeronExchange implements GradientExchange {
     private final GradientClient client;
-    private final int workers;
+    private final ExchangeSpec spec;
+    private UnsafeBuffer state; // placement server: where fetched optimizer state lands (allocated on first use)
 
-    public AeronExchange(GradientClient client, int workers) {
+    public AeronExchange(GradientClient client, ExchangeSpec spec) {
         this.client = client;
-        this.workers = workers;
+        this.spec = spec;
     }
 
     @Override
-    public void exchange(long step, INDArray gradient, int samples, float loss)
+    public void exchange(long step, INDArray gradient, INDArray params, int samples, float loss)
         throws TimeoutException, InterruptedException {
-        if (gradient.dataType() != DataType.FLOAT || gradient.offset() != 0) {
-            throw new IllegalArgumentException("the exchange needs a dense float32 vector at offset 0, got " + gradient.dataType()
-                + " at offset " + gradient.offset());
+        long g = GradientExchange.address(gradient, "gradient");
+        client.exchange(step, g, samples, loss, spec.serverOptimizer() ? GradientExchange.address(params, "parameter vector") : g);
+    }
+
+    @Override public boolean appliesOptimizer() { return spec.serverOptimizer(); }
+    @Override public boolean skipped() { return client.skipped(); }
+    @Override public double gradientNorm() { return client.gradientNorm(); }
+
+    @Override
+    public float[] optimizerState(long step) throws TimeoutException, InterruptedException {
+        int length = Math.toIntExact(spec.optimizer().stateLength());
+        if (state == null) {
+            state = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Math.max(1, length) * Float.BYTES, 64));
         }
-        client.exchange(step, gradient.data().address(), samples, loss);
+        client.fetchState(step, state.addressOffset());
+        float[] out = new float[length];
+        for (int i = 0; i < length; i++) {
+            out[i] = state.getFloat(i * Float.BYTES);
+        }
+        return out;
     }
 
     @Override public long totalSamples() { return client.totalSamples(); }
@@ -38,6 +57,6 @@ public final class AeronExchange implements GradientExchange {
     }
 
     @Override public int rank() { return client.rank(); }
-    @Override public int workers() { return workers; }
+    @Override public int workers() { return spec.workers(); }
     @Override public void close() { client.close(); }
 }

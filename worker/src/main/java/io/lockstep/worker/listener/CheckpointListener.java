@@ -73,7 +73,7 @@ public final class CheckpointListener implements TrainingListener {
     public static Checkpoint snapshot(Trainer trainer, RunIdentity identity) {
         TrainState s = trainer.state();
         return new Checkpoint(s.step(), s.epoch(), s.stepInEpoch(), s.seed(),
-            trainer.network().params().toFloatVector(), trainer.network().updaterState().toFloatVector(),
+            trainer.network().params().toFloatVector(), trainer.optimizerState(),
             identity.configDigest(), identity.configKeys(), identity.normalization(), serialize(s),
             System.currentTimeMillis());
     }

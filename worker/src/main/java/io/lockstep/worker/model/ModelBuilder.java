@@ -263,7 +263,10 @@ public final class ModelBuilder {
             Nd4j.getRandom().setSeed(ctx.seed()); // the new layer's weights are drawn here, from this thread's RNG
             tl.addLayer(outputLayer(ctx, nIn, spec.dropout()));
         }
-        return tl.build();
+        MultiLayerNetwork tuned = tl.build();
+        // the fine-tune configuration's weight decay lands in each layer twice too (see Optimizers): keep one
+        Optimizers.removeDuplicateRegularization(tuned.getLayerWiseConfigurations());
+        return tuned;
     }
 
     private static ComputationGraph fineTuneGraph(ComputationGraph orig, ModelSpec spec, ModelContext ctx) {
@@ -301,7 +304,9 @@ public final class ModelBuilder {
             tl.removeVertexKeepConnections(outName)
                 .addLayer(outName, outputLayer(ctx, nIn, spec.dropout()), pre, inputs);
         }
-        return tl.build();
+        ComputationGraph tuned = tl.build();
+        Optimizers.removeDuplicateRegularization(tuned.getConfiguration()); // DL4J doubles the weight decay here too
+        return tuned;
     }
 
     /** Names of a graph's layer vertices in topological order: what "the first k layers" counts. */

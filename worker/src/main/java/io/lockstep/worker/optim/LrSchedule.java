@@ -1,5 +1,6 @@
 package io.lockstep.worker.optim;
 
+import io.lockstep.ps.optim.StepRate;
 import io.lockstep.worker.optim.ScheduleSpec.Kind;
 import org.nd4j.linalg.schedule.ISchedule;
 import org.nd4j.shade.jackson.annotation.JsonAutoDetect;
@@ -28,13 +29,16 @@ import java.util.Objects;
  * Cosine reaches {@code minLr} at {@code t = totalSteps} (one past the last step, as PyTorch's
  * CosineAnnealingLR with {@code T_max = totalSteps - W}) and stays there if training runs longer.
  *
+ * <p>It is also the parameter server's {@link StepRate}: a shard applying the optimizer reads the same rate
+ * at the same global step.
+ *
  * <p>It is immutable and serializes into the model JSON (shaded Jackson, {@code "@class"} type
  * property inherited from {@link ISchedule}, fields by name), so the class name and the JSON property
  * names are part of the saved-model format: rename neither without a migration.
  */
 @JsonAutoDetect(fieldVisibility = JsonAutoDetect.Visibility.ANY, getterVisibility = JsonAutoDetect.Visibility.NONE,
     isGetterVisibility = JsonAutoDetect.Visibility.NONE, setterVisibility = JsonAutoDetect.Visibility.NONE)
-public final class LrSchedule implements ISchedule {
+public final class LrSchedule implements ISchedule, StepRate {
     @Serial
     private static final long serialVersionUID = 1L;
 
@@ -101,6 +105,7 @@ public final class LrSchedule implements ISchedule {
     }
 
     /** The learning rate at global step {@code step} (0-based); the formulas are in the class comment. */
+    @Override
     public double rate(long step) {
         if (step < 0) {
             throw new IllegalArgumentException("step must be >= 0, got " + step);

@@ -5,12 +5,14 @@ import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.exchange.GradientExchange;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.model.Network;
+import io.lockstep.worker.optim.ClippingSpec;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
+import java.util.function.UnaryOperator;
 
 /**
  * One replica's synchronous step on a {@link TrainState}: compute the gradient of this worker's
@@ -23,6 +25,7 @@ import java.util.concurrent.TimeoutException;
  */
 public final class Trainer {
     /** All-gather rounds are numbered by step and purpose, so they never collide and always increase. */
+    public static final int ROUND_TIMELINE = 0;
     public static final int ROUND_VALIDATION = 1;
     public static final int ROUND_NON_FINITE = 2;
     public static final int ROUND_DECISION = 3;
@@ -35,7 +38,11 @@ public final class Trainer {
     private final INDArray gradient;
     private INDArray accumulator; // sum of n_i * mean_i over micro-batches (only with accumulation)
     private String stopReason;
+    private UnaryOperator<float[]> serverStateToDl4j = UnaryOperator.identity();
+    private long stateStep = -1;  // the step whose server-side optimizer state is cached
+    private float[] stateCache;
     private long dataNs, computeNs, exchangeNs, applyNs, samples;
+    private final StepClock clock = new StepClock();
 
     public Trainer(Network network, GradientExchange exchange, TrainerOptions options, TrainState state) {
         this.network = network;
@@ -52,6 +59,7 @@ public final class Trainer {
 
     /** Runs one synchronous step, drawing {@code accumulate_steps} batches from {@code batches}. */
     public StepResult step(BatchSource batches) throws TimeoutException, InterruptedException {
+        clock.stepStarting();
         long step = state.step();
         int epoch = state.epoch();
         // dropout masks depend on seed, step and rank only: a resumed run draws the same ones
@@ -80,21 +88,33 @@ public final class Trainer {
         float localLoss = n == 0 ? 0f : (float) (lossSum / n);
         boolean localFinite = n == 0 || Float.isFinite(localLoss) && finite(gradient);
         // a NaN loss tells every worker (through the server's weighted mean) that someone's gradient broke
-        exchange.exchange(step, gradient, n, localFinite ? localLoss : Float.NaN);
+        exchange.exchange(step, gradient, network.params(), n, localFinite ? localLoss : Float.NaN);
         long t3 = System.nanoTime();
         exchangeNs += t3 - t2;
         samples += n;
 
         float loss = exchange.meanLoss();
         double norm = Double.NaN;
-        boolean finite = Float.isFinite(loss) && finite(gradient);
-        if (finite) {
-            norm = options.clipping().apply(gradient); // the same averaged gradient, so the same clip, everywhere
-            network.applyUpdate(step, epoch);
+        boolean finite;
+        if (exchange.appliesOptimizer()) {
+            // the server checked, clipped and applied the mean gradient: the new parameters are in place
+            finite = !exchange.skipped();
+            if (finite) {
+                norm = options.clipping().mode() == ClippingSpec.Mode.NORM ? exchange.gradientNorm() : Double.NaN;
+                network.setCounters(Math.toIntExact(step + 1), epoch);
+            }
         } else {
+            finite = Float.isFinite(loss) && finite(gradient);
+            if (finite) {
+                norm = options.clipping().apply(gradient); // the same averaged gradient, so the same clip, everywhere
+                network.applyUpdate(step, epoch);
+            }
+        }
+        if (!finite) {
             onNonFinite(step, epoch, localFinite);
         }
         applyNs += System.nanoTime() - t3;
+        clock.stepEnded(step, dataNs, computeNs, exchangeNs, applyNs);
         state.advance(options.stepsPerEpoch(), !finite);
         return new StepResult(step, epoch, n, exchange.totalSamples(), loss, norm, !finite);
     }
@@ -165,6 +185,39 @@ public final class Trainer {
 
     List<TrainingListener> listeners() { return listeners; }
 
+    /**
+     * How the server's slot-major optimizer state maps to DL4J's updater-state layout (what checkpoints
+     * store, so either placement resumes from them); identity when the two coincide.
+     */
+    public Trainer serverStateLayout(UnaryOperator<float[]> toDl4j) {
+        this.serverStateToDl4j = toDl4j;
+        return this;
+    }
+
+    /**
+     * The optimizer state after the last step, in DL4J's updater-state layout: the replica's own, or
+     * (placement server) fetched from the server once per step.
+     */
+    public float[] optimizerState() {
+        if (!exchange.appliesOptimizer()) {
+            INDArray own = network.updaterState();
+            return own.isEmpty() ? new float[0] : own.toFloatVector(); // plain SGD keeps none
+        }
+        long last = state.step() - 1;
+        if (stateCache == null || stateStep != last) {
+            try {
+                stateCache = serverStateToDl4j.apply(exchange.optimizerState(last));
+            } catch (TimeoutException e) {
+                throw new IllegalStateException("rank " + rank() + ": " + e.getMessage(), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("rank " + rank() + " interrupted fetching the optimizer state", e);
+            }
+            stateStep = last;
+        }
+        return stateCache.clone();
+    }
+
     public Network network() { return network; }
     public GradientExchange exchange() { return exchange; }
     public TrainerOptions options() { return options; }
@@ -173,6 +226,9 @@ public final class Trainer {
     public int workers() { return exchange.workers(); }
     /** Samples this replica trained on in this run. */
     public long samples() { return samples; }
+
+    /** Each step's phase times since the timeline listener last shipped them. */
+    public StepClock clock() { return clock; }
 
     /** Seconds this replica spent waiting for data, computing, exchanging and applying. */
     public StepTimes times() {

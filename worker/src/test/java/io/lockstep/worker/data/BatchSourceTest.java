@@ -51,6 +51,24 @@ class BatchSourceTest {
     }
 
     @Test
+    void fullBatchesTakeTurnsInTwoBuffersAndAShortLastBatchHasItsOwn() throws Exception {
+        try (BatchSource source = new BatchSource(numbered(25), 8, 4, 1, false, 0)) {
+            Batch b0 = source.next();
+            assertEquals(0, b0.features().getInt(0, 0));
+            Batch b1 = source.next();
+            assertNotSame(b0.features(), b1.features(), "the next batch fills while this one trains");
+            Batch b2 = source.next();
+            assertSame(b0.features(), b2.features(), "the buffer of the step before last is reused");
+            assertSame(b0.labels(), b2.labels());
+            assertEquals(16, b2.features().getInt(0, 0), "and holds its own rows");
+            Batch last = source.next();
+            assertEquals(1, last.size());
+            assertNotSame(b1.features(), last.features());
+            assertEquals(24, last.features().getInt(0, 0));
+        }
+    }
+
+    @Test
     void withoutShuffleBatchesFollowShardOrder() throws Exception {
         List<Integer> rows = epochs(numbered(25), 8, 4, 1, false, 1).get(0);
         for (int i = 0; i < 25; i++) {

@@ -1,5 +1,7 @@
 package io.lockstep.worker.model;
 
+import io.lockstep.worker.optim.OptimizerSpec;
+import io.lockstep.worker.optim.Optimizers;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.dropout.Dropout;
@@ -17,6 +19,8 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.learning.regularization.L2Regularization;
+import org.nd4j.linalg.learning.regularization.Regularization;
+import org.nd4j.linalg.learning.regularization.WeightDecay;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 import java.io.File;
@@ -167,6 +171,24 @@ class FineTuneTest {
         double d = TestData.maxDiff(dl4jFit.params(), direct.params());
         assertTrue(d <= 1e-6, "manual steps vs DL4J fit: max abs difference " + d);
         TestData.assertLearns(worker, 3, 1, 30, 32, 0.95); // digit mod 3 through a frozen first layer: slower
+    }
+
+    /** DL4J's transfer learning lists the job's weight decay twice in every layer, like its builder: kept once. */
+    @Test
+    void weightDecayIsAppliedOnce() throws IOException {
+        ModelContext adamW = new ModelContext(64, 3, "classification", null, b -> Optimizers.configure(b,
+            OptimizerSpec.builder(OptimizerSpec.Type.ADAMW, 1e-3).weightDecay(0.05).build(), 1, 10), 99);
+        List<Regularization> once = List.of(new WeightDecay(0.05, true));
+        MultiLayerNetwork tuned = (MultiLayerNetwork) ModelBuilder.build(
+            ModelSpec.mlp(null, null).withInitFrom(savedMlp().getPath(), 1, true), adamW);
+        for (int i = 1; i < 3; i++) {
+            assertEquals(once, ((BaseLayer) tuned.getLayerWiseConfigurations().getConf(i).getLayer()).getRegularization());
+        }
+        ComputationGraph graph = (ComputationGraph) ModelBuilder.build(
+            ModelSpec.mlp(null, null).withInitFrom(savedGraph().getPath(), 1, true), adamW);
+        for (String name : List.of("h2", "out")) {
+            assertEquals(once, ((BaseLayer) graph.getLayer(name).conf().getLayer()).getRegularization());
+        }
     }
 
     @Test

@@ -6,12 +6,20 @@ import io.lockstep.ps.GradientClient;
 import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.ShardLayout;
 import io.lockstep.ps.StepListener;
+import io.lockstep.ps.optim.ParamRoles;
+import io.lockstep.ps.optim.ServerOptimizer;
+import io.lockstep.ps.optim.UpdateRule;
 import io.lockstep.worker.data.Batch;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.DataPartition;
 import io.lockstep.worker.data.Digits;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.exchange.AeronExchange;
+import io.lockstep.worker.exchange.GradientExchange;
+import io.lockstep.worker.exchange.GroupExchange;
+import io.lockstep.worker.exchange.InProcessExchange;
+import io.lockstep.worker.exchange.LocalExchange;
+import io.lockstep.worker.exchange.LocalGroup;
 import io.lockstep.worker.model.Models;
 import io.lockstep.worker.model.Network;
 import io.lockstep.worker.optim.ClippingSpec;
@@ -68,7 +76,7 @@ class TrainerTest {
     }
 
     /** One replica's result: its final parameters and the trainer it ran. */
-    record Run(float[] params, Trainer trainer) {
+    record Run(float[] params, Trainer trainer, float[] optimizerState) {
     }
 
     /**
@@ -77,11 +85,26 @@ class TrainerTest {
      */
     static List<Run> train(String json, float[] init, List<Sample> data, int workers, int batch,
                            TrainerOptions options) throws Exception {
+        return train(json, init, data, workers, batch, options, null);
+    }
+
+    /** As above; with {@code serverOptimizer} the shards apply the optimizer (placement server). */
+    static List<Run> train(String json, float[] init, List<Sample> data, int workers, int batch,
+                           TrainerOptions options, ServerOptimizer serverOptimizer) throws Exception {
+        return train(json, init, data, workers, batch, options, serverOptimizer, false);
+    }
+
+    /** As above; {@code grouped}: the workers, all in this JVM, reduce locally first ({@link LocalGroup}). */
+    static List<Run> train(String json, float[] init, List<Sample> data, int workers, int batch,
+                           TrainerOptions options, ServerOptimizer serverOptimizer, boolean grouped) throws Exception {
+        int[] everyRank = java.util.stream.IntStream.range(0, workers).toArray();
         ShardLayout layout = new ShardLayout(init.length, 2, 200); // small chunks: many frames per step
         ExchangeSpec ex = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, workers,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", 4 << 20, ExchangeSpec.DEFAULT_MTU, 30_000, 0);
+            ExchangeSpec.Transport.UDP, "127.0.0.1", 4 << 20, ExchangeSpec.DEFAULT_MTU, 30_000, 0)
+            .withOptimizer(serverOptimizer);
         ExecutorService pool = Executors.newFixedThreadPool(workers);
-        try (ParameterServer server = ParameterServer.start(aeron.aeron(), ex, StepListener.NONE)) {
+        try (ParameterServer server = ParameterServer.start(aeron.aeron(), ex, StepListener.NONE,
+            io.lockstep.ps.GatherListener.NONE, init, null)) {
             List<Future<Run>> futures = new ArrayList<>();
             for (int r = 0; r < workers; r++) {
                 int rank = r;
@@ -89,12 +112,17 @@ class TrainerTest {
                     try (GradientClient client = new GradientClient(aeron.aeron(), ex, rank, "127.0.0.1")) {
                         client.awaitConnected();
                         Network net = Network.fromJson(json, init);
-                        Trainer trainer = new Trainer(net, new AeronExchange(client, workers), options, new TrainState(5));
+                        GradientExchange exchange = new AeronExchange(client, ex);
+                        if (grouped) {
+                            exchange = new GroupExchange(LocalGroup.join(ex.jobId(), everyRank), exchange, 30_000);
+                        }
+                        Trainer trainer = new Trainer(net, exchange, options, new TrainState(5));
                         try (BatchSource batches = new BatchSource(Digits.stride(data, rank, workers), batch,
                             options.batchesPerEpoch(), 5, false, 0)) {
                             TrainingLoop.run(trainer, batches);
                         }
-                        return new Run(net.params().toFloatVector(), trainer);
+                        // rank 0's optimizer state, as a checkpoint would take it (placement server: from the server)
+                        return new Run(net.params().toFloatVector(), trainer, rank == 0 ? trainer.optimizerState() : null);
                     }
                 }));
             }
@@ -105,6 +133,64 @@ class TrainerTest {
             return results;
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    /** The same replicas, all in this JVM with nothing on the wire ({@link InProcessExchange}); steps reported. */
+    static List<Run> trainInProcess(String json, float[] init, List<Sample> data, int workers, int batch,
+                                    TrainerOptions options, ServerOptimizer serverOptimizer, List<long[]> steps)
+        throws Exception {
+        long job = ThreadLocalRandom.current().nextLong();
+        int[] everyRank = java.util.stream.IntStream.range(0, workers).toArray();
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        try (var registration = io.lockstep.ps.JobListeners.register(job,
+            (step, samples, loss, t) -> steps.add(new long[]{step, samples}), io.lockstep.ps.GatherListener.NONE)) {
+            io.lockstep.ps.JobListeners listeners = io.lockstep.ps.JobListeners.find(job);
+            List<Future<Run>> futures = new ArrayList<>();
+            for (int r = 0; r < workers; r++) {
+                int rank = r;
+                futures.add(pool.submit(() -> {
+                    LocalGroup group = LocalGroup.join(job, everyRank);
+                    LocalExchange leader = rank == 0 ? new LocalExchange(serverOptimizer, null, listeners) : null;
+                    try (InProcessExchange exchange = new InProcessExchange(group, rank, workers, serverOptimizer != null,
+                        leader, listeners, 30_000)) {
+                        Network net = Network.fromJson(json, init);
+                        Trainer trainer = new Trainer(net, exchange, options, new TrainState(5));
+                        try (BatchSource batches = new BatchSource(Digits.stride(data, rank, workers), batch,
+                            options.batchesPerEpoch(), 5, false, 0)) {
+                            TrainingLoop.run(trainer, batches);
+                        }
+                        return new Run(net.params().toFloatVector(), trainer, rank == 0 ? trainer.optimizerState() : null);
+                    }
+                }));
+            }
+            List<Run> results = new ArrayList<>();
+            for (Future<Run> f : futures) {
+                results.add(f.get(120, TimeUnit.SECONDS));
+            }
+            return results;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void workersAllInOneJvmExchangeInMemoryAndTakeTheServersSteps() throws Exception {
+        String json = mlp("adam", 0.01);
+        float[] init = initialParams(json);
+        List<Sample> rows = Digits.load().subList(0, 1000); // uneven: 334, 333, 333
+        TrainerOptions options = new TrainerOptions(2, 21, 1, ClippingSpec.NONE, false);
+        for (ServerOptimizer placement : java.util.Arrays.asList(null, serverAdam(init.length))) {
+            List<long[]> steps = new java.util.concurrent.CopyOnWriteArrayList<>();
+            List<Run> memory = trainInProcess(json, init, rows, 3, 16, options, placement, steps);
+            List<Run> wire = train(json, init, rows, 3, 16, options, placement, false);
+            for (Run r : memory) {
+                assertArrayEquals(memory.get(0).params(), r.params(), "replicas diverged");
+            }
+            assertMaxDiff(wire.get(0).params(), memory.get(0).params(), 1e-5);
+            assertMaxDiff(wire.get(0).optimizerState(), memory.get(0).optimizerState(), 1e-5);
+            assertEquals(42, steps.size(), "every step reported to the driver's listener");
+            assertEquals(48, steps.get(0)[1], "samples of a step, all workers");
         }
     }
 
@@ -166,6 +252,69 @@ class TrainerTest {
         assertMaxDiff(plain.params().toFloatVector(), net.params().toFloatVector(), 1e-5);
         assertEquals(25, trainer.state().step());
         assertEquals(1, trainer.state().epoch());
+    }
+
+    /** Adam(0.01) as the shards run it; the MLP has no penalties, so weights and biases are alike. */
+    static ServerOptimizer serverAdam(int params) {
+        return new ServerOptimizer(new UpdateRule(UpdateRule.Kind.ADAM, step -> 0.01, 0, false, 0.9, 0.999, 1e-8, 0,
+            0, 0, 0, UpdateRule.Clip.NONE, 0), ParamRoles.allWeights(params));
+    }
+
+    @Test
+    void theOptimizerOnTheServerTakesTheReplicasStepsFor100Steps() throws Exception {
+        String json = mlp("adam", 0.01);
+        float[] init = initialParams(json);
+        TrainerOptions hundred = new TrainerOptions(4, 25, 1, ClippingSpec.NONE, false);
+        List<Run> server = train(json, init, digits, 2, 16, hundred, serverAdam(init.length));
+        List<Run> replica = train(json, init, digits, 2, 16, hundred);
+        assertArrayEquals(server.get(0).params(), server.get(1).params(), "replicas diverged");
+        assertEquals(100, server.get(0).trainer().state().step());
+        assertMaxDiff(replica.get(0).params(), server.get(0).params(), 1e-5);
+        assertTrue(maxDiff(init, server.get(0).params()) > 1e-2, "training must have moved the parameters");
+        // the state a checkpoint takes is the server's, and it is DL4J's (one Adam block: m then v)
+        float[] serverState = server.get(0).optimizerState();
+        float[] replicaState = replica.get(0).optimizerState();
+        assertEquals(replicaState.length, serverState.length);
+        assertMaxDiff(replicaState, serverState, 1e-5);
+    }
+
+    @Test
+    void oneWorkerWithTheOptimizerOnTheServerPaysNoExchangeAndTakesDl4jsSteps() throws Exception {
+        String json = mlp("adam", 0.01);
+        float[] init = initialParams(json);
+        Network net = Network.fromJson(json, init);
+        Trainer trainer = new Trainer(net, new io.lockstep.worker.exchange.LocalExchange(serverAdam(init.length), null),
+            new TrainerOptions(4, 25, 1, ClippingSpec.NONE, false), new TrainState(5));
+        try (BatchSource batches = new BatchSource(Digits.stride(digits, 0, 1), 32, 25, 0, false, 0)) {
+            TrainingLoop.run(trainer, batches);
+        }
+        MultiLayerNetwork plain = new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json));
+        plain.init(Nd4j.create(init, new long[]{1, init.length}, 'c'), true);
+        try (BatchSource batches = new BatchSource(Digits.stride(digits, 0, 1), 32, 25, 0, false, 0)) {
+            for (int s = 0; s < 100; s++) {
+                Batch b = batches.next();
+                plain.fit(new DataSet(b.features(), b.labels()));
+            }
+        }
+        assertMaxDiff(plain.params().toFloatVector(), net.params().toFloatVector(), 1e-5);
+        assertMaxDiff(plain.getUpdater().getStateViewArray().toFloatVector(), trainer.optimizerState(), 1e-5);
+    }
+
+    @Test
+    void workersOfOneJvmReducingLocallyFirstTakeTheSameSteps() throws Exception {
+        String json = mlp("adam", 0.01);
+        float[] init = initialParams(json);
+        // uneven shards (1000 rows over 3): the group's sample count, not its size, weighs its mean
+        List<Sample> rows = Digits.load().subList(0, 1000);
+        TrainerOptions options = new TrainerOptions(2, 21, 1, ClippingSpec.NONE, false);
+        for (ServerOptimizer placement : java.util.Arrays.asList(null, serverAdam(init.length))) {
+            List<Run> grouped = train(json, init, rows, 3, 16, options, placement, true);
+            List<Run> alone = train(json, init, rows, 3, 16, options, placement, false);
+            assertArrayEquals(grouped.get(0).params(), grouped.get(1).params(), "replicas diverged");
+            assertArrayEquals(grouped.get(0).params(), grouped.get(2).params(), "replicas diverged");
+            assertMaxDiff(alone.get(0).params(), grouped.get(0).params(), 1e-5);
+            assertEquals(alone.get(0).trainer().state().step(), grouped.get(0).trainer().state().step());
+        }
     }
 
     @Test

@@ -1,0 +1,269 @@
+package io.lockstep.worker.exchange;
+
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.AtomicBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The workers of one job that share a JVM: before anything crosses a wire, the lowest rank among them
+ * (the leader) combines their batch means into one sample-weighted mean in shared memory, and only that
+ * goes to the parameter server; the others contribute empty frames, which keep the server's per-rank
+ * bookkeeping (and its deadlines) as they were. The server's weighting by samples is unchanged: the
+ * leader's frame carries the group's sample count and loss.
+ *
+ * <p>Each member posts the address, sample count and loss of its gradient for a step into its own slot
+ * (an Agrona {@link AtomicBuffer}, one cache line per member; the step written last with release
+ * semantics); the leader waits, with the job's stall budget as deadline, until every slot shows the step.
+ * A member may not touch its gradient again before the answer to the step is back, which cannot happen
+ * before the leader has sent, hence read, the sum: no second handshake is needed.
+ */
+public final class LocalGroup {
+    private static final Map<Long, LocalGroup> GROUPS = new ConcurrentHashMap<>();
+    private static final int SLOT = 64;
+    private static final int ADDRESS = 8;
+    private static final int SAMPLES = 16;
+    private static final int LOSS = 20;
+    // the leader's slot also carries the answer, for a group that is the whole job (InProcessExchange)
+    private static final int RESULT = 24;   // long: address of the answer vector
+    private static final int DONE = 32;     // long: step whose answer is ready (release)
+    private static final int ACK = 40;      // long, each member's slot: step whose answer it has copied
+    private static final int TOTAL = 48;    // int: samples of the step, all workers
+    private static final int MEAN_LOSS = 52;
+    private static final int NORM = 56;
+    private static final int SKIPPED = 60;
+
+    private final long jobId;
+    private final int[] ranks; // in order; ranks[0] leads
+    private final AtomicBuffer slots;
+    private final UnsafeBuffer sum = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer member = new UnsafeBuffer(0, 0);
+    private int open;
+
+    private LocalGroup(long jobId, int[] ranks) {
+        this.jobId = jobId;
+        this.ranks = ranks;
+        this.slots = new UnsafeBuffer(BufferUtil.allocateDirectAligned(ranks.length * SLOT, SLOT));
+        for (int i = 0; i < ranks.length; i++) {
+            slots.putLongVolatile(i * SLOT, -1);
+            slots.putLongVolatile(i * SLOT + DONE, -1);
+            slots.putLongVolatile(i * SLOT + ACK, -1);
+        }
+    }
+
+    /** The group of {@code ranks} (this JVM's ranks of the job, the same array on every member), joined once per member. */
+    public static LocalGroup join(long jobId, int[] ranks) {
+        int[] sorted = ranks.clone();
+        Arrays.sort(sorted);
+        LocalGroup group = GROUPS.computeIfAbsent(jobId, id -> new LocalGroup(id, sorted));
+        if (!Arrays.equals(group.ranks, sorted)) {
+            throw new IllegalStateException("job " + Long.toHexString(jobId) + ": this JVM's ranks are "
+                + Arrays.toString(group.ranks) + ", a task claims " + Arrays.toString(sorted));
+        }
+        synchronized (group) {
+            group.open++;
+        }
+        return group;
+    }
+
+    /** A member is done; the last one removes the group. */
+    void leave() {
+        synchronized (this) {
+            if (--open == 0) {
+                GROUPS.remove(jobId, this);
+            }
+        }
+    }
+
+    public int size() { return ranks.length; }
+
+    /** True for the lowest rank, which reduces and sends for the group. */
+    public boolean leads(int rank) { return ranks[0] == rank; }
+
+    int index(int rank) {
+        int i = Arrays.binarySearch(ranks, rank);
+        if (i < 0) {
+            throw new IllegalArgumentException("rank " + rank + " is not in this JVM's group " + Arrays.toString(ranks));
+        }
+        return i;
+    }
+
+    /** A member's gradient (batch mean of {@code samples} samples) for {@code step} is ready at {@code address}. */
+    void post(int rank, long step, long address, int samples, float loss) {
+        int at = index(rank) * SLOT;
+        slots.putLong(at + ADDRESS, address);
+        slots.putInt(at + SAMPLES, samples);
+        slots.putFloat(at + LOSS, loss);
+        slots.putLongOrdered(at, step);
+    }
+
+    /**
+     * The leader: waits for every member's gradient of {@code step}, then overwrites its own vector
+     * ({@code n} floats at {@code address}, already posted) with the group's sample-weighted mean, summed
+     * in rank order. Returns the group's samples; {@link #loss()} then holds the group's weighted loss
+     * (NaN if any member's was).
+     */
+    long reduce(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + timeoutNs;
+        for (int i = 1; i < ranks.length; i++) {
+            for (int spins = 0; slots.getLongVolatile(i * SLOT) != step; spins++) {
+                if (Thread.interrupted()) {
+                    throw new InterruptedException("rank " + ranks[0] + " step " + step + ": waiting for rank "
+                        + ranks[i] + " of this JVM");
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw new TimeoutException("rank " + ranks[0] + " step " + step + ": no gradient from rank "
+                        + ranks[i] + " (same JVM) within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+                }
+                pause(spins);
+            }
+        }
+        long total = 0;
+        double lossSum = 0;
+        for (int i = 0; i < ranks.length; i++) {
+            int s = slots.getInt(i * SLOT + SAMPLES);
+            total += s;
+            lossSum += s == 0 ? 0 : (double) slots.getFloat(i * SLOT + LOSS) * s;
+        }
+        loss = total == 0 ? 0f : (float) (lossSum / total);
+        if (total == 0) {
+            return 0;
+        }
+        sum.wrap(address, n * Float.BYTES);
+        float own = (float) slots.getInt(SAMPLES);
+        for (int o = 0, end = n * Float.BYTES; o < end; o += Float.BYTES) {
+            sum.putFloat(o, sum.getFloat(o) * own);
+        }
+        for (int i = 1; i < ranks.length; i++) {
+            float w = slots.getInt(i * SLOT + SAMPLES);
+            if (w == 0) {
+                continue;
+            }
+            member.wrap(slots.getLong(i * SLOT + ADDRESS), n * Float.BYTES);
+            for (int o = 0, end = n * Float.BYTES; o < end; o += Float.BYTES) {
+                sum.putFloat(o, sum.getFloat(o) + w * member.getFloat(o));
+            }
+        }
+        float divisor = total;
+        for (int o = 0, end = n * Float.BYTES; o < end; o += Float.BYTES) {
+            sum.putFloat(o, sum.getFloat(o) / divisor);
+        }
+        return total;
+    }
+
+    private float loss;
+
+    /** The group's weighted loss of the last {@link #reduce}. */
+    float loss() { return loss; }
+
+    // ------------------------------------------------------------------ the whole job in this JVM
+
+    /** The leader: the answer to {@code step} is at {@code address}; the members may copy it. */
+    void publish(long step, long address, long total, float meanLoss, boolean skipped, double norm) {
+        slots.putLong(RESULT, address);
+        slots.putInt(TOTAL, Math.toIntExact(total));
+        slots.putFloat(MEAN_LOSS, meanLoss);
+        slots.putFloat(NORM, (float) norm);
+        slots.putInt(SKIPPED, skipped ? 1 : 0);
+        slots.putLongOrdered(DONE, step);
+    }
+
+    /** A member: waits for the leader's answer to {@code step}; returns its address. */
+    long awaitAnswer(int rank, long step, long timeoutNs) throws TimeoutException, InterruptedException {
+        await(DONE, step, rank, ranks[0], timeoutNs, "the answer from rank");
+        return slots.getLong(RESULT);
+    }
+
+    long total() { return slots.getInt(TOTAL); }
+    float meanLoss() { return slots.getFloat(MEAN_LOSS); }
+    double norm() { return slots.getFloat(NORM); }
+    boolean skipped() { return slots.getInt(SKIPPED) != 0; }
+
+    /** A member has copied the answer to {@code step}: the leader may write its vectors again. */
+    void ack(int rank, long step) {
+        slots.putLongOrdered(index(rank) * SLOT + ACK, step);
+    }
+
+    /** The leader: waits until every member has copied the answer to {@code step}. */
+    void awaitAcks(long step, long timeoutNs) throws TimeoutException, InterruptedException {
+        for (int i = 1; i < ranks.length; i++) {
+            await(i * SLOT + ACK, step, ranks[0], ranks[i], timeoutNs, "a copy of the answer by rank");
+        }
+    }
+
+    private void await(int at, long step, int waiter, int waitedFor, long timeoutNs, String what)
+        throws TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + timeoutNs;
+        for (int spins = 0; slots.getLongVolatile(at) != step; spins++) {
+            if (Thread.interrupted()) {
+                throw new InterruptedException("rank " + waiter + " step " + step + ": waiting for " + what + " "
+                    + waitedFor + " (same JVM)");
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new TimeoutException("rank " + waiter + " step " + step + ": no " + what + " " + waitedFor
+                    + " (same JVM) within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+            }
+            pause(spins);
+        }
+    }
+
+    /** Spins briefly (the answer is usually microseconds away), then parks: waiters must not starve the cores. */
+    private static void pause(int spins) {
+        if (spins < 200) {
+            Thread.onSpinWait();
+        } else {
+            LockSupport.parkNanos(spins < 2_000 ? 1_000 : 50_000);
+        }
+    }
+
+    private final Map<Long, Round> rounds = new ConcurrentHashMap<>();
+
+    /** One all-gather round in memory: every member's blob, and how many have taken the result. */
+    private static final class Round {
+        final byte[][] blobs;
+        final java.util.concurrent.atomic.AtomicInteger in = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicInteger out = new java.util.concurrent.atomic.AtomicInteger();
+
+        Round(int size) {
+            blobs = new byte[size][];
+        }
+    }
+
+    /** All-gather among the members (the whole job): every rank's blob of {@code round}, by position in the group. */
+    byte[][] gather(int rank, long round, byte[] blob, long timeoutNs) throws TimeoutException, InterruptedException {
+        Round r = rounds.computeIfAbsent(round, k -> new Round(ranks.length));
+        r.blobs[index(rank)] = blob.clone();
+        r.in.incrementAndGet(); // a volatile write after the blob: whoever sees the count sees the blob
+        long deadline = System.nanoTime() + timeoutNs;
+        while (r.in.get() < ranks.length) {
+            if (Thread.interrupted()) {
+                throw new InterruptedException("rank " + rank + " gather round " + round);
+            }
+            if (System.nanoTime() - deadline > 0) {
+                StringBuilder missing = new StringBuilder();
+                for (int i = 0; i < ranks.length; i++) {
+                    if (r.blobs[i] == null) {
+                        missing.append(missing.length() == 0 ? "" : ",").append(ranks[i]);
+                    }
+                }
+                throw new TimeoutException("rank " + rank + " gather round " + round + ": no blob from rank(s) "
+                    + missing + " (same JVM) within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+            }
+            LockSupport.parkNanos(10_000);
+        }
+        byte[][] out = new byte[ranks.length][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = r.blobs[i].clone();
+        }
+        if (r.out.incrementAndGet() == ranks.length) {
+            rounds.remove(round);
+        }
+        return out;
+    }
+}

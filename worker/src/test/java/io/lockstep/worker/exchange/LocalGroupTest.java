@@ -1,0 +1,71 @@
+package io.lockstep.worker.exchange;
+
+import org.agrona.BufferUtil;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeoutException;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The in-JVM reduction on its own: weights, the loss, a missing member, membership. */
+class LocalGroupTest {
+
+    private static UnsafeBuffer vector(float... values) {
+        UnsafeBuffer b = new UnsafeBuffer(BufferUtil.allocateDirectAligned(values.length * 4, 64));
+        for (int i = 0; i < values.length; i++) {
+            b.putFloat(i * 4, values[i]);
+        }
+        return b;
+    }
+
+    @Test
+    void theLeaderHoldsTheSampleWeightedMeanOfItsGroup() throws Exception {
+        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{4, 2, 7});
+        UnsafeBuffer r2 = vector(1, 2, 3);
+        UnsafeBuffer r4 = vector(4, 5, 6);
+        UnsafeBuffer r7 = vector(100, 100, 100);
+        group.post(4, 0, r4.addressOffset(), 3, 0.5f);
+        group.post(7, 0, r7.addressOffset(), 0, Float.NaN); // an exhausted rank: weight 0, its NaN loss too
+        group.post(2, 0, r2.addressOffset(), 1, 1.5f);
+        assertTrue(group.leads(2));
+        assertEquals(4, group.reduce(0, r2.addressOffset(), 3, 1_000_000_000L));
+        assertEquals((1 * 1 + 3 * 4) / 4f, r2.getFloat(0));
+        assertEquals((1 * 3 + 3 * 6) / 4f, r2.getFloat(8));
+        assertEquals((1.5f + 3 * 0.5f) / 4f, group.loss(), 1e-7);
+    }
+
+    @Test
+    void aMemberWithANonFiniteLossMakesTheGroupsLossNaN() throws Exception {
+        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 1});
+        UnsafeBuffer a = vector(1);
+        UnsafeBuffer b = vector(2);
+        group.post(1, 5, b.addressOffset(), 2, Float.NaN);
+        group.post(0, 5, a.addressOffset(), 2, 0.1f);
+        group.reduce(5, a.addressOffset(), 1, 1_000_000_000L);
+        assertTrue(Float.isNaN(group.loss()));
+    }
+
+    @Test
+    void theLeaderWaitsForAMissingMemberOnlyUntilTheDeadlineAndNamesIt() {
+        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 3});
+        UnsafeBuffer a = vector(1);
+        group.post(0, 9, a.addressOffset(), 1, 0f);
+        group.post(3, 8, vector(1).addressOffset(), 1, 0f); // an older step does not count
+        TimeoutException e = assertThrows(TimeoutException.class,
+            () -> group.reduce(9, a.addressOffset(), 1, 200_000_000L));
+        assertTrue(e.getMessage().contains("rank 0 step 9: no gradient from rank 3 (same JVM)"), e.getMessage());
+    }
+
+    @Test
+    void tasksOfOneJobMustAgreeOnTheGroupAndTheLastToLeaveRemovesIt() {
+        long job = ThreadLocalRandom.current().nextLong();
+        LocalGroup first = LocalGroup.join(job, new int[]{1, 0});
+        assertSame(first, LocalGroup.join(job, new int[]{0, 1}));
+        assertThrows(IllegalStateException.class, () -> LocalGroup.join(job, new int[]{0, 2}));
+        first.leave();
+        first.leave();
+        assertNotSame(first, LocalGroup.join(job, new int[]{0, 1}), "a new group once every member left");
+    }
+}
