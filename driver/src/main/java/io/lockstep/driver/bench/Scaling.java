@@ -129,7 +129,8 @@ public final class Scaling implements Callable<Integer> {
     /**
      * Fits latency and host rate to exchanges of the MLP's gradient, 1M and 4M floats with 1, 2 and 4
      * clients here, takes the compute time per sample (data + gradient + update) from the 1-worker MNIST
-     * run, and compares the model's step time with 1-, 2- and 4-worker runs (per-worker batch fixed, as
+     * run (every run through the parameter server, {@code ps.local_reduction: false}, with
+     * {@code optimizer.placement: replica}: the averaging exchange the benchmark times), and compares the model's step time with 1-, 2- and 4-worker runs (per-worker batch fixed, as
      * in the model). All on one host: the server's host is the busiest, it moves N × G each way, and N
      * workers share the cores (compute × max(1, N / cores)). Every figure is the median of
      * {@code --rounds} interleaved rounds (this machine's load drifts between measurements).
@@ -215,6 +216,10 @@ public final class Scaling implements Callable<Integer> {
         c.epochs = 1;
         c.shuffle = true;
         c.ps.transport = transport;
+        // what the model describes and bench-exchange measures: every worker's gradient through the
+        // parameter server (no in-JVM reduction first), averages back, each replica applying the step
+        c.ps.localReduction = false;
+        c.optimizer.placement = "replica";
         c.logEvery = 1_000_000;
         return c;
     }
