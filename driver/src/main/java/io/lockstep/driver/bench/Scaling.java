@@ -69,7 +69,7 @@ public final class Scaling implements Callable<Integer> {
     int checkBatch = 64;
 
     @Option(names = "--rounds", description = "interleaved rounds of --check; figures are medians (default: ${DEFAULT-VALUE})")
-    int rounds = 2;
+    int rounds = 3;
 
     @Option(names = "--out", description = "where --check's training runs write (default: ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "scaling");
@@ -149,6 +149,10 @@ public final class Scaling implements Callable<Integer> {
         double[][] step = new double[ns.length][rounds];
         double[][] exchangeInTraining = new double[ns.length][rounds];
         double[] perSampleRounds = new double[rounds];
+        try (ExchangeRun warmUp = new ExchangeRun(t, 2, 1_000_000, 2, ExchangeSpec.DEFAULT_TERM_LENGTH,
+            ExchangeSpec.DEFAULT_MTU, 60, 60)) {
+            warmUp.stepSeconds(0, 60); // JIT: else the first point of round 1 also times the compiler (33 vs 13 ms)
+        }
         for (int r = 0; r < rounds; r++) {
             for (int k = 0; k < sizes.length; k++) {
                 for (int i = 0; i < ns.length; i++) {
