@@ -304,6 +304,8 @@ public final class TrainingJob {
         };
         // workers all in this JVM exchange in memory (InProcessExchange) and report here; else the server
         boolean serverNeeded = !(workersInDriver(sc.master()) && plan.localReduction());
+        LOG.info("training stage: {} workers from step {}, exchange {}", spec.workers(), spec.firstStep(),
+            exchangeKind(plan, sc.master()));
         try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, gathers);
              EmbeddedAeron aeron = serverNeeded ? EmbeddedAeron.forServer(spec) : null;
              ParameterServer server = serverNeeded ? ParameterServer.start(aeron.aeron(), spec, metrics, gathers,
