@@ -3,6 +3,7 @@ package io.lockstep.driver.cli;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.job.TrainingJob;
+import io.lockstep.worker.cpu.NativeBuild;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -46,6 +47,7 @@ public final class LockstepCli {
     }
 
     public static void main(String[] args) {
+        NativeBuild.select(); // the AVX2 or the generic natives, before anything loads ND4J
         int code;
         try {
             code = new CommandLine(new LockstepCli())
