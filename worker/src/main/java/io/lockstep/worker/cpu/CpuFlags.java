@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Locale;
 import java.util.Set;
@@ -65,11 +66,19 @@ public record CpuFlags(Set<String> flags, String source) {
 
     /** Whether the CPU has every one of {@code required}. */
     public boolean hasAll(String... required) {
-        return flags.containsAll(Arrays.asList(required));
+        return hasAll(Arrays.asList(required));
+    }
+
+    public boolean hasAll(Collection<String> required) {
+        return flags.containsAll(required);
     }
 
     /** Which of {@code wanted} the CPU lacks, space separated ("" when none). */
     public String missing(String... wanted) {
-        return String.join(" ", Arrays.stream(wanted).filter(f -> !flags.contains(f)).toList());
+        return missing(Arrays.asList(wanted));
+    }
+
+    public String missing(Collection<String> wanted) {
+        return String.join(" ", wanted.stream().filter(f -> !flags.contains(f)).toList());
     }
 }

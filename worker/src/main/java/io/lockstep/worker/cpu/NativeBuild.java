@@ -6,6 +6,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 
@@ -33,7 +34,7 @@ public final class NativeBuild {
      * 276k of them) and F16C ({@code vcvtph2ps}/{@code vcvtps2ph}, 250k), found by disassembling it;
      * no BMI or MOVBE.
      */
-    static final String[] AVX2_NEEDS = {"avx", "avx2", "fma", "f16c"};
+    public static final List<String> AVX2_NEEDS = List.of("avx", "avx2", "fma", "f16c");
     /** The AVX2 library inside {@code nd4j-native-*-linux-x86_64-avx2.jar} (and the dist jar). */
     static final String AVX2_LIBRARY = "org/nd4j/linalg/cpu/nativecpu/bindings/linux-x86_64-avx2/libnd4jcpu.so";
 
@@ -42,16 +43,18 @@ public final class NativeBuild {
      *
      * @param extension the value of {@value #EXTENSION_PROPERTY} ({@code ""}: generic)
      * @param given     whether the user (or a launcher) set it rather than Lockstep
+     * @param applied   false when JavaCPP had started before the choice: then {@code extension} is what
+     *                  this CPU should have got, and what loaded is whatever JavaCPP found first
      * @param reason    why, for the log line
      */
-    public record Choice(String extension, boolean given, String reason) {
+    public record Choice(String extension, boolean given, boolean applied, String reason) {
         /** "avx2", "generic", or the extension without its dash. */
         public String build() {
             return label(extension);
         }
 
         public String line() {
-            return "ND4J native build: " + build() + " (" + reason + ")";
+            return "ND4J native build: " + (applied ? build() : "not chosen") + " (" + reason + ")";
         }
     }
 
@@ -74,8 +77,8 @@ public final class NativeBuild {
         Optional<String> loaded = mappedLibrary("libjnijavacpp.so");
         if (loaded.isPresent() && !choice.given()) {
             String nd4j = loadedLibrary().map(NativeBuild::platformOf).orElse("not yet");
-            choice = new Choice(System.getProperty(EXTENSION_PROPERTY, ""), true, "not chosen: JavaCPP was initialised"
-                + " before Lockstep started, libnd4jcpu loaded: " + nd4j + "; set -D" + EXTENSION_PROPERTY + "="
+            choice = new Choice(choice.extension(), false, false, "JavaCPP was initialised before Lockstep started,"
+                + " libnd4jcpu loaded: " + nd4j + "; for this CPU set -D" + EXTENSION_PROPERTY + "="
                 + choice.extension() + " on the JVM's command line");
             LOG.warn(choice.line());
         } else {
@@ -101,16 +104,16 @@ public final class NativeBuild {
         String has = "CPU flags from " + cpu.source() + (cpu.flags().isEmpty() ? "" : ": "
             + (cpu.hasAll(AVX2_NEEDS) ? "has " + String.join(" ", AVX2_NEEDS) : "lacks " + cpu.missing(AVX2_NEEDS)));
         if (given != null) {
-            return new Choice(given.trim(), true, "-D" + EXTENSION_PROPERTY + "=" + given.trim() + " given; " + has);
+            return new Choice(given.trim(), true, true, "-D" + EXTENSION_PROPERTY + "=" + given.trim() + " given; " + has);
         }
         if (!cpu.hasAll(AVX2_NEEDS)) {
-            return new Choice("", false, has);
+            return new Choice("", false, true, has);
         }
         if (!avx2Shipped) {
-            return new Choice("", false, has + ", but the AVX2 natives (org.nd4j:nd4j-native:linux-x86_64-avx2)"
+            return new Choice("", false, true, has + ", but the AVX2 natives (org.nd4j:nd4j-native:linux-x86_64-avx2)"
                 + " are not on the classpath");
         }
-        return new Choice(AVX2_EXTENSION, false, has);
+        return new Choice(AVX2_EXTENSION, false, true, has);
     }
 
     /** Whether the AVX2 libnd4jcpu is on the classpath that loads ND4J. */
