@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
 /** {@code lockstep train CONFIG [--set key=value]...}, {@code lockstep doctor [CONFIG]} and {@code lockstep bench}. */
 @Command(name = "lockstep", mixinStandardHelpOptions = true, version = "lockstep 0.1.0",
     description = "Synchronous data-parallel DL4J training on Spark with an Aeron parameter server.",
-    subcommands = {LockstepCli.Train.class, Doctor.class, Bench.class})
+    subcommands = {LockstepCli.Train.class, Doctor.class, Bench.class, CpuBench.class})
 public final class LockstepCli {
 
     @Command(name = "train", mixinStandardHelpOptions = true, description = "Run a training job.")
