@@ -74,8 +74,8 @@ public final class NativeBuild {
         }
         CpuFlags cpu = CpuFlags.ofThisMachine();
         Choice choice = decide(System.getProperty(EXTENSION_PROPERTY), cpu, avx2Shipped());
-        Optional<String> loaded = mappedLibrary("libjnijavacpp.so");
-        if (loaded.isPresent() && !choice.given()) {
+        boolean javacppStarted = mappedLibrary("libjnijavacpp.so").isPresent(); // Linux; elsewhere not detected
+        if (javacppStarted && !choice.given()) {
             String nd4j = loadedLibrary().map(NativeBuild::platformOf).orElse("not yet");
             choice = new Choice(choice.extension(), false, false, "JavaCPP was initialised before Lockstep started,"
                 + " libnd4jcpu loaded: " + nd4j + "; for this CPU set -D" + EXTENSION_PROPERTY + "="
@@ -85,7 +85,7 @@ public final class NativeBuild {
             if (!choice.given()) {
                 System.setProperty(EXTENSION_PROPERTY, choice.extension());
             }
-            if (choice.extension().equals(AVX2_EXTENSION) && !cpu.hasAll(AVX2_NEEDS)) {
+            if (choice.extension().equals(AVX2_EXTENSION) && !cpu.flags().isEmpty() && !cpu.hasAll(AVX2_NEEDS)) {
                 LOG.warn(choice.line() + ": this CPU lacks " + cpu.missing(AVX2_NEEDS)
                     + ", libnd4jcpu will likely die with SIGILL");
             } else {
