@@ -40,6 +40,7 @@ FLAGS=$(sed -n 's:.*<lockstep.jvm.flags>\(.*\)</lockstep.jvm.flags>.*:\1:p' "$RO
 # shellcheck source=deploy/cpu-build.sh
 source "$ROOT/deploy/cpu-build.sh"
 CPU_BUILD=$(lockstep_cpu_build_flags)
+FLAGS="$FLAGS $LOCKSTEP_JAVACPP_FLAGS"
 DRIVER_FLAGS="$FLAGS"
 EXECUTOR_FLAGS="$FLAGS"
 cluster_mode=false
