@@ -11,10 +11,9 @@ final class Bf16 {
 
     static short fromFloat(float f) {
         int bits = Float.floatToRawIntBits(f);
-        if ((bits & 0x7FFFFFFF) > 0x7F800000) {
-            return (short) ((bits >>> 16) | 0x0040);
-        }
-        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
+        int rounded = (bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16;
+        int quietNaN = (bits >>> 16) | 0x0040;
+        return (short) ((bits & 0x7FFFFFFF) > 0x7F800000 ? quietNaN : rounded); // a select, no branch in the loop
     }
 
     static float toFloat(short b) {
