@@ -16,6 +16,18 @@ import org.agrona.UnsafeApi;
  * restarts at 0, so one bad step does not poison the steps after it.
  */
 final class HalfCodec {
+    private static final int FP16_MIN_NORMAL = 0x38800000; // 2^-14
+    private static final int FP16_OVERFLOW = 0x477FF000;   // 65520: rounds to infinity from here
+    private static final int FP16_REBIAS = 112 << 23;
+    /** Every half's float (256 KB): widening by lookup, without {@link Fp16#toFloat}'s three-way branch. */
+    private static final float[] FP16_VALUES = new float[1 << 16];
+
+    static {
+        for (int h = 0; h < FP16_VALUES.length; h++) {
+            FP16_VALUES[h] = Fp16.toFloat((short) h);
+        }
+    }
+
     private HalfCodec() {
     }
 
@@ -46,8 +58,20 @@ final class HalfCodec {
         } else if (format == WireFormat.FP16) {
             for (int i = 0; i < n; i++) {
                 float value = UnsafeApi.getFloat(sArray, s + 4L * i) + UnsafeApi.getFloat(rArray, r + 4L * i);
-                short sent = Fp16.fromFloat(value);
-                UnsafeApi.putFloat(rArray, r + 4L * i, residue(value, Fp16.toFloat(sent)));
+                int bits = Float.floatToRawIntBits(value);
+                int abs = bits & 0x7FFFFFFF;
+                short sent;
+                float back;
+                if (abs >= FP16_MIN_NORMAL && abs < FP16_OVERFLOW) {
+                    // a normal half: rounding the float's mantissa at bit 13 is the half, exponent rebiased
+                    int rounded = (abs + 0x0FFF + ((abs >>> 13) & 1)) & 0xFFFFE000;
+                    sent = (short) (((bits >>> 16) & 0x8000) | ((rounded - FP16_REBIAS) >>> 13));
+                    back = Float.intBitsToFloat((bits & 0x80000000) | rounded);
+                } else { // subnormal, zero, overflow, infinite or NaN: the general conversion
+                    sent = Fp16.fromFloat(value);
+                    back = FP16_VALUES[sent & 0xFFFF];
+                }
+                UnsafeApi.putFloat(rArray, r + 4L * i, residue(value, back));
                 UnsafeApi.putShort(dArray, d + 2L * i, sent);
             }
         } else {
@@ -75,7 +99,7 @@ final class HalfCodec {
             }
         } else if (format == WireFormat.FP16) {
             for (int i = 0; i < n; i++) {
-                UnsafeApi.putFloat(dArray, d + 4L * i, Fp16.toFloat(UnsafeApi.getShort(sArray, s + 2L * i)));
+                UnsafeApi.putFloat(dArray, d + 4L * i, FP16_VALUES[UnsafeApi.getShort(sArray, s + 2L * i) & 0xFFFF]);
             }
         } else {
             throw new IllegalArgumentException("not a 16-bit format: " + format);
@@ -101,7 +125,7 @@ final class HalfCodec {
             for (int i = 0; i < n; i++) {
                 long at = d + 4L * i;
                 UnsafeApi.putFloat(dArray, at, UnsafeApi.getFloat(dArray, at)
-                    + weight * Fp16.toFloat(UnsafeApi.getShort(sArray, s + 2L * i)));
+                    + weight * FP16_VALUES[UnsafeApi.getShort(sArray, s + 2L * i) & 0xFFFF]);
             }
         } else {
             throw new IllegalArgumentException("not a 16-bit format: " + format);

@@ -45,7 +45,7 @@ class HalfCodecTest {
         for (int i = 0; i < N; i++) {
             scale[i] = Math.pow(10, -1 - random.nextInt(6)); // 0.1 .. 1e-6: gradient-like, fp16 subnormals included
         }
-        int steps = 1_000;
+        int steps = 600;
         for (int step = 0; step < steps; step++) {
             for (int i = 0; i < N; i++) {
                 // a persistent bias plus noise: what plain rounding gets systematically wrong
@@ -124,6 +124,32 @@ class HalfCodecTest {
         HalfCodec.accumulate(format, wire, 0, sum, 0, n, 3f);
         for (int i = 0; i < n; i++) {
             assertEquals(i + 3f * decoded.getFloat(4 * i), sum.getFloat(4 * i));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = WireFormat.class, names = {"BF16", "FP16"})
+    void bulkEncodingSendsWhatTheScalarConversionGivesEvenAtTheEdges(WireFormat format) {
+        SplittableRandom random = new SplittableRandom(21);
+        int n = 1 << 18;
+        UnsafeBuffer values = floats(n);
+        UnsafeBuffer residual = floats(n);
+        UnsafeBuffer wire = new UnsafeBuffer(BufferUtil.allocateDirectAligned(n * 2, 64));
+        float[] edges = {0f, -0f, 0x1p-14f, Math.nextDown(0x1p-14f), 0x1p-25f, Math.nextUp(0x1p-25f), 65504f, 65519.99f,
+            65520f, -65520f, Float.MAX_VALUE, Float.MIN_VALUE, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        for (int i = 0; i < n; i++) {
+            float v = i < edges.length ? edges[i] : i % 2 == 0 ? Float.intBitsToFloat(random.nextInt())
+                : (float) (random.nextGaussian() * Math.pow(10, -random.nextInt(9)));
+            values.putFloat(i * 4, v);
+        }
+        HalfCodec.encode(format, values, 0, residual, 0, wire, 0, n);
+        for (int i = 0; i < n; i++) {
+            float v = values.getFloat(i * 4) + 0f; // what is sent is value + residual: -0 + 0 is +0
+            short want = format == WireFormat.BF16 ? Bf16.fromFloat(v) : Fp16.fromFloat(v);
+            float back = format == WireFormat.BF16 ? Bf16.toFloat(want) : Fp16.toFloat(want);
+            assertEquals(want, wire.getShort(i * 2), "value " + v);
+            float r = residual.getFloat(i * 4);
+            assertEquals(Float.isFinite(v) && Float.isFinite(back) ? v - back : 0f, r, "residual of " + v);
         }
     }
 }
