@@ -70,14 +70,17 @@ final class WaitingBoard {
             if (count == 0) {
                 return "";
             }
-            StringBuilder sb = new StringBuilder(label).append(' ').append(position).append(" waits for rank(s) ");
+            StringBuilder sb = new StringBuilder(label).append(' ').append(position).append(" waits for ");
+            if (mask == 0) {
+                return sb.append(count).append(" rank(s) from 64 up").toString();
+            }
+            sb.append("rank(s) ");
             int named = 0;
             for (long m = mask; m != 0; m &= m - 1) {
                 sb.append(named++ == 0 ? "" : ",").append(Long.numberOfTrailingZeros(m));
             }
             if (count > named) {
-                sb.append(named == 0 ? "" : " and ").append(count - named).append(named == 0 ? " rank(s) from 64 up"
-                    : " more");
+                sb.append(" and ").append(count - named).append(" more");
             }
             return sb.toString();
         }
