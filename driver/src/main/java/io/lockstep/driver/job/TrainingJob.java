@@ -17,6 +17,7 @@ import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.optim.ServerOptimizer;
 import io.lockstep.worker.optim.ServerPlan;
 import io.lockstep.ps.ShardLayout;
+import io.lockstep.ps.WireFormat;
 import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
@@ -407,7 +408,8 @@ public final class TrainingJob {
         ShardLayout layout = new ShardLayout(paramCount, cfg.ps.shards, ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
         return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(cfg, master),
             cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
-            .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()));
+            .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()))
+            .withWire(WireFormat.parse(cfg.ps.wire));
     }
 
     /** How gradients travel: "memory" (every worker in the driver's JVM, reduced in place), "ipc" or "udp". */
