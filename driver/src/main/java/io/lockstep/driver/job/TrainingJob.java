@@ -187,6 +187,10 @@ public final class TrainingJob {
             model.serverPlan(), cfg.ps.localReduction, cfg.logEvery);
         LOG.info("optimizer on the {}; exchange {}", model.serverPlan() != null ? "parameter server" : "replicas",
             exchangeKind(plan, sc.master()));
+        if (exchangeKind(plan, sc.master()).equals("memory") && !cfg.ps.wire.equalsIgnoreCase("fp32")) {
+            LOG.warn("ps.wire {} does not apply: every worker runs in this JVM and exchanges in memory"
+                + " (set ps.local_reduction: false to send gradients over the wire)", cfg.ps.wire);
+        }
 
         // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
         // exactly the rows one worker at batch N*b would see in each step. Validation rows likewise,
