@@ -7,8 +7,9 @@
 #
 # Builds driver/target/lockstep-driver-*-dist.jar (Spark provided) if missing ($LOCKSTEP_DIST_JAR
 # names another jar) and passes the JVM flags Spark, Agrona and ND4J need on Java 17 to the driver
-# and the executors. The parameter server runs in the driver: set ps.host to an address of the
-# driver the executors can reach. Uses $SPARK_HOME/bin/spark-submit when SPARK_HOME is set, else
+# and the executors, with the ND4J native build (deploy/cpu-build.sh; LOCKSTEP_CPU_BUILD=avx2|generic
+# pins it). The parameter server runs in the driver: set ps.host to an address of the driver the
+# executors can reach. Uses $SPARK_HOME/bin/spark-submit when SPARK_HOME is set, else
 # spark-submit from PATH; without either, Spark's own SparkSubmit class from the project's Maven
 # classpath (handy for trying a submission locally with --master local[2]). For a standalone
 # cluster on this machine see deploy/local-cluster.sh.
@@ -32,6 +33,29 @@ if [[ ! -f "$JAR" ]]; then
 fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 FLAGS=$(sed -n 's:.*<lockstep.jvm.flags>\(.*\)</lockstep.jvm.flags>.*:\1:p' "$ROOT/pom.xml")
+# ND4J's native build (README "CPU build"): a driver on this host gets the one this CPU can run. The
+# executors, and a driver in cluster deploy mode, run on hosts whose CPUs this one says nothing about:
+# each of those JVMs chooses from its own /proc/cpuinfo (io.lockstep.worker.cpu.NativeBuild), unless
+# LOCKSTEP_CPU_BUILD=avx2|generic pins the build for all of them.
+# shellcheck source=deploy/cpu-build.sh
+source "$ROOT/deploy/cpu-build.sh"
+CPU_BUILD=$(lockstep_cpu_build_flags)
+FLAGS="$FLAGS $LOCKSTEP_JAVACPP_FLAGS"
+DRIVER_FLAGS="$FLAGS"
+EXECUTOR_FLAGS="$FLAGS"
+cluster_mode=false
+for ((i = 0; i < ${#submit_opts[@]}; i++)); do
+  case "${submit_opts[i]}" in
+    --deploy-mode) [[ "${submit_opts[i + 1]:-}" == cluster ]] && cluster_mode=true ;;
+    spark.submit.deployMode=cluster) cluster_mode=true ;;
+  esac
+done
+if [[ "$cluster_mode" == false || "${LOCKSTEP_CPU_BUILD:-auto}" != auto ]]; then
+  DRIVER_FLAGS="$DRIVER_FLAGS $CPU_BUILD"
+fi
+if [[ "${LOCKSTEP_CPU_BUILD:-auto}" != auto ]]; then
+  EXECUTOR_FLAGS="$EXECUTOR_FLAGS $CPU_BUILD"
+fi
 
 if [[ -n "${SPARK_HOME:-}" && -x "$SPARK_HOME/bin/spark-submit" ]]; then
   SUBMIT=("$SPARK_HOME/bin/spark-submit")
@@ -39,13 +63,13 @@ elif command -v spark-submit >/dev/null 2>&1; then
   SUBMIT=(spark-submit)
 else
   # shellcheck disable=SC2206
-  SUBMIT=(java $FLAGS -cp "$(cat "$ROOT/driver/target/classpath.txt")" org.apache.spark.deploy.SparkSubmit)
+  SUBMIT=(java $FLAGS $CPU_BUILD -cp "$(cat "$ROOT/driver/target/classpath.txt")" org.apache.spark.deploy.SparkSubmit)
 fi
 
 exec "${SUBMIT[@]}" \
   --class io.lockstep.driver.cli.LockstepCli \
-  --conf "spark.driver.extraJavaOptions=$FLAGS" \
-  --conf "spark.executor.extraJavaOptions=$FLAGS" \
+  --conf "spark.driver.extraJavaOptions=$DRIVER_FLAGS" \
+  --conf "spark.executor.extraJavaOptions=$EXECUTOR_FLAGS" \
   --conf spark.executorEnv.OMP_NUM_THREADS=1 \
   "${submit_opts[@]}" \
   "$JAR" train "$@"

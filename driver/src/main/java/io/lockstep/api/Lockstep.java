@@ -4,6 +4,7 @@ import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataLoader;
 import io.lockstep.driver.job.TrainingJob;
 import io.lockstep.driver.output.RunOutputs;
+import io.lockstep.worker.cpu.NativeBuild;
 import io.lockstep.worker.train.TrainingListener;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
@@ -33,6 +34,10 @@ import java.util.Map;
  * {@code output.dir} as for a CLI job.
  */
 public final class Lockstep {
+    static {
+        NativeBuild.select(); // the AVX2 or the generic natives, before this JVM's first ND4J use (if it is the first)
+    }
+
     private Lockstep() {
     }
 

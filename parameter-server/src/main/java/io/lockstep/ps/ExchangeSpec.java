@@ -25,6 +25,10 @@ import java.util.Objects;
  *
  * <p>{@code optimizer} null: shards send back averages and every worker applies the optimizer step
  * ({@code optimizer.placement: replica}); else shards apply it to their slices and send back parameters.
+ *
+ * <p>{@code wire} ({@code ps.wire}): how gradients, and averages, travel; null means {@link WireFormat#FP32}.
+ * Parameters and optimizer state always travel as float32. The layout's chunks are the same for every
+ * format (a 16-bit frame is half as long).
  */
 public record ExchangeSpec(
     long jobId,
@@ -41,7 +45,8 @@ public record ExchangeSpec(
     long timeoutMillis,
     long firstStep,
     JobSecret secret,
-    ServerOptimizer optimizer
+    ServerOptimizer optimizer,
+    WireFormat wire
 ) implements Serializable {
 
     public enum Transport { UDP, IPC }
@@ -73,6 +78,9 @@ public record ExchangeSpec(
             throw new IllegalArgumentException("the server optimizer covers " + optimizer.roles().length()
                 + " parameters, the layout " + layout.paramCount());
         }
+        if (wire == null) {
+            wire = WireFormat.FP32;
+        }
     }
 
     /** A spec whose shards send back averages (the optimizer runs on every worker). */
@@ -80,13 +88,32 @@ public record ExchangeSpec(
                         int[] upstreamPorts, int[] controlPorts, int gatherPort, int gatherControlPort, int termLength,
                         int mtu, long timeoutMillis, long firstStep, JobSecret secret) {
         this(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort, gatherControlPort,
-            termLength, mtu, timeoutMillis, firstStep, secret, null);
+            termLength, mtu, timeoutMillis, firstStep, secret, null, WireFormat.FP32);
+    }
+
+    /** A spec whose gradients travel as float32. */
+    public ExchangeSpec(long jobId, ShardLayout layout, int workers, Transport transport, String host,
+                        int[] upstreamPorts, int[] controlPorts, int gatherPort, int gatherControlPort, int termLength,
+                        int mtu, long timeoutMillis, long firstStep, JobSecret secret, ServerOptimizer optimizer) {
+        this(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort, gatherControlPort,
+            termLength, mtu, timeoutMillis, firstStep, secret, optimizer, WireFormat.FP32);
     }
 
     /** This spec with the optimizer on the shards ({@code null}: on the workers). */
     public ExchangeSpec withOptimizer(ServerOptimizer serverOptimizer) {
         return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
-            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, serverOptimizer);
+            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, serverOptimizer, wire);
+    }
+
+    /** This spec with gradients (and averages) travelling in {@code format} ({@code null}: float32). */
+    public ExchangeSpec withWire(WireFormat format) {
+        return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
+            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, optimizer, format);
+    }
+
+    /** The format of what the shards send back: the job's wire for averages, float32 for parameters. */
+    public WireFormat answerWire() {
+        return optimizer == null ? wire : WireFormat.FP32;
     }
 
     /** True when the shards apply the optimizer and answer with parameters. */
@@ -187,7 +214,8 @@ public record ExchangeSpec(
     @Override
     public String toString() {
         return "ExchangeSpec[job=" + Long.toHexString(jobId) + ", " + layout + ", workers=" + workers
-            + ", " + transport + (optimizer != null ? ", optimizer on the server (" + optimizer.rule().kind() + ")" : "")
+            + ", " + transport + (wire != WireFormat.FP32 ? ", wire " + wire.configName() : "")
+            + (optimizer != null ? ", optimizer on the server (" + optimizer.rule().kind() + ")" : "")
             + (transport == Transport.UDP ? " " + host + " up=" + Arrays.toString(upstreamPorts)
             + " control=" + Arrays.toString(controlPorts) + " gather=" + gatherPort + "/" + gatherControlPort
             : "") + "]";

@@ -43,6 +43,11 @@ final class GatherAgent implements Agent {
     private final BufferClaim claim = new BufferClaim();
     private final GatherFrame out = new GatherFrame();
     private final FragmentHandler onFragment;
+    private final WaitingBoard board;
+    private final int boardSlot;
+    private final long allRanks;
+    private long publishedRound = -1;
+    private int publishedMissing = -1;
 
     private int sent;       // ready blobs fully forwarded this round
     private int sentBytes;  // bytes of the next ready blob already forwarded
@@ -54,7 +59,7 @@ final class GatherAgent implements Agent {
 
     GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
                 long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
-                GatherListener listener) {
+                GatherListener listener, WaitingBoard board, int boardSlot) {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
@@ -65,6 +70,10 @@ final class GatherAgent implements Agent {
         this.drops = drops;
         this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Scratch());
         this.onFragment = Destinations.router(destinations, drops, aggregator::onFrame);
+        this.board = board;
+        this.boardSlot = boardSlot;
+        this.allRanks = WaitingBoard.allRanks(workers);
+        publishWaiting();
     }
 
     @Override
@@ -78,7 +87,32 @@ final class GatherAgent implements Agent {
         if (open) { // every cycle: a flood of junk frames must not postpone it
             checkDeadlines();
         }
+        publishWaiting();
         return work;
+    }
+
+    /**
+     * Tells other threads which ranks' blobs the open round still waits for ({@link WaitingBoard}), when
+     * that changed; nothing while no round is open or once every blob is in.
+     */
+    private void publishWaiting() {
+        boolean waiting = aggregator.isOpen() && aggregator.blobs() != null && !aggregator.isComplete();
+        int ready = aggregator.readyCount();
+        int missing = waiting ? aggregator.workers() - ready : 0;
+        long round = aggregator.round();
+        if (round == publishedRound && missing == publishedMissing) {
+            return;
+        }
+        long mask = 0;
+        if (waiting) {
+            mask = allRanks;
+            for (int i = 0; i < ready; i++) {
+                mask &= ~WaitingBoard.bit(aggregator.readyRank(i));
+            }
+        }
+        board.publish(boardSlot, round, mask, missing);
+        publishedRound = round;
+        publishedMissing = missing;
     }
 
     private void checkDeadlines() {

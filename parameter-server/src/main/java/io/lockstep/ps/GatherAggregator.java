@@ -153,9 +153,12 @@ public final class GatherAggregator {
 
     public long round() { return round; }
 
+    int workers() { return workers; }
+
     /**
      * "round R waits for rank(s) a,b" while a round is open and incomplete, else empty; for timeout
-     * messages. Read from other threads without synchronisation: a diagnostic, not a decision.
+     * messages. From the agent's thread ({@link ParameterServer#waitingFor()} reads what the agent publishes
+     * to its {@link WaitingBoard} instead).
      */
     public String waitingFor() {
         if (!open || blobs == null || readyCount == workers) {

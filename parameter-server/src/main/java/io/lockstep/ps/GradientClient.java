@@ -10,6 +10,7 @@ import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.ControlledFragmentHandler.Action;
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.Header;
+import org.agrona.BufferUtil;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
@@ -35,6 +36,14 @@ import java.util.concurrent.TimeoutException;
  * average for a chunk this worker has not sent yet cannot be genuine and is not even opened, so
  * nothing forged touches the part of the vector still to be sent. Steps and gather rounds must
  * strictly increase: each one's nonces are used once ({@link FrameCipher}).
+ *
+ * <p>With a 16-bit wire ({@link ExchangeSpec#wire()}) each chunk is rounded into a scratch chunk and sealed
+ * from there, with error feedback: the client keeps, per parameter, what rounding dropped from the value it
+ * sent (an off-heap vector allocated once) and adds it to the next step's gradient before rounding; 16-bit
+ * averages are opened into the scratch array and widened into the result vector.
+ *
+ * <p>Nothing is allocated per step (but inside the JDK's GCM), and no wait builds a string or an object
+ * while it spins: deadline messages are built once the deadline has passed.
  */
 public final class GradientClient implements AutoCloseable {
     private static final int FRAGMENT_LIMIT = 16;
@@ -80,6 +89,10 @@ public final class GradientClient implements AutoCloseable {
     private final FrameCipher[] fromGather; // by the blob's owner
     private final FrameCipher joins;
     private final short answerType; // AVERAGE, or PARAMS with the optimizer on the server
+    private final WireFormat wire;        // of the gradients this client sends
+    private final WireFormat answerWire;  // of the averages or parameters it receives
+    private final UnsafeBuffer residual;  // 16-bit wire: what rounding dropped, by parameter
+    private final UnsafeBuffer encoded;   // 16-bit wire: one chunk, rounded, before it is sealed
     private final FrameCipher toStateRequests;
     private final FrameCipher fromStates;
     private final FragmentHandler onState = this::onState;
@@ -131,6 +144,12 @@ public final class GradientClient implements AutoCloseable {
         toGather = new FrameCipher(secret, job, FrameHeader.TYPE_GATHER, rank, scratch);
         fromGather = FrameCipher.perRank(secret, job, FrameHeader.TYPE_GATHERED, spec.workers(), scratch);
         joins = new FrameCipher(secret, job, FrameHeader.TYPE_JOIN, rank, scratch);
+        wire = spec.wire();
+        answerWire = spec.answerWire();
+        residual = wire.rounds() ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
+            layout.paramCount() * Float.BYTES, 64)) : null;
+        encoded = wire.rounds() ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
+            layout.chunkValues() * wire.bytesPerValue(), 64)) : null;
         try {
             for (int s = 0; s < shards; s++) {
                 downstream[s] = aeron.addSubscription(
@@ -187,12 +206,14 @@ public final class GradientClient implements AutoCloseable {
             sendJoin(gatherUpstream, JoinFrame.GATHER_TARGET, receiveEndpoint(layout.shards()), deadline);
         }
         for (int s = 0; s < layout.shards(); s++) {
-            while (!hearsServer(downstream[s], spec.controlPorts()[s])) {
+            String source = serverSource(spec.controlPorts()[s]);
+            while (!hearsServer(downstream[s], source)) {
                 checkDeadline(deadline, WAIT_DOWNSTREAM, s, 0);
                 idle.idle();
             }
         }
-        while (!hearsServer(gatherDownstream, spec.gatherControlPort())) {
+        String gatherSource = serverSource(spec.gatherControlPort());
+        while (!hearsServer(gatherDownstream, gatherSource)) {
             checkDeadline(deadline, WAIT_DOWNSTREAM, GATHER, 0);
             idle.idle();
         }
@@ -206,22 +227,27 @@ public final class GradientClient implements AutoCloseable {
         }
     }
 
+    /** The end of an image's source identity when it comes from the server's port (built before a wait). */
+    private static String serverSource(int serverPort) {
+        return ":" + serverPort;
+    }
+
     /**
      * True once the subscription has an image from the server's publication: over UDP one whose
-     * source is the server's port for it. Anyone can send to a worker's endpoint, and an image of a
-     * stranger's must not pass for the server's (the server would then publish to an endpoint whose
-     * image is not there yet). Runs only while joining, so the allocation of images() does not matter.
+     * source ends in {@code source}, the server's port for it. Anyone can send to a worker's endpoint, and
+     * an image of a stranger's must not pass for the server's (the server would then publish to an endpoint
+     * whose image is not there yet). Indexes the images rather than copying their list: runs on every spin.
      */
-    private boolean hearsServer(Subscription sub, int serverPort) {
+    private boolean hearsServer(Subscription sub, String source) {
         if (!sub.isConnected()) {
             return false;
         }
         if (spec.transport() == ExchangeSpec.Transport.IPC) {
             return true;
         }
-        String suffix = ":" + serverPort;
-        for (Image image : sub.images()) {
-            if (image.sourceIdentity().endsWith(suffix)) {
+        for (int i = 0, n = sub.imageCount(); i < n; i++) {
+            Image image = sub.imageAtIndex(i);
+            if (image.sourceIdentity().endsWith(source)) {
                 return true;
             }
         }
@@ -326,7 +352,7 @@ public final class GradientClient implements AutoCloseable {
         int length = samples == 0 ? 0 : layout.chunkLength(shard, chunk);
         ExclusivePublication pub = upstream[shard];
         long result;
-        while ((result = pub.tryClaim(GradientFrame.frameLength(length), claim)) < 0) {
+        while ((result = pub.tryClaim(GradientFrame.frameLength(length, wire), claim)) < 0) {
             if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
                 throw new IllegalStateException("rank " + rank + ": gradient publication to shard " + shard
                     + " unusable (" + result + ")");
@@ -339,9 +365,15 @@ public final class GradientClient implements AutoCloseable {
         try {
             frame.wrapForWrite(claim.buffer(), index, claim.length())
                 .header(FrameHeader.TYPE_GRADIENT, spec.jobId(), currentStep, rank, shard, chunk, chunks, samples, loss,
-                    start, length);
-            toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, vector, start * Float.BYTES,
-                length * Float.BYTES, currentStep, start);
+                    start, length).encoding(wire);
+            if (wire.rounds()) {
+                HalfCodec.encode(wire, vector, start * Float.BYTES, residual, start * Float.BYTES, encoded, 0, length);
+                toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, encoded, 0,
+                    length * wire.bytesPerValue(), currentStep, start);
+            } else {
+                toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, vector, start * Float.BYTES,
+                    length * Float.BYTES, currentStep, start);
+            }
         } catch (RuntimeException e) {
             claim.abort(); // never leave a claim open: it would block the publication
             throw e;
@@ -352,7 +384,7 @@ public final class GradientClient implements AutoCloseable {
     private void onAverage(DirectBuffer buffer, int offset, int length, Header header) {
         frame.wrap(buffer, offset, length);
         if (FrameHeader.type(buffer, offset, length) != answerType || !frame.isWellFormed()
-            || frame.jobId() != spec.jobId() || frame.step() != currentStep) {
+            || frame.encoding() != answerWire.code() || frame.jobId() != spec.jobId() || frame.step() != currentStep) {
             ignoredFrames++;
             return;
         }
@@ -371,8 +403,7 @@ public final class GradientClient implements AutoCloseable {
             ignoredFrames++; // a repeat, or an "average" of a chunk not sent yet: neither can be genuine
             return;
         }
-        if (!fromShards.openInto(buffer, offset, GradientFrame.HEADER_LENGTH, frame.length() * Float.BYTES, result,
-            frame.valueOffset() * Float.BYTES, currentStep, frame.valueOffset())) {
+        if (!openAnswer(buffer, offset)) {
             unauthenticated++;
             return;
         }
@@ -382,6 +413,23 @@ public final class GradientClient implements AutoCloseable {
         meanLoss = frame.loss();
         skipped |= skip;
         norm = frame.norm();
+    }
+
+    /** Opens a checked answer frame into the result vector, widening 16-bit values; false when its tag fails. */
+    private boolean openAnswer(DirectBuffer buffer, int offset) {
+        int n = frame.length();
+        int at = frame.valueOffset();
+        if (!answerWire.rounds()) {
+            return fromShards.openInto(buffer, offset, GradientFrame.HEADER_LENGTH, n * Float.BYTES, result,
+                at * Float.BYTES, currentStep, at);
+        }
+        DirectBuffer plain = fromShards.open(buffer, offset, GradientFrame.HEADER_LENGTH, n * answerWire.bytesPerValue(),
+            currentStep, at);
+        if (plain == null) {
+            return false;
+        }
+        HalfCodec.decode(answerWire, plain, 0, result, at * Float.BYTES, n);
+        return true;
     }
 
     /**
@@ -453,7 +501,7 @@ public final class GradientClient implements AutoCloseable {
     private void onState(DirectBuffer buffer, int offset, int length, Header header) {
         frame.wrap(buffer, offset, length);
         if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_STATE || !frame.isWellFormed()
-            || frame.jobId() != spec.jobId() || frame.step() != stateStep) {
+            || frame.encoding() != WireFormat.FP32.code() || frame.jobId() != spec.jobId() || frame.step() != stateStep) {
             ignoredFrames++;
             return;
         }
@@ -697,6 +745,11 @@ public final class GradientClient implements AutoCloseable {
     public long unauthenticatedFrames() { return unauthenticated; }
 
     public int rank() { return rank; }
+
+    /** The rounding residual the next step's gradient value {@code i} carries (16-bit wire; else 0). */
+    float residual(int i) {
+        return residual == null ? 0f : residual.getFloat(i * Float.BYTES);
+    }
 
     @Override
     public void close() {

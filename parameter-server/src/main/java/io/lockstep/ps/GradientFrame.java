@@ -4,7 +4,8 @@ import java.nio.ByteOrder;
 
 /**
  * Flyweight over one gradient frame, wire version 1: the {@link FrameHeader}, the chunk's fields,
- * {@code length} float32 values (encrypted) and the AES-GCM tag; 64 + 4·length + 16 bytes, little-endian.
+ * {@code length} values (encrypted) and the AES-GCM tag; 64 + w·length + 16 bytes, little-endian, where w is
+ * the width of the frame's {@link WireFormat}: 4 for float32, 2 for bf16 and fp16.
  * The same layout travels both ways: workers send their batch's mean gradient for a chunk
  * ({@link FrameHeader#TYPE_GRADIENT}), shards answer with the sample-weighted average
  * ({@link FrameHeader#TYPE_AVERAGE}).
@@ -25,9 +26,10 @@ import java.nio.ByteOrder;
  * 48  int   offset       index of the first value in the flat parameter vector
  * 52  int   length       number of float values that follow (0 for an empty batch)
  * 56  float norm         PARAMS: the global L2 norm of the step's averaged gradient, before clipping; else 0
- * 60  int   reserved     0
- * 64  float[length]      values, AES-GCM encrypted; bytes 0-63 are authenticated as they are
- * 64 + 4·length  byte[16] tag
+ * 60  int   encoding     {@link WireFormat#code()}: 0 float32, 1 bf16, 2 fp16 (GRADIENT and AVERAGE frames of a
+ *                        16-bit job); PARAMS and STATE frames are always float32
+ * 64  value[length]      values, AES-GCM encrypted; bytes 0-63 are authenticated as they are
+ * 64 + w·length  byte[16] tag
  * </pre>
  *
  * With the optimizer on the server ({@code optimizer.placement: server}) shards answer with the updated
@@ -52,7 +54,7 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
     public static final int VALUE_OFFSET_OFFSET = 48;
     public static final int LENGTH_OFFSET = 52;
     public static final int NORM_OFFSET = 56;
-    public static final int PAD_OFFSET = 60;
+    public static final int ENCODING_OFFSET = 60;
     public static final int HEADER_LENGTH = 64;
     public static final int SERVER_RANK = -1;
 
@@ -65,19 +67,27 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
 
     /** Bytes of a frame carrying {@code values} floats: header, values, tag. */
     public static int frameLength(int values) {
-        return HEADER_LENGTH + values * Float.BYTES + FrameHeader.TAG_LENGTH;
+        return frameLength(values, WireFormat.FP32);
+    }
+
+    /** Bytes of a frame carrying {@code values} values in {@code format}: header, values, tag. */
+    public static int frameLength(int values, WireFormat format) {
+        return HEADER_LENGTH + values * format.bytesPerValue() + FrameHeader.TAG_LENGTH;
     }
 
     /**
-     * True when the frame is of this version, holds a full header and exactly the values its header
-     * announces, and the tag.
+     * True when the frame is of this version and of a known {@link WireFormat}, holds a full header and
+     * exactly the values its header announces, at that format's width, and the tag. Whether the format is
+     * the one the receiver expects is the receiver's check ({@link #encoding()}).
      */
     public boolean isWellFormed() {
         if (!holdsHeaderOfThisVersion(HEADER_LENGTH)) {
             return false;
         }
+        WireFormat format = WireFormat.ofCode(encoding());
         int n = length();
-        return n >= 0 && (long) HEADER_LENGTH + (long) n * Float.BYTES + FrameHeader.TAG_LENGTH == frameLength;
+        return format != null && n >= 0
+            && (long) HEADER_LENGTH + (long) n * format.bytesPerValue() + FrameHeader.TAG_LENGTH == frameLength;
     }
 
     public GradientFrame header(short type, long jobId, long step, int rank, int shard, int chunk, int chunkCount,
@@ -93,7 +103,13 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
         mutable.putInt(base + VALUE_OFFSET_OFFSET, valueOffset, ORDER);
         mutable.putInt(base + LENGTH_OFFSET, length, ORDER);
         mutable.putFloat(base + NORM_OFFSET, 0f, ORDER);
-        mutable.putInt(base + PAD_OFFSET, 0, ORDER);
+        mutable.putInt(base + ENCODING_OFFSET, WireFormat.FP32.code(), ORDER);
+        return this;
+    }
+
+    /** Sets the format of the values (float32 unless set), after {@link #header}. */
+    public GradientFrame encoding(WireFormat format) {
+        mutable.putInt(base + ENCODING_OFFSET, format.code(), ORDER);
         return this;
     }
 
@@ -120,6 +136,8 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
     public int length() { return buffer.getInt(base + LENGTH_OFFSET, ORDER); }
     public float norm() { return buffer.getFloat(base + NORM_OFFSET, ORDER); }
     public byte flags() { return buffer.getByte(base + FrameHeader.FLAGS_OFFSET); }
+    /** The encoding field: a {@link WireFormat#code()} in a well-formed frame. */
+    public int encoding() { return buffer.getInt(base + ENCODING_OFFSET, ORDER); }
 
     /** Absolute index of the first (encrypted) value in the wrapped buffer. */
     public int valuesIndex() { return base + HEADER_LENGTH; }

@@ -33,15 +33,16 @@ public final class ParameterServer implements AutoCloseable {
 
     private final List<AgentRunner> runners = new ArrayList<>();
     private final List<AutoCloseable> resources = new ArrayList<>();
-    private final List<ShardAggregator> aggregators = new ArrayList<>();
     private final DropCounters drops = new DropCounters();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final ExchangeSpec spec;
     private final GatherAggregator gather;
+    private final WaitingBoard waiting; // a slot per shard, then the gather endpoint's
 
     private ParameterServer(ExchangeSpec spec) {
         this.spec = spec;
         this.gather = new GatherAggregator(spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), drops);
+        this.waiting = new WaitingBoard(spec.layout().shards() + 1);
     }
 
     public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener) {
@@ -93,17 +94,16 @@ public final class ParameterServer implements AutoCloseable {
                     spec.downstreamStream(s));
                 server.resources.add(down);
                 ShardAggregator aggregator = new ShardAggregator(spec.jobId(), s, layout, spec.workers(),
-                    spec.firstStep(), spec.secret(), server.drops);
-                server.aggregators.add(aggregator);
+                    spec.firstStep(), spec.secret(), server.drops, spec.wire());
                 Destinations to = udp ? new Destinations(down, spec.secret(), spec.jobId(), spec.workers(), s,
                     server.drops) : null;
                 Agent agent = new ShardAgent(aggregator, up, down, to, layout, spec.jobId(), spec.secret(),
                     spec.timeoutMillis(), server.drops, s == 0 ? listener : StepListener.NONE, optimizer, reduction,
-                    spec.workers());
+                    spec.workers(), server.waiting);
                 if (s == 0) {
                     agent = new CompositeAgent(agent, new GatherAgent(server.gather, gatherUp, gatherDown, gatherTo,
                         spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), spec.timeoutMillis(), server.drops,
-                        gatherListener));
+                        gatherListener, server.waiting, layout.shards()));
                 }
                 ErrorHandler onError = e -> {
                     server.failure.compareAndSet(null, e);
@@ -140,20 +140,18 @@ public final class ParameterServer implements AutoCloseable {
 
     /**
      * Shards still waiting for chunks, and a gather round still waiting for blobs, with the ranks
-     * they wait for; for timeout messages.
+     * they wait for (ranks 0-63 by number, the rest counted), e.g. "shard 0 step 7 waits for rank(s) 1;
+     * gather round 3 waits for rank(s) 0,2"; for timeout messages. Safe from any thread: it reads what the
+     * agents publish ({@link WaitingBoard}), never their working state.
      */
     public String waitingFor() {
         StringBuilder sb = new StringBuilder();
-        for (ShardAggregator a : aggregators) {
-            String missing = a.missingRanks();
-            if (!missing.isEmpty()) {
-                sb.append(sb.length() == 0 ? "" : "; ").append("shard ").append(a.shard())
-                    .append(" step ").append(a.step()).append(" waits for rank(s) ").append(missing);
+        int shards = spec.layout().shards();
+        for (int s = 0; s <= shards; s++) {
+            String line = waiting.describe(s, s < shards ? "shard " + s + " step" : "gather round");
+            if (!line.isEmpty()) {
+                sb.append(sb.length() == 0 ? "" : "; ").append(line);
             }
-        }
-        String gathering = gather.waitingFor();
-        if (!gathering.isEmpty()) {
-            sb.append(sb.length() == 0 ? "" : "; ").append("gather ").append(gathering);
         }
         return sb.toString();
     }

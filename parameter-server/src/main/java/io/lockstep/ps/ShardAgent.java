@@ -5,9 +5,11 @@ import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
 import io.lockstep.ps.optim.SliceOptimizer;
+import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
+import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.concurrent.TimeUnit;
 
@@ -25,6 +27,14 @@ import java.util.concurrent.TimeUnit;
  * ({@link FrameHeader#TYPE_PARAMS}); if not, header-only PARAMS frames flagged
  * {@link FrameHeader#FLAG_SKIPPED}. Between steps it answers a worker's request for its optimizer state
  * (a checkpoint) with {@link FrameHeader#TYPE_STATE} frames.
+ *
+ * <p>With a 16-bit wire ({@link WireFormat}) and the optimizer on the workers, averages go out rounded to the
+ * job's format with error feedback: the shard keeps the rounding residual of each value it sent (an off-heap
+ * vector over its slice, allocated once) and adds it to the next step's average before rounding. Parameters
+ * and optimizer state always go out as float32.
+ *
+ * <p>What the shard waits for (its step and the ranks still missing) is published to the server's
+ * {@link WaitingBoard} whenever it changes, for {@link ParameterServer#waitingFor()} on other threads.
  *
  * <p>Both waits have the job's stall budget as deadline: once a step's first gradient frame is
  * in, every rank's must be within the budget, and a ready average must be taken by the workers'
@@ -53,6 +63,11 @@ final class ShardAgent implements Agent {
     private final FrameCipher stateSealer;
     private final FrameCipher[] stateRequests; // by rank
     private final GradientFrame request = new GradientFrame();
+    private final WaitingBoard board;
+    private final UnsafeBuffer residual; // 16-bit averages: what rounding dropped, by value of the slice
+    private final UnsafeBuffer encoded;  // 16-bit averages: one chunk, rounded, before it is sealed
+    private long publishedStep = -1;
+    private int publishedMissing = -1;
 
     private boolean posted;  // server optimizer: this step's sum of squares is in the reduction
     private boolean applied; // server optimizer: the step is decided (applied or skipped): parameters go out
@@ -70,14 +85,8 @@ final class ShardAgent implements Agent {
 
     ShardAgent(ShardAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
                ShardLayout layout, long jobId, JobSecret secret, long timeoutMillis, DropCounters drops,
-               StepListener listener) {
-        this(aggregator, upstream, downstream, destinations, layout, jobId, secret, timeoutMillis, drops, listener,
-            null, null, 0);
-    }
-
-    ShardAgent(ShardAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
-               ShardLayout layout, long jobId, JobSecret secret, long timeoutMillis, DropCounters drops,
-               StepListener listener, SliceOptimizer optimizer, NormReduction reduction, int workers) {
+               StepListener listener, SliceOptimizer optimizer, NormReduction reduction, int workers,
+               WaitingBoard board) {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
@@ -96,6 +105,14 @@ final class ShardAgent implements Agent {
             FrameHeader.TYPE_STATE_REQUEST, workers, new FrameCipher.Scratch());
         this.onFragment = Destinations.router(destinations, drops, optimizer == null ? aggregator::onFrame
             : this::onUpstream);
+        boolean rounds = optimizer == null && aggregator.wire().rounds();
+        int shard = aggregator.shard();
+        this.residual = rounds ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
+            Math.max(1, layout.shardLength(shard)) * Float.BYTES, 64)) : null;
+        this.encoded = rounds ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
+            Math.max(1, layout.chunkValues()) * aggregator.wire().bytesPerValue(), 64)) : null;
+        this.board = board;
+        publishWaiting();
     }
 
     /** Server optimizer: a state request is the agent's to answer, anything else the aggregator's. */
@@ -114,7 +131,7 @@ final class ShardAgent implements Agent {
     private void onStateRequest(DirectBuffer buffer, int offset, int length) {
         GradientFrame f = request.wrap(buffer, offset, length);
         long last = aggregator.step() - 1;
-        if (!f.isWellFormed() || f.jobId() != jobId || f.length() != 0 || f.shard() != aggregator.shard()
+        if (!f.isWellFormed() || f.encoding() != WireFormat.FP32.code() || f.jobId() != jobId || f.length() != 0 || f.shard() != aggregator.shard()
             || f.rank() < 0 || f.rank() >= stateRequests.length) {
             drops.recordMalformed();
             return;
@@ -146,7 +163,19 @@ final class ShardAgent implements Agent {
         if (started) { // every cycle: a flood of junk frames must not postpone it
             checkDeadlines();
         }
+        publishWaiting();
         return work;
+    }
+
+    /** Tells other threads what the shard waits for, when that changed (a rank's chunks all in, a new step). */
+    private void publishWaiting() {
+        long step = aggregator.step();
+        int missing = aggregator.missingCount();
+        if (step != publishedStep || missing != publishedMissing) {
+            board.publish(aggregator.shard(), step, aggregator.missingMask(), missing);
+            publishedStep = step;
+            publishedMissing = missing;
+        }
     }
 
     private void checkDeadlines() {
@@ -252,23 +281,32 @@ final class ShardAgent implements Agent {
 
     /**
      * One frame of {@code values}' chunk (indexed from the shard start), sealed into a claim of the
-     * downstream publication; false when back-pressured (the send deadline then runs).
+     * downstream publication; false when back-pressured (the send deadline then runs). Averages of a 16-bit
+     * job are rounded (with the shard's error feedback) into a scratch chunk first and sealed from there.
      */
     private boolean send(short type, int chunk, DirectBuffer values, byte flags, float norm) {
         int shard = aggregator.shard();
         int start = layout.chunkStart(shard, chunk);
         int length = (flags & FrameHeader.FLAG_SKIPPED) != 0 ? 0 : layout.chunkLength(shard, chunk);
-        if (!claim(GradientFrame.frameLength(length))) {
+        WireFormat format = type == FrameHeader.TYPE_AVERAGE ? aggregator.wire() : WireFormat.FP32;
+        if (!claim(GradientFrame.frameLength(length, format))) {
             return false;
         }
         int index = claim.offset();
+        int from = (start - layout.shardStart(shard)) * Float.BYTES;
         try {
             out.wrapForWrite(claim.buffer(), index, claim.length())
                 .header(type, jobId, aggregator.step(), GradientFrame.SERVER_RANK, shard, chunk,
                     aggregator.chunkCount(), (int) aggregator.totalSamples(), aggregator.meanLoss(), start, length)
-                .norm(norm).flags(flags);
-            sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, values,
-                (start - layout.shardStart(shard)) * Float.BYTES, length * Float.BYTES, aggregator.step(), start);
+                .norm(norm).flags(flags).encoding(format);
+            if (format.rounds()) {
+                HalfCodec.encode(format, values, from, residual, from, encoded, 0, length);
+                sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, encoded, 0,
+                    length * format.bytesPerValue(), aggregator.step(), start);
+            } else {
+                sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, values, from, length * Float.BYTES,
+                    aggregator.step(), start);
+            }
         } catch (RuntimeException e) {
             claim.abort(); // never leave a claim open: it would block the publication
             throw new AgentTerminationException(e);

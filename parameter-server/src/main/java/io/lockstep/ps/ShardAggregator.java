@@ -24,8 +24,13 @@ import org.agrona.concurrent.UnsafeBuffer;
  * neither count as that rank's contribution nor stall the step; a replay of a real frame carries its
  * old step and is stale, or a chunk already in and is a duplicate.
  *
+ * <p>Values arrive in the job's {@link WireFormat}: float32 are summed as they are, 16-bit values are
+ * widened to float32 as they are summed (the sum and the average stay float32); a frame of another
+ * format than the job's is malformed.
+ *
  * <p>Single-threaded (owned by one {@link ShardAgent}); nothing is allocated per frame but what the
- * JDK's GCM allocates ({@link FrameCipher}).
+ * JDK's GCM allocates ({@link FrameCipher}). Which ranks are still missing is kept as a bitset and a count
+ * too, for the agent to publish to other threads ({@link WaitingBoard}).
  */
 public final class ShardAggregator {
 
@@ -48,15 +53,25 @@ public final class ShardAggregator {
     private final int[] ready;
     private final DropCounters drops;
     private final FrameCipher[] fromRank;
+    private final WireFormat wire;
+    private final int[] chunksByRank; // chunks of the current step in, by rank
 
     private long step;
     private int accepted; // frames summed this step
     private int readyCount;
     private long totalSamples;
     private double weightedLoss;
+    private long missingMask;   // ranks 0-63 whose chunks are not all in
+    private int missingCount;   // ranks whose chunks are not all in
 
     public ShardAggregator(long jobId, int shard, ShardLayout layout, int workers, long firstStep, JobSecret secret,
                            DropCounters drops) {
+        this(jobId, shard, layout, workers, firstStep, secret, drops, WireFormat.FP32);
+    }
+
+    /** An aggregator whose workers send their gradients in {@code wire}. */
+    public ShardAggregator(long jobId, int shard, ShardLayout layout, int workers, long firstStep, JobSecret secret,
+                           DropCounters drops, WireFormat wire) {
         if (workers < 1) {
             throw new IllegalArgumentException("workers must be >= 1, got " + workers);
         }
@@ -75,6 +90,8 @@ public final class ShardAggregator {
         this.ready = new int[chunkCount];
         this.drops = drops;
         this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GRADIENT, workers, new FrameCipher.Scratch());
+        this.wire = wire;
+        this.chunksByRank = new int[workers];
         this.step = firstStep;
         resetStep();
     }
@@ -96,7 +113,7 @@ public final class ShardAggregator {
         int rank = frame.rank();
         int chunk = frame.chunk();
         int samples = frame.samples();
-        if (frameStep != step || !frame.isWellFormed()
+        if (frameStep != step || !frame.isWellFormed() || frame.encoding() != wire.code()
             || rank < 0 || rank >= workers || frame.shard() != shard
             || frame.chunkCount() != chunkCount || chunk < 0 || chunk >= chunkCount
             || samples < 0 || frame.valueOffset() != layout.chunkStart(shard, chunk)) {
@@ -115,8 +132,8 @@ public final class ShardAggregator {
             return drop(Outcome.MALFORMED);
         }
         // nothing above changed any state: only now, and only for a frame this rank sealed, does it count
-        DirectBuffer plain = fromRank[rank].open(buffer, offset, GradientFrame.HEADER_LENGTH, n * Float.BYTES,
-            frameStep, frame.valueOffset());
+        DirectBuffer plain = fromRank[rank].open(buffer, offset, GradientFrame.HEADER_LENGTH,
+            n * wire.bytesPerValue(), frameStep, frame.valueOffset());
         if (plain == null) {
             return drop(Outcome.UNAUTHENTICATED);
         }
@@ -127,9 +144,15 @@ public final class ShardAggregator {
         }
         received[slot] = true;
         accepted++;
+        if (++chunksByRank[rank] == chunkCount) {
+            missingMask &= ~WaitingBoard.bit(rank);
+            missingCount--;
+        }
         int dst = (frame.valueOffset() - shardStart) * Float.BYTES;
-        if (n > 0) {
+        if (n > 0 && wire == WireFormat.FP32) {
             accumulate(plain, 0, dst, n, samples);
+        } else if (n > 0) {
+            HalfCodec.accumulate(wire, plain, 0, sum, dst, n, samples);
         }
         if (++arrivals[chunk] < workers) {
             return Outcome.ACCEPTED;
@@ -177,6 +200,9 @@ public final class ShardAggregator {
         java.util.Arrays.fill(received, false);
         java.util.Arrays.fill(samplesByRank, -1);
         java.util.Arrays.fill(arrivals, 0);
+        java.util.Arrays.fill(chunksByRank, 0);
+        missingMask = WaitingBoard.allRanks(workers);
+        missingCount = workers;
         accepted = 0;
         readyCount = 0;
         totalSamples = 0;
@@ -198,6 +224,13 @@ public final class ShardAggregator {
     public int chunkCount() { return chunkCount; }
     public long totalSamples() { return totalSamples; }
     public float meanLoss() { return totalSamples == 0 ? 0f : (float) (weightedLoss / totalSamples); }
+    public WireFormat wire() { return wire; }
+
+    /** Ranks 0-63 whose chunks of the current step have not all arrived, as a bitset. */
+    long missingMask() { return missingMask; }
+
+    /** Ranks whose chunks of the current step have not all arrived. */
+    int missingCount() { return missingCount; }
 
     /** Averaged values of the ready chunks (weighted sums of the others), indexed from the shard start. */
     public UnsafeBuffer values() { return sum; }

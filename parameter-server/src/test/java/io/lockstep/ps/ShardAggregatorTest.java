@@ -226,4 +226,56 @@ class ShardAggregatorTest {
             GatherAggregatorTest.aggregator(2, drops).onFrame(gather, 0, gather.capacity()));
         assertEquals(2, drops.malformed());
     }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"BF16", "FP16"})
+    void sixteenBitFramesAreWidenedAndAveragedAndFramesOfAnotherWidthAreMalformed(WireFormat wire) {
+        ShardLayout layout = new ShardLayout(50, 1, 20);
+        DropCounters drops = new DropCounters();
+        ShardAggregator agg = new ShardAggregator(JOB, 0, layout, 2, 0, TestFrames.SECRET, drops, wire);
+        Random rnd = new Random(4);
+        float[] g0 = new float[50];
+        float[] g1 = new float[50];
+        for (int i = 0; i < 50; i++) {
+            g0[i] = (float) rnd.nextGaussian();
+            g1[i] = (float) rnd.nextGaussian() * 1e-3f;
+        }
+        WireFormat other = wire == WireFormat.BF16 ? WireFormat.FP16 : WireFormat.BF16;
+        List<UnsafeBuffer> wrong = List.of(
+            TestFrames.gradient(JOB, 0, 0, layout, 0, 0, 3, g0, WireFormat.FP32, 0),          // float32 to a 16-bit job
+            TestFrames.gradient(JOB, 0, 0, layout, 0, 0, 3, g0, other, other.code()),          // the other 16-bit format
+            TestFrames.gradient(JOB, 0, 0, layout, 0, 0, 3, g0, WireFormat.FP32, wire.code()), // 4-byte values, 2 announced
+            TestFrames.gradient(JOB, 0, 0, layout, 0, 0, 3, g0, wire, 3),                      // no such format
+            TestFrames.gradient(JOB, 0, 0, layout, 0, 0, 3, g0, wire, WireFormat.FP32.code())); // 2-byte values, 4 announced
+        for (UnsafeBuffer f : wrong) {
+            assertEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(f, 0, f.capacity()));
+        }
+        assertEquals(wrong.size(), drops.malformed());
+        assertFalse(agg.isStarted(), "nothing of a malformed frame counts");
+        assertEquals(2, agg.missingCount());
+        assertEquals(0b11, agg.missingMask());
+        for (int c = 0; c < layout.chunkCount(0); c++) {
+            UnsafeBuffer f = TestFrames.gradient(JOB, 0, 0, layout, 0, c, 3, g0, wire, wire.code());
+            assertNotEquals(ShardAggregator.Outcome.MALFORMED, agg.onFrame(f, 0, f.capacity()));
+        }
+        assertEquals(1, agg.missingCount(), "rank 0 is in");
+        assertEquals(0b10, agg.missingMask());
+        for (int c = 0; c < layout.chunkCount(0); c++) {
+            UnsafeBuffer f = TestFrames.gradient(JOB, 0, 1, layout, 0, c, 5, g1, wire, wire.code());
+            agg.onFrame(f, 0, f.capacity());
+        }
+        assertTrue(agg.isComplete());
+        assertEquals(0, agg.missingCount());
+        double halfUlp = wire == WireFormat.BF16 ? 0x1p-8 : 0x1p-11; // relative: 8 and 11 significant bits
+        for (int i = 0; i < 50; i++) {
+            float d0 = wire == WireFormat.BF16 ? Bf16.toFloat(Bf16.fromFloat(g0[i])) : Fp16.toFloat(Fp16.fromFloat(g0[i]));
+            float d1 = wire == WireFormat.BF16 ? Bf16.toFloat(Bf16.fromFloat(g1[i])) : Fp16.toFloat(Fp16.fromFloat(g1[i]));
+            assertEquals((3 * d0 + 5 * d1) / 8f, agg.values().getFloat(i * 4), 1e-7, "the average of what was sent");
+            double exact = (3.0 * g0[i] + 5.0 * g1[i]) / 8;
+            double bound = (3 * Math.abs(g0[i]) + 5 * Math.abs(g1[i])) / 8 * halfUlp + 0x1p-24 + 1e-7 * Math.abs(exact);
+            assertEquals(exact, agg.values().getFloat(i * 4), bound, "within the rounding of the float32 average");
+        }
+        agg.advance();
+        assertEquals(2, agg.missingCount(), "every rank is missing from the next step");
+    }
 }

@@ -34,6 +34,34 @@ final class TestFrames {
         return buf;
     }
 
+    /**
+     * An honest worker's gradient frame with its values in {@code format} (16-bit ones rounded plainly, no
+     * error feedback) and {@code encodingField} in the header (the format's code for an honest frame).
+     */
+    static UnsafeBuffer gradient(long job, long step, int rank, ShardLayout layout, int shard, int chunk,
+                                 int samples, float[] gradient, WireFormat format, int encodingField) {
+        int length = samples == 0 ? 0 : layout.chunkLength(shard, chunk);
+        int start = layout.chunkStart(shard, chunk);
+        int width = format.bytesPerValue();
+        UnsafeBuffer buf = new UnsafeBuffer(new byte[GradientFrame.frameLength(length, format)]);
+        new GradientFrame().wrapForWrite(buf, 0, buf.capacity())
+            .header(FrameHeader.TYPE_GRADIENT, job, step, rank, shard, chunk, layout.chunkCount(shard), samples, 0f,
+                start, length);
+        buf.putInt(GradientFrame.ENCODING_OFFSET, encodingField, ByteOrder.LITTLE_ENDIAN);
+        UnsafeBuffer plain = new UnsafeBuffer(new byte[Math.max(1, length * width)]);
+        for (int i = 0; i < length; i++) {
+            float v = gradient[start + i];
+            switch (format) {
+                case FP32 -> plain.putFloat(i * 4, v, ByteOrder.LITTLE_ENDIAN);
+                case BF16 -> plain.putShort(i * 2, Bf16.fromFloat(v), ByteOrder.LITTLE_ENDIAN);
+                case FP16 -> plain.putShort(i * 2, Fp16.fromFloat(v), ByteOrder.LITTLE_ENDIAN);
+            }
+        }
+        new FrameCipher(SECRET, job, FrameHeader.TYPE_GRADIENT, rank, new FrameCipher.Scratch())
+            .seal(buf, 0, GradientFrame.HEADER_LENGTH, plain, 0, length * width, step, start);
+        return buf;
+    }
+
     /** An honest worker's gradient frame. */
     static UnsafeBuffer gradient(long job, long step, int rank, ShardLayout layout, int shard, int chunk,
                                  int samples, float loss, float[] gradient) {

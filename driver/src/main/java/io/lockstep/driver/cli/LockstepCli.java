@@ -3,6 +3,7 @@ package io.lockstep.driver.cli;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.job.TrainingJob;
+import io.lockstep.worker.cpu.NativeBuild;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,7 +18,9 @@ import java.util.concurrent.Callable;
 /** {@code lockstep train CONFIG [--set key=value]...}, {@code lockstep doctor [CONFIG]} and {@code lockstep bench}. */
 @Command(name = "lockstep", mixinStandardHelpOptions = true, version = "lockstep 0.1.0",
     description = "Synchronous data-parallel DL4J training on Spark with an Aeron parameter server.",
-    subcommands = {LockstepCli.Train.class, Doctor.class, Bench.class, io.lockstep.driver.bench.ExchangeBench.class, io.lockstep.driver.bench.AllocationBench.class, io.lockstep.driver.bench.Scaling.class})
+    subcommands = {LockstepCli.Train.class, Doctor.class, Bench.class, CpuBench.class,
+        io.lockstep.driver.bench.ExchangeBench.class, io.lockstep.driver.bench.AllocationBench.class,
+        io.lockstep.driver.bench.Scaling.class})
 public final class LockstepCli {
 
     @Command(name = "train", mixinStandardHelpOptions = true, description = "Run a training job.")
@@ -46,6 +49,7 @@ public final class LockstepCli {
     }
 
     public static void main(String[] args) {
+        NativeBuild.select(); // the AVX2 or the generic natives, before anything loads ND4J
         int code;
         try {
             code = new CommandLine(new LockstepCli())

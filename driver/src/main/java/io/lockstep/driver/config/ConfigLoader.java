@@ -225,6 +225,7 @@ public final class ConfigLoader {
         require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 8L * c.ps.mtu, "ps.term_length",
             "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
         oneOf("ps.transport", c.ps.transport, "auto", "udp", "ipc");
+        oneOf("ps.wire", c.ps.wire, "fp32", "bf16", "fp16");
         require(c.optimizer.placement == null || List.of("server", "replica").contains(
             c.optimizer.placement.toLowerCase(Locale.ROOT)), "optimizer.placement",
             "must be one of server, replica, got '" + c.optimizer.placement + "'");

@@ -229,6 +229,11 @@ public final class JobConfig {
         public String transport = "auto";
         /** Workers sharing a JVM combine their gradients there first; one contribution per JVM crosses the wire. */
         public boolean localReduction = true;
+        /**
+         * fp32 (default), bf16 or fp16: how gradients (and, with the optimizer on the workers, averages) travel;
+         * 16-bit halves the bytes, with the rounding carried into the next step (error feedback).
+         */
+        public String wire = "fp32";
         /** Address the parameter server binds and workers send to. */
         public String host = "127.0.0.1";
         /** Longest wait for any one step or connection before the job fails naming who it waited for. */

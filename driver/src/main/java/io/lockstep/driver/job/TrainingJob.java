@@ -17,6 +17,7 @@ import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.optim.ServerOptimizer;
 import io.lockstep.worker.optim.ServerPlan;
 import io.lockstep.ps.ShardLayout;
+import io.lockstep.ps.WireFormat;
 import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
@@ -186,6 +187,10 @@ public final class TrainingJob {
             model.serverPlan(), cfg.ps.localReduction, cfg.logEvery);
         LOG.info("optimizer on the {}; exchange {}", model.serverPlan() != null ? "parameter server" : "replicas",
             exchangeKind(plan, sc.master()));
+        if (exchangeKind(plan, sc.master()).equals("memory") && !cfg.ps.wire.equalsIgnoreCase("fp32")) {
+            LOG.warn("ps.wire {} does not apply: every worker runs in this JVM and exchanges in memory"
+                + " (set ps.local_reduction: false to send gradients over the wire)", cfg.ps.wire);
+        }
 
         // Row i goes to worker i mod N: balanced to within one row, and N workers at batch b see
         // exactly the rows one worker at batch N*b would see in each step. Validation rows likewise,
@@ -304,6 +309,8 @@ public final class TrainingJob {
         };
         // workers all in this JVM exchange in memory (InProcessExchange) and report here; else the server
         boolean serverNeeded = !(workersInDriver(sc.master()) && plan.localReduction());
+        LOG.info("training stage: {} workers from step {}, exchange {}", spec.workers(), spec.firstStep(),
+            exchangeKind(plan, sc.master()));
         try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, gathers);
              EmbeddedAeron aeron = serverNeeded ? EmbeddedAeron.forServer(spec) : null;
              ParameterServer server = serverNeeded ? ParameterServer.start(aeron.aeron(), spec, metrics, gathers,
@@ -405,7 +412,8 @@ public final class TrainingJob {
         ShardLayout layout = new ShardLayout(paramCount, cfg.ps.shards, ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
         return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(cfg, master),
             cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
-            .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()));
+            .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()))
+            .withWire(WireFormat.parse(cfg.ps.wire));
     }
 
     /** How gradients travel: "memory" (every worker in the driver's JVM, reduced in place), "ipc" or "udp". */

@@ -122,7 +122,7 @@ class BadInputCliTest {
         assertEquals(test + ": line 3, column 3: label 7 is outside 0..1 (the training split's labels are 0..1; set"
             + " data.classes if it lacks some classes)", run.error());
         // (the tests' log configuration logs to stdout; the mid-stage test below sees this line)
-        assertFalse(run.stdout().contains("parameter server up"), "found before the stage: " + run.stdout());
+        assertFalse(run.stdout().contains("training stage:"), "found before the stage: " + run.stdout());
         assertEarlierRunUntouched(out);
     }
 
@@ -285,7 +285,7 @@ class BadInputCliTest {
         assertEquals(2, run.exit(), run.stderr());
         assertEquals("model.path: " + json + ": the network takes 100 inputs (layer 0, DenseLayer nIn) but the data has"
             + " 64 features per row", run.error());
-        assertFalse(run.stdout().contains("parameter server up"), run.stdout());
+        assertFalse(run.stdout().contains("training stage:"), run.stdout());
         assertEarlierRunUntouched(out);
     }
 
@@ -304,7 +304,7 @@ class BadInputCliTest {
         Run diverged = lockstep("train", cfg.toString(), "--set", "optimizer.lr=1e30");
         assertEquals(1, diverged.exit(), diverged.stderr());
         assertTrue(diverged.error().startsWith("non-finite loss/gradient at step "), diverged.error());
-        assertTrue(diverged.stdout().contains("parameter server up"), "it failed inside the stage");
+        assertTrue(diverged.stdout().contains("training stage:"), "it failed inside the stage");
         assertArrayEquals(model, Files.readAllBytes(out.resolve("model.zip")));
         assertEquals(summary, Files.readString(out.resolve("summary.json")));
         assertEquals(metrics, Files.readString(out.resolve("metrics.jsonl")), "metrics.jsonl not truncated");

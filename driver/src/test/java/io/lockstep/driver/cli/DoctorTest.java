@@ -3,6 +3,8 @@ package io.lockstep.driver.cli;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
 import io.lockstep.driver.job.ModelSetup;
+import io.lockstep.worker.cpu.CpuFlags;
+import io.lockstep.worker.cpu.NativeBuild;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
@@ -155,5 +157,40 @@ class DoctorTest {
         List<String> names = checks.stream().map(Doctor.Check::name).distinct().toList();
         assertEquals(List.of("spark", "nd4j", "data", "output", "shm", "off-heap", "heap", "ports"), names);
         assertFalse(Files.exists(dir.resolve("out")), "the doctor creates nothing");
+    }
+
+    @Test
+    void nd4jSaysWhichNativeBuildRunsAndWarnsWhereAnAvx2CpuRunsTheGenericOne() {
+        CpuFlags avx2 = CpuFlags.parse("flags : fpu sse2 avx avx2 fma f16c\n", "/proc/cpuinfo");
+        CpuFlags old = CpuFlags.parse("flags : fpu sse2 avx\n", "/proc/cpuinfo");
+        NativeBuild.Choice chosen = new NativeBuild.Choice("-avx2", false, true, "CPU flags ...");
+        Doctor.Check ok = Doctor.nativeBuild("backend loads", chosen, "linux-x86_64-avx2", avx2);
+        assertEquals(Doctor.Status.OK, ok.status());
+        assertEquals("backend loads; build avx2 (linux-x86_64-avx2/libnd4jcpu.so); CPU has AVX2", ok.message());
+
+        Doctor.Check oldCpu = Doctor.nativeBuild("backend loads", new NativeBuild.Choice("", false, true, "lacks"),
+            "linux-x86_64", old);
+        assertEquals(Doctor.Status.OK, oldCpu.status());
+        assertEquals("backend loads; build generic (linux-x86_64/libnd4jcpu.so); CPU lacks avx2 fma f16c", oldCpu.message());
+
+        Doctor.Check forced = Doctor.nativeBuild("backend loads", new NativeBuild.Choice("", true, true, "given"),
+            "linux-x86_64", avx2);
+        assertEquals(Doctor.Status.WARN, forced.status());
+        assertTrue(forced.message().endsWith("CPU has AVX2: the AVX2 build runs DL4J's Adam step about 2.5x faster;"
+            + " remove -Dorg.bytedeco.javacpp.platform.extension= or set it to -avx2"), forced.message());
+
+        Doctor.Check late = Doctor.nativeBuild("backend loads", new NativeBuild.Choice("", false, false, "late"),
+            "linux-x86_64-avx2", old);
+        assertEquals(Doctor.Status.WARN, late.status());
+        assertTrue(late.message().endsWith(", but generic was wanted: JavaCPP started before Lockstep could choose; set"
+            + " -Dorg.bytedeco.javacpp.platform.extension= on the JVM"), late.message());
+    }
+
+    @Test
+    void nd4jOnThisMachineRunsTheBuildChosenForItsCpu() {
+        Doctor.Check c = Doctor.nd4j();
+        assertEquals(Doctor.Status.OK, c.status(), c.line());
+        String expected = CpuFlags.ofThisMachine().hasAll("avx2", "fma", "f16c") ? "avx2" : "generic";
+        assertTrue(c.message().contains("; build " + expected + " ("), c.message());
     }
 }

@@ -65,6 +65,7 @@ class ConfigLoaderTest {
         assertMessage("config key 'workers' must be >= 1", MINIMAL + "workers: 0\n");
         assertMessage("config key 'ps.transport' must be one of auto, udp, ipc", MINIMAL + "ps: {transport: tcp}\n");
         assertMessage("config key 'optimizer.placement' must be one of server, replica", MINIMAL + "optimizer: {placement: shards}\n");
+        assertMessage("config key 'ps.wire' must be one of fp32, bf16, fp16, got 'fp8'", MINIMAL + "ps: {wire: fp8}\n");
         assertMessage("optimizer.type: unknown 'adagradx'", MINIMAL + "optimizer: {type: adagradx}\n");
         assertMessage("loss: unknown 'hinge'", MINIMAL + "loss: hinge\n");
         assertMessage("config key 'data.train' is required", "data: {test: b.csv}\n");

@@ -1,5 +1,6 @@
 package io.lockstep.worker.model;
 
+import io.lockstep.worker.cpu.NativeBuild;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.api.Trainable;
@@ -32,6 +33,10 @@ import java.util.Map;
  * the exchange averages, what checkpoints store and what a later parameter-server optimizer owns.
  */
 public abstract class Network {
+    static {
+        NativeBuild.select(); // before ND4J loads: the first ND4J use of a task on an executor comes through here
+    }
+
     private final Model model;
     private final INDArray params;
     private final INDArray gradient;
