@@ -1,6 +1,7 @@
 package io.lockstep.worker.exchange;
 
 import org.agrona.BufferUtil;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -42,14 +43,17 @@ public final class LocalGroup {
     private final long jobId;
     private final int[] ranks; // in order; ranks[0] leads
     private final AtomicBuffer slots;
-    private final UnsafeBuffer sum = new UnsafeBuffer(0, 0);
     private final UnsafeBuffer member = new UnsafeBuffer(0, 0);
+    private final long[] addresses; // the leader's reduction: vectors with samples, own first
+    private final float[] weights;
     private int open;
 
     private LocalGroup(long jobId, int[] ranks) {
         this.jobId = jobId;
         this.ranks = ranks;
         this.slots = new UnsafeBuffer(BufferUtil.allocateDirectAligned(ranks.length * SLOT, SLOT));
+        this.addresses = new long[ranks.length];
+        this.weights = new float[ranks.length];
         for (int i = 0; i < ranks.length; i++) {
             slots.putLongVolatile(i * SLOT, -1);
             slots.putLongVolatile(i * SLOT + DONE, -1);
@@ -135,24 +139,27 @@ public final class LocalGroup {
         if (total == 0) {
             return 0;
         }
-        sum.wrap(address, n * Float.BYTES);
-        float own = (float) slots.getInt(SAMPLES);
-        for (int o = 0, end = n * Float.BYTES; o < end; o += Float.BYTES) {
-            sum.putFloat(o, sum.getFloat(o) * own);
-        }
-        for (int i = 1; i < ranks.length; i++) {
-            float w = slots.getInt(i * SLOT + SAMPLES);
-            if (w == 0) {
-                continue;
-            }
-            member.wrap(slots.getLong(i * SLOT + ADDRESS), n * Float.BYTES);
-            for (int o = 0, end = n * Float.BYTES; o < end; o += Float.BYTES) {
-                sum.putFloat(o, sum.getFloat(o) + w * member.getFloat(o));
+        // one pass over the vector, members in rank order, on raw memory (every vector is a dense direct float
+        // vector of n values, checked by GradientExchange.address): a bounds check per element costs more than
+        // the arithmetic
+        int k = 0;
+        for (int i = 0; i < ranks.length; i++) {
+            int w = slots.getInt(i * SLOT + SAMPLES);
+            if (w > 0 || i == 0) {
+                member.wrap(i == 0 ? address : slots.getLong(i * SLOT + ADDRESS), n * Float.BYTES);
+                addresses[k] = member.addressOffset();
+                weights[k++] = w;
             }
         }
         float divisor = total;
-        for (int o = 0, end = n * Float.BYTES; o < end; o += Float.BYTES) {
-            sum.putFloat(o, sum.getFloat(o) / divisor);
+        long own = addresses[0];
+        for (long o = 0, end = (long) n * Float.BYTES; o < end; o += Float.BYTES) {
+            // a leader without samples contributes nothing, whatever its vector holds (NaN included)
+            float acc = weights[0] == 0 ? 0f : weights[0] * UnsafeApi.getFloat(null, own + o);
+            for (int m = 1; m < k; m++) {
+                acc += weights[m] * UnsafeApi.getFloat(null, addresses[m] + o);
+            }
+            UnsafeApi.putFloat(null, own + o, acc / divisor);
         }
         return total;
     }

@@ -37,6 +37,19 @@ class LocalGroupTest {
     }
 
     @Test
+    void aLeaderWithoutSamplesContributesNothingWhateverItsVectorHolds() throws Exception {
+        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 1});
+        UnsafeBuffer stale = vector(Float.NaN, 7);
+        UnsafeBuffer b = vector(2, 4);
+        group.post(1, 3, b.addressOffset(), 5, 0.2f);
+        group.post(0, 3, stale.addressOffset(), 0, 0f);
+        assertEquals(5, group.reduce(3, stale.addressOffset(), 2, 1_000_000_000L));
+        assertEquals(2f, stale.getFloat(0));
+        assertEquals(4f, stale.getFloat(4));
+        assertEquals(0.2f, group.loss(), 1e-7);
+    }
+
+    @Test
     void aMemberWithANonFiniteLossMakesTheGroupsLossNaN() throws Exception {
         LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 1});
         UnsafeBuffer a = vector(1);
