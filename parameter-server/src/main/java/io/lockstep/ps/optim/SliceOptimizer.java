@@ -1,6 +1,7 @@
 package io.lockstep.ps.optim;
 
 import org.agrona.BufferUtil;
+import org.agrona.UnsafeApi;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -29,6 +30,8 @@ public final class SliceOptimizer {
     private final UnsafeBuffer params;
     private final UnsafeBuffer state;
     private final int firstRange;
+    private byte[] gArray;   // the gradient of the step being applied, as raw memory
+    private long gAddress;
     private float decay; // this step's lr(t) * weightDecay
 
     public SliceOptimizer(UpdateRule rule, ParamRoles roles, int start, int length) {
@@ -80,14 +83,30 @@ public final class SliceOptimizer {
         return rule.kind() == UpdateRule.Kind.RMSPROP ? (float) rule.epsilon() : 0f;
     }
 
-    /** Sum of squares of the first {@code n} floats of {@code g}, in double and index order. */
+    /** Sum of squares of the first {@code n} floats of {@code g}, in double, in a fixed order. */
     public static double sumOfSquares(DirectBuffer g, int n) {
-        double sum = 0;
-        for (int o = 0, end = n * Float.BYTES; o < end; o += Float.BYTES) {
-            double v = g.getFloat(o);
-            sum += v * v;
+        g.boundsCheck(0, n * Float.BYTES);
+        byte[] array = g.byteArray();
+        long address = g.addressOffset();
+        // four running sums (one addition chain would wait on itself), added up in a fixed order
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        long end = (long) n * Float.BYTES;
+        long o = 0;
+        for (; o + 4 * Float.BYTES <= end; o += 4 * Float.BYTES) {
+            double a = UnsafeApi.getFloat(array, address + o);
+            double b = UnsafeApi.getFloat(array, address + o + 4);
+            double c = UnsafeApi.getFloat(array, address + o + 8);
+            double d = UnsafeApi.getFloat(array, address + o + 12);
+            s0 += a * a;
+            s1 += b * b;
+            s2 += c * c;
+            s3 += d * d;
         }
-        return sum;
+        for (; o < end; o += Float.BYTES) {
+            double v = UnsafeApi.getFloat(array, address + o);
+            s0 += v * v;
+        }
+        return (s0 + s1) + (s2 + s3);
     }
 
     /**
@@ -96,6 +115,11 @@ public final class SliceOptimizer {
      * becomes the new parameters. {@code g} is read only.
      */
     public void apply(long step, DirectBuffer g, double scale) {
+        // bounds checked once here; the loops then read and write raw memory (a check per element costs more
+        // than the arithmetic). params and state are this object's direct buffers.
+        g.boundsCheck(0, length * Float.BYTES);
+        gArray = g.byteArray();
+        gAddress = g.addressOffset();
         double rate = rule.rate().rate(step);
         float lr = (float) rate;
         decay = (float) (rate * rule.weightDecay()); // DL4J's WeightDecay: lr * coeff in double, rounded once
@@ -122,7 +146,7 @@ public final class SliceOptimizer {
 
     /** The averaged (and clipped) gradient element; the clip comes first, as in the replica. */
     private float grad(DirectBuffer g, int i, double scale) {
-        float v = g.getFloat(i * Float.BYTES);
+        float v = UnsafeApi.getFloat(gArray, gAddress + (long) i * Float.BYTES);
         if (scale != 1.0) {
             v = (float) (v * scale);
         }
@@ -149,18 +173,18 @@ public final class SliceOptimizer {
         if (weight && decay != 0) {
             step += decay * w;
         }
-        params.putFloat(i * Float.BYTES, w - step);
+        putParam(i * Float.BYTES, w - step);
     }
 
     private void assign(DirectBuffer g, int from, int to, double scale) {
         for (int i = from; i < to; i++) {
-            params.putFloat(i * Float.BYTES, params.getFloat(i * Float.BYTES) - grad(g, i, scale));
+            putParam(i * Float.BYTES, param(i * Float.BYTES) - grad(g, i, scale));
         }
     }
 
     private void sgd(DirectBuffer g, int from, int to, double scale, float lr, boolean weight) {
         for (int i = from; i < to; i++) {
-            float w = params.getFloat(i * Float.BYTES);
+            float w = param(i * Float.BYTES);
             float v = grad(g, i, scale);
             if (weight) {
                 v = penalize(v, w);
@@ -174,13 +198,13 @@ public final class SliceOptimizer {
         boolean nesterov = rule.nesterov();
         for (int i = from; i < to; i++) {
             int b = i * Float.BYTES;
-            float w = params.getFloat(b);
+            float w = param(b);
             float v = grad(g, i, scale);
             if (weight) {
                 v = penalize(v, w);
             }
-            float buf = state.getFloat(b) * mu + v;
-            state.putFloat(b, buf);
+            float buf = state(b) * mu + v;
+            putState(b, buf);
             float step = nesterov ? (mu * buf + v) * lr : buf * lr;
             descend(i, w, step, lr, weight);
         }
@@ -200,15 +224,15 @@ public final class SliceOptimizer {
         int vBase = length * Float.BYTES;
         for (int i = from; i < to; i++) {
             int b = i * Float.BYTES;
-            float w = params.getFloat(b);
+            float w = param(b);
             float v = grad(g, i, scale);
             if (weight) {
                 v = penalize(v, w);
             }
-            float m = beta1 * state.getFloat(b) + v * (1 - beta1);
-            float u = beta2 * state.getFloat(vBase + b) + v * v * (1 - beta2);
-            state.putFloat(b, m);
-            state.putFloat(vBase + b, u);
+            float m = beta1 * state(b) + v * (1 - beta1);
+            float u = beta2 * state(vBase + b) + v * v * (1 - beta2);
+            putState(b, m);
+            putState(vBase + b, u);
             descend(i, w, m * alpha / ((float) Math.sqrt(u) + eps), lr, weight);
         }
     }
@@ -218,16 +242,21 @@ public final class SliceOptimizer {
         float eps = (float) rule.epsilon();
         for (int i = from; i < to; i++) {
             int b = i * Float.BYTES;
-            float w = params.getFloat(b);
+            float w = param(b);
             float v = grad(g, i, scale);
             if (weight) {
                 v = penalize(v, w);
             }
-            float r = state.getFloat(b) * decay + v * v * (1 - decay);
-            state.putFloat(b, r);
+            float r = state(b) * decay + v * v * (1 - decay);
+            putState(b, r);
             descend(i, w, v * lr / ((float) Math.sqrt(r) + eps), lr, weight);
         }
     }
+
+    private float param(int byteIndex) { return UnsafeApi.getFloat(null, params.addressOffset() + byteIndex); }
+    private void putParam(int byteIndex, float v) { UnsafeApi.putFloat(null, params.addressOffset() + byteIndex, v); }
+    private float state(int byteIndex) { return UnsafeApi.getFloat(null, state.addressOffset() + byteIndex); }
+    private void putState(int byteIndex, float v) { UnsafeApi.putFloat(null, state.addressOffset() + byteIndex, v); }
 
     public UpdateRule rule() { return rule; }
     public int start() { return start; }

@@ -194,6 +194,21 @@ class TrainerTest {
         }
     }
 
+    @Test
+    void theFinitenessCheckFindsEveryNonFiniteValueAndNothingElse() {
+        float[] values = new float[1001];
+        java.util.Arrays.fill(values, Float.MAX_VALUE); // finite, although their sum overflows
+        values[3] = Float.MIN_VALUE;
+        values[4] = -0f;
+        assertTrue(Trainer.finite(Nd4j.create(values)));
+        for (float bad : new float[]{Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+            Float.intBitsToFloat(0xffc00001)}) {
+            float[] broken = values.clone();
+            broken[1000] = bad;
+            assertFalse(Trainer.finite(Nd4j.create(broken)), "missed " + bad);
+        }
+    }
+
     static TrainerOptions steps(int steps) {
         return new TrainerOptions(1, steps, 1, ClippingSpec.NONE, false);
     }
