@@ -75,6 +75,7 @@ final class ShardAgent implements Agent {
     private float norm;
     private long stateStep = -1;   // the step whose state goes out, or went out last (one answer per step)
     private int stateSent = -1;    // state chunks sent; -1: no request pending
+    private org.agrona.concurrent.UnsafeBuffer stateSnapshot; // the state being sent, copied out at the request
 
     private int sent; // ready chunks already published this step
     private boolean started; // a frame of the current step is in: its deadline runs
@@ -147,6 +148,7 @@ final class ShardAgent implements Agent {
         }
         stateStep = last;
         stateSent = 0;
+        stateSnapshot = optimizer.state(); // copied out once per request
     }
 
     @Override
@@ -329,7 +331,7 @@ final class ShardAgent implements Agent {
             out.wrapForWrite(claim.buffer(), index, claim.length())
                 .header(FrameHeader.TYPE_STATE, jobId, stateStep, GradientFrame.SERVER_RANK, shard,
                     slot * chunks + chunk, optimizer.stateSlots() * chunks, 0, 0f, offset, length);
-            stateSealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, optimizer.state(),
+            stateSealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, stateSnapshot,
                 (slot * layout.shardLength(shard) + inShard) * Float.BYTES, length * Float.BYTES, stateStep, offset);
         } catch (RuntimeException e) {
             claim.abort();

@@ -93,8 +93,9 @@ public final class LocalExchange implements GradientExchange {
             return fresh;
         }
         float[] out = new float[length];
+        org.agrona.concurrent.UnsafeBuffer state = optimizer.state();
         for (int i = 0; i < length; i++) {
-            out[i] = optimizer.state().getFloat(i * Float.BYTES);
+            out[i] = state.getFloat(i * Float.BYTES);
         }
         return out;
     }
