@@ -226,8 +226,7 @@ final class ShardAgent implements Agent {
         }
         long step = aggregator.step();
         if (!posted) {
-            reduction.post(aggregator.shard(), step,
-                SliceOptimizer.sumOfSquares(aggregator.values(), layout.shardLength(aggregator.shard())));
+            reduction.post(aggregator.shard(), step, optimizer.stage(aggregator.values()));
             posted = true;
         }
         if (!applied) {
@@ -239,7 +238,7 @@ final class ShardAgent implements Agent {
             skipped = !Double.isFinite(total) || !Float.isFinite(aggregator.meanLoss());
             norm = (float) globalNorm;
             if (!skipped) {
-                optimizer.apply(step, aggregator.values(), optimizer.rule().clipScale(globalNorm));
+                optimizer.apply(step, optimizer.rule().clipScale(globalNorm));
             }
             applied = true;
         }

@@ -126,8 +126,35 @@ public final class SliceOptimizer {
      * clipping, clamped, becomes the new parameters. {@code gradient} is read only.
      */
     public void apply(long step, DirectBuffer gradient, double scale) {
+        stage(gradient);
+        apply(step, scale);
+    }
+
+    /**
+     * Takes in the slice's averaged gradient for the next {@link #apply(long, double)} and returns its sum of
+     * squares (in double, four running sums added in a fixed order: the finiteness check and the clip norm).
+     */
+    public double stage(DirectBuffer gradient) {
         gradient.boundsCheck(0, length * Float.BYTES);
         UnsafeApi.copyMemory(gradient.byteArray(), gradient.addressOffset(), g, FLOATS, (long) length * Float.BYTES);
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 4 <= length; i += 4) {
+            double a = g[i], b = g[i + 1], c = g[i + 2], d = g[i + 3];
+            s0 += a * a;
+            s1 += b * b;
+            s2 += c * c;
+            s3 += d * d;
+        }
+        for (; i < length; i++) {
+            double v = g[i];
+            s0 += v * v;
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /** Applies global step {@code step} to the gradient {@link #stage staged} for it, scaled by {@code scale} first. */
+    public void apply(long step, double scale) {
         clip(scale);
         double rate = rule.rate().rate(step);
         float lr = (float) rate;

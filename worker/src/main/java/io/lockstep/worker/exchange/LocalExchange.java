@@ -64,11 +64,11 @@ public final class LocalExchange implements GradientExchange {
             optimizer.load(params.toFloatVector(), initialState);
         }
         gradientView.wrap(GradientExchange.address(gradient, "gradient"), n * Float.BYTES);
-        double total = SliceOptimizer.sumOfSquares(gradientView, n);
+        double total = optimizer.stage(gradientView);
         norm = Math.sqrt(total);
         skipped = !Double.isFinite(total) || !Float.isFinite(loss);
         if (!skipped) {
-            optimizer.apply(step, gradientView, serverOptimizer.rule().clipScale(norm));
+            optimizer.apply(step, serverOptimizer.rule().clipScale(norm));
             paramsView.wrap(GradientExchange.address(params, "parameter vector"), n * Float.BYTES);
             paramsView.putBytes(0, optimizer.params(), 0, n * Float.BYTES);
         }

@@ -151,6 +151,9 @@ public final class LocalGroup {
                 weights[k++] = w;
             }
         }
+        if (k == 1 && weights[0] == total) {
+            return total; // the leader alone has samples: its mean is the group's, as it is
+        }
         float divisor = total;
         long own = addresses[0];
         for (long o = 0, end = (long) n * Float.BYTES; o < end; o += Float.BYTES) {
