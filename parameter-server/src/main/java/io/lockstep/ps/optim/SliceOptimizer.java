@@ -35,7 +35,7 @@ public final class SliceOptimizer {
     private final int length;
     private final int slots;
     private final float[] p;     // the slice's parameters
-    private final float[] s;     // its state, slot-major
+    private final float[][] s;   // its state, one array per slot (two slots in one array would not vectorize)
     private final float[] g;     // this step's gradient, clipped and penalized in place
     private final UnsafeBuffer paramsOut;
     private final UnsafeBuffer stateOut;
@@ -52,7 +52,7 @@ public final class SliceOptimizer {
         this.length = length;
         this.slots = rule.stateSlots();
         this.p = new float[length];
-        this.s = new float[slots * length];
+        this.s = new float[slots][length];
         this.g = new float[length];
         this.paramsOut = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Math.max(1, length) * Float.BYTES, 64));
         this.stateOut = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Math.max(1, slots * length) * Float.BYTES, 64));
@@ -77,9 +77,9 @@ public final class SliceOptimizer {
         float initial = initialState(rule);
         for (int k = 0; k < slots; k++) {
             if (fresh) {
-                java.util.Arrays.fill(s, k * length, (k + 1) * length, initial);
+                java.util.Arrays.fill(s[k], initial);
             } else {
-                System.arraycopy(allState, k * total + start, s, k * length, length);
+                System.arraycopy(allState, k * total + start, s[k], 0, length);
             }
         }
         publishParams();
@@ -236,12 +236,20 @@ public final class SliceOptimizer {
 
     private void momentum(int from, int to, float lr, float wd) {
         float mu = (float) rule.momentum();
-        boolean nesterov = rule.nesterov();
-        for (int i = from; i < to; i++) {
-            float v = g[i];
-            float buf = s[i] * mu + v;
-            s[i] = buf;
-            g[i] = nesterov ? (mu * buf + v) * lr : buf * lr; // the step, for the descent below
+        float[] b = s[0];
+        if (rule.nesterov()) {
+            for (int i = from; i < to; i++) {
+                float v = g[i];
+                float buf = b[i] * mu + v;
+                b[i] = buf;
+                g[i] = (mu * buf + v) * lr; // the step, for the descent below
+            }
+        } else {
+            for (int i = from; i < to; i++) {
+                float buf = b[i] * mu + g[i];
+                b[i] = buf;
+                g[i] = buf * lr;
+            }
         }
         descend(from, to, wd);
     }
@@ -259,13 +267,14 @@ public final class SliceOptimizer {
         }
         float c1 = 1 - beta1;
         float c2 = 1 - beta2;
-        int vBase = length;
+        float[] ms = s[0];
+        float[] vs = s[1];
         for (int i = from; i < to; i++) {
             float v = g[i];
-            float m = beta1 * s[i] + v * c1;
-            float u = beta2 * s[vBase + i] + v * v * c2;
-            s[i] = m;
-            s[vBase + i] = u;
+            float m = beta1 * ms[i] + v * c1;
+            float u = beta2 * vs[i] + v * v * c2;
+            ms[i] = m;
+            vs[i] = u;
             g[i] = m * alpha / ((float) Math.sqrt(u) + eps);
         }
         descend(from, to, wd);
@@ -275,10 +284,11 @@ public final class SliceOptimizer {
         float decay = (float) rule.rmsDecay();
         float eps = (float) rule.epsilon();
         float c = 1 - decay;
+        float[] rs = s[0];
         for (int i = from; i < to; i++) {
             float v = g[i];
-            float r = s[i] * decay + v * v * c;
-            s[i] = r;
+            float r = rs[i] * decay + v * v * c;
+            rs[i] = r;
             g[i] = v * lr / ((float) Math.sqrt(r) + eps);
         }
         descend(from, to, wd);
@@ -312,7 +322,10 @@ public final class SliceOptimizer {
 
     /** The slice's optimizer state, slot-major ({@code k * length + i}), off-heap; copied out on each call. */
     public UnsafeBuffer state() {
-        UnsafeApi.copyMemory(s, FLOATS, null, stateOut.addressOffset(), (long) s.length * Float.BYTES);
+        for (int k = 0; k < slots; k++) {
+            UnsafeApi.copyMemory(s[k], FLOATS, null, stateOut.addressOffset() + (long) k * length * Float.BYTES,
+                (long) length * Float.BYTES);
+        }
         return stateOut;
     }
 }
