@@ -137,6 +137,10 @@ public final class SliceOptimizer {
     public double stage(DirectBuffer gradient) {
         gradient.boundsCheck(0, length * Float.BYTES);
         UnsafeApi.copyMemory(gradient.byteArray(), gradient.addressOffset(), g, FLOATS, (long) length * Float.BYTES);
+        return sumOfSquaresOfStaged();
+    }
+
+    private double sumOfSquaresOfStaged() {
         double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int i = 0;
         for (; i + 4 <= length; i += 4) {
@@ -151,6 +155,30 @@ public final class SliceOptimizer {
             s0 += v * v;
         }
         return (s0 + s1) + (s2 + s3);
+    }
+
+    /**
+     * As {@link #stage(DirectBuffer)}, for the sample-weighted mean of {@code count} gradients taken where
+     * they lie: dense direct float vectors of this slice's length at {@code addresses}, weighted by their
+     * sample counts, summed in the given order and divided by {@code total} (one pass, no intermediate vector).
+     * A lone contributor with all the samples is taken as it is; no samples at all make a zero gradient.
+     */
+    public double stage(long[] addresses, float[] weights, int count, float total) {
+        if (total == 0) {
+            java.util.Arrays.fill(g, 0f); // nobody had samples: a zero gradient, as the server would average it
+        } else if (count == 1 && weights[0] == total) {
+            UnsafeApi.copyMemory(null, addresses[0], g, FLOATS, (long) length * Float.BYTES);
+        } else {
+            for (int i = 0; i < length; i++) {
+                long o = (long) i * Float.BYTES;
+                float acc = weights[0] == 0 ? 0f : weights[0] * UnsafeApi.getFloat(null, addresses[0] + o);
+                for (int m = 1; m < count; m++) {
+                    acc += weights[m] * UnsafeApi.getFloat(null, addresses[m] + o);
+                }
+                g[i] = acc / total;
+            }
+        }
+        return sumOfSquaresOfStaged();
     }
 
     /** Applies global step {@code step} to the gradient {@link #stage staged} for it, scaled by {@code scale} first. */

@@ -65,8 +65,13 @@ public final class InProcessExchange implements GradientExchange {
         group.post(rank, step, g, samples, loss);
         boolean server = serverPlacement;
         if (leader != null) {
-            total = group.reduce(step, g, n, timeoutNs);
-            leader.exchange(step, gradient, params, Math.toIntExact(total), group.loss());
+            if (server) { // the group's mean goes straight into the optimizer, summed where the gradients lie
+                total = group.contributors(step, g, n, timeoutNs);
+                leader.exchangeGroup(step, group, params, total, group.loss());
+            } else {      // the replicas apply DL4J's updater to the mean: it must be in the vectors
+                total = group.reduce(step, g, n, timeoutNs);
+                leader.exchange(step, gradient, params, Math.toIntExact(total), group.loss());
+            }
             meanLoss = leader.meanLoss();
             skipped = leader.skipped();
             norm = leader.gradientNorm();

@@ -57,14 +57,38 @@ public final class LocalExchange implements GradientExchange {
         }
     }
 
-    private void step(long step, INDArray gradient, INDArray params) {
-        int n = Math.toIntExact(gradient.length());
+    /**
+     * Placement server, for a {@link LocalGroup}'s leader: steps with the sample-weighted mean of the group's
+     * gradients of {@code step}, summed where they lie ({@link LocalGroup#contributors}) straight into the
+     * optimizer, and reports {@code samples} and {@code loss} (the group's).
+     */
+    void exchangeGroup(long step, LocalGroup group, INDArray params, long samples, float loss) {
+        this.samples = samples;
+        this.loss = loss;
+        int n = Math.toIntExact(params.length());
+        optimizer(n, params);
+        decide(step, n, optimizer.stage(group.addresses(), group.weights(), group.count(), samples), params);
+        if (listeners != null) {
+            listeners.steps().onStep(step, samples, loss, System.nanoTime());
+        }
+    }
+
+    private void optimizer(int n, INDArray params) {
         if (optimizer == null) {
             optimizer = new SliceOptimizer(serverOptimizer.rule(), serverOptimizer.roles(), 0, n);
             optimizer.load(params.toFloatVector(), initialState);
         }
+    }
+
+    private void step(long step, INDArray gradient, INDArray params) {
+        int n = Math.toIntExact(gradient.length());
+        optimizer(n, params);
         gradientView.wrap(GradientExchange.address(gradient, "gradient"), n * Float.BYTES);
-        double total = optimizer.stage(gradientView);
+        decide(step, n, optimizer.stage(gradientView), params);
+    }
+
+    /** Skips a step whose gradient is not finite; else applies it (clipped) and writes the parameters out. */
+    private void decide(long step, int n, double total, INDArray params) {
         norm = Math.sqrt(total);
         skipped = !Double.isFinite(total) || !Float.isFinite(loss);
         if (!skipped) {

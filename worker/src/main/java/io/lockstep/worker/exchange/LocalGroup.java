@@ -43,9 +43,9 @@ public final class LocalGroup {
     private final long jobId;
     private final int[] ranks; // in order; ranks[0] leads
     private final AtomicBuffer slots;
-    private final UnsafeBuffer member = new UnsafeBuffer(0, 0);
     private final long[] addresses; // the leader's reduction: vectors with samples, own first
     private final float[] weights;
+    private int count;
     private int open;
 
     private LocalGroup(long jobId, int[] ranks) {
@@ -114,6 +114,33 @@ public final class LocalGroup {
      * (NaN if any member's was).
      */
     long reduce(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
+        long total = contributors(step, address, n, timeoutNs);
+        if (total == 0 || count == 1 && weights[0] == total) {
+            return total; // nothing, or the leader alone has samples: its mean is the group's, as it is
+        }
+        // one pass over the vector, members in rank order, on raw memory (every vector is a dense direct float
+        // vector of n values, checked by GradientExchange.address): a bounds check per element costs more than
+        // the arithmetic
+        float divisor = total;
+        long own = addresses[0];
+        for (long o = 0, end = (long) n * Float.BYTES; o < end; o += Float.BYTES) {
+            // a leader without samples contributes nothing, whatever its vector holds (NaN included)
+            float acc = weights[0] == 0 ? 0f : weights[0] * UnsafeApi.getFloat(null, own + o);
+            for (int m = 1; m < count; m++) {
+                acc += weights[m] * UnsafeApi.getFloat(null, addresses[m] + o);
+            }
+            UnsafeApi.putFloat(null, own + o, acc / divisor);
+        }
+        return total;
+    }
+
+    /**
+     * The leader: waits for every member's gradient of {@code step} and lists the vectors that carry samples
+     * (its own, at {@code address}, first, whatever its samples) with their weights ({@link #addresses()},
+     * {@link #weights()}, {@link #count()}), for the caller to sum where they lie. Returns the group's samples;
+     * {@link #loss()} then holds the group's weighted loss (NaN if any member's was).
+     */
+    long contributors(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + timeoutNs;
         for (int i = 1; i < ranks.length; i++) {
             for (int spins = 0; slots.getLongVolatile(i * SLOT) != step; spins++) {
@@ -130,42 +157,23 @@ public final class LocalGroup {
         }
         long total = 0;
         double lossSum = 0;
+        count = 0;
         for (int i = 0; i < ranks.length; i++) {
             int s = slots.getInt(i * SLOT + SAMPLES);
             total += s;
             lossSum += s == 0 ? 0 : (double) slots.getFloat(i * SLOT + LOSS) * s;
+            if (s > 0 || i == 0) {
+                addresses[count] = i == 0 ? address : slots.getLong(i * SLOT + ADDRESS);
+                weights[count++] = s;
+            }
         }
         loss = total == 0 ? 0f : (float) (lossSum / total);
-        if (total == 0) {
-            return 0;
-        }
-        // one pass over the vector, members in rank order, on raw memory (every vector is a dense direct float
-        // vector of n values, checked by GradientExchange.address): a bounds check per element costs more than
-        // the arithmetic
-        int k = 0;
-        for (int i = 0; i < ranks.length; i++) {
-            int w = slots.getInt(i * SLOT + SAMPLES);
-            if (w > 0 || i == 0) {
-                member.wrap(i == 0 ? address : slots.getLong(i * SLOT + ADDRESS), n * Float.BYTES);
-                addresses[k] = member.addressOffset();
-                weights[k++] = w;
-            }
-        }
-        if (k == 1 && weights[0] == total) {
-            return total; // the leader alone has samples: its mean is the group's, as it is
-        }
-        float divisor = total;
-        long own = addresses[0];
-        for (long o = 0, end = (long) n * Float.BYTES; o < end; o += Float.BYTES) {
-            // a leader without samples contributes nothing, whatever its vector holds (NaN included)
-            float acc = weights[0] == 0 ? 0f : weights[0] * UnsafeApi.getFloat(null, own + o);
-            for (int m = 1; m < k; m++) {
-                acc += weights[m] * UnsafeApi.getFloat(null, addresses[m] + o);
-            }
-            UnsafeApi.putFloat(null, own + o, acc / divisor);
-        }
         return total;
     }
+
+    long[] addresses() { return addresses; }
+    float[] weights() { return weights; }
+    int count() { return count; }
 
     private float loss;
 
