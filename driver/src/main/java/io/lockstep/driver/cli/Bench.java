@@ -87,7 +87,7 @@ public final class Bench implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "bench: MNIST MLP 784-256-128-10, Adam 1e-3, global batch %d, %d epoch(s), "
             + "OMP_NUM_THREADS=%s, %d cores%n", globalBatch, epochs, omp, Runtime.getRuntime().availableProcessors());
 
-        List<Sample> mnist = loadTrain(base);
+        List<Sample> mnist = mnistSamples(base.data.train);
         double[][] rounds = new double[4][repeat]; // (a), (d), (b), (c) per round, interleaved against drift
         double[][] byThreads = new double[2][repeat]; // (a) at 1 and at 2 native threads
         for (int r = 0; r < repeat; r++) {
@@ -185,10 +185,11 @@ public final class Bench implements Callable<Integer> {
         return c;
     }
 
-    private static List<Sample> loadTrain(JobConfig c) throws IOException {
+    /** The MNIST images of an IDX file (and its labels file beside it) as samples, labels one-hot. */
+    static List<Sample> mnistSamples(String imagesPath) throws IOException {
         List<Sample> samples = new ArrayList<>();
-        Path images = Path.of(c.data.train);
-        Path labels = Path.of(DataLoader.labelsPathFor(c.data.train));
+        Path images = Path.of(imagesPath);
+        Path labels = Path.of(DataLoader.labelsPathFor(imagesPath));
         try (DataInputStream xs = new DataInputStream(Files.newInputStream(images));
              DataInputStream ys = new DataInputStream(Files.newInputStream(labels))) {
             Iterator<float[]> x = IdxFile.images(xs, images.toString());
@@ -313,21 +314,14 @@ public final class Bench implements Callable<Integer> {
     }
 
     private static DataSet testSet(JobConfig c) throws IOException {
-        Path images = Path.of(c.data.test);
-        Path labels = Path.of(DataLoader.labelsPathFor(c.data.test));
-        List<float[]> xs = new ArrayList<>();
-        List<float[]> ys = new ArrayList<>();
-        try (DataInputStream xi = new DataInputStream(Files.newInputStream(images));
-             DataInputStream yi = new DataInputStream(Files.newInputStream(labels))) {
-            Iterator<float[]> x = IdxFile.images(xi, images.toString());
-            Iterator<Integer> y = IdxFile.labels(yi, labels.toString());
-            while (x.hasNext() && y.hasNext()) {
-                xs.add(x.next());
-                ys.add(DataLoader.oneHot(y.next(), 10, labels.toString(), ""));
-            }
+        List<Sample> test = mnistSamples(c.data.test);
+        float[][] xs = new float[test.size()][];
+        float[][] ys = new float[test.size()][];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = test.get(i).features();
+            ys[i] = test.get(i).labels();
         }
-        return new DataSet(org.nd4j.linalg.factory.Nd4j.create(xs.toArray(new float[0][])),
-            org.nd4j.linalg.factory.Nd4j.create(ys.toArray(new float[0][])));
+        return new DataSet(org.nd4j.linalg.factory.Nd4j.create(xs), org.nd4j.linalg.factory.Nd4j.create(ys));
     }
 
     /**

@@ -1,15 +1,12 @@
 package io.lockstep.driver.cli;
 
 import io.lockstep.driver.config.JobConfig;
-import io.lockstep.driver.data.DataLoader;
-import io.lockstep.driver.data.IdxFile;
 import io.lockstep.driver.data.MnistFetcher;
 import io.lockstep.driver.job.ModelSetup;
 import io.lockstep.worker.cpu.NativeBuild;
 import io.lockstep.worker.data.Batch;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.DataPartition;
-import io.lockstep.worker.data.Sample;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -20,7 +17,6 @@ import org.nd4j.linalg.learning.config.Adam;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -28,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -174,7 +169,7 @@ public final class CpuBench implements Callable<Integer> {
             int warmup = Integer.parseInt(args[2]);
             int windows = Integer.parseInt(args[3]);
             int window = Integer.parseInt(args[4]);
-            DataPartition train = DataPartition.of(mnist(c).iterator(), 784, 10);
+            DataPartition train = DataPartition.of(Bench.mnistSamples(c.data.train).iterator(), 784, 10);
             int steps = train.size() / batch;
             MultiLayerNetwork net = (MultiLayerNetwork) ModelSetup.build(c, 784, new int[]{28, 28, 1}, 10,
                 "classification", warmup + (long) windows * window).network().dl4j();
@@ -221,21 +216,6 @@ public final class CpuBench implements Callable<Integer> {
 
         private static void step(MultiLayerNetwork net, Batch b) {
             net.fit(new DataSet(b.features(), b.labels()));
-        }
-
-        private static List<Sample> mnist(JobConfig c) throws IOException {
-            List<Sample> samples = new ArrayList<>();
-            Path images = Path.of(c.data.train);
-            Path labels = Path.of(DataLoader.labelsPathFor(c.data.train));
-            try (DataInputStream xs = new DataInputStream(Files.newInputStream(images));
-                 DataInputStream ys = new DataInputStream(Files.newInputStream(labels))) {
-                Iterator<float[]> x = IdxFile.images(xs, images.toString());
-                Iterator<Integer> y = IdxFile.labels(ys, labels.toString());
-                while (x.hasNext() && y.hasNext()) {
-                    samples.add(new Sample(samples.size(), x.next(), DataLoader.oneHot(y.next(), 10, labels.toString(), "")));
-                }
-            }
-            return samples;
         }
     }
 }
