@@ -2,6 +2,7 @@ package io.lockstep.ps;
 
 import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -162,11 +163,20 @@ public final class ShardAggregator {
         return isComplete() ? Outcome.COMPLETED : Outcome.CHUNK_READY;
     }
 
+    /**
+     * Adds {@code samples ×} the chunk to the sum. Both ranges are bounds-checked once, then the loop runs on
+     * raw memory: a check per element cost more than the arithmetic (a third of the shards' time in a
+     * profile of the exchange alone).
+     */
     private void accumulate(DirectBuffer src, int srcIndex, int dstIndex, int n, int samples) {
+        src.boundsCheck(srcIndex, n * Float.BYTES);
+        sum.boundsCheck(dstIndex, n * Float.BYTES);
         float weight = samples;
-        for (int i = 0; i < n; i++) {
-            int o = i * Float.BYTES;
-            sum.putFloat(dstIndex + o, sum.getFloat(dstIndex + o) + weight * src.getFloat(srcIndex + o));
+        byte[] srcArray = src.byteArray();
+        long from = src.addressOffset() + srcIndex;
+        long to = sum.addressOffset() + dstIndex;
+        for (long o = 0, end = (long) n * Float.BYTES; o < end; o += Float.BYTES) {
+            UnsafeApi.putFloat(null, to + o, UnsafeApi.getFloat(null, to + o) + weight * UnsafeApi.getFloat(srcArray, from + o));
         }
     }
 
@@ -176,8 +186,10 @@ public final class ShardAggregator {
             return;
         }
         float divisor = (float) totalSamples;
-        for (int o = from * Float.BYTES, end = (from + n) * Float.BYTES; o < end; o += Float.BYTES) {
-            sum.putFloat(o, sum.getFloat(o) / divisor);
+        sum.boundsCheck(from * Float.BYTES, n * Float.BYTES);
+        long base = sum.addressOffset();
+        for (long o = (long) from * Float.BYTES, end = (long) (from + n) * Float.BYTES; o < end; o += Float.BYTES) {
+            UnsafeApi.putFloat(null, base + o, UnsafeApi.getFloat(null, base + o) / divisor);
         }
     }
 
