@@ -77,10 +77,9 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
             if (inDriver != null && inDriver.length == spec.workers()) {
                 // every worker in the driver's JVM (embedded Spark): reduce and step in memory, no wire at all
                 LocalGroup group = LocalGroup.join(spec.jobId(), inDriver);
-                LocalExchange leader = group.leads(rank) ? new LocalExchange(spec.optimizer(),
-                    spec.serverOptimizer() ? start.value().serverState(plan.serverPlan()) : null, driverHere) : null;
-                GradientExchange exchange = new InProcessExchange(group, rank, spec.workers(), spec.serverOptimizer(),
-                    leader, driverHere, spec.timeoutMillis());
+                GradientExchange exchange = new InProcessExchange(group, rank, spec.workers(), spec.optimizer(),
+                    spec.serverOptimizer() ? start.value().serverState(plan.serverPlan()) : null, driverHere,
+                    spec.timeoutMillis());
                 try {
                     return JavaConverters.asScalaIterator(List.of(train(rank, exchange, train, validation, plan,
                         start.value())).iterator());

@@ -57,22 +57,6 @@ public final class LocalExchange implements GradientExchange {
         }
     }
 
-    /**
-     * Placement server, for a {@link LocalGroup}'s leader: steps with the sample-weighted mean of the group's
-     * gradients of {@code step}, summed where they lie ({@link LocalGroup#contributors}) straight into the
-     * optimizer, and reports {@code samples} and {@code loss} (the group's).
-     */
-    void exchangeGroup(long step, LocalGroup group, INDArray params, long samples, float loss) {
-        this.samples = samples;
-        this.loss = loss;
-        int n = Math.toIntExact(params.length());
-        optimizer(n, params);
-        decide(step, n, optimizer.stage(group.addresses(), group.weights(), group.count(), samples), params);
-        if (listeners != null) {
-            listeners.steps().onStep(step, samples, loss, System.nanoTime());
-        }
-    }
-
     private void optimizer(int n, INDArray params) {
         if (optimizer == null) {
             optimizer = new SliceOptimizer(serverOptimizer.rule(), serverOptimizer.roles(), 0, n);

@@ -1,5 +1,6 @@
 package io.lockstep.worker.exchange;
 
+import io.lockstep.ps.optim.SliceOptimizer;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
 import org.agrona.concurrent.AtomicBuffer;
@@ -9,6 +10,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 
@@ -27,7 +29,7 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class LocalGroup {
     private static final Map<Long, LocalGroup> GROUPS = new ConcurrentHashMap<>();
-    private static final int SLOT = 64;
+    private static final int SLOT = 128; // two cache lines per member
     private static final int ADDRESS = 8;
     private static final int SAMPLES = 16;
     private static final int LOSS = 20;
@@ -39,10 +41,17 @@ public final class LocalGroup {
     private static final int MEAN_LOSS = 52;
     private static final int NORM = 56;
     private static final int SKIPPED = 60;
+    // the whole job in this JVM with the optimizer "on the server", split over the members (SplitStep)
+    static final int STEP = 0;              // long: step whose gradient is posted (release)
+    private static final int PARAMS = 64;   // long: the member's parameter vector
+    private static final int PARTIAL = 72;  // double: sum of squares of the member's slice of the mean
+    static final int PARTIAL_STEP = 80;     // long: step whose partial is posted
+    static final int WRITTEN = 88;          // long: step whose new slice the member has written to every vector
 
     private final long jobId;
     private final int[] ranks; // in order; ranks[0] leads
     private final AtomicBuffer slots;
+    private final AtomicReferenceArray<SliceOptimizer> slices; // the split step's optimizers, by member
     private final long[] addresses; // the leader's reduction: vectors with samples, own first
     private final float[] weights;
     private int count;
@@ -52,12 +61,15 @@ public final class LocalGroup {
         this.jobId = jobId;
         this.ranks = ranks;
         this.slots = new UnsafeBuffer(BufferUtil.allocateDirectAligned(ranks.length * SLOT, SLOT));
+        this.slices = new AtomicReferenceArray<>(ranks.length);
         this.addresses = new long[ranks.length];
         this.weights = new float[ranks.length];
         for (int i = 0; i < ranks.length; i++) {
             slots.putLongVolatile(i * SLOT, -1);
             slots.putLongVolatile(i * SLOT + DONE, -1);
             slots.putLongVolatile(i * SLOT + ACK, -1);
+            slots.putLongVolatile(i * SLOT + PARTIAL_STEP, -1);
+            slots.putLongVolatile(i * SLOT + WRITTEN, -1);
         }
     }
 
@@ -100,7 +112,13 @@ public final class LocalGroup {
 
     /** A member's gradient (batch mean of {@code samples} samples) for {@code step} is ready at {@code address}. */
     void post(int rank, long step, long address, int samples, float loss) {
+        post(rank, step, address, samples, loss, 0);
+    }
+
+    /** As above, with the member's parameter vector, which the split step writes the new parameters into. */
+    void post(int rank, long step, long address, int samples, float loss, long params) {
         int at = index(rank) * SLOT;
+        slots.putLong(at + PARAMS, params);
         slots.putLong(at + ADDRESS, address);
         slots.putInt(at + SAMPLES, samples);
         slots.putFloat(at + LOSS, loss);
@@ -136,11 +154,11 @@ public final class LocalGroup {
 
     /**
      * The leader: waits for every member's gradient of {@code step} and lists the vectors that carry samples
-     * (its own, at {@code address}, first, whatever its samples) with their weights ({@link #addresses()},
-     * {@link #weights()}, {@link #count()}), for the caller to sum where they lie. Returns the group's samples;
+     * (its own, at {@code address}, first, whatever its samples) with their weights, for {@link #reduce}. Returns
+     * the group's samples;
      * {@link #loss()} then holds the group's weighted loss (NaN if any member's was).
      */
-    long contributors(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
+    private long contributors(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
         long deadline = System.nanoTime() + timeoutNs;
         for (int i = 1; i < ranks.length; i++) {
             for (int spins = 0; slots.getLongVolatile(i * SLOT) != step; spins++) {
@@ -171,16 +189,56 @@ public final class LocalGroup {
         return total;
     }
 
-    long[] addresses() { return addresses; }
-    float[] weights() { return weights; }
-    int count() { return count; }
-
     private float loss;
 
     /** The group's weighted loss of the last {@link #reduce}. */
     float loss() { return loss; }
 
     // ------------------------------------------------------------------ the whole job in this JVM
+
+    long addressOf(int member) { return slots.getLong(member * SLOT + ADDRESS); }
+    int samplesOf(int member) { return slots.getInt(member * SLOT + SAMPLES); }
+    float lossOf(int member) { return slots.getFloat(member * SLOT + LOSS); }
+    long paramsOf(int member) { return slots.getLong(member * SLOT + PARAMS); }
+
+    /** A member's sum of squares of its slice of the mean of {@code step}. */
+    void postPartial(int rank, long step, double sumOfSquares) {
+        int at = index(rank) * SLOT;
+        slots.putDouble(at + PARTIAL, sumOfSquares);
+        slots.putLongOrdered(at + PARTIAL_STEP, step);
+    }
+
+    /** The sum of every member's partial, in member order: the same on every member. */
+    double partialTotal() {
+        double total = 0;
+        for (int i = 0; i < ranks.length; i++) {
+            total += slots.getDouble(i * SLOT + PARTIAL);
+        }
+        return total;
+    }
+
+    /** A member has written its new slice of {@code step} to every member's parameters. */
+    void postWritten(int rank, long step) {
+        slots.putLongOrdered(index(rank) * SLOT + WRITTEN, step);
+    }
+
+    /** Waits until every member but {@code rank} shows {@code step} in {@code field} ({@link #STEP} ...). */
+    void awaitEvery(int field, long step, int rank, long timeoutNs, String what)
+        throws TimeoutException, InterruptedException {
+        for (int i = 0; i < ranks.length; i++) {
+            if (ranks[i] != rank) {
+                await(i * SLOT + field, step, rank, ranks[i], timeoutNs, what);
+            }
+        }
+    }
+
+
+    /** The split step's optimizer of a member, for the rank that assembles the state for a checkpoint. */
+    void register(int rank, SliceOptimizer slice) {
+        slices.set(index(rank), slice);
+    }
+
+    SliceOptimizer slice(int member) { return slices.get(member); }
 
     /** The leader: the answer to {@code step} is at {@code address}; the members may copy it. */
     void publish(long step, long address, long total, float meanLoss, boolean skipped, double norm) {

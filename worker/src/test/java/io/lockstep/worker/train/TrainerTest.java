@@ -151,9 +151,8 @@ class TrainerTest {
                 int rank = r;
                 futures.add(pool.submit(() -> {
                     LocalGroup group = LocalGroup.join(job, everyRank);
-                    LocalExchange leader = rank == 0 ? new LocalExchange(serverOptimizer, null, listeners) : null;
-                    try (InProcessExchange exchange = new InProcessExchange(group, rank, workers, serverOptimizer != null,
-                        leader, listeners, 30_000)) {
+                    try (InProcessExchange exchange = new InProcessExchange(group, rank, workers, serverOptimizer,
+                        null, listeners, 30_000)) {
                         Network net = Network.fromJson(json, init);
                         Trainer trainer = new Trainer(net, exchange, options, new TrainState(5));
                         try (BatchSource batches = new BatchSource(Digits.stride(data, rank, workers), batch,
