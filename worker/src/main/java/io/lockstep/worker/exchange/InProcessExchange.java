@@ -84,7 +84,7 @@ public final class InProcessExchange implements GradientExchange {
             total = group.reduce(step, g, n, timeoutNs);
             leader.exchange(step, gradient, params, Math.toIntExact(total), group.loss());
             meanLoss = leader.meanLoss();
-            group.publish(step, g, total, meanLoss, false, Double.NaN);
+            group.publish(step, g, total, meanLoss);
             group.awaitAcks(step, timeoutNs);
             return;
         }

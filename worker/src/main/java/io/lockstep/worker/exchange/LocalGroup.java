@@ -33,14 +33,13 @@ public final class LocalGroup {
     private static final int ADDRESS = 8;
     private static final int SAMPLES = 16;
     private static final int LOSS = 20;
-    // the leader's slot also carries the answer, for a group that is the whole job (InProcessExchange)
+    // the leader's slot also carries the answer, for a group that is the whole job with the optimizer on the
+    // replicas (InProcessExchange)
     private static final int RESULT = 24;   // long: address of the answer vector
     private static final int DONE = 32;     // long: step whose answer is ready (release)
     private static final int ACK = 40;      // long, each member's slot: step whose answer it has copied
     private static final int TOTAL = 48;    // int: samples of the step, all workers
     private static final int MEAN_LOSS = 52;
-    private static final int NORM = 56;
-    private static final int SKIPPED = 60;
     // the whole job in this JVM with the optimizer "on the server", split over the members (SplitStep)
     static final int STEP = 0;              // long: step whose gradient is posted (release)
     private static final int PARAMS = 64;   // long: the member's parameter vector
@@ -241,12 +240,10 @@ public final class LocalGroup {
     SliceOptimizer slice(int member) { return slices.get(member); }
 
     /** The leader: the answer to {@code step} is at {@code address}; the members may copy it. */
-    void publish(long step, long address, long total, float meanLoss, boolean skipped, double norm) {
+    void publish(long step, long address, long total, float meanLoss) {
         slots.putLong(RESULT, address);
         slots.putInt(TOTAL, Math.toIntExact(total));
         slots.putFloat(MEAN_LOSS, meanLoss);
-        slots.putFloat(NORM, (float) norm);
-        slots.putInt(SKIPPED, skipped ? 1 : 0);
         slots.putLongOrdered(DONE, step);
     }
 
@@ -258,8 +255,6 @@ public final class LocalGroup {
 
     long total() { return slots.getInt(TOTAL); }
     float meanLoss() { return slots.getFloat(MEAN_LOSS); }
-    double norm() { return slots.getFloat(NORM); }
-    boolean skipped() { return slots.getInt(SKIPPED) != 0; }
 
     /** A member has copied the answer to {@code step}: the leader may write its vectors again. */
     void ack(int rank, long step) {
