@@ -255,14 +255,19 @@ public final class Bench implements Callable<Integer> {
     }
 
     private double lockstep(JobConfig base, int n) throws IOException {
+        configure(base, n, "lockstep-" + n);
+        Map<String, Object> summary = TrainingJob.run(base);
+        return ((Number) summary.get("samples_per_second")).doubleValue();
+    }
+
+    /** Lockstep with {@code n} workers at the global batch, on embedded Spark, writing to {@code outName}. */
+    private void configure(JobConfig base, int n, String outName) {
         base.workers = n;
         base.batchSize = globalBatch / n;
         base.ps.shards = Math.min(2, n);
         base.spark.master = "local[" + n + "]";
-        base.output.dir = out.resolve("lockstep-" + n).toString();
+        base.output.dir = out.resolve(outName).toString();
         base.optimizer.placement = placement;
-        Map<String, Object> summary = TrainingJob.run(base);
-        return ((Number) summary.get("samples_per_second")).doubleValue();
     }
 
     /**
@@ -297,12 +302,7 @@ public final class Bench implements Callable<Integer> {
 
     /** The same for Lockstep with {@code n} workers: the test set as validation, every quarter epoch. */
     private double lockstepTimeTo(JobConfig base, int n, double target) throws Exception {
-        base.workers = n;
-        base.batchSize = globalBatch / n;
-        base.ps.shards = Math.min(2, n);
-        base.spark.master = "local[" + n + "]";
-        base.output.dir = out.resolve("lockstep-target-" + n).toString();
-        base.optimizer.placement = placement;
+        configure(base, n, "lockstep-target-" + n);
         base.epochs = maxEpochs;
         base.data.validation = base.data.test;
         base.validation.every = Math.max(1, TrainerOptions.stepsPerEpoch(60_000 / n, base.batchSize, 1) / 4) + " steps";
