@@ -94,32 +94,6 @@ public final class SliceOptimizer {
         return rule.kind() == UpdateRule.Kind.RMSPROP ? (float) rule.epsilon() : 0f;
     }
 
-    /** Sum of squares of the first {@code n} floats of {@code g}, in double, in a fixed order. */
-    public static double sumOfSquares(DirectBuffer g, int n) {
-        g.boundsCheck(0, n * Float.BYTES);
-        byte[] array = g.byteArray();
-        long address = g.addressOffset();
-        // four running sums (one addition chain would wait on itself), added up in a fixed order
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        long end = (long) n * Float.BYTES;
-        long o = 0;
-        for (; o + 4 * Float.BYTES <= end; o += 4 * Float.BYTES) {
-            double a = UnsafeApi.getFloat(array, address + o);
-            double b = UnsafeApi.getFloat(array, address + o + 4);
-            double c = UnsafeApi.getFloat(array, address + o + 8);
-            double d = UnsafeApi.getFloat(array, address + o + 12);
-            s0 += a * a;
-            s1 += b * b;
-            s2 += c * c;
-            s3 += d * d;
-        }
-        for (; o < end; o += Float.BYTES) {
-            double v = UnsafeApi.getFloat(array, address + o);
-            s0 += v * v;
-        }
-        return (s0 + s1) + (s2 + s3);
-    }
-
     /**
      * Applies global step {@code step}: the slice's averaged gradient in {@code gradient} (index 0 =
      * {@link #start()}), multiplied by {@code scale} (the global-norm clip factor, 1 if none) and, with value

@@ -62,11 +62,11 @@ class SliceOptimizerTest {
             float[] g = random(r, N, 0.5);
             double sum = 0;
             for (SliceOptimizer s : slices) {
-                sum += SliceOptimizer.sumOfSquares(buffer(g, s.start(), s.length()), s.length());
+                sum += s.stage(buffer(g, s.start(), s.length()));
             }
             double scale = rule.clipScale(Math.sqrt(sum));
             for (SliceOptimizer s : slices) {
-                s.apply(t, buffer(g, s.start(), s.length()), scale);
+                s.apply(t, scale);
             }
         }
         return params(slices);

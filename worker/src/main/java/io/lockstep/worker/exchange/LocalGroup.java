@@ -158,20 +158,7 @@ public final class LocalGroup {
      * {@link #loss()} then holds the group's weighted loss (NaN if any member's was).
      */
     private long contributors(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
-        long deadline = System.nanoTime() + timeoutNs;
-        for (int i = 1; i < ranks.length; i++) {
-            for (int spins = 0; slots.getLongVolatile(i * SLOT) != step; spins++) {
-                if (Thread.interrupted()) {
-                    throw new InterruptedException("rank " + ranks[0] + " step " + step + ": waiting for rank "
-                        + ranks[i] + " of this JVM");
-                }
-                if (System.nanoTime() - deadline > 0) {
-                    throw new TimeoutException("rank " + ranks[0] + " step " + step + ": no gradient from rank "
-                        + ranks[i] + " (same JVM) within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
-                }
-                pause(spins);
-            }
-        }
+        awaitEvery(STEP, step, ranks[0], timeoutNs, "gradient from rank");
         long total = 0;
         double lossSum = 0;
         count = 0;
@@ -221,12 +208,16 @@ public final class LocalGroup {
         slots.putLongOrdered(index(rank) * SLOT + WRITTEN, step);
     }
 
-    /** Waits until every member but {@code rank} shows {@code step} in {@code field} ({@link #STEP} ...). */
+    /**
+     * Waits until every member but {@code rank} shows {@code step} in {@code field} ({@link #STEP} ...), all
+     * of them within one stall budget.
+     */
     void awaitEvery(int field, long step, int rank, long timeoutNs, String what)
         throws TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + timeoutNs;
         for (int i = 0; i < ranks.length; i++) {
             if (ranks[i] != rank) {
-                await(i * SLOT + field, step, rank, ranks[i], timeoutNs, what);
+                await(i * SLOT + field, step, rank, ranks[i], deadline, timeoutNs, what);
             }
         }
     }
@@ -249,7 +240,7 @@ public final class LocalGroup {
 
     /** A member: waits for the leader's answer to {@code step}; returns its address. */
     long awaitAnswer(int rank, long step, long timeoutNs) throws TimeoutException, InterruptedException {
-        await(DONE, step, rank, ranks[0], timeoutNs, "the answer from rank");
+        await(DONE, step, rank, ranks[0], System.nanoTime() + timeoutNs, timeoutNs, "answer from rank");
         return slots.getLong(RESULT);
     }
 
@@ -263,14 +254,12 @@ public final class LocalGroup {
 
     /** The leader: waits until every member has copied the answer to {@code step}. */
     void awaitAcks(long step, long timeoutNs) throws TimeoutException, InterruptedException {
-        for (int i = 1; i < ranks.length; i++) {
-            await(i * SLOT + ACK, step, ranks[0], ranks[i], timeoutNs, "a copy of the answer by rank");
-        }
+        awaitEvery(ACK, step, ranks[0], timeoutNs, "copy of the answer by rank");
     }
 
-    private void await(int at, long step, int waiter, int waitedFor, long timeoutNs, String what)
+    /** One wait of the group: spins, then parks, until {@code at} shows {@code step}; the message only once it failed. */
+    private void await(int at, long step, int waiter, int waitedFor, long deadline, long timeoutNs, String what)
         throws TimeoutException, InterruptedException {
-        long deadline = System.nanoTime() + timeoutNs;
         for (int spins = 0; slots.getLongVolatile(at) != step; spins++) {
             if (Thread.interrupted()) {
                 throw new InterruptedException("rank " + waiter + " step " + step + ": waiting for " + what + " "

@@ -57,7 +57,7 @@ final class SplitStep {
     void step(long step, long gradient, long params, int samples, float localLoss, long timeoutNs)
         throws TimeoutException, InterruptedException {
         group.post(rank, step, gradient, samples, localLoss, params);
-        group.awaitEvery(LocalGroup.STEP, step, rank, timeoutNs, "a gradient from rank");
+        group.awaitEvery(LocalGroup.STEP, step, rank, timeoutNs, "gradient from rank");
         long sum = 0;
         double lossSum = 0;
         int count = 0;
@@ -73,7 +73,7 @@ final class SplitStep {
         total = sum;
         loss = sum == 0 ? 0f : (float) (lossSum / sum);
         group.postPartial(rank, step, slice.stage(addresses, weights, count, sum));
-        group.awaitEvery(LocalGroup.PARTIAL_STEP, step, rank, timeoutNs, "the sum of squares of rank");
+        group.awaitEvery(LocalGroup.PARTIAL_STEP, step, rank, timeoutNs, "sum of squares from rank");
         double sumOfSquares = group.partialTotal();
         norm = Math.sqrt(sumOfSquares);
         skipped = !Double.isFinite(sumOfSquares) || !Float.isFinite(loss);
@@ -86,7 +86,7 @@ final class SplitStep {
             }
         }
         group.postWritten(rank, step);
-        group.awaitEvery(LocalGroup.WRITTEN, step, rank, timeoutNs, "the new parameters from rank");
+        group.awaitEvery(LocalGroup.WRITTEN, step, rank, timeoutNs, "new parameters from rank");
     }
 
     /** The whole optimizer state, slot-major, assembled from every member's slice (between steps). */

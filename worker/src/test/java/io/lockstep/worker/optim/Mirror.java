@@ -80,16 +80,13 @@ final class Mirror {
     }
 
     private void applyOnServer(long t) {
-        double scale = 1;
-        if (rule.clip() == UpdateRule.Clip.NORM) {
-            double sum = 0; // each shard's partial sum, then the reduction across shards
-            for (SliceOptimizer s : slices) {
-                sum += SliceOptimizer.sumOfSquares(sliceOf(s), s.length());
-            }
-            scale = rule.clipScale(Math.sqrt(sum));
-        }
+        double sum = 0; // each shard's partial sum, then the reduction across shards
         for (SliceOptimizer s : slices) {
-            s.apply(t, sliceOf(s), scale);
+            sum += s.stage(sliceOf(s));
+        }
+        double scale = rule.clip() == UpdateRule.Clip.NORM ? rule.clipScale(Math.sqrt(sum)) : 1;
+        for (SliceOptimizer s : slices) {
+            s.apply(t, scale);
         }
     }
 
