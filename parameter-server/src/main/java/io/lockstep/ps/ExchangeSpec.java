@@ -29,6 +29,13 @@ import java.util.Objects;
  * <p>{@code wire} ({@code ps.wire}): how gradients, and averages, travel; null means {@link WireFormat#FP32}.
  * Parameters and optimizer state always travel as float32. The layout's chunks are the same for every
  * format (a 16-bit frame is half as long).
+ *
+ * <p>{@code shardHosts} null: every shard runs in the driver's JVM and listens on {@code host}
+ * ({@code ps.placement: driver}). Else ({@code ps.placement: executors}) shard s runs next to worker rank
+ * {@link #hostRank(int, int, int)} on that executor's address, and the shards of one executor JVM share the
+ * cross-shard norm reduction of a step over the wire ({@link ShardHosts#normPorts()}); the all-gather
+ * endpoint and the step reports stay at the driver's {@code host}. The tasks fill these in at the start
+ * of the stage ({@link #withShardEndpoints}), once every hosting executor has picked its ports.
  */
 public record ExchangeSpec(
     long jobId,
@@ -46,7 +53,8 @@ public record ExchangeSpec(
     long firstStep,
     JobSecret secret,
     ServerOptimizer optimizer,
-    WireFormat wire
+    WireFormat wire,
+    ShardHosts shardHosts
 ) implements Serializable {
 
     public enum Transport { UDP, IPC }
@@ -57,6 +65,7 @@ public record ExchangeSpec(
     public static final int DOWNSTREAM_STREAM_BASE = 2000;
     public static final int GATHER_UPSTREAM_STREAM = 3000;
     public static final int GATHER_DOWNSTREAM_STREAM = 3001;
+    public static final int NORM_STREAM = 4000;
     public static final int DEFAULT_MTU = 65504;
     public static final int DEFAULT_TERM_LENGTH = 8 * 1024 * 1024;
 
@@ -81,6 +90,27 @@ public record ExchangeSpec(
         if (wire == null) {
             wire = WireFormat.FP32;
         }
+        if (shardHosts != null && (shardHosts.hosts().length != layout.shards()
+            || shardHosts.normPorts().length != layout.shards() || transport != Transport.UDP)) {
+            throw new IllegalArgumentException("shards on the executors need UDP and a host and a norm port per shard");
+        }
+    }
+
+    /**
+     * Where the shards run when they run on the executors: shard s on {@code hosts[s]}, whose server
+     * receives the other servers' sums of squares on {@code normPorts[s]} (the same port for every shard of
+     * one server).
+     */
+    public record ShardHosts(String[] hosts, int[] normPorts) implements Serializable {
+    }
+
+    /** A spec whose shards (if any) run in the driver's JVM. */
+    public ExchangeSpec(long jobId, ShardLayout layout, int workers, Transport transport, String host,
+                        int[] upstreamPorts, int[] controlPorts, int gatherPort, int gatherControlPort, int termLength,
+                        int mtu, long timeoutMillis, long firstStep, JobSecret secret, ServerOptimizer optimizer,
+                        WireFormat wire) {
+        this(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort, gatherControlPort,
+            termLength, mtu, timeoutMillis, firstStep, secret, optimizer, wire, null);
     }
 
     /** A spec whose shards send back averages (the optimizer runs on every worker). */
@@ -102,13 +132,42 @@ public record ExchangeSpec(
     /** This spec with the optimizer on the shards ({@code null}: on the workers). */
     public ExchangeSpec withOptimizer(ServerOptimizer serverOptimizer) {
         return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
-            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, serverOptimizer, wire);
+            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, serverOptimizer, wire, shardHosts);
     }
 
     /** This spec with gradients (and averages) travelling in {@code format} ({@code null}: float32). */
     public ExchangeSpec withWire(WireFormat format) {
         return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
-            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, optimizer, format);
+            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, optimizer, format, shardHosts);
+    }
+
+    /**
+     * This spec with its shards on the executors: shard s listening on {@code hosts[s]} at
+     * {@code upstreamPorts[s]}, publishing with control port {@code controlPorts[s]}, its server taking the
+     * norm reduction on {@code normPorts[s]}.
+     */
+    public ExchangeSpec withShardEndpoints(String[] hosts, int[] upstream, int[] control, int[] norm) {
+        return new ExchangeSpec(jobId, layout, workers, transport, host, upstream, control, gatherPort,
+            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, optimizer, wire,
+            new ShardHosts(hosts, norm));
+    }
+
+    /** True when the shards run on the executors (then their endpoints are known once the stage started). */
+    public boolean shardsOnExecutors() {
+        return shardHosts != null;
+    }
+
+    /**
+     * The rank next to which shard s runs when shards run on the executors: shards spread evenly over
+     * the ranks (with as many shards as workers, shard r next to rank r).
+     */
+    public static int hostRank(int shard, int shards, int workers) {
+        return (int) ((long) shard * workers / shards);
+    }
+
+    /** The address shard s listens on: its executor's, or the driver's {@code host}. */
+    public String shardHost(int shard) {
+        return shardHosts == null ? host : shardHosts.hosts()[shard];
     }
 
     /** The format of what the shards send back: the job's wire for averages, float32 for parameters. */
@@ -154,7 +213,7 @@ public record ExchangeSpec(
 
     /** Channel on which shard s receives gradients (server subscribes, workers publish). */
     public String upstreamChannel(int shard) {
-        return upstream(upstreamPorts[shard]);
+        return upstream(shardHost(shard), upstreamPorts[shard]);
     }
 
     /**
@@ -162,7 +221,7 @@ public record ExchangeSpec(
      * endpoints added by {@link Destinations} receive it; min flow control waits for the slowest of them.
      */
     public String downstreamPublicationChannel(int shard) {
-        return downstreamPublication(controlPorts[shard]);
+        return downstreamPublication(shardHost(shard), controlPorts[shard]);
     }
 
     /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for shard s's averages. */
@@ -172,12 +231,12 @@ public record ExchangeSpec(
 
     /** Channel on which the server receives gather blobs, stream {@link #GATHER_UPSTREAM_STREAM}. */
     public String gatherUpstreamChannel() {
-        return upstream(gatherPort);
+        return upstream(host, gatherPort);
     }
 
     /** Channel on which the server forwards every rank's gather blob to every worker. */
     public String gatherDownstreamPublicationChannel() {
-        return downstreamPublication(gatherControlPort);
+        return downstreamPublication(host, gatherControlPort);
     }
 
     /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for gathered blobs. */
@@ -195,16 +254,24 @@ public record ExchangeSpec(
         return "aeron:udp?endpoint=" + endpoint;
     }
 
-    private String upstream(int port) {
-        return transport == Transport.IPC
-            ? "aeron:ipc?" + params()
-            : "aeron:udp?endpoint=" + endpoint(host, port) + "|" + params();
+    /**
+     * Channel on which the server of shard s takes the other servers' sums of squares (shards on the
+     * executors); also the one its peers publish to.
+     */
+    public String normChannel(int shard) {
+        return upstream(shardHost(shard), shardHosts.normPorts()[shard]);
     }
 
-    private String downstreamPublication(int controlPort) {
+    private String upstream(String at, int port) {
         return transport == Transport.IPC
             ? "aeron:ipc?" + params()
-            : "aeron:udp?control=" + endpoint(host, controlPort) + "|control-mode=manual|fc=min|" + params();
+            : "aeron:udp?endpoint=" + endpoint(at, port) + "|" + params();
+    }
+
+    private String downstreamPublication(String at, int controlPort) {
+        return transport == Transport.IPC
+            ? "aeron:ipc?" + params()
+            : "aeron:udp?control=" + endpoint(at, controlPort) + "|control-mode=manual|fc=min|" + params();
     }
 
     private String downstreamSubscription(String workerHost, int port) {
@@ -216,6 +283,7 @@ public record ExchangeSpec(
         return "ExchangeSpec[job=" + Long.toHexString(jobId) + ", " + layout + ", workers=" + workers
             + ", " + transport + (wire != WireFormat.FP32 ? ", wire " + wire.configName() : "")
             + (optimizer != null ? ", optimizer on the server (" + optimizer.rule().kind() + ")" : "")
+            + (shardHosts != null ? ", shards on " + Arrays.toString(shardHosts.hosts()) : "")
             + (transport == Transport.UDP ? " " + host + " up=" + Arrays.toString(upstreamPorts)
             + " control=" + Arrays.toString(controlPorts) + " gather=" + gatherPort + "/" + gatherControlPort
             : "") + "]";

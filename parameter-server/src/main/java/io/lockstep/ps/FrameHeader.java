@@ -50,6 +50,13 @@ public final class FrameHeader {
     public static final short TYPE_STATE_REQUEST = 7;
     /** A piece of a shard's optimizer state, to every worker ({@link GradientFrame}). */
     public static final short TYPE_STATE = 8;
+    /**
+     * A shard's sum of squares of its averaged slice, to the servers of the other shards (shards on the
+     * executors; {@link GradientFrame}, the sum as one double in the payload).
+     */
+    public static final short TYPE_NORM = 9;
+    /** Shard 0's report of a finished step, to the driver's all-gather endpoint ({@link GradientFrame}, header only). */
+    public static final short TYPE_STEP = 10;
     /** PARAMS: the step's averaged gradient was not finite; nothing was applied and no values follow. */
     public static final byte FLAG_SKIPPED = 1;
 

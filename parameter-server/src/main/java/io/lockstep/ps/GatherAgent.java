@@ -59,7 +59,7 @@ final class GatherAgent implements Agent {
 
     GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
                 long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
-                GatherListener listener, WaitingBoard board, int boardSlot) {
+                GatherListener listener, WaitingBoard board, int boardSlot, StepListener stepReports) {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
@@ -69,7 +69,9 @@ final class GatherAgent implements Agent {
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.drops = drops;
         this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Scratch());
-        this.onFragment = Destinations.router(destinations, drops, aggregator::onFrame);
+        // shards elsewhere (on the executors): shard 0's step reports come in here too
+        this.onFragment = Destinations.router(destinations, drops, stepReports == null ? aggregator::onFrame
+            : StepReporter.receiver(jobId, secret, stepReports, drops, aggregator::onFrame));
         this.board = board;
         this.boardSlot = boardSlot;
         this.allRanks = WaitingBoard.allRanks(workers);

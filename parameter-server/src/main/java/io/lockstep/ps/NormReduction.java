@@ -12,6 +12,11 @@ import org.agrona.concurrent.UnsafeBuffer;
  *
  * <p>Shards run on their own threads in one process: a slot per shard in an Agrona {@link AtomicBuffer},
  * the value written first and the step after it with release semantics, read with acquire semantics.
+ * With the shards spread over executors each server holds a slot for every shard of the job: its own
+ * shards post theirs, and its {@link NormLink} sends those to the other servers and posts what they send.
+ *
+ * <p>A slot is never overwritten too early: a shard can post step k + 1 only once every worker sent step
+ * k + 1, which they do only after every shard sent step k's parameters, after reading step k's total.
  */
 final class NormReduction {
     private static final int SLOT = 64; // a cache line per shard: no false sharing between shard threads
@@ -29,6 +34,16 @@ final class NormReduction {
     void post(int shard, long step, double sumOfSquares) {
         slots.putDouble(shard * SLOT + Long.BYTES, sumOfSquares);
         slots.putLongOrdered(shard * SLOT, step);
+    }
+
+    /** The step shard s last posted (-1: none yet). */
+    long postedStep(int shard) {
+        return slots.getLongVolatile(shard * SLOT);
+    }
+
+    /** The sum of squares shard s posted with {@link #postedStep}; read after it. */
+    double posted(int shard) {
+        return slots.getDouble(shard * SLOT + Long.BYTES);
     }
 
     /** True once every shard has posted {@code step}. */

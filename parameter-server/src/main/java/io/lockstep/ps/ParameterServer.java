@@ -5,7 +5,6 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.lockstep.ps.optim.SliceOptimizer;
 import org.agrona.CloseHelper;
-import org.agrona.ErrorHandler;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.CompositeAgent;
@@ -38,9 +37,13 @@ public final class ParameterServer implements AutoCloseable {
     private final ExchangeSpec spec;
     private final GatherAggregator gather;
     private final WaitingBoard waiting; // a slot per shard, then the gather endpoint's
+    private final int[] hosted;         // the shards this server runs
+    private final boolean hostsGather;
 
-    private ParameterServer(ExchangeSpec spec) {
+    private ParameterServer(ExchangeSpec spec, int[] hosted, boolean hostsGather) {
         this.spec = spec;
+        this.hosted = hosted;
+        this.hostsGather = hostsGather;
         this.gather = new GatherAggregator(spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), drops);
         this.waiting = new WaitingBoard(spec.layout().shards() + 1);
     }
@@ -65,51 +68,98 @@ public final class ParameterServer implements AutoCloseable {
      */
     public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener,
                                         GatherListener gatherListener, float[] params, float[] state) {
-        if (spec.serverOptimizer() && params == null) {
+        return launch(aeron, spec, allShards(spec), true, listener, gatherListener, params, state);
+    }
+
+    /**
+     * The driver's part when the shards run on the executors ({@link ExchangeSpec#shardsOnExecutors()}):
+     * the all-gather endpoint, which also takes shard 0's step reports for {@code listener}.
+     */
+    public static ParameterServer startGather(Aeron aeron, ExchangeSpec spec, StepListener listener,
+                                              GatherListener gatherListener) {
+        return launch(aeron, spec, new int[0], true, listener, gatherListener, null, null);
+    }
+
+    /**
+     * An executor's part when the shards run on the executors: {@code shards} of the job (their slices of
+     * {@code params} and {@code state} as in {@link #start}), the norm reduction shared with the other
+     * executors' servers, and, with shard 0, the step reports to the driver.
+     */
+    public static ParameterServer startShards(Aeron aeron, ExchangeSpec spec, int[] shards, float[] params,
+                                              float[] state) {
+        if (!spec.shardsOnExecutors() || shards.length == 0) {
+            throw new IllegalArgumentException("an executor hosts some shards of a spec with shards on the executors");
+        }
+        return launch(aeron, spec, shards.clone(), false, StepListener.NONE, GatherListener.NONE, params, state);
+    }
+
+    private static int[] allShards(ExchangeSpec spec) {
+        if (spec.shardsOnExecutors()) {
+            throw new IllegalArgumentException("the shards of " + spec + " run on the executors: startGather here,"
+                + " startShards there");
+        }
+        return java.util.stream.IntStream.range(0, spec.layout().shards()).toArray();
+    }
+
+    private static ParameterServer launch(Aeron aeron, ExchangeSpec spec, int[] shards, boolean hostsGather,
+                                          StepListener listener, GatherListener gatherListener, float[] params,
+                                          float[] state) {
+        if (spec.serverOptimizer() && shards.length > 0 && params == null) {
             throw new IllegalArgumentException("the optimizer on the server needs the model's starting parameters");
         }
-        ParameterServer server = new ParameterServer(spec);
+        ParameterServer server = new ParameterServer(spec, shards, hostsGather);
         try {
             ShardLayout layout = spec.layout();
-            Subscription gatherUp = aeron.addSubscription(spec.gatherUpstreamChannel(),
-                ExchangeSpec.GATHER_UPSTREAM_STREAM);
-            server.resources.add(gatherUp);
-            Publication gatherDown = aeron.addExclusivePublication(spec.gatherDownstreamPublicationChannel(),
-                ExchangeSpec.GATHER_DOWNSTREAM_STREAM);
-            server.resources.add(gatherDown);
             boolean udp = spec.transport() == ExchangeSpec.Transport.UDP;
-            Destinations gatherTo = udp ? new Destinations(gatherDown, spec.secret(), spec.jobId(), spec.workers(),
-                JoinFrame.GATHER_TARGET, server.drops) : null;
+            List<Agent> extras = new ArrayList<>(); // run in the first shard's thread (or alone: gather only)
+            if (hostsGather) {
+                Subscription gatherUp = server.keep(aeron.addSubscription(spec.gatherUpstreamChannel(),
+                    ExchangeSpec.GATHER_UPSTREAM_STREAM));
+                Publication gatherDown = server.keep(aeron.addExclusivePublication(
+                    spec.gatherDownstreamPublicationChannel(), ExchangeSpec.GATHER_DOWNSTREAM_STREAM));
+                Destinations gatherTo = udp ? new Destinations(gatherDown, spec.secret(), spec.jobId(), spec.workers(),
+                    JoinFrame.GATHER_TARGET, server.drops) : null;
+                extras.add(new GatherAgent(server.gather, gatherUp, gatherDown, gatherTo, spec.jobId(), spec.workers(),
+                    spec.mtu(), spec.secret(), spec.timeoutMillis(), server.drops, gatherListener, server.waiting,
+                    layout.shards(), shards.length == 0 ? listener : null)); // shard 0 elsewhere: its reports come here
+            }
             NormReduction reduction = spec.serverOptimizer() ? new NormReduction(layout.shards()) : null;
-            for (int s = 0; s < layout.shards(); s++) {
+            if (reduction != null && shards.length > 0 && shards.length < layout.shards()) {
+                extras.add(normLink(aeron, spec, shards, reduction, server));
+            }
+            StepListener shard0 = listener;
+            if (spec.shardsOnExecutors() && shards.length > 0 && shards[0] == 0) {
+                StepReporter reporter = new StepReporter(server.keep(aeron.addExclusivePublication(
+                    spec.gatherUpstreamChannel(), ExchangeSpec.GATHER_UPSTREAM_STREAM)), spec.jobId(), spec.secret());
+                extras.add(reporter);
+                shard0 = reporter;
+            }
+            for (int s : shards) {
                 SliceOptimizer optimizer = null;
                 if (spec.serverOptimizer()) {
                     optimizer = new SliceOptimizer(spec.optimizer().rule(), spec.optimizer().roles(),
                         layout.shardStart(s), layout.shardLength(s));
                     optimizer.load(params, state);
                 }
-                Subscription up = aeron.addSubscription(spec.upstreamChannel(s), spec.upstreamStream(s));
-                server.resources.add(up);
-                Publication down = aeron.addExclusivePublication(spec.downstreamPublicationChannel(s),
-                    spec.downstreamStream(s));
-                server.resources.add(down);
+                Subscription up = server.keep(aeron.addSubscription(spec.upstreamChannel(s), spec.upstreamStream(s)));
+                Publication down = server.keep(aeron.addExclusivePublication(spec.downstreamPublicationChannel(s),
+                    spec.downstreamStream(s)));
                 ShardAggregator aggregator = new ShardAggregator(spec.jobId(), s, layout, spec.workers(),
                     spec.firstStep(), spec.secret(), server.drops, spec.wire());
                 Destinations to = udp ? new Destinations(down, spec.secret(), spec.jobId(), spec.workers(), s,
                     server.drops) : null;
                 Agent agent = new ShardAgent(aggregator, up, down, to, layout, spec.jobId(), spec.secret(),
-                    spec.timeoutMillis(), server.drops, s == 0 ? listener : StepListener.NONE, optimizer, reduction,
+                    spec.timeoutMillis(), server.drops, s == 0 ? shard0 : StepListener.NONE, optimizer, reduction,
                     spec.workers(), server.waiting);
-                if (s == 0) {
-                    agent = new CompositeAgent(agent, new GatherAgent(server.gather, gatherUp, gatherDown, gatherTo,
-                        spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), spec.timeoutMillis(), server.drops,
-                        gatherListener, server.waiting, layout.shards()));
+                if (s == shards[0] && !extras.isEmpty()) {
+                    extras.add(0, agent);
+                    agent = new CompositeAgent(extras);
                 }
-                ErrorHandler onError = e -> {
-                    server.failure.compareAndSet(null, e);
-                    LOG.error("parameter-server shard failed", e);
-                };
-                server.runners.add(new AgentRunner(IdleStrategies.server(), onError, null, agent));
+                server.runners.add(new AgentRunner(IdleStrategies.server(), server::onError, null, agent));
+            }
+            if (shards.length == 0) {
+                server.runners.add(new AgentRunner(IdleStrategies.server(), server::onError, null,
+                    extras.size() == 1 ? extras.get(0) : new CompositeAgent(extras)));
             }
             for (AgentRunner runner : server.runners) {
                 AgentRunner.startOnThread(runner);
@@ -118,8 +168,39 @@ public final class ParameterServer implements AutoCloseable {
             server.close();
             throw e;
         }
-        LOG.info("parameter server up: {}", spec);
+        LOG.info("parameter server up{}: {}", shards.length == spec.layout().shards() ? ""
+            : shards.length == 0 ? " (all-gather endpoint; shards on the executors)"
+            : " (shards " + java.util.Arrays.toString(shards) + ")", spec);
         return server;
+    }
+
+    /**
+     * The norm reduction's link to the servers of the other shards: a subscription on this server's norm
+     * endpoint and a publication to each other server's.
+     */
+    private static NormLink normLink(Aeron aeron, ExchangeSpec spec, int[] shards, NormReduction reduction,
+                                     ParameterServer server) {
+        Subscription in = server.keep(aeron.addSubscription(spec.normChannel(shards[0]), ExchangeSpec.NORM_STREAM));
+        java.util.Set<Integer> mine = java.util.Arrays.stream(shards).boxed().collect(java.util.stream.Collectors.toSet());
+        java.util.Map<String, Publication> peers = new java.util.LinkedHashMap<>();
+        for (int s = 0; s < spec.layout().shards(); s++) {
+            String channel = spec.normChannel(s);
+            if (!mine.contains(s) && !channel.equals(spec.normChannel(shards[0])) && !peers.containsKey(channel)) {
+                peers.put(channel, server.keep(aeron.addExclusivePublication(channel, ExchangeSpec.NORM_STREAM)));
+            }
+        }
+        return new NormLink(reduction, spec.jobId(), spec.secret(), spec.layout().shards(), shards, in,
+            peers.values().toArray(new Publication[0]), server.drops);
+    }
+
+    private <T extends AutoCloseable> T keep(T resource) {
+        resources.add(resource);
+        return resource;
+    }
+
+    private void onError(Throwable e) {
+        failure.compareAndSet(null, e);
+        LOG.error("parameter-server shard failed", e);
     }
 
     public ExchangeSpec spec() {
@@ -148,12 +229,23 @@ public final class ParameterServer implements AutoCloseable {
         StringBuilder sb = new StringBuilder();
         int shards = spec.layout().shards();
         for (int s = 0; s <= shards; s++) {
-            String line = waiting.describe(s, s < shards ? "shard " + s + " step" : "gather round");
+            boolean mine = s < shards ? runs(s) : hostsGather;
+            String line = mine ? waiting.describe(s, s < shards ? "shard " + s + " step" : "gather round") : "";
             if (!line.isEmpty()) {
                 sb.append(sb.length() == 0 ? "" : "; ").append(line);
             }
         }
         return sb.toString();
+    }
+
+    /** True when this server runs shard s. */
+    private boolean runs(int shard) {
+        for (int h : hosted) {
+            if (h == shard) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

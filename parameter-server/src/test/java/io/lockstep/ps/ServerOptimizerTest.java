@@ -40,10 +40,12 @@ class ServerOptimizerTest {
         aeron.close();
     }
 
-    @ParameterizedTest(name = "{0} workers={1} shards={2} clip={3}")
-    @CsvSource({"UDP,2,3,NORM", "UDP,1,1,NONE", "IPC,3,2,NORM", "IPC,2,1,VALUE"})
+    @ParameterizedTest(name = "{0} workers={1} shards={2} clip={3} on executors={4}")
+    @CsvSource({"UDP,2,3,NORM,false", "UDP,1,1,NONE,false", "IPC,3,2,NORM,false", "IPC,2,1,VALUE,false",
+        "UDP,2,3,NORM,true", "UDP,3,3,NORM,true"})
     void workersGetTheParametersOfOneOptimizerOverTheAverage(ExchangeSpec.Transport transport, int workers,
-                                                              int shards, UpdateRule.Clip clip) throws Exception {
+                                                              int shards, UpdateRule.Clip clip, boolean onExecutors)
+        throws Exception {
         int n = 50_000;
         ShardLayout layout = new ShardLayout(n, shards, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
         // weights, then biases, then frozen, then BatchNorm-like statistics: every role crosses shard borders
@@ -54,6 +56,9 @@ class ServerOptimizerTest {
         ExchangeSpec spec = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, workers, transport,
             "127.0.0.1", 4 * 1024 * 1024, ExchangeSpec.DEFAULT_MTU, 20_000, 0)
             .withOptimizer(new ServerOptimizer(rule, roles));
+        if (onExecutors) {
+            spec = onExecutors(spec);
+        }
         float[] initial = new float[n];
         Random random = new Random(3);
         for (int i = 0; i < n; i++) {
@@ -82,8 +87,10 @@ class ServerOptimizerTest {
         }
         float[] expectedState = copy(reference.state(), 2 * n);
 
-        try (ParameterServer server = ParameterServer.start(aeron.aeron(), spec, StepListener.NONE,
-            GatherListener.NONE, initial, null)) {
+        List<long[]> reported = java.util.Collections.synchronizedList(new ArrayList<>());
+        StepListener steps0 = (step, samples, loss, t) -> reported.add(new long[]{step, samples});
+        try (Servers servers = new Servers(spec, steps0, initial)) {
+            ExchangeSpec wire = spec;
             ExecutorService pool = Executors.newFixedThreadPool(workers);
             List<Future<?>> futures = new ArrayList<>();
             for (int r = 0; r < workers; r++) {
@@ -92,7 +99,7 @@ class ServerOptimizerTest {
                     UnsafeBuffer grad = new UnsafeBuffer(BufferUtil.allocateDirectAligned(n * 4, 64));
                     UnsafeBuffer params = new UnsafeBuffer(BufferUtil.allocateDirectAligned(n * 4, 64));
                     for (int i = 0; i < n; i++) params.putFloat(i * 4, initial[i]);
-                    try (GradientClient client = new GradientClient(aeron.aeron(), spec, rank, "127.0.0.1")) {
+                    try (GradientClient client = new GradientClient(aeron.aeron(), wire, rank, "127.0.0.1")) {
                         client.awaitConnected();
                         for (int step = 0; step < steps; step++) {
                             for (int i = 0; i < n; i++) {
@@ -127,12 +134,62 @@ class ServerOptimizerTest {
                 f.get(60, TimeUnit.SECONDS);
             }
             pool.shutdown();
-            assertNull(server.failure());
-            assertEquals(0, server.drops().total(), server.drops().toString());
+            for (ParameterServer server : servers.all) {
+                assertNull(server.failure());
+                assertEquals(0, server.drops().total(), server.drops().toString());
+            }
+        }
+        // shard 0 reported every step once, in order, with the step's samples (over the wire when it runs elsewhere)
+        assertEquals(steps, reported.size());
+        for (int step = 0; step < steps; step++) {
+            long total = 0;
+            for (int r = 0; r < workers; r++) total += samples(r, step);
+            assertArrayEquals(new long[]{step, total}, reported.get(step));
         }
         // frozen parameters never moved
         for (int i = 35_000; i < 45_000; i++) {
             assertEquals(initial[i], expected.get(steps - 1)[i]);
+        }
+    }
+
+    /** The spec with shard s on its host rank's "executor": its own server, here all on 127.0.0.1. */
+    static ExchangeSpec onExecutors(ExchangeSpec spec) {
+        int shards = spec.layout().shards();
+        int[] ports = FreePorts.udp("127.0.0.1", 2 * shards + spec.workers());
+        String[] hosts = new String[shards];
+        int[] norm = new int[shards];
+        for (int s = 0; s < shards; s++) {
+            hosts[s] = "127.0.0.1";
+            norm[s] = ports[2 * shards + ExchangeSpec.hostRank(s, shards, spec.workers())];
+        }
+        return spec.withShardEndpoints(hosts, java.util.Arrays.copyOfRange(ports, 0, shards),
+            java.util.Arrays.copyOfRange(ports, shards, 2 * shards), norm);
+    }
+
+    /** The job's servers: one for every shard, or the driver's all-gather endpoint and a server per host rank. */
+    static final class Servers implements AutoCloseable {
+        final List<ParameterServer> all = new ArrayList<>();
+
+        Servers(ExchangeSpec spec, StepListener steps, float[] initial) {
+            if (!spec.shardsOnExecutors()) {
+                all.add(ParameterServer.start(aeron.aeron(), spec, steps, GatherListener.NONE, initial, null));
+                return;
+            }
+            all.add(ParameterServer.startGather(aeron.aeron(), spec, steps, GatherListener.NONE));
+            int shards = spec.layout().shards();
+            for (int r = 0; r < spec.workers(); r++) {
+                int rank = r;
+                int[] mine = java.util.stream.IntStream.range(0, shards)
+                    .filter(s -> ExchangeSpec.hostRank(s, shards, spec.workers()) == rank).toArray();
+                if (mine.length > 0) {
+                    all.add(ParameterServer.startShards(aeron.aeron(), spec, mine, initial, null));
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            all.forEach(ParameterServer::close);
         }
     }
 

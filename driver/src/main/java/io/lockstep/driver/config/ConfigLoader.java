@@ -226,6 +226,10 @@ public final class ConfigLoader {
             "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
         oneOf("ps.transport", c.ps.transport, "auto", "udp", "ipc");
         oneOf("ps.wire", c.ps.wire, "fp32", "bf16", "fp16");
+        oneOf("ps.placement", c.ps.placement, "auto", "driver", "executors");
+        require(!(c.ps.placement.equalsIgnoreCase("executors") && c.ps.transport.equalsIgnoreCase("ipc")),
+            "ps.placement", "executors needs ps.transport udp or auto (shards on other JVMs cannot share memory"
+            + " with the workers), got ps.transport ipc");
         require(c.optimizer.placement == null || List.of("server", "replica").contains(
             c.optimizer.placement.toLowerCase(Locale.ROOT)), "optimizer.placement",
             "must be one of server, replica, got '" + c.optimizer.placement + "'");

@@ -230,6 +230,12 @@ public final class JobConfig {
         /** Workers sharing a JVM combine their gradients there first; one contribution per JVM crosses the wire. */
         public boolean localReduction = true;
         /**
+         * Where the shards run: driver (threads of the driver's JVM), executors (next to the workers, one shard
+         * per worker at least, so no machine takes every worker's gradient), or auto (default: executors when the
+         * workers exchange over UDP outside the driver's JVM, else driver).
+         */
+        public String placement = "auto";
+        /**
          * fp32 (default), bf16 or fp16: how gradients (and, with the optimizer on the workers, averages) travel;
          * 16-bit halves the bytes, with the rounding carried into the next step (error feedback).
          */

@@ -28,6 +28,8 @@ import java.util.List;
  * @param listeners   the user's own listeners (Java API), serializable: they run inside every replica
  * @param serverPlan  with the optimizer on the server: what it applies, how its state maps to DL4J's; else null
  * @param localReduction workers sharing a JVM reduce their gradients there first ({@code ps.local_reduction})
+ * @param shardsOnExecutors the shards run next to the workers ({@code ps.placement}): the tasks start them and
+ *                    exchange their endpoints when the stage starts ({@link ExecutorShards})
  * @param logEvery    steps between metrics.jsonl step lines: the replicas ship their step timeline for each
  */
 public record RunPlan(
@@ -51,6 +53,7 @@ public record RunPlan(
     List<TrainingListener> listeners,
     ServerPlan serverPlan,
     boolean localReduction,
+    boolean shardsOnExecutors,
     int logEvery
 ) implements Serializable {
 
@@ -58,6 +61,6 @@ public record RunPlan(
     RunPlan withExchange(ExchangeSpec next) {
         return new RunPlan(modelJson, task, outputs, features, batchSize, shuffle, seed, options, next, validation,
             bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity, listeners,
-            serverPlan, localReduction, logEvery);
+            serverPlan, localReduction, shardsOnExecutors, logEvery);
     }
 }

@@ -33,8 +33,6 @@ import scala.collection.JavaConverters;
 import scala.runtime.AbstractFunction1;
 
 import java.io.Serializable;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -72,6 +70,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         }
         ExchangeSpec spec = plan.exchange();
         JobListeners driverHere = plan.localReduction() ? JobListeners.find(spec.jobId()) : null;
+        ExecutorShards shards = null;
         try {
             int[] inDriver = driverHere != null ? ranksInThisJvm() : null;
             if (inDriver != null && inDriver.length == spec.workers()) {
@@ -87,8 +86,12 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
                     exchange.close();
                 }
             }
+            if (plan.shardsOnExecutors()) { // this rank's shards, if it hosts any, and every shard's endpoint
+                shards = ExecutorShards.start(BarrierTaskContext.get(), plan, start.value(), executorHost());
+                spec = shards.spec();
+            }
             try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(spec);
-                 GradientClient client = new GradientClient(aeron.aeron(), spec, rank, workerHost())) {
+                 GradientClient client = new GradientClient(aeron.aeron(), spec, rank, executorHost())) {
                 client.awaitConnected();
                 GradientExchange exchange = new AeronExchange(client, spec);
                 int[] local = plan.localReduction() ? ranksInThisJvm() : new int[]{rank};
@@ -97,6 +100,10 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
                 }
                 try {
                     ReplicaResult result = train(rank, exchange, train, validation, plan, start.value());
+                    if (shards != null) {
+                        BarrierTaskContext.get().barrier(); // every worker is done with every shard
+                        result = result.withDroppedFrames(shards.droppedFrames());
+                    }
                     return JavaConverters.asScalaIterator(List.of(result).iterator());
                 } finally {
                     exchange.close(); // a group member leaves its group (the client closes twice: harmless)
@@ -106,11 +113,17 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
             Thread.currentThread().interrupt();
             throw new IllegalStateException("rank " + rank + " interrupted (another task of the stage failed?)", e);
         } catch (java.util.concurrent.TimeoutException e) {
-            throw new IllegalStateException("rank " + rank + " timed out: " + e.getMessage(), e);
+            String here = shards == null ? "" : shards.status();
+            throw new IllegalStateException("rank " + rank + " timed out: " + e.getMessage()
+                + (here.isEmpty() ? "" : " [shards on this executor: " + here + "]"), e);
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {
             throw new IllegalStateException("rank " + rank + ": " + e.getMessage(), e);
+        } finally {
+            if (shards != null) {
+                shards.close();
+            }
         }
     }
 
@@ -160,7 +173,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         float[] params = network.params().toFloatVector();
         return new ReplicaResult(rank, ReplicaResult.here(), ReplicaResult.digest(params), rank == 0 ? params : null,
             rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(), failure,
-            trainer.samples(), seconds, trainer.times());
+            trainer.samples(), seconds, trainer.times(), 0);
     }
 
     private static void writeBest(RunPlan plan, Trainer trainer) {
@@ -191,16 +204,21 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         return java.util.stream.IntStream.range(0, infos.length).filter(r -> infos[r].address().equals(mine)).toArray();
     }
 
-    /** The address this worker receives averages on: loopback when the server is local. */
-    private String workerHost() {
+    /**
+     * The address this executor's workers receive on and its shards listen on: loopback when the driver's
+     * server address is (one machine), else the executor's address as Spark knows it (the one the driver
+     * and the other executors reach it at).
+     */
+    private String executorHost() {
         String host = plan.exchange().host();
         if (host.startsWith("127.") || host.equals("localhost")) {
             return "127.0.0.1";
         }
-        try {
-            return InetAddress.getLocalHost().getHostAddress();
-        } catch (UnknownHostException e) {
-            throw new IllegalStateException("cannot resolve this executor's address", e);
-        }
+        BarrierTaskContext ctx = BarrierTaskContext.get();
+        String address = ctx.getTaskInfos()[ctx.partitionId()].address();
+        int colon = address.lastIndexOf(':');
+        String executor = colon > 0 ? address.substring(0, colon) : address;
+        return executor.startsWith("[") && executor.endsWith("]") ? executor.substring(1, executor.length() - 1)
+            : executor;
     }
 }

@@ -184,7 +184,7 @@ public final class TrainingJob {
             data.validation() == null ? null : Specs.every("validation.every", cfg.validation.every),
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
             Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners),
-            model.serverPlan(), cfg.ps.localReduction, cfg.logEvery);
+            model.serverPlan(), cfg.ps.localReduction, shardsOnExecutors(cfg, sc.master()), cfg.logEvery);
         LOG.info("optimizer on the {}; exchange {}", model.serverPlan() != null ? "parameter server" : "replicas",
             exchangeKind(plan, sc.master()));
         if (exchangeKind(plan, sc.master()).equals("memory") && !cfg.ps.wire.equalsIgnoreCase("fp32")) {
@@ -307,14 +307,18 @@ public final class TrainingJob {
                 validationLog.onGathered(round, blobs);
             }
         };
-        // workers all in this JVM exchange in memory (InProcessExchange) and report here; else the server
+        // workers all in this JVM exchange in memory (InProcessExchange) and report here; else the server,
+        // or with the shards on the executors only its all-gather endpoint, which takes shard 0's step reports
         boolean serverNeeded = !(workersInDriver(sc.master()) && plan.localReduction());
-        LOG.info("training stage: {} workers from step {}, exchange {}", spec.workers(), spec.firstStep(),
-            exchangeKind(plan, sc.master()));
+        LOG.info("training stage: {} workers from step {}, exchange {}{}", spec.workers(), spec.firstStep(),
+            exchangeKind(plan, sc.master()), plan.shardsOnExecutors() && serverNeeded
+                ? ", " + spec.layout().shards() + " shards on the executors" : "");
         try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, gathers);
              EmbeddedAeron aeron = serverNeeded ? EmbeddedAeron.forServer(spec) : null;
-             ParameterServer server = serverNeeded ? ParameterServer.start(aeron.aeron(), spec, metrics, gathers,
-                 start.params(), plan.serverPlan() == null ? null : start.serverState(plan.serverPlan())) : null) {
+             ParameterServer server = !serverNeeded ? null
+                 : plan.shardsOnExecutors() ? ParameterServer.startGather(aeron.aeron(), spec, metrics, gathers)
+                 : ParameterServer.start(aeron.aeron(), spec, metrics, gathers, start.params(),
+                     plan.serverPlan() == null ? null : start.serverState(plan.serverPlan()))) {
             List<ReplicaResult> results;
             // when one task fails Spark cancels its siblings; interrupting them ends their waits in the
             // exchange at once instead of at the deadline, so their slots are free for the next attempt
@@ -333,9 +337,11 @@ public final class TrainingJob {
             } finally {
                 sc.clearJobGroup();
             }
-            long dropped = server == null ? 0 : server.drops().total();
+            long onExecutors = results.stream().mapToLong(ReplicaResult::droppedFrames).sum();
+            long dropped = (server == null ? 0 : server.drops().total()) + onExecutors;
             if (dropped > 0) {
-                LOG.warn("parameter server dropped {} frames: {}", dropped, server.drops());
+                LOG.warn("parameter server dropped {} frames: {}{}", dropped, server == null ? "" : server.drops(),
+                    onExecutors > 0 ? " (" + onExecutors + " by the shards on the executors)" : "");
             }
             return new Outcome(results, dropped);
         } finally {
@@ -371,8 +377,9 @@ public final class TrainingJob {
             RunSummary.finite(s.finalLoss()), round(seconds), round(rate), round((System.nanoTime() - wallStart) / 1e9),
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
                 round(lead.times().exchange()), round(lead.times().apply())), s.timeline(),
-            new RunSummary.Ps(exchangeKind(p.plan(), sc.master()), cfg.ps.shards,
-                s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
+            new RunSummary.Ps(exchangeKind(p.plan(), sc.master()), p.plan().exchange().layout().shards(),
+                exchangeKind(p.plan(), sc.master()).equals("memory") ? "none"
+                    : p.plan().shardsOnExecutors() ? "executors" : "driver", s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
             s.attempts(), s.lastValidation(),
             watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
                 RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null,
@@ -409,11 +416,36 @@ public final class TrainingJob {
 
     static ExchangeSpec exchangeSpec(JobConfig cfg, String master, int paramCount, ServerPlan serverPlan,
                                      long firstStep) {
-        ShardLayout layout = new ShardLayout(paramCount, cfg.ps.shards, ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
+        ShardLayout layout = new ShardLayout(paramCount, shardCount(cfg, master, paramCount),
+            ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
         return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(cfg, master),
             cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
             .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()))
             .withWire(WireFormat.parse(cfg.ps.wire));
+    }
+
+    /**
+     * {@code ps.placement}: executors when asked, or (auto) when the workers exchange over UDP outside the driver's
+     * JVM; never when every worker runs in the driver's JVM and reduces in memory (no server at all then).
+     */
+    static boolean shardsOnExecutors(JobConfig cfg, String master) {
+        String placement = cfg.ps.placement.toLowerCase(Locale.ROOT);
+        if (placement.equals("driver") || (workersInDriver(master) && cfg.ps.localReduction)) {
+            return false;
+        }
+        return placement.equals("executors")
+            || (!workersInDriver(master) && transport(cfg, master) == ExchangeSpec.Transport.UDP);
+    }
+
+    /**
+     * Shards of the job: {@code ps.shards}, and with the shards on the executors at least one per worker (up to
+     * the limit of 64), so each worker's executor takes its share and none takes everyone's gradient.
+     */
+    static int shardCount(JobConfig cfg, String master, int paramCount) {
+        if (!shardsOnExecutors(cfg, master)) {
+            return cfg.ps.shards;
+        }
+        return Math.min(paramCount, Math.min(ConfigLoader.MAX_SHARDS, Math.max(cfg.ps.shards, cfg.workers)));
     }
 
     /** How gradients travel: "memory" (every worker in the driver's JVM, reduced in place), "ipc" or "udp". */
@@ -422,10 +454,14 @@ public final class TrainingJob {
             : plan.exchange().transport().name().toLowerCase(Locale.ROOT);
     }
 
-    /** {@code ps.transport}; auto: shared memory when every worker runs in this JVM (embedded Spark), else UDP. */
+    /**
+     * {@code ps.transport}; auto: shared memory when every worker runs in this JVM (embedded Spark) and so do the
+     * shards, else UDP.
+     */
     static ExchangeSpec.Transport transport(JobConfig cfg, String master) {
-        if (cfg.ps.transport.equalsIgnoreCase("auto")) {
-            return workersInDriver(master) ? ExchangeSpec.Transport.IPC : ExchangeSpec.Transport.UDP;
+        if (cfg.ps.transport.equalsIgnoreCase("auto")) { // shards on the executors: other JVMs, in general
+            return workersInDriver(master) && !cfg.ps.placement.equalsIgnoreCase("executors")
+                ? ExchangeSpec.Transport.IPC : ExchangeSpec.Transport.UDP;
         }
         return ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
     }

@@ -58,10 +58,12 @@ public record RunSummary(
     }
 
     /**
-     * @param transport the transport used (ipc or udp; {@code ps.transport: auto} resolved)
+     * @param transport the transport used (memory, ipc or udp; {@code ps.transport: auto} resolved)
+     * @param placement where the shards ran: driver, executors, or none (the in-memory exchange has no server)
+     * @param droppedFrames frames the shards and the all-gather endpoint refused, wherever they ran
      * @param optimizer where the optimizer ran: server or replica
      */
-    public record Ps(String transport, int shards, long droppedFrames, String optimizer) {
+    public record Ps(String transport, int shards, String placement, long droppedFrames, String optimizer) {
     }
 
     /**

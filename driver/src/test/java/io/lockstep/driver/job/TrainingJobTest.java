@@ -149,6 +149,41 @@ class TrainingJobTest {
     }
 
     @Test
+    void shardsOnTheExecutorsTrainToTheSameParametersAsOnTheDriver() throws IOException {
+        Path[] split = TestData.digitsSplit(dir, 960);
+        JobConfig[] jobs = new JobConfig[2];
+        for (int i = 0; i < 2; i++) {
+            JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve(i == 0 ? "driver" : "executors"));
+            job.workers = 2;                    // two addends: the sums are exact in any arrival order
+            job.ps.shards = 3;                  // rank 0 runs shards 0 and 1, rank 1 shard 2
+            job.ps.localReduction = false;      // every gradient over the wire (else the job exchanges in memory)
+            job.ps.placement = i == 0 ? "driver" : "executors";
+            job.clipping.mode = "norm";         // the global norm needs the shards' sums over the norm link
+            job.clipping.threshold = 0.5;
+            jobs[i] = job;
+        }
+        Map<String, Object> onDriver = TrainingJob.run(jobs[0]);
+        Map<String, Object> onExecutors = TrainingJob.run(jobs[1]);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> ps = (Map<String, Object>) onExecutors.get("ps");
+        assertEquals("executors", ps.get("placement"));
+        assertEquals("server", ps.get("optimizer"));
+        assertEquals(3, ((Number) ps.get("shards")).intValue());
+        assertEquals(0L, ((Number) ps.get("dropped_frames")).longValue());
+        assertEquals("driver", ((Map<?, ?>) onDriver.get("ps")).get("placement"));
+        assertEquals(onDriver.get("steps"), onExecutors.get("steps"));
+        assertEquals(0.0, maxDiff(params(dir.resolve("driver/model.zip")), params(dir.resolve("executors/model.zip"))),
+            "where the shards run must not change the arithmetic");
+        // shard 0 reported every step to the driver over the wire: every step line is in metrics.jsonl
+        long steps = ((Number) onExecutors.get("steps")).longValue();
+        long stepLines = Files.readAllLines(dir.resolve("executors/metrics.jsonl")).stream()
+            .filter(l -> l.contains("\"step\"") && !l.contains("\"epoch_end\"")).count();
+        long expected = Files.readAllLines(dir.resolve("driver/metrics.jsonl")).stream()
+            .filter(l -> l.contains("\"step\"") && !l.contains("\"epoch_end\"")).count();
+        assertTrue(steps > 0 && stepLines == expected, stepLines + " step lines, on the driver " + expected);
+    }
+
+    @Test
     void tooFewLocalSlotsFailAtOnceInsteadOfWaitingForSlots() {
         JobConfig job = TestData.digitsJob(Path.of("a.csv"), Path.of("b.csv"), dir.resolve("slots"));
         job.spark.master = "local[1]";

@@ -7,7 +7,8 @@ import java.io.Serializable;
  * replicas must agree); from rank 0 only, the final parameters and the best ones by the validation
  * metric; its final train state and why it stopped early, if it did; a {@code failure} when training
  * could not go on (every replica reports the same non-finite step, so the stage ends normally and
- * the driver names it); and where its time went.
+ * the driver names it); where its time went; and, with the shards on the executors, the frames the shards
+ * this rank ran refused.
  */
 public record ReplicaResult(
     int rank,
@@ -20,8 +21,15 @@ public record ReplicaResult(
     String failure,
     long samples,
     double trainSeconds,
-    StepTimes times
+    StepTimes times,
+    long droppedFrames
 ) implements Serializable {
+
+    /** This result with the frames the shards this rank ran refused. */
+    public ReplicaResult withDroppedFrames(long dropped) {
+        return new ReplicaResult(rank, where, paramDigest, params, bestParams, state, stopReason, failure, samples,
+            trainSeconds, times, dropped);
+    }
 
     /** This process, as {@code pid@host}: which JVM, on which machine, a replica ran in. */
     public static String here() {
