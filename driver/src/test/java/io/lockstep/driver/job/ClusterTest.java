@@ -19,8 +19,9 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * The whole loop on a real Spark cluster with separate executor JVMs ({@code local-cluster[2,1,1024]}:
  * a master and two workers in this JVM, each launching an executor process): partitions, the
- * all-gather of validation metrics and checkpoints cross process boundaries, and the result is
- * bit-identical to the same job in local mode.
+ * all-gather of validation metrics, checkpoints and the parameter-server shards (one on each executor,
+ * their norm reduction between the two) cross process boundaries, and the result is bit-identical to the
+ * same job in local mode.
  */
 class ClusterTest {
     @TempDir
@@ -63,6 +64,9 @@ class ClusterTest {
         float[] b = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("local/model.zip").toFile())
             .params().toFloatVector();
         assertArrayEquals(b, a, "the cluster must train exactly as local mode");
+        // on a cluster the shards run on the executors (ps.placement auto), in local mode there is no server
+        assertEquals("executors", ((Map<?, ?>) onCluster.get("ps")).get("placement"));
+        assertEquals("none", ((Map<?, ?>) local.get("ps")).get("placement"));
         assertEquals(onCluster.get("validation"), local.get("validation"), "validation merged across processes");
         try (var files = Files.list(dir.resolve("cluster-ckpt"))) {
             assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("best-")),
