@@ -69,6 +69,7 @@ public abstract class Network {
         }
         MultiLayerNetwork net = new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json));
         net.init(p, true);
+        InputDenseLayer.install(net); // a first dense layer skips the input gradient nobody reads
         return new Layers(net);
     }
 
