@@ -303,6 +303,17 @@ public final class GradientClient implements AutoCloseable {
      */
     public void exchange(long step, long address, int samples, float loss, long resultAddress)
         throws TimeoutException, InterruptedException {
+        exchange(step, address, samples, loss, resultAddress, -1L);
+    }
+
+    /**
+     * As {@link #exchange(long, long, int, float, long)}, contributing only to the shards in {@code shardMask}
+     * (bit s: shard s; shards number at most 64): to the others this rank sends empty frames, as a rank without
+     * samples does. Workers of one JVM that split their group's reduction each send their part this way
+     * ({@code GroupExchange}); every rank still takes every shard's answer.
+     */
+    public void exchange(long step, long address, int samples, float loss, long resultAddress, long shardMask)
+        throws TimeoutException, InterruptedException {
         if (anyStep && step <= currentStep) {
             throw new IllegalArgumentException("rank " + rank + ": step " + step + " after step " + currentStep
                 + ": steps must increase (each step's frames are sealed under nonces used once)");
@@ -319,8 +330,9 @@ public final class GradientClient implements AutoCloseable {
         long deadline = System.nanoTime() + timeoutNs;
         for (int s = 0; s < layout.shards(); s++) {
             int chunks = layout.chunkCount(s);
+            boolean mine = (shardMask >>> s & 1) != 0;
             for (int c = 0; c < chunks; c++) {
-                send(s, c, chunks, samples, loss, deadline);
+                send(s, c, chunks, mine ? samples : 0, mine ? loss : 0f, deadline);
                 sentSlots++;
                 // take in averages that are already back; safe because a chunk's average
                 // only exists once this worker's own copy of that chunk has gone out

@@ -334,12 +334,23 @@ public final class Doctor implements Callable<Integer> {
             return "memory";
         }
         String t = cfg.ps.transport.toLowerCase(java.util.Locale.ROOT);
-        return t.equals("auto") ? (where.workersInDriver() ? "ipc" : "udp") : t;
+        return t.equals("auto") ? (where.workersInDriver() && !cfg.ps.placement.equalsIgnoreCase("executors")
+            ? "ipc" : "udp") : t;
+    }
+
+    /** True when the job runs its shards on the executors ({@code ps.placement}, resolved as the job does). */
+    private static boolean onExecutors(JobConfig cfg, Placement where) {
+        return TrainingJob.shardsOnExecutors(cfg, where.workersInDriver() ? "local" : "cluster");
+    }
+
+    /** The job's shard count: {@code ps.shards}, or with the shards on the executors at least one per worker. */
+    private static int shards(JobConfig cfg, Placement where) {
+        return TrainingJob.shardCount(cfg, where.workersInDriver() ? "local" : "cluster");
     }
 
     /** Shared memory the driver JVM needs (with every driver this host runs, for local masters). */
     static long driverHostNeeds(JobConfig cfg, Placement where, long term) {
-        int shards = cfg.ps.shards;
+        int shards = shards(cfg, where);
         int workers = cfg.workers;
         String exchange = exchange(cfg, where);
         if (exchange.equals("memory")) {
@@ -356,7 +367,8 @@ public final class Doctor implements Callable<Integer> {
         if (where.sameHost()) {
             return server + where.executors() * workersDriverBytes(shards, where.workersPerExecutor(), term);
         }
-        return server;
+        // another host's executors: with the shards there, the driver keeps only the all-gather endpoint
+        return onExecutors(cfg, where) ? serverDriverBytes(0, workers, term) : server;
     }
 
     static List<Check> shm(JobConfig cfg, Placement where, String master, Shm shm) {
@@ -366,7 +378,8 @@ public final class Doctor implements Callable<Integer> {
         String what = (where.workersInDriver() ? "this JVM runs the parameter server and " + cfg.workers + " worker"
             + (cfg.workers == 1 ? "" : "s") : where.sameHost() ? "the driver and " + where.executors()
             + " executor JVM" + (where.executors() == 1 ? "" : "s") + " on this host" : "the parameter server")
-            + ", " + cfg.ps.shards + " shard" + (cfg.ps.shards == 1 ? "" : "s") + ", log buffers of 3 x ps.term_length "
+            + ", " + shards(cfg, where) + " shard" + (shards(cfg, where) == 1 ? "" : "s")
+            + (onExecutors(cfg, where) ? " on the executors" : "") + ", log buffers of 3 x ps.term_length "
             + bytes(term);
         if (need == 0) {
             checks.add(Check.ok("shm", "no Aeron shared memory needed: every worker runs in this JVM and exchanges in"
@@ -381,7 +394,10 @@ public final class Doctor implements Callable<Integer> {
                 + " (" + what + ")"));
         }
         if (!where.sameHost() && !exchange(cfg, where).equals("ipc")) {
-            long executor = workersDriverBytes(cfg.ps.shards, where.workersPerExecutor(), term);
+            int shards = shards(cfg, where);
+            long executor = workersDriverBytes(shards, where.workersPerExecutor(), term) + (onExecutors(cfg, where)
+                ? serverDriverBytes((shards * where.workersPerExecutor() + cfg.workers - 1) / cfg.workers, cfg.workers,
+                term) : 0);
             checks.add(Check.warn("shm", "spark.master is " + master + ": each executor JVM (" + where.workersPerExecutor()
                 + " worker" + (where.workersPerExecutor() == 1 ? "" : "s") + ") needs about " + bytes(executor)
                 + " free in /dev/shm on its host" + (executor > DOCKER_DEFAULT_SHM

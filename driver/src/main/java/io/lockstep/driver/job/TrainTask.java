@@ -93,11 +93,10 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
             try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(spec);
                  GradientClient client = new GradientClient(aeron.aeron(), spec, rank, executorHost())) {
                 client.awaitConnected();
-                GradientExchange exchange = new AeronExchange(client, spec);
+                AeronExchange alone = new AeronExchange(client, spec);
                 int[] local = plan.localReduction() ? ranksInThisJvm() : new int[]{rank};
-                if (local.length > 1) {
-                    exchange = new GroupExchange(LocalGroup.join(spec.jobId(), local), exchange, spec.timeoutMillis());
-                }
+                GradientExchange exchange = local.length == 1 ? alone
+                    : new GroupExchange(LocalGroup.join(spec.jobId(), local), alone, spec.timeoutMillis());
                 try {
                     ReplicaResult result = train(rank, exchange, train, validation, plan, start.value());
                     if (shards != null) {

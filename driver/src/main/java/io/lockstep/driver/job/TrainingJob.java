@@ -428,7 +428,7 @@ public final class TrainingJob {
      * {@code ps.placement}: executors when asked, or (auto) when the workers exchange over UDP outside the driver's
      * JVM; never when every worker runs in the driver's JVM and reduces in memory (no server at all then).
      */
-    static boolean shardsOnExecutors(JobConfig cfg, String master) {
+    public static boolean shardsOnExecutors(JobConfig cfg, String master) {
         String placement = cfg.ps.placement.toLowerCase(Locale.ROOT);
         if (placement.equals("driver") || (workersInDriver(master) && cfg.ps.localReduction)) {
             return false;
@@ -442,10 +442,14 @@ public final class TrainingJob {
      * the limit of 64), so each worker's executor takes its share and none takes everyone's gradient.
      */
     static int shardCount(JobConfig cfg, String master, int paramCount) {
-        if (!shardsOnExecutors(cfg, master)) {
-            return cfg.ps.shards;
-        }
-        return Math.min(paramCount, Math.min(ConfigLoader.MAX_SHARDS, Math.max(cfg.ps.shards, cfg.workers)));
+        int shards = shardCount(cfg, master);
+        return shardsOnExecutors(cfg, master) ? Math.min(paramCount, shards) : shards;
+    }
+
+    /** {@link #shardCount(JobConfig, String, int)} for a model of at least that many parameters. */
+    public static int shardCount(JobConfig cfg, String master) {
+        return shardsOnExecutors(cfg, master)
+            ? Math.min(ConfigLoader.MAX_SHARDS, Math.max(cfg.ps.shards, cfg.workers)) : cfg.ps.shards;
     }
 
     /** How gradients travel: "memory" (every worker in the driver's JVM, reduced in place), "ipc" or "udp". */

@@ -76,6 +76,41 @@ class ClusterTest {
         assertEquals(((Number) onCluster.get("validation_samples")).longValue(), lastValidation.get("count").asLong());
     }
 
+    @Test
+    void twoWorkersPerExecutorSplitTheirReductionAndHostTheirShards() throws Exception {
+        TestData.digitsSplit(dir, 1400);
+        JobConfig cluster = job("local-cluster[2,2,1024]", "grouped");
+        cluster.workers = 4; // two per executor JVM: each JVM reduces its two ranks' gradients first
+        cluster.epochs = 2;
+        cluster.checkpoint.dir = null;
+        cluster.checkpoint.best = null;
+        cluster.spark.conf.put("spark.executor.extraClassPath", System.getProperty("java.class.path"));
+        cluster.spark.conf.put("spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"));
+        cluster.spark.conf.put("spark.executorEnv.OMP_NUM_THREADS", "1");
+        cluster.spark.conf.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
+        JobConfig local = job("local[4]", "grouped-local");
+        local.workers = 4;
+        local.epochs = 2;
+        local.checkpoint.dir = null;
+        local.checkpoint.best = null;
+        Map<String, Object> onCluster = TrainingJob.run(cluster);
+        TrainingJob.run(local);
+        Map<?, ?> ps = (Map<?, ?>) onCluster.get("ps");
+        assertEquals("executors", ps.get("placement"));
+        assertEquals(4, ((Number) ps.get("shards")).intValue(), "a shard per worker");
+        @SuppressWarnings("unchecked")
+        List<String> replicas = (List<String>) onCluster.get("replicas");
+        assertEquals(2, replicas.stream().map(ClusterTest::pid).distinct().count(), "two executor JVMs: " + replicas);
+        float[] a = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("grouped/model.zip").toFile())
+            .params().toFloatVector();
+        float[] b = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("grouped-local/model.zip").toFile())
+            .params().toFloatVector();
+        // four addends summed in another grouping (each JVM's mean, then the shards'): equal up to rounding
+        for (int i = 0; i < a.length; i++) {
+            assertEquals(b[i], a[i], 1e-4 * (1 + Math.abs(b[i])), "parameter " + i);
+        }
+    }
+
     private static String pid(String where) {
         return where.substring(0, where.indexOf('@'));
     }

@@ -2,6 +2,7 @@ package io.lockstep.worker.exchange;
 
 import io.lockstep.ps.GradientClient;
 import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.ShardLayout;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -26,8 +27,20 @@ public final class AeronExchange implements GradientExchange {
     @Override
     public void exchange(long step, INDArray gradient, INDArray params, int samples, float loss)
         throws TimeoutException, InterruptedException {
+        exchange(step, gradient, params, samples, loss, -1L);
+    }
+
+    /** As {@link #exchange(long, INDArray, INDArray, int, float)}, contributing to the shards in {@code shardMask} only. */
+    void exchange(long step, INDArray gradient, INDArray params, int samples, float loss, long shardMask)
+        throws TimeoutException, InterruptedException {
         long g = GradientExchange.address(gradient, "gradient");
-        client.exchange(step, g, samples, loss, spec.serverOptimizer() ? GradientExchange.address(params, "parameter vector") : g);
+        client.exchange(step, g, samples, loss, spec.serverOptimizer() ? GradientExchange.address(params, "parameter vector")
+            : g, shardMask);
+    }
+
+    /** The shards' layout: which ranges of the vector each shard owns. */
+    ShardLayout layout() {
+        return spec.layout();
     }
 
     @Override public boolean appliesOptimizer() { return spec.serverOptimizer(); }

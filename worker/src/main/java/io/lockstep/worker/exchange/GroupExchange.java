@@ -1,27 +1,53 @@
 package io.lockstep.worker.exchange;
 
+import io.lockstep.ps.ShardLayout;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.concurrent.TimeoutException;
 
 /**
- * One member of a {@link LocalGroup}: the leader reduces the group's gradients in shared memory and sends
- * the group's mean through its exchange; the other members send empty contributions through theirs and,
- * like the leader, take the answer (the average, or the parameters) from the server. Everything but the
- * gradient step (all-gathers, the optimizer state) goes through the member's own exchange unchanged.
+ * One member of a {@link LocalGroup} exchanging through the parameter server: the members split the
+ * group's reduction by shard. Member m of k owns the shards s with {@code s·k/S = m}; it waits for every
+ * member's gradient, writes the group's sample-weighted mean of its shards' ranges (summed in rank order)
+ * into its own vector and sends those shards that mean with the group's sample count and loss, and every
+ * other shard an empty frame. So one full contribution per JVM crosses the wire, every shard's slice of it
+ * reduced on its own member's core. Every member takes every shard's answer (the average, or the
+ * parameters). Everything but the gradient step (all-gathers, the optimizer state) goes through the
+ * member's own exchange unchanged.
+ *
+ * <p>The ranges are disjoint, so members read each other's vectors while overwriting their own. No answer
+ * exists before every member has sent every shard a frame, which each does only after all its reading, so a
+ * member that has its answers may write its vectors again.
  */
 public final class GroupExchange implements GradientExchange {
     private final LocalGroup group;
-    private final GradientExchange upstream;
+    private final AeronExchange upstream;
     private final int rank;
     private final long timeoutNs;
+    private final LocalGroup.Reduction reduction;
+    private final long shardMask;   // the shards this member reduces and sends
+    private final long[] ranges;    // their byte ranges of the vector: from, to, from, to, ...
 
-    public GroupExchange(LocalGroup group, GradientExchange upstream, long timeoutMillis) {
+    public GroupExchange(LocalGroup group, AeronExchange upstream, long timeoutMillis) {
         this.group = group;
         this.upstream = upstream;
         this.rank = upstream.rank();
         this.timeoutNs = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        group.index(rank); // fails early for a rank outside the group
+        this.reduction = new LocalGroup.Reduction(group);
+        int member = group.index(rank); // fails early for a rank outside the group
+        ShardLayout layout = upstream.layout();
+        int shards = layout.shards();
+        long mask = 0;
+        java.util.List<Long> bytes = new java.util.ArrayList<>();
+        for (int s = 0; s < shards; s++) {
+            if ((long) s * group.size() / shards == member) {
+                mask |= 1L << s;
+                bytes.add((long) layout.shardStart(s) * Float.BYTES);
+                bytes.add((long) (layout.shardStart(s) + layout.shardLength(s)) * Float.BYTES);
+            }
+        }
+        this.shardMask = mask;
+        this.ranges = bytes.stream().mapToLong(Long::longValue).toArray();
     }
 
     @Override
@@ -29,12 +55,11 @@ public final class GroupExchange implements GradientExchange {
         throws TimeoutException, InterruptedException {
         long address = GradientExchange.address(gradient, "gradient");
         group.post(rank, step, address, samples, loss);
-        if (group.leads(rank)) {
-            long total = group.reduce(step, address, Math.toIntExact(gradient.length()), timeoutNs);
-            upstream.exchange(step, gradient, params, Math.toIntExact(total), group.loss());
-        } else {
-            upstream.exchange(step, gradient, params, 0, 0f); // the leader's frames carry this rank's samples
+        long total = reduction.collect(rank, step, timeoutNs);
+        for (int i = 0; i < ranges.length; i += 2) {
+            reduction.mean(address, ranges[i], ranges[i + 1]);
         }
+        upstream.exchange(step, gradient, params, Math.toIntExact(total), reduction.loss(), shardMask);
     }
 
     @Override public boolean appliesOptimizer() { return upstream.appliesOptimizer(); }

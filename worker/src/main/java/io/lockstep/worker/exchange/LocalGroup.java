@@ -15,17 +15,19 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The workers of one job that share a JVM: before anything crosses a wire, the lowest rank among them
- * (the leader) combines their batch means into one sample-weighted mean in shared memory, and only that
- * goes to the parameter server; the others contribute empty frames, which keep the server's per-rank
- * bookkeeping (and its deadlines) as they were. The server's weighting by samples is unchanged: the
- * leader's frame carries the group's sample count and loss.
+ * The workers of one job that share a JVM: before anything crosses a wire they combine their batch means
+ * into one sample-weighted mean in shared memory, and only that goes to the parameter server. Over the wire
+ * ({@link GroupExchange}) the members split that reduction by shard, each reducing and sending its shards'
+ * ranges ({@link Reduction}) and empty frames to the rest, which keep the server's per-rank bookkeeping (and
+ * its deadlines) as they were; the server's weighting by samples is unchanged: the frames carry the group's
+ * sample count and loss. With the whole job in this JVM ({@link InProcessExchange}) the leader (lowest rank)
+ * reduces for the replicas, or every member steps its own slice ({@link SplitStep}).
  *
  * <p>Each member posts the address, sample count and loss of its gradient for a step into its own slot
- * (an Agrona {@link AtomicBuffer}, one cache line per member; the step written last with release
- * semantics); the leader waits, with the job's stall budget as deadline, until every slot shows the step.
- * A member may not touch its gradient again before the answer to the step is back, which cannot happen
- * before the leader has sent, hence read, the sum: no second handshake is needed.
+ * (an Agrona {@link AtomicBuffer}, two cache lines per member; the step written last with release
+ * semantics); a reducing member waits, with the job's stall budget as deadline, until every slot shows the
+ * step. A member may not touch its gradient again before the answer to the step is back, which cannot
+ * happen before every reducing member has sent, hence read, its part: no second handshake is needed.
  */
 public final class LocalGroup {
     private static final Map<Long, LocalGroup> GROUPS = new ConcurrentHashMap<>();
@@ -51,9 +53,6 @@ public final class LocalGroup {
     private final int[] ranks; // in order; ranks[0] leads
     private final AtomicBuffer slots;
     private final AtomicReferenceArray<SliceOptimizer> slices; // the split step's optimizers, by member
-    private final long[] addresses; // the leader's reduction: vectors with samples, own first
-    private final float[] weights;
-    private int count;
     private int open;
 
     private LocalGroup(long jobId, int[] ranks) {
@@ -61,8 +60,7 @@ public final class LocalGroup {
         this.ranks = ranks;
         this.slots = new UnsafeBuffer(BufferUtil.allocateDirectAligned(ranks.length * SLOT, SLOT));
         this.slices = new AtomicReferenceArray<>(ranks.length);
-        this.addresses = new long[ranks.length];
-        this.weights = new float[ranks.length];
+        this.leader = new Reduction(this);
         for (int i = 0; i < ranks.length; i++) {
             slots.putLongVolatile(i * SLOT, -1);
             slots.putLongVolatile(i * SLOT + DONE, -1);
@@ -131,54 +129,87 @@ public final class LocalGroup {
      * (NaN if any member's was).
      */
     long reduce(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
-        long total = contributors(step, address, n, timeoutNs);
-        if (total == 0 || count == 1 && weights[0] == total) {
-            return total; // nothing, or the leader alone has samples: its mean is the group's, as it is
-        }
-        // one pass over the vector, members in rank order, on raw memory (every vector is a dense direct float
-        // vector of n values, checked by GradientExchange.address): a bounds check per element costs more than
-        // the arithmetic
-        float divisor = total;
-        long own = addresses[0];
-        for (long o = 0, end = (long) n * Float.BYTES; o < end; o += Float.BYTES) {
-            // a leader without samples contributes nothing, whatever its vector holds (NaN included)
-            float acc = weights[0] == 0 ? 0f : weights[0] * UnsafeApi.getFloat(null, own + o);
-            for (int m = 1; m < count; m++) {
-                acc += weights[m] * UnsafeApi.getFloat(null, addresses[m] + o);
-            }
-            UnsafeApi.putFloat(null, own + o, acc / divisor);
-        }
+        long total = leader.collect(ranks[0], step, timeoutNs);
+        leader.mean(address, 0, (long) n * Float.BYTES);
         return total;
     }
 
-    /**
-     * The leader: waits for every member's gradient of {@code step} and lists the vectors that carry samples
-     * (its own, at {@code address}, first, whatever its samples) with their weights, for {@link #reduce}. Returns
-     * the group's samples;
-     * {@link #loss()} then holds the group's weighted loss (NaN if any member's was).
-     */
-    private long contributors(long step, long address, int n, long timeoutNs) throws TimeoutException, InterruptedException {
-        awaitEvery(STEP, step, ranks[0], timeoutNs, "gradient from rank");
-        long total = 0;
-        double lossSum = 0;
-        count = 0;
-        for (int i = 0; i < ranks.length; i++) {
-            int s = slots.getInt(i * SLOT + SAMPLES);
-            total += s;
-            lossSum += s == 0 ? 0 : (double) slots.getFloat(i * SLOT + LOSS) * s;
-            if (s > 0 || i == 0) {
-                addresses[count] = i == 0 ? address : slots.getLong(i * SLOT + ADDRESS);
-                weights[count++] = s;
-            }
-        }
-        loss = total == 0 ? 0f : (float) (lossSum / total);
-        return total;
-    }
-
-    private float loss;
+    private final Reduction leader; // InProcessExchange's and the unsplit reduction's
 
     /** The group's weighted loss of the last {@link #reduce}. */
-    float loss() { return loss; }
+    float loss() { return leader.loss(); }
+
+    /**
+     * One member's side of a step's reduction: which members' vectors carry samples, with what weights, and the
+     * group's mean over any byte range of the vector written into the member's own. Members that split the
+     * vector reduce disjoint ranges, each into its own vector, at the same time.
+     */
+    static final class Reduction {
+        private final LocalGroup group;
+        private final long[] addresses; // the vectors with samples, in rank order
+        private final float[] weights;
+        private int count;
+        private long total;
+        private float loss;
+
+        Reduction(LocalGroup group) {
+            this.group = group;
+            this.addresses = new long[group.ranks.length];
+            this.weights = new float[group.ranks.length];
+        }
+
+        /**
+         * Waits (as {@code rank}, already posted) for every member's gradient of {@code step} and lists the vectors
+         * that carry samples. Returns the group's samples; {@link #loss()} is then the group's weighted loss (NaN if
+         * any member's was).
+         */
+        long collect(int rank, long step, long timeoutNs) throws TimeoutException, InterruptedException {
+            group.awaitEvery(STEP, step, rank, timeoutNs, "gradient from rank");
+            total = 0;
+            double lossSum = 0;
+            count = 0;
+            for (int i = 0; i < group.ranks.length; i++) {
+                int s = group.samplesOf(i);
+                if (s > 0) {
+                    total += s;
+                    lossSum += (double) group.lossOf(i) * s;
+                    addresses[count] = group.addressOf(i);
+                    weights[count++] = s;
+                }
+            }
+            loss = total == 0 ? 0f : (float) (lossSum / total);
+            return total;
+        }
+
+        float loss() { return loss; }
+
+        /**
+         * Overwrites bytes {@code [from, to)} of the vector at {@code own} with the group's mean of the last
+         * {@link #collect}: members in rank order, on raw memory (every vector is a dense direct float vector,
+         * checked by GradientExchange.address: a bounds check per element costs more than the arithmetic). A
+         * single contributor's vector is the mean as it is; members without samples add nothing, whatever their
+         * vectors hold (NaN included).
+         */
+        void mean(long own, long from, long to) {
+            if (count == 0) {
+                return; // no samples: the frames go out empty
+            }
+            if (count == 1) {
+                if (addresses[0] != own) {
+                    UnsafeApi.copyMemory(null, addresses[0] + from, null, own + from, to - from);
+                }
+                return;
+            }
+            float divisor = total;
+            for (long o = from; o < to; o += Float.BYTES) {
+                float acc = weights[0] * UnsafeApi.getFloat(null, addresses[0] + o);
+                for (int m = 1; m < count; m++) {
+                    acc += weights[m] * UnsafeApi.getFloat(null, addresses[m] + o);
+                }
+                UnsafeApi.putFloat(null, own + o, acc / divisor);
+            }
+        }
+    }
 
     // ------------------------------------------------------------------ the whole job in this JVM
 

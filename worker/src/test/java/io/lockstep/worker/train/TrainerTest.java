@@ -112,10 +112,10 @@ class TrainerTest {
                     try (GradientClient client = new GradientClient(aeron.aeron(), ex, rank, "127.0.0.1")) {
                         client.awaitConnected();
                         Network net = Network.fromJson(json, init);
-                        GradientExchange exchange = new AeronExchange(client, ex);
-                        if (grouped) {
-                            exchange = new GroupExchange(LocalGroup.join(ex.jobId(), everyRank), exchange, 30_000);
-                        }
+                        AeronExchange aeronExchange = new AeronExchange(client, ex);
+                        GradientExchange exchange = grouped
+                            ? new GroupExchange(LocalGroup.join(ex.jobId(), everyRank), aeronExchange, 30_000)
+                            : aeronExchange;
                         Trainer trainer = new Trainer(net, exchange, options, new TrainState(5));
                         try (BatchSource batches = new BatchSource(Digits.stride(data, rank, workers), batch,
                             options.batchesPerEpoch(), 5, false, 0)) {
