@@ -53,7 +53,12 @@ class DoctorTest {
         assertEquals("memory", Doctor.exchange(memory, local(memory)));
         assertEquals(0, Doctor.driverHostNeeds(memory, local(memory), term));
         JobConfig cluster = new JobConfig();
-        assertEquals(191, Doctor.driverHostNeeds(cluster, Doctor.Placement.of("spark://h:7077", cluster), term)
+        // shards on the executors (the default on a cluster): the driver keeps only the all-gather endpoint
+        assertEquals(Doctor.serverDriverBytes(0, 2, term), Doctor.driverHostNeeds(cluster,
+            Doctor.Placement.of("spark://h:7077", cluster), term));
+        JobConfig onDriver = new JobConfig();
+        onDriver.ps.placement = "driver";
+        assertEquals(191, Doctor.driverHostNeeds(onDriver, Doctor.Placement.of("spark://h:7077", onDriver), term)
             / (double) MIB, 4);
         assertEquals(191 + 2 * 143, Doctor.driverHostNeeds(cluster, Doctor.Placement.of("local-cluster[2,1,1024]",
             cluster), term) / (double) MIB, 12);
