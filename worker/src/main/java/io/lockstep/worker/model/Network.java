@@ -69,7 +69,9 @@ public abstract class Network {
         }
         MultiLayerNetwork net = new MultiLayerNetwork(MultiLayerConfiguration.fromJson(json));
         net.init(p, true);
-        InputDenseLayer.install(net); // a first dense layer skips the input gradient nobody reads
+        if (!Boolean.getBoolean("lockstep.dl4j_input_gradient")) { // the switch is for A/B measurements
+            InputDenseLayer.install(net); // a first dense layer skips the input gradient nobody reads
+        }
         return new Layers(net);
     }
 
