@@ -104,6 +104,12 @@ public record ExchangeSpec(
     public record ShardHosts(String[] hosts, int[] normPorts) implements Serializable {
     }
 
+    /** This spec with another secret ({@link JobSecret#plaintextForBenchmarks()} for the benchmarks' clear frames). */
+    public ExchangeSpec withSecret(JobSecret other) {
+        return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
+            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, other, optimizer, wire, shardHosts);
+    }
+
     /** A spec whose shards (if any) run in the driver's JVM. */
     public ExchangeSpec(long jobId, ShardLayout layout, int workers, Transport transport, String host,
                         int[] upstreamPorts, int[] controlPorts, int gatherPort, int gatherControlPort, int termLength,

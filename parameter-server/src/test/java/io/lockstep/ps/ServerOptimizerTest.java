@@ -89,7 +89,7 @@ class ServerOptimizerTest {
 
         List<long[]> reported = java.util.Collections.synchronizedList(new ArrayList<>());
         StepListener steps0 = (step, samples, loss, t) -> reported.add(new long[]{step, samples});
-        try (Servers servers = new Servers(spec, steps0, initial)) {
+        try (Servers servers = new Servers(aeron.aeron(), spec, steps0, initial)) {
             ExchangeSpec wire = spec;
             ExecutorService pool = Executors.newFixedThreadPool(workers);
             List<Future<?>> futures = new ArrayList<>();
@@ -170,19 +170,19 @@ class ServerOptimizerTest {
     static final class Servers implements AutoCloseable {
         final List<ParameterServer> all = new ArrayList<>();
 
-        Servers(ExchangeSpec spec, StepListener steps, float[] initial) {
+        Servers(io.aeron.Aeron aeron, ExchangeSpec spec, StepListener steps, float[] initial) {
             if (!spec.shardsOnExecutors()) {
-                all.add(ParameterServer.start(aeron.aeron(), spec, steps, GatherListener.NONE, initial, null));
+                all.add(ParameterServer.start(aeron, spec, steps, GatherListener.NONE, initial, null));
                 return;
             }
-            all.add(ParameterServer.startGather(aeron.aeron(), spec, steps, GatherListener.NONE));
+            all.add(ParameterServer.startGather(aeron, spec, steps, GatherListener.NONE));
             int shards = spec.layout().shards();
             for (int r = 0; r < spec.workers(); r++) {
                 int rank = r;
                 int[] mine = java.util.stream.IntStream.range(0, shards)
                     .filter(s -> ExchangeSpec.hostRank(s, shards, spec.workers()) == rank).toArray();
                 if (mine.length > 0) {
-                    all.add(ParameterServer.startShards(aeron.aeron(), spec, mine, initial, null));
+                    all.add(ParameterServer.startShards(aeron, spec, mine, initial, null));
                 }
             }
         }

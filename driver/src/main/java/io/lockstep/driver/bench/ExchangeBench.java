@@ -53,12 +53,16 @@ public final class ExchangeBench implements Callable<Integer> {
     @Option(names = "--no-spark", description = "skip the Spark treeAggregate + broadcast baseline")
     boolean noSpark;
 
+    @Option(names = "--clear", description = "also time every exchange with its frames in the clear (no AES-GCM:"
+        + " what sealing costs; a benchmark-only secret that no job can use)")
+    boolean clear;
+
     @Option(names = "--out", description = "where exchange.json goes (default: ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "bench");
 
     /** One measured configuration; baselines are per size (memcpy), per size and transport (raw), per size and N (Spark). */
     record Row(long floats, ExchangeSpec.Transport transport, int clients, double exchangeSeconds,
-               double rawSeconds, double memcpySeconds, double sparkSeconds) {
+               double clearSeconds, double rawSeconds, double memcpySeconds, double sparkSeconds) {
         double bytes() { return floats * (double) Float.BYTES; }
         double algorithmBandwidth() { return bytes() / exchangeSeconds; }
         double rawBandwidth() { return bytes() / rawSeconds; }
@@ -99,8 +103,18 @@ public final class ExchangeBench implements Callable<Integer> {
                         seconds = BenchArgs.median(run.stepSeconds(warmup, repeats));
                     }
                     exchange.put(floats + "/" + transport + "/" + n, seconds);
-                    System.out.printf(Locale.ROOT, "  %s floats %s N=%d: exchange %.2f ms (raw one-way %.2f ms)%n",
-                        BenchArgs.floats(floats), transport, n, seconds * 1e3, rawSeconds * 1e3);
+                    double clearSeconds = Double.NaN;
+                    if (clear) {
+                        try (ExchangeRun run = new ExchangeRun(transport, n, floats, shards, termLength, mtu,
+                            warmup + repeats, warmup + repeats, true)) {
+                            clearSeconds = BenchArgs.median(run.stepSeconds(warmup, repeats));
+                        }
+                        exchange.put(floats + "/" + transport + "/" + n + "/clear", clearSeconds);
+                    }
+                    System.out.printf(Locale.ROOT, "  %s floats %s N=%d: exchange %.2f ms%s (raw one-way %.2f ms)%n",
+                        BenchArgs.floats(floats), transport, n, seconds * 1e3, clear
+                            ? String.format(Locale.ROOT, ", in the clear %.2f ms", clearSeconds * 1e3) : "",
+                        rawSeconds * 1e3);
                 }
             }
         }
@@ -123,7 +137,7 @@ public final class ExchangeBench implements Callable<Integer> {
             for (ExchangeSpec.Transport transport : transportList) {
                 for (int n : clientList) {
                     rows.add(new Row(floats, transport, n, exchange.get(floats + "/" + transport + "/" + n),
-                        raw.get(floats + "/" + transport), memcpy.get((long) floats),
+                        exchange.getOrDefault(floats + "/" + transport + "/" + n + "/clear", Double.NaN), raw.get(floats + "/" + transport), memcpy.get((long) floats),
                         spark.getOrDefault(floats + "/" + n, Double.NaN)));
                 }
             }
@@ -150,13 +164,17 @@ public final class ExchangeBench implements Callable<Integer> {
     static String table(List<Row> rows) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "%n| floats | MB | transport | N | exchange ms | alg. GB/s | raw Aeron GB/s "
-            + "| exchange/raw | memcpy GB/s | Spark ms | Spark/exchange |%n"));
-        sb.append("|---|---|---|---|---|---|---|---|---|---|---|\n");
+            + "| exchange/raw | in the clear ms | clear/raw | memcpy GB/s | Spark ms | Spark/exchange |%n"));
+        sb.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "| %s | %.0f | %s | %d | %.2f | %.3f | %.3f | %.2f | %.2f | %s | %s |%n",
+            boolean clear = !Double.isNaN(r.clearSeconds());
+            sb.append(String.format(Locale.ROOT, "| %s | %.0f | %s | %d | %.2f | %.3f | %.3f | %.2f | %s | %s | %.2f | %s | %s |%n",
                 BenchArgs.floats(r.floats()), r.bytes() / 1e6, r.transport().name().toLowerCase(Locale.ROOT),
                 r.clients(), r.exchangeSeconds() * 1e3, r.algorithmBandwidth() / 1e9, r.rawBandwidth() / 1e9,
-                r.algorithmBandwidth() / r.rawBandwidth(), r.memcpyBandwidth() / 1e9,
+                r.algorithmBandwidth() / r.rawBandwidth(),
+                clear ? String.format(Locale.ROOT, "%.2f", r.clearSeconds() * 1e3) : "-",
+                clear ? String.format(Locale.ROOT, "%.2f", r.rawSeconds() / r.clearSeconds()) : "-",
+                r.memcpyBandwidth() / 1e9,
                 Double.isNaN(r.sparkSeconds()) ? "-" : String.format(Locale.ROOT, "%.1f", r.sparkSeconds() * 1e3),
                 Double.isNaN(r.sparkSeconds()) ? "-" : String.format(Locale.ROOT, "%.1f",
                     r.sparkSeconds() / r.exchangeSeconds())));
@@ -172,6 +190,7 @@ public final class ExchangeBench implements Callable<Integer> {
             m.put("transport", r.transport().name().toLowerCase(Locale.ROOT));
             m.put("clients", r.clients());
             m.put("exchange_ms", r.exchangeSeconds() * 1e3);
+            m.put("clear_exchange_ms", Double.isNaN(r.clearSeconds()) ? null : r.clearSeconds() * 1e3);
             m.put("algorithm_bandwidth_gb_per_s", r.algorithmBandwidth() / 1e9);
             m.put("raw_aeron_gb_per_s", r.rawBandwidth() / 1e9);
             m.put("memcpy_gb_per_s", r.memcpyBandwidth() / 1e9);

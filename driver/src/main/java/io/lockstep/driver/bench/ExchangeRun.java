@@ -3,6 +3,7 @@ package io.lockstep.driver.bench;
 import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.GradientClient;
+import io.lockstep.ps.JobSecret;
 import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.ShardLayout;
 import io.lockstep.ps.StepListener;
@@ -49,11 +50,18 @@ final class ExchangeRun implements AutoCloseable {
      */
     ExchangeRun(ExchangeSpec.Transport transport, int clients, int floats, int shards, int termLength, int mtu,
                 long steps, int recordSteps) {
+        this(transport, clients, floats, shards, termLength, mtu, steps, recordSteps, false);
+    }
+
+    /** As above; {@code clear}: frames in the clear, unsealed (what the exchange costs without AES-GCM). */
+    ExchangeRun(ExchangeSpec.Transport transport, int clients, int floats, int shards, int termLength, int mtu,
+                long steps, int recordSteps, boolean clear) {
         this.floats = floats;
         this.lastStep = steps == Long.MAX_VALUE ? Long.MAX_VALUE : steps - 1;
         ShardLayout layout = new ShardLayout(floats, shards, ExchangeSpec.chunkValuesFor(mtu));
-        this.spec = ExchangeSpec.create(new SecureRandom().nextLong(), layout, clients, transport, "127.0.0.1",
+        ExchangeSpec created = ExchangeSpec.create(new SecureRandom().nextLong(), layout, clients, transport, "127.0.0.1",
             termLength, mtu, TIMEOUT_MS, 0);
+        this.spec = clear ? created.withSecret(JobSecret.plaintextForBenchmarks()) : created;
         this.stepNanos = new long[recordSteps];
         this.serverAeron = EmbeddedAeron.forServer(spec);
         EmbeddedAeron workers = null;

@@ -111,6 +111,9 @@ public final class TrainingJob {
         // On a cluster Spark waits for enough slots for the barrier stage (executors may still be
         // starting); by default for 40 x 15 s. Bound that wait by ps.timeout_seconds.
         conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "5s");
+        // the barrier's allGather (shard endpoints) and barrier() (the shards' last step) wait for every rank:
+        // within the stall budget, not Spark's default of a year
+        conf.setIfMissing("spark.barrier.sync.timeout", cfg.ps.timeoutSeconds + "s");
         conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
             String.valueOf(Math.max(1, cfg.ps.timeoutSeconds / 5)));
         cfg.spark.conf.forEach(conf::set);
