@@ -51,7 +51,8 @@ import java.util.concurrent.TimeUnit;
 public final class EmbeddedAeron implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedAeron.class);
     private static final String PREFIX = "lockstep-";
-    private static final int SOCKET_BUFFER = 2 * 1024 * 1024;
+    /** UDP socket buffers (each way); channels that many workers send to share it out ({@link ExchangeSpec#receiverWindow()}). */
+    static final int SOCKET_BUFFER = 2 * 1024 * 1024;
     /** Aeron's default liveness timeouts; never go below them. */
     static final long AERON_DEFAULT_TIMEOUT_MS = 10_000;
     /** How far Aeron's timeouts stay above the stall budget. */

@@ -45,7 +45,7 @@ public final class ExchangeBench implements Callable<Integer> {
     int mtu = ExchangeSpec.DEFAULT_MTU;
 
     @Option(names = "--warmup", description = "unmeasured rounds first (default: ${DEFAULT-VALUE})")
-    int warmup = 3;
+    int warmup = 10;
 
     @Option(names = "--repeats", description = "measured rounds; figures are their medians (default: ${DEFAULT-VALUE})")
     int repeats = 5;
