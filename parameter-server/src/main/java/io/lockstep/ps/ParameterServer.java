@@ -21,6 +21,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@link StepListener}; its thread also serves the all-gather ({@link GatherAgent}) and reports
  * gathered rounds to the {@link GatherListener}.
  *
+ * <p>Where the shards run on the executors ({@link ExchangeSpec#shardsOnExecutors()}), one job has several
+ * servers: the driver's {@link #startGather} (the all-gather endpoint, which takes shard 0's step reports
+ * from a {@link StepReporter}) and one {@link #startShards} per hosting rank, whose shards share the norm
+ * reduction with the other servers' through a {@link NormLink}.
+ *
  * <p>Membership: nothing is summed or forwarded unless its tag proves it was sealed by a rank of the
  * job with the job's secret ({@link ExchangeSpec#secret()}), and averages and gathered blobs go only
  * to the receive endpoints the job's workers named in authenticated JOIN frames ({@link Destinations}).
