@@ -33,6 +33,15 @@ public interface GradientExchange extends AutoCloseable {
     /** True when the optimizer runs behind the exchange (placement server), not on the replica. */
     boolean appliesOptimizer();
 
+    /**
+     * True when {@link #exchange} leaves the gradient vector as it was (with the optimizer in the exchange the
+     * answer goes to the parameters): the trainer may then check it after the exchange, and only when the step
+     * turned out non-finite. False for an exchange that writes over it (a group's shared reduction).
+     */
+    default boolean keepsGradient() {
+        return appliesOptimizer();
+    }
+
     /** Placement server: true when the last step's mean gradient was not finite and nothing was applied. */
     boolean skipped();
 

@@ -63,6 +63,7 @@ public final class GroupExchange implements GradientExchange {
     }
 
     @Override public boolean appliesOptimizer() { return upstream.appliesOptimizer(); }
+    @Override public boolean keepsGradient() { return false; } // its shards' ranges now hold the group's mean
     @Override public boolean skipped() { return upstream.skipped(); }
     @Override public double gradientNorm() { return upstream.gradientNorm(); }
 

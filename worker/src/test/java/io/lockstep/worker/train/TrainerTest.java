@@ -269,6 +269,12 @@ class TrainerTest {
     }
 
     /** Adam(0.01) as the shards run it; the MLP has no penalties, so weights and biases are alike. */
+    /** Plain SGD at {@code lr} on the server (a rate of 1e6 diverges within a few steps). */
+    static ServerOptimizer serverSgd(double lr, int params) {
+        return new ServerOptimizer(new UpdateRule(UpdateRule.Kind.SGD, step -> lr, 0, false, 0, 0, 0, 0, 0, 0, 0,
+            UpdateRule.Clip.NONE, 0), ParamRoles.allWeights(params));
+    }
+
     static ServerOptimizer serverAdam(int params) {
         return new ServerOptimizer(new UpdateRule(UpdateRule.Kind.ADAM, step -> 0.01, 0, false, 0.9, 0.999, 1e-8, 0,
             0, 0, 0, UpdateRule.Clip.NONE, 0), ParamRoles.allWeights(params));
@@ -404,6 +410,24 @@ class TrainerTest {
         assertInstanceOf(NonFiniteException.class, cause, e.toString());
         assertTrue(cause.getMessage().matches(".*at step \\d+ \\(epoch 1\\): non-finite local loss or gradient on ranks? [01].*"),
             cause.getMessage());
+
+        // with the optimizer in the exchange (over the wire, grouped, in memory) the rank is named as well: there
+        // the local check runs only once a step is non-finite
+        ServerOptimizer sgd = serverSgd(1e6, init.length);
+        List<java.util.concurrent.Callable<List<Run>>> placements = List.of(
+            () -> train(json, init, digits, 2, 16, steps(30), sgd, false),
+            () -> train(json, init, digits, 2, 16, steps(30), sgd, true),
+            () -> trainInProcess(json, init, digits, 2, 16, steps(30), sgd, new java.util.concurrent.CopyOnWriteArrayList<>()));
+        for (java.util.concurrent.Callable<List<Run>> placement : placements) {
+            Exception failed = assertThrows(Exception.class, placement::call);
+            Throwable why = failed;
+            while (!(why instanceof NonFiniteException) && why.getCause() != null) {
+                why = why.getCause();
+            }
+            assertInstanceOf(NonFiniteException.class, why, failed.toString());
+            assertTrue(why.getMessage().matches(".*at step \\d+ \\(epoch 1\\): non-finite local loss or gradient on ranks? [01].*"),
+                why.getMessage());
+        }
 
         List<Run> skipping = train(json, init, digits, 2, 16, new TrainerOptions(1, 30, 1, ClippingSpec.NONE, true));
         TrainState s = skipping.get(0).trainer().state();
