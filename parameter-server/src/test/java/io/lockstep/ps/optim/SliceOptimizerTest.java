@@ -73,6 +73,45 @@ class SliceOptimizerTest {
     }
 
     @Test
+    void stagingContributorsWhereTheyLieIsTheWeightedMeanBitForBit() {
+        Random r = new Random(9);
+        int n = 10_007;
+        UnsafeBuffer[] grads = new UnsafeBuffer[3];
+        long[] addresses = new long[3];
+        for (int m = 0; m < 3; m++) {
+            float[] values = random(r, n, 3);
+            values[m * 11] = m == 2 ? Float.NaN : values[m * 11]; // the third contributor has no samples below
+            grads[m] = buffer(values, 0, n);
+            addresses[m] = grads[m].addressOffset();
+        }
+        for (float[] weights : new float[][]{{64, 64, 0}, {0, 5, 0}, {17, 33, 0}, {7, 0, 0}}) {
+            int count = weights[2] == 0 ? 2 : 3;
+            float total = weights[0] + weights[1];
+            // the definition: one loop, per value (w0·g0 + w1·g1) / total; a contributor without samples adds 0
+            float[] want = new float[n];
+            for (int i = 0; i < n; i++) {
+                float acc = weights[0] == 0 ? 0f : weights[0] * grads[0].getFloat(i * 4);
+                for (int m = 1; m < count; m++) {
+                    acc += weights[m] * grads[m].getFloat(i * 4);
+                }
+                want[i] = acc / total;
+            }
+            SliceOptimizer split = new SliceOptimizer(adam(UpdateRule.Clip.NONE, 0), ParamRoles.allWeights(n), 0, n);
+            SliceOptimizer whole = new SliceOptimizer(adam(UpdateRule.Clip.NONE, 0), ParamRoles.allWeights(n), 0, n);
+            split.load(new float[n], null);
+            whole.load(new float[n], null);
+            assertEquals(whole.stage(buffer(want, 0, n)), split.stage(addresses, weights, count, total),
+                "sum of squares, weights " + java.util.Arrays.toString(weights));
+            split.apply(0, 1);
+            whole.apply(0, 1);
+            for (int i = 0; i < n; i++) {
+                assertEquals(Float.floatToRawIntBits(whole.params().getFloat(i * 4)),
+                    Float.floatToRawIntBits(split.params().getFloat(i * 4)), "value " + i);
+            }
+        }
+    }
+
+    @Test
     void slicingDoesNotChangeTheResult() {
         UpdateRule rule = adam(UpdateRule.Clip.NORM, 5);
         ParamRoles roles = mixed();
