@@ -37,6 +37,40 @@ class LocalGroupTest {
     }
 
     @Test
+    void membersReducingDisjointRangesWriteTheOneLoopMeanBitForBit() throws Exception {
+        int n = 10_007; // several blocks and a ragged one
+        int[] ranks = {0, 1, 2};
+        float[] weights = {16, 0, 48}; // rank 1 is exhausted: its vector (NaN here) adds nothing
+        java.util.Random random = new java.util.Random(5);
+        UnsafeBuffer[] grads = new UnsafeBuffer[3];
+        for (int r = 0; r < 3; r++) {
+            float[] v = new float[n];
+            for (int i = 0; i < n; i++) v[i] = r == 1 ? Float.NaN : (float) random.nextGaussian() * 3;
+            grads[r] = vector(v);
+        }
+        float[] want = new float[n]; // the definition, one loop: (w0·g0 + w2·g2) / 64
+        for (int i = 0; i < n; i++) {
+            want[i] = (weights[0] * grads[0].getFloat(i * 4) + weights[2] * grads[2].getFloat(i * 4)) / 64f;
+        }
+        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), ranks);
+        for (int r = 0; r < 3; r++) {
+            group.post(r, 0, grads[r].addressOffset(), (int) weights[r], 1f);
+        }
+        // every member reduces a third of the vector into its own, as GroupExchange splits it
+        long[] cut = {0, 4L * 3001, 4L * 7000, 4L * n};
+        for (int r = 0; r < 3; r++) {
+            LocalGroup.Reduction part = new LocalGroup.Reduction(group);
+            assertEquals(64, part.collect(r, 0, 1_000_000_000L));
+            part.mean(grads[r].addressOffset(), cut[r], cut[r + 1]);
+        }
+        for (int i = 0; i < n; i++) {
+            int owner = i < 3001 ? 0 : i < 7000 ? 1 : 2;
+            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(grads[owner].getFloat(i * 4)),
+                "value " + i);
+        }
+    }
+
+    @Test
     void aLeaderWithoutSamplesContributesNothingWhateverItsVectorHolds() throws Exception {
         LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 1});
         UnsafeBuffer stale = vector(Float.NaN, 7);
