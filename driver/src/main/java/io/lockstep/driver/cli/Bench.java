@@ -76,6 +76,10 @@ public final class Bench implements Callable<Integer> {
     @Option(names = "--repeat", description = "rounds of all runs; figures are the medians (single runs vary)")
     int repeat = 1;
 
+    @Option(names = "--warmup", description = "unmeasured rounds of all runs first: plain fit with 2 native threads"
+        + " ran at about 20k samples/s in its first round and 34k from its third (default: ${DEFAULT-VALUE})")
+    int warmup = 2;
+
     @Option(names = "--out", description = "where run outputs and bench.json go")
     Path out = Path.of("runs", "bench");
 
@@ -90,21 +94,20 @@ public final class Bench implements Callable<Integer> {
         List<Sample> mnist = mnistSamples(base.data.train);
         double[][] rounds = new double[4][repeat]; // (a), (d), (b), (c) per round, interleaved against drift
         double[][] byThreads = new double[2][repeat]; // (a) at 1 and at 2 native threads
+        if (warmup < 0 || repeat < 1) {
+            throw new IllegalArgumentException("--warmup must be >= 0 and --repeat >= 1");
+        }
+        double[] run = new double[6]; // one round: (a) 1 thread, (a) 2 threads, (a), (d), (b), (c)
+        for (int w = 0; w < warmup; w++) {
+            round(base, mnist, -1 - w, run); // thrown away: the JIT and native libraries warm up
+        }
         for (int r = 0; r < repeat; r++) {
-            // (a) is the better of 1 and 2 native threads: one process may use both cores for its matmuls
-            for (int t = 1; t <= 2; t++) {
-                NativeThreads.set(t);
-                byThreads[t - 1][r] = fit(base, List.of(mnist), globalBatch);
-                report(r, "(a) plain DL4J fit, " + t + " native thread" + (t > 1 ? "s" : ""), byThreads[t - 1][r]);
+            round(base, mnist, r, run);
+            byThreads[0][r] = run[0];
+            byThreads[1][r] = run[1];
+            for (int k = 0; k < 4; k++) {
+                rounds[k][r] = run[2 + k];
             }
-            NativeThreads.set(1);
-            rounds[0][r] = Math.max(byThreads[0][r], byThreads[1][r]);
-            rounds[1][r] = fit(base, strided(mnist, workers), globalBatch / workers);
-            report(r, "(d) " + workers + " x DL4J fit in " + workers + " threads, no exchange (ceiling for c)", rounds[1][r]);
-            rounds[2][r] = lockstep(base, 1);
-            report(r, "(b) lockstep 1 worker", rounds[2][r]);
-            rounds[3][r] = lockstep(base, workers);
-            report(r, "(c) lockstep " + workers + " workers", rounds[3][r]);
         }
         double plain = median(rounds[0]);
         double ceiling = median(rounds[1]);
@@ -124,6 +127,7 @@ public final class Bench implements Callable<Integer> {
         result.put("omp_num_threads", omp);
         result.put("transport", transport);
         result.put("rounds", repeat);
+        result.put("warmup_rounds", warmup);
         result.put("plain_fit_samples_per_second", Math.round(plain));
         result.put("lockstep_1_worker_samples_per_second", Math.round(one));
         result.put("lockstep_" + workers + "_workers_samples_per_second", Math.round(many));
@@ -158,9 +162,27 @@ public final class Bench implements Callable<Integer> {
         return Double.isNaN(s) ? "not reached" : String.format(Locale.ROOT, "%.1f s of training", s);
     }
 
+    /** One round of every run, in order; {@code round} < 0: a warm-up round. */
+    private void round(JobConfig base, List<Sample> mnist, int round, double[] out) throws Exception {
+        // (a) is the better of 1 and 2 native threads: one process may use both cores for its matmuls
+        for (int t = 1; t <= 2; t++) {
+            NativeThreads.set(t);
+            out[t - 1] = fit(base, List.of(mnist), globalBatch);
+            report(round, "(a) plain DL4J fit, " + t + " native thread" + (t > 1 ? "s" : ""), out[t - 1]);
+        }
+        NativeThreads.set(1);
+        out[2] = Math.max(out[0], out[1]);
+        out[3] = fit(base, strided(mnist, workers), globalBatch / workers);
+        report(round, "(d) " + workers + " x DL4J fit in " + workers + " threads, no exchange (ceiling for c)", out[3]);
+        out[4] = lockstep(base, 1);
+        report(round, "(b) lockstep 1 worker", out[4]);
+        out[5] = lockstep(base, workers);
+        report(round, "(c) lockstep " + workers + " workers", out[5]);
+    }
+
     private void report(int round, String run, double samplesPerSecond) {
-        System.out.printf(Locale.ROOT, "%s%-62s %,10.0f samples/s%n", repeat > 1 ? "[" + (round + 1) + "] " : "",
-            run, samplesPerSecond);
+        String tag = round < 0 ? "[warm-up " + (-round) + "] " : repeat > 1 ? "[" + (round + 1) + "] " : "";
+        System.out.printf(Locale.ROOT, "%s%-62s %,10.0f samples/s%n", tag, run, samplesPerSecond);
     }
 
     static double median(double[] values) {
