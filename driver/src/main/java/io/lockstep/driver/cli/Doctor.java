@@ -377,7 +377,8 @@ public final class Doctor implements Callable<Integer> {
         long need = driverHostNeeds(cfg, where, term);
         String what = (where.workersInDriver() ? "this JVM runs the parameter server and " + cfg.workers + " worker"
             + (cfg.workers == 1 ? "" : "s") : where.sameHost() ? "the driver and " + where.executors()
-            + " executor JVM" + (where.executors() == 1 ? "" : "s") + " on this host" : "the parameter server")
+            + " executor JVM" + (where.executors() == 1 ? "" : "s") + " on this host"
+            : onExecutors(cfg, where) ? "the driver's all-gather endpoint" : "the parameter server")
             + ", " + shards(cfg, where) + " shard" + (shards(cfg, where) == 1 ? "" : "s")
             + (onExecutors(cfg, where) ? " on the executors" : "") + ", log buffers of 3 x ps.term_length "
             + bytes(term);
@@ -564,7 +565,9 @@ public final class Doctor implements Callable<Integer> {
         String host = cfg.ps.host;
         try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(host), 0))) {
             checks.add(Check.ok("ports", "ps.host " + host + ": a UDP socket binds (ephemeral port " + socket.getLocalPort()
-                + "); the job takes " + (2 * cfg.ps.shards + 2) + " such ports"));
+                + "); the job takes " + (onExecutors(cfg, where) ? "2 such ports here (the all-gather endpoint; each"
+                + " hosting executor takes 2 per shard and 1 more on its own address)" : (2 * cfg.ps.shards + 2)
+                + " such ports")));
         } catch (IOException | SecurityException e) {
             checks.add(Check.configFail("ports", "config key 'ps.host' is '" + host + "', which this machine cannot bind"
                 + " (" + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()) + "): set it to an"
