@@ -23,8 +23,16 @@ final class NormReduction {
     private final AtomicBuffer slots;
     private final int shards;
 
+    private final String[] where; // by shard: how the deadline message names where it runs ("" in one process)
+
     NormReduction(int shards) {
+        this(shards, null);
+    }
+
+    /** {@code where[s]}: appended to shard s in deadline messages, e.g. " (next to rank 1)"; null: nothing. */
+    NormReduction(int shards, String[] where) {
         this.shards = shards;
+        this.where = where;
         this.slots = new UnsafeBuffer(BufferUtil.allocateDirectAligned(shards * SLOT, SLOT));
         for (int s = 0; s < shards; s++) {
             slots.putLongVolatile(s * SLOT, -1);
@@ -70,7 +78,7 @@ final class NormReduction {
         StringBuilder sb = new StringBuilder();
         for (int s = 0; s < shards; s++) {
             if (slots.getLongVolatile(s * SLOT) != step) {
-                sb.append(sb.length() == 0 ? "" : ",").append(s);
+                sb.append(sb.length() == 0 ? "" : ",").append(s).append(where == null ? "" : where[s]);
             }
         }
         return sb.toString();

@@ -128,7 +128,8 @@ public final class ParameterServer implements AutoCloseable {
                     spec.mtu(), spec.secret(), spec.timeoutMillis(), server.drops, gatherListener, server.waiting,
                     layout.shards(), shards.length == 0 ? listener : null)); // shard 0 elsewhere: its reports come here
             }
-            NormReduction reduction = spec.serverOptimizer() ? new NormReduction(layout.shards()) : null;
+            NormReduction reduction = spec.serverOptimizer() ? new NormReduction(layout.shards(),
+                spec.shardsOnExecutors() ? hostRanks(spec) : null) : null;
             if (reduction != null && shards.length > 0 && shards.length < layout.shards()) {
                 extras.add(normLink(aeron, spec, shards, reduction, server));
             }
@@ -196,6 +197,16 @@ public final class ParameterServer implements AutoCloseable {
         }
         return new NormLink(reduction, spec.jobId(), spec.secret(), spec.layout().shards(), shards, in,
             peers.values().toArray(new Publication[0]), server.drops);
+    }
+
+    /** " (next to rank r)" by shard: where a shard that never posted its norm runs, for the deadline message. */
+    private static String[] hostRanks(ExchangeSpec spec) {
+        int shards = spec.layout().shards();
+        String[] where = new String[shards];
+        for (int s = 0; s < shards; s++) {
+            where[s] = " (next to rank " + ExchangeSpec.hostRank(s, shards, spec.workers()) + ")";
+        }
+        return where;
     }
 
     private <T extends AutoCloseable> T keep(T resource) {
