@@ -1,5 +1,6 @@
 package io.lockstep.ps.optim;
 
+import io.lockstep.ps.WeightedMean;
 import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
 import org.agrona.UnsafeApi;
@@ -37,7 +38,7 @@ public final class SliceOptimizer {
     private final float[] p;     // the slice's parameters
     private final float[][] s;   // its state, one array per slot (two slots in one array would not vectorize)
     private final float[] g;     // this step's gradient, clipped and penalized in place
-    private float[] other;       // stage(addresses...): the next contributor's slice, copied in (made on first use)
+    private WeightedMean mean; // stage(addresses...): the group's mean of this slice (made on first use)
     private final UnsafeBuffer paramsOut;
     private final UnsafeBuffer stateOut;
     private final int firstRange;
@@ -144,32 +145,10 @@ public final class SliceOptimizer {
         } else if (count == 1 && weights[0] == total) {
             UnsafeApi.copyMemory(null, addresses[0], g, FLOATS, (long) length * Float.BYTES);
         } else {
-            // contributor by contributor over Java arrays, which the JIT vectorizes (copies in are memcpy): per
-            // value the same operations in the same order as one loop over all of them, (w0·g0 + w1·g1 + ...) / total
-            long bytes = (long) length * Float.BYTES;
-            float w0 = weights[0];
-            if (w0 == 0) {
-                java.util.Arrays.fill(g, 0f); // a first contributor without samples adds nothing, NaN included
-            } else {
-                UnsafeApi.copyMemory(null, addresses[0], g, FLOATS, bytes);
-                for (int i = 0; i < length; i++) {
-                    g[i] = w0 * g[i];
-                }
+            if (mean == null) {
+                mean = new WeightedMean(length);
             }
-            if (other == null) {
-                other = new float[length];
-            }
-            float[] o = other;
-            for (int m = 1; m < count; m++) {
-                UnsafeApi.copyMemory(null, addresses[m], o, FLOATS, bytes);
-                float w = weights[m];
-                for (int i = 0; i < length; i++) {
-                    g[i] += w * o[i];
-                }
-            }
-            for (int i = 0; i < length; i++) {
-                g[i] = g[i] / total;
-            }
+            mean.into(g, addresses, 0, weights, count, total, length);
         }
         return sumOfSquaresOfStaged();
     }

@@ -1,5 +1,6 @@
 package io.lockstep.worker.exchange;
 
+import io.lockstep.ps.WeightedMean;
 import io.lockstep.ps.optim.SliceOptimizer;
 import org.agrona.BufferUtil;
 import org.agrona.UnsafeApi;
@@ -200,35 +201,18 @@ public final class LocalGroup {
                 }
                 return;
             }
-            // block by block (a few KB, cache-resident), contributor by contributor over Java arrays, which the JIT
-            // vectorizes: per value the same operations in the same order as one loop, (w0·g0 + w1·g1 + ...) / total
-            float divisor = total;
+            // block by block (a few KB, cache-resident): per value the one loop's operations in its order
             for (long b = from; b < to; b += BLOCK * Float.BYTES) {
                 int n = (int) (Math.min(to - b, BLOCK * Float.BYTES) / Float.BYTES);
-                long bytes = (long) n * Float.BYTES;
-                UnsafeApi.copyMemory(null, addresses[0] + b, acc, FLOATS, bytes);
-                float w0 = weights[0];
-                for (int i = 0; i < n; i++) {
-                    acc[i] = w0 * acc[i];
-                }
-                for (int m = 1; m < count; m++) {
-                    UnsafeApi.copyMemory(null, addresses[m] + b, next, FLOATS, bytes);
-                    float w = weights[m];
-                    for (int i = 0; i < n; i++) {
-                        acc[i] += w * next[i];
-                    }
-                }
-                for (int i = 0; i < n; i++) {
-                    acc[i] = acc[i] / divisor;
-                }
-                UnsafeApi.copyMemory(acc, FLOATS, null, own + b, bytes);
+                blockMean.into(block, addresses, b, weights, count, total, n);
+                UnsafeApi.copyMemory(block, FLOATS, null, own + b, (long) n * Float.BYTES);
             }
         }
 
         private static final int BLOCK = 4096; // floats
         private static final long FLOATS = UnsafeApi.arrayBaseOffset(float[].class);
-        private final float[] acc = new float[BLOCK];
-        private final float[] next = new float[BLOCK];
+        private final float[] block = new float[BLOCK];
+        private final WeightedMean blockMean = new WeightedMean(BLOCK);
     }
 
     // ------------------------------------------------------------------ the whole job in this JVM
