@@ -333,19 +333,17 @@ public final class Doctor implements Callable<Integer> {
         if (where.workersInDriver() && cfg.ps.localReduction) {
             return "memory";
         }
-        String t = cfg.ps.transport.toLowerCase(java.util.Locale.ROOT);
-        return t.equals("auto") ? (where.workersInDriver() && !cfg.ps.placement.equalsIgnoreCase("executors")
-            ? "ipc" : "udp") : t;
+        return TrainingJob.transport(cfg, where.workersInDriver()).name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /** True when the job runs its shards on the executors ({@code ps.placement}, resolved as the job does). */
     private static boolean onExecutors(JobConfig cfg, Placement where) {
-        return TrainingJob.shardsOnExecutors(cfg, where.workersInDriver() ? "local" : "cluster");
+        return TrainingJob.shardsOnExecutors(cfg, where.workersInDriver());
     }
 
     /** The job's shard count: {@code ps.shards}, or with the shards on the executors at least one per worker. */
     private static int shards(JobConfig cfg, Placement where) {
-        return TrainingJob.shardCount(cfg, where.workersInDriver() ? "local" : "cluster");
+        return TrainingJob.shardCount(cfg, where.workersInDriver());
     }
 
     /** Shared memory the driver JVM needs (with every driver this host runs, for local masters). */

@@ -381,8 +381,7 @@ public final class TrainingJob {
             new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
                 round(lead.times().exchange()), round(lead.times().apply())), s.timeline(),
             new RunSummary.Ps(exchangeKind(p.plan(), sc.master()), p.plan().exchange().layout().shards(),
-                exchangeKind(p.plan(), sc.master()).equals("memory") ? "none"
-                    : p.plan().shardsOnExecutors() ? "executors" : "driver", s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
+                placement(p.plan(), sc.master()), s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
             s.attempts(), s.lastValidation(),
             watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
                 RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null,
@@ -431,13 +430,18 @@ public final class TrainingJob {
      * {@code ps.placement}: executors when asked, or (auto) when the workers exchange over UDP outside the driver's
      * JVM; never when every worker runs in the driver's JVM and reduces in memory (no server at all then).
      */
-    public static boolean shardsOnExecutors(JobConfig cfg, String master) {
+    static boolean shardsOnExecutors(JobConfig cfg, String master) {
+        return shardsOnExecutors(cfg, workersInDriver(master));
+    }
+
+    /** {@link #shardsOnExecutors(JobConfig, String)} for a master whose workers do, or do not, run in the driver's JVM. */
+    public static boolean shardsOnExecutors(JobConfig cfg, boolean workersInDriver) {
         String placement = cfg.ps.placement.toLowerCase(Locale.ROOT);
-        if (placement.equals("driver") || (workersInDriver(master) && cfg.ps.localReduction)) {
+        if (placement.equals("driver") || (workersInDriver && cfg.ps.localReduction)) {
             return false;
         }
         return placement.equals("executors")
-            || (!workersInDriver(master) && transport(cfg, master) == ExchangeSpec.Transport.UDP);
+            || (!workersInDriver && transport(cfg, false) == ExchangeSpec.Transport.UDP);
     }
 
     /**
@@ -445,14 +449,19 @@ public final class TrainingJob {
      * the limit of 64), so each worker's executor takes its share and none takes everyone's gradient.
      */
     static int shardCount(JobConfig cfg, String master, int paramCount) {
-        int shards = shardCount(cfg, master);
+        int shards = shardCount(cfg, workersInDriver(master));
         return shardsOnExecutors(cfg, master) ? Math.min(paramCount, shards) : shards;
     }
 
     /** {@link #shardCount(JobConfig, String, int)} for a model of at least that many parameters. */
-    public static int shardCount(JobConfig cfg, String master) {
-        return shardsOnExecutors(cfg, master)
+    public static int shardCount(JobConfig cfg, boolean workersInDriver) {
+        return shardsOnExecutors(cfg, workersInDriver)
             ? Math.min(ConfigLoader.MAX_SHARDS, Math.max(cfg.ps.shards, cfg.workers)) : cfg.ps.shards;
+    }
+
+    /** Where the shards ran: "none" (the in-memory exchange has no server), "executors" or "driver". */
+    static String placement(RunPlan plan, String master) {
+        return exchangeKind(plan, master).equals("memory") ? "none" : plan.shardsOnExecutors() ? "executors" : "driver";
     }
 
     /** How gradients travel: "memory" (every worker in the driver's JVM, reduced in place), "ipc" or "udp". */
@@ -466,8 +475,13 @@ public final class TrainingJob {
      * shards, else UDP.
      */
     static ExchangeSpec.Transport transport(JobConfig cfg, String master) {
+        return transport(cfg, workersInDriver(master));
+    }
+
+    /** {@link #transport(JobConfig, String)} for a master whose workers do, or do not, run in the driver's JVM. */
+    public static ExchangeSpec.Transport transport(JobConfig cfg, boolean workersInDriver) {
         if (cfg.ps.transport.equalsIgnoreCase("auto")) { // shards on the executors: other JVMs, in general
-            return workersInDriver(master) && !cfg.ps.placement.equalsIgnoreCase("executors")
+            return workersInDriver && !cfg.ps.placement.equalsIgnoreCase("executors")
                 ? ExchangeSpec.Transport.IPC : ExchangeSpec.Transport.UDP;
         }
         return ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
