@@ -1,5 +1,6 @@
 package io.lockstep.worker.exchange;
 
+import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ShardLayout;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -26,7 +27,8 @@ public final class GroupExchange implements GradientExchange {
     private final long timeoutNs;
     private final LocalGroup.Reduction reduction;
     private final long shardMask;   // the shards this member reduces and sends
-    private final long[] ranges;    // their byte ranges of the vector: from, to, from, to, ...
+    private final long from;        // their byte range of the vector (empty: none)
+    private final long to;
 
     public GroupExchange(LocalGroup group, AeronExchange upstream, long timeoutMillis) {
         this.group = group;
@@ -35,19 +37,23 @@ public final class GroupExchange implements GradientExchange {
         this.timeoutNs = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.reduction = new LocalGroup.Reduction(group);
         int member = group.index(rank); // fails early for a rank outside the group
+        // the shards spread over the members as over ranks (ExchangeSpec.hostRank): a member's are contiguous,
+        // so its part of the vector is one range
         ShardLayout layout = upstream.layout();
         int shards = layout.shards();
         long mask = 0;
-        java.util.List<Long> bytes = new java.util.ArrayList<>();
+        long from = 0;
+        long to = 0;
         for (int s = 0; s < shards; s++) {
-            if ((long) s * group.size() / shards == member) {
+            if (ExchangeSpec.hostRank(s, shards, group.size()) == member) {
+                from = mask == 0 ? (long) layout.shardStart(s) * Float.BYTES : from;
+                to = (long) (layout.shardStart(s) + layout.shardLength(s)) * Float.BYTES;
                 mask |= 1L << s;
-                bytes.add((long) layout.shardStart(s) * Float.BYTES);
-                bytes.add((long) (layout.shardStart(s) + layout.shardLength(s)) * Float.BYTES);
             }
         }
         this.shardMask = mask;
-        this.ranges = bytes.stream().mapToLong(Long::longValue).toArray();
+        this.from = from;
+        this.to = to;
     }
 
     @Override
@@ -56,9 +62,7 @@ public final class GroupExchange implements GradientExchange {
         long address = GradientExchange.address(gradient, "gradient");
         group.post(rank, step, address, samples, loss);
         long total = reduction.collect(rank, step, timeoutNs);
-        for (int i = 0; i < ranges.length; i += 2) {
-            reduction.mean(address, ranges[i], ranges[i + 1]);
-        }
+        reduction.mean(address, from, to);
         upstream.exchange(step, gradient, params, Math.toIntExact(total), reduction.loss(), shardMask);
     }
 
