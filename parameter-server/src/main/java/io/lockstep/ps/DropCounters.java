@@ -1,5 +1,7 @@
 package io.lockstep.ps;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -58,6 +60,17 @@ public final class DropCounters {
     public long duplicate() { return duplicate.get(); }
     public long unauthenticated() { return unauthenticated.get(); }
     public long total() { return foreignJob() + staleStep() + malformed() + duplicate() + unauthenticated(); }
+
+    /** The counts by kind, in a fixed order (the keys summary.json and the metrics use). */
+    public Map<String, Long> toMap() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("foreign_job", foreignJob());
+        m.put("stale_step", staleStep());
+        m.put("malformed", malformed());
+        m.put("duplicate", duplicate());
+        m.put("unauthenticated", unauthenticated());
+        return m;
+    }
 
     @Override
     public String toString() {

@@ -756,6 +756,14 @@ public final class GradientClient implements AutoCloseable {
     /** Frames of this job whose tag did not hold: forged, altered, or sealed with another key. */
     public long unauthenticatedFrames() { return unauthenticated; }
 
+    /** This client's counts by kind, in a fixed order (the keys summary.json and the metrics use). */
+    public Map<String, Long> wireCounters() {
+        Map<String, Long> m = new java.util.LinkedHashMap<>();
+        m.put("ignored", ignoredFrames);
+        m.put("unauthenticated", unauthenticated);
+        return m;
+    }
+
     public int rank() { return rank; }
 
     /** The rounding residual the next step's gradient value {@code i} carries (16-bit wire; else 0). */

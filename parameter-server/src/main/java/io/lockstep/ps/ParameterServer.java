@@ -37,7 +37,8 @@ public final class ParameterServer implements AutoCloseable {
 
     private final List<AgentRunner> runners = new ArrayList<>();
     private final List<AutoCloseable> resources = new ArrayList<>();
-    private final DropCounters drops = new DropCounters();
+    private final DropCounters drops = new DropCounters();       // the shards' (and their norm link's)
+    private final DropCounters gatherDrops = new DropCounters(); // the all-gather endpoint's (and step reports')
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final ExchangeSpec spec;
     private final GatherAggregator gather;
@@ -49,7 +50,7 @@ public final class ParameterServer implements AutoCloseable {
         this.spec = spec;
         this.hosted = hosted;
         this.hostsGather = hostsGather;
-        this.gather = new GatherAggregator(spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), drops);
+        this.gather = new GatherAggregator(spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), gatherDrops);
         this.waiting = new WaitingBoard(spec.layout().shards() + 1);
     }
 
@@ -123,9 +124,9 @@ public final class ParameterServer implements AutoCloseable {
                 Publication gatherDown = server.keep(aeron.addExclusivePublication(
                     spec.gatherDownstreamPublicationChannel(), ExchangeSpec.GATHER_DOWNSTREAM_STREAM));
                 Destinations gatherTo = udp ? new Destinations(gatherDown, spec.secret(), spec.jobId(), spec.workers(),
-                    JoinFrame.GATHER_TARGET, server.drops) : null;
+                    JoinFrame.GATHER_TARGET, server.gatherDrops) : null;
                 extras.add(new GatherAgent(server.gather, gatherUp, gatherDown, gatherTo, spec.jobId(), spec.workers(),
-                    spec.mtu(), spec.secret(), spec.timeoutMillis(), server.drops, gatherListener, server.waiting,
+                    spec.mtu(), spec.secret(), spec.timeoutMillis(), server.gatherDrops, gatherListener, server.waiting,
                     layout.shards(), shards.length == 0 ? listener : null)); // shard 0 elsewhere: its reports come here
             }
             NormReduction reduction = spec.serverOptimizer() ? new NormReduction(layout.shards(),
@@ -223,8 +224,14 @@ public final class ParameterServer implements AutoCloseable {
         return spec;
     }
 
+    /** Frames the shards of this server (and their norm link) refused. */
     public DropCounters drops() {
         return drops;
+    }
+
+    /** Frames the all-gather endpoint of this server (and the step reports it takes) refused. */
+    public DropCounters gatherDrops() {
+        return gatherDrops;
     }
 
     /**

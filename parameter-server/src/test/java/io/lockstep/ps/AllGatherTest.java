@@ -89,7 +89,7 @@ class AllGatherTest {
                 f.get(60, TimeUnit.SECONDS);
             }
             pool.shutdown();
-            assertEquals(0, server.drops().total(), server.drops().toString());
+            assertEquals(0, server.gatherDrops().total(), server.gatherDrops().toString());
             assertNull(server.failure());
             assertFalse(server.waitingFor().contains("gather"), server.waitingFor());
         }
@@ -177,8 +177,8 @@ class AllGatherTest {
             assertArrayEquals(round5, slow.allGather(5, slow5));
             assertArrayEquals(round6, slow.allGather(6, round6[1]));
             assertArrayEquals(round6, fast6.get(10, TimeUnit.SECONDS));
-            assertEquals(1, server.drops().staleStep(), "rank 1's own upload of round 5 came once round 6 was open");
-            assertEquals(1, server.drops().total(), server.drops().toString());
+            assertEquals(1, server.gatherDrops().staleStep(), "rank 1's own upload of round 5 came once round 6 was open");
+            assertEquals(1, server.gatherDrops().total(), server.gatherDrops().toString());
         } finally {
             pool.shutdownNow();
         }
@@ -204,14 +204,14 @@ class AllGatherTest {
             ParameterServerTest.offer(rogue, GatherAggregatorTest.frame(job, 0, 0, theirs, 0, 1000));
             ParameterServerTest.offer(rogue, GatherAggregatorTest.frame(job, 1, 0, theirs, 0, 1000));
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (server.drops().total() < 3 && System.nanoTime() < deadline) {
+            while (server.gatherDrops().total() < 3 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
-            assertEquals(1, server.drops().foreignJob());
-            assertEquals(1, server.drops().staleStep());
-            assertEquals(1, server.drops().duplicate());
+            assertEquals(1, server.gatherDrops().foreignJob());
+            assertEquals(1, server.gatherDrops().staleStep());
+            assertEquals(1, server.gatherDrops().duplicate());
             assertArrayEquals(mine, client.allGather(2, mine)[0], "rogue frames must not reach the gather");
-            assertEquals(3, server.drops().total(), server.drops().toString());
+            assertEquals(3, server.gatherDrops().total(), server.gatherDrops().toString());
         }
         assertEquals(List.of(1L, 2L), rounds);
     }

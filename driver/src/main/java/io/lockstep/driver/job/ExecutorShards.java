@@ -97,7 +97,7 @@ final class ExecutorShards implements AutoCloseable {
 
     /** Frames this rank's shards refused (0 when it hosts none). */
     long droppedFrames() {
-        return server == null ? 0 : server.drops().total();
+        return server == null ? 0 : server.drops().total() + server.gatherDrops().total();
     }
 
     /**

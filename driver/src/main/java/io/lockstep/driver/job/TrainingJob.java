@@ -341,9 +341,10 @@ public final class TrainingJob {
                 sc.clearJobGroup();
             }
             long onExecutors = results.stream().mapToLong(ReplicaResult::droppedFrames).sum();
-            long dropped = (server == null ? 0 : server.drops().total()) + onExecutors;
+            long dropped = (server == null ? 0 : server.drops().total() + server.gatherDrops().total()) + onExecutors;
             if (dropped > 0) {
-                LOG.warn("parameter server dropped {} frames: {}{}", dropped, server == null ? "" : server.drops(),
+                LOG.warn("parameter server dropped {} frames: {}{}", dropped, server == null ? ""
+                        : "shards " + server.drops() + ", gather " + server.gatherDrops(),
                     onExecutors > 0 ? " (" + onExecutors + " by the shards on the executors)" : "");
             }
             return new Outcome(results, dropped);
