@@ -2,7 +2,14 @@ package io.lockstep.ps;
 
 import io.aeron.Aeron;
 import io.aeron.driver.MediaDriver;
+import io.aeron.CommonContext;
+import io.aeron.driver.DefaultMulticastFlowControlSupplier;
+import io.aeron.driver.FlowControl;
 import io.aeron.driver.ThreadingMode;
+import io.aeron.driver.media.UdpChannel;
+import io.lockstep.ps.media.GuardedReceiveEndpoint;
+import io.lockstep.ps.media.MemberFlowControl;
+import io.lockstep.ps.media.UnicastBudgetFlowControl;
 import org.agrona.IoUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,6 +95,10 @@ public final class EmbeddedAeron implements AutoCloseable {
             .socketSndbufLength(SOCKET_BUFFER)
             .initialWindowLength(SOCKET_BUFFER)
             .termBufferSparseFile(true)
+            // below Lockstep's frames: no image for a stranger, members-only flow control, bounded retransmission
+            .receiveChannelEndpointSupplier(GuardedReceiveEndpoint::new)
+            .multicastFlowControlSupplier(EmbeddedAeron::multicastFlowControl)
+            .unicastFlowControlSupplier((channel, stream, registration) -> new UnicastBudgetFlowControl())
             .warnIfDirectoryExists(false)
             .clientLivenessTimeoutNs(livenessNs)
             .imageLivenessTimeoutNs(livenessNs)
@@ -177,6 +188,14 @@ public final class EmbeddedAeron implements AutoCloseable {
                 // the hook is running or about to: it finds nothing left to delete
             }
         }
+    }
+
+    /** The job's tagged publications get {@link MemberFlowControl}; anything else Aeron's choice. */
+    private static FlowControl multicastFlowControl(UdpChannel channel, int streamId, long registrationId) {
+        String fc = channel.channelUri().get(CommonContext.FLOW_CONTROL_PARAM_NAME);
+        return fc != null && fc.startsWith("tagged,")
+            ? new MemberFlowControl()
+            : new DefaultMulticastFlowControlSupplier().newInstance(channel, streamId, registrationId);
     }
 
     private static String baseDir() {

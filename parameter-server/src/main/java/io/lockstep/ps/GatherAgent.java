@@ -1,7 +1,6 @@
 package io.lockstep.ps;
 
 import io.aeron.Publication;
-import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.concurrent.Agent;
@@ -31,7 +30,7 @@ final class GatherAgent implements Agent {
     private static final byte[] NO_BLOB = new byte[0];
 
     private final GatherAggregator aggregator;
-    private final Subscription upstream;
+    private final BoundSubscriptions upstream;
     private final Publication downstream;
     private final long jobId;
     private final int chunkBytes;
@@ -57,7 +56,7 @@ final class GatherAgent implements Agent {
     private long blockedNs;
     private long blockedResult;
 
-    GatherAgent(GatherAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
+    GatherAgent(GatherAggregator aggregator, BoundSubscriptions upstream, Publication downstream, Destinations destinations,
                 long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
                 GatherListener listener, WaitingBoard board, int boardSlot, StepListener stepReports) {
         this.aggregator = aggregator;

@@ -113,6 +113,7 @@ public final class GradientClient implements AutoCloseable {
     private boolean anyRound;
     private long gatherRound;
     private byte[][] gathered; // by rank, for the round being gathered
+    private long gatherDeadline;
     private int gatheredCount;
 
     public GradientClient(Aeron aeron, ExchangeSpec spec, int rank, String workerHost) {
@@ -155,13 +156,12 @@ public final class GradientClient implements AutoCloseable {
                 downstream[s] = aeron.addSubscription(
                     spec.downstreamSubscriptionChannel(s, workerHost, receivePort(spec, s, workerHost)),
                     spec.downstreamStream(s));
-                upstream[s] = aeron.addExclusivePublication(spec.upstreamChannel(s), spec.upstreamStream(s));
+                upstream[s] = aeron.addExclusivePublication(spec.upstreamChannel(s, rank), spec.upstreamStream(s));
             }
             gatherDownstream = aeron.addSubscription(
                 spec.gatherDownstreamSubscriptionChannel(workerHost, receivePort(spec, shards, workerHost)),
-                ExchangeSpec.GATHER_DOWNSTREAM_STREAM);
-            gatherUpstream = aeron.addExclusivePublication(spec.gatherUpstreamChannel(),
-                ExchangeSpec.GATHER_UPSTREAM_STREAM);
+                spec.gatherDownstreamStream());
+            gatherUpstream = aeron.addExclusivePublication(spec.gatherUpstreamChannel(rank), spec.gatherUpstreamStream());
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -600,6 +600,16 @@ public final class GradientClient implements AutoCloseable {
      *         timeout; the message names the round and the ranks whose blobs never arrived
      */
     public byte[][] allGather(long round, byte[] blob) throws TimeoutException, InterruptedException {
+        upload(round, blob);
+        return collect();
+    }
+
+    /**
+     * The first half of {@link #allGather}: sends this rank's blob of {@code round}, taking in what already comes
+     * back, and returns; {@link #collect()} waits for the rest. Tests use the halves apart to play a rank that has
+     * sent its blob and reads nothing yet.
+     */
+    void upload(long round, byte[] blob) throws TimeoutException, InterruptedException {
         if (blob.length > GatherFrame.MAX_BLOB_LENGTH) {
             throw new IllegalArgumentException("rank " + rank + " gather round " + round + ": blob of "
                 + blob.length + " bytes exceeds " + GatherFrame.MAX_BLOB_LENGTH);
@@ -623,6 +633,12 @@ public final class GradientClient implements AutoCloseable {
             // take in blobs the server already forwards (it sends each as soon as it is complete)
             gatherDownstream.controlledPoll(onGathered, FRAGMENT_LIMIT);
         } while (at < blob.length);
+        gatherDeadline = deadline;
+    }
+
+    /** The second half of {@link #allGather}: waits for every rank's blob of the round {@link #upload} sent. */
+    byte[][] collect() throws TimeoutException, InterruptedException {
+        long deadline = gatherDeadline;
         while (gatheredCount < gathered.length) {
             if (gatherDownstream.controlledPoll(onGathered, FRAGMENT_LIMIT) == 0) {
                 checkGatherDeadline(deadline, 0);

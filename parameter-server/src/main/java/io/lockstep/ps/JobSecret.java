@@ -33,6 +33,7 @@ public final class JobSecret implements Serializable {
     private static final long serialVersionUID = 1L;
     public static final int LENGTH = 32;
     private static final byte[] LABEL = "lockstep/wire/v1".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] IDS_LABEL = "lockstep/aeron-ids/v1/".getBytes(StandardCharsets.US_ASCII);
     private static final int KEY_LENGTH = 16;
 
     private final byte[] bytes;
@@ -84,6 +85,24 @@ public final class JobSecret implements Serializable {
             SecretKeySpec key = new SecretKeySpec(derived, 0, KEY_LENGTH, "AES");
             java.util.Arrays.fill(derived, (byte) 0);
             return key;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 unavailable: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A 32-bit value for (job, label, index) that only holders of the secret can compute: the job's Aeron
+     * stream and session ids ({@link ExchangeSpec#streamId}, {@link ExchangeSpec#sessionId}). HMAC-SHA256 under
+     * its own label, so it tells nothing about the frame keys.
+     */
+    int derive(long jobId, String label, int index) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(bytes, "HmacSHA256"));
+            mac.update(IDS_LABEL);
+            mac.update(label.getBytes(StandardCharsets.US_ASCII));
+            mac.update(ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putLong(jobId).putInt(index).flip());
+            return ByteBuffer.wrap(mac.doFinal()).getInt();
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("HmacSHA256 unavailable: " + e.getMessage(), e);
         }

@@ -1,7 +1,6 @@
 package io.lockstep.ps;
 
 import io.aeron.Publication;
-import io.aeron.Subscription;
 import io.aeron.logbuffer.FragmentHandler;
 import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
@@ -16,13 +15,17 @@ import org.agrona.concurrent.UnsafeBuffer;
  * into the same slots. Every server then reads the same values in the same slots, and so the same total.
  *
  * <p>Runs in the thread of the server's first shard (a composite agent). A frame is refused unless its tag
- * holds and it is for a later step than the slot holds (a replay is stale). Sends that find a peer not yet
+ * holds and it is for a later step than the slot holds (a replay of an older step is stale; a copy of the step in
+ * the slot changes nothing). Each sum of squares goes out again at doubling intervals until the next step
+ * ({@link #resendIfDue}), so a lost or pre-empted frame costs a resend, not the step. Sends that find a peer not yet
  * connected or back-pressured are retried on the next duty cycle; the shards' own deadline (a step whose
  * reduction does not complete) names the shards that never posted.
  */
 final class NormLink implements Agent {
     private static final int FRAME = GradientFrame.frameLength(2); // one double, as two float32 slots
     private static final int FRAGMENT_LIMIT = 16;
+    private static final long FIRST_RESEND_MS = 20;
+    private static final long MAX_RESEND_INTERVAL_NS = 1_000_000_000L;
 
     private final NormReduction reduction;
     private final long jobId;
@@ -33,14 +36,18 @@ final class NormLink implements Agent {
     private final UnsafeBuffer[] sealed;    // [local shard index]: its last posted step, sealed
     private final long[] sealedStep;
     private final FrameCipher[] byShard;    // seal (own shards) and open (the others') keys
-    private final Subscription in;
+    private final BoundSubscriptions in;
     private final DropCounters drops;
     private final GradientFrame frame = new GradientFrame();
+    private final long[] resendStep;        // [local shard index]: the step whose resends are scheduled
+    private final long[] resendAtNs;
+    private final long[] resendIntervalNs;
+    private long resends;
     private final UnsafeBuffer value = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Double.BYTES, 8));
     private final FragmentHandler onFragment = (buffer, offset, length, header) -> onFrame(buffer, offset, length);
 
     NormLink(NormReduction reduction, long jobId, JobSecret secret, int shards, int[] localShards,
-             Subscription in, Publication[] peers, DropCounters drops) {
+             BoundSubscriptions in, Publication[] peers, DropCounters drops) {
         this.reduction = reduction;
         this.jobId = jobId;
         this.localShards = localShards.clone();
@@ -54,6 +61,10 @@ final class NormLink implements Agent {
         this.sent = new long[localShards.length][peers.length];
         this.sealed = new UnsafeBuffer[localShards.length];
         this.sealedStep = new long[localShards.length];
+        this.resendStep = new long[localShards.length];
+        this.resendAtNs = new long[localShards.length];
+        this.resendIntervalNs = new long[localShards.length];
+        java.util.Arrays.fill(resendStep, -1);
         for (int i = 0; i < localShards.length; i++) {
             java.util.Arrays.fill(sent[i], -1);
             sealed[i] = new UnsafeBuffer(BufferUtil.allocateDirectAligned(FRAME, 64));
@@ -79,8 +90,44 @@ final class NormLink implements Agent {
                     work += send(i, p, step);
                 }
             }
+            work += resendIfDue(i, step);
         }
         return work;
+    }
+
+    /**
+     * Sends the shard's last sealed frame to every peer again, {@value #FIRST_RESEND_MS} ms after it first went
+     * out and then at doubling intervals up to a second, until the shard posts a later step. A frame lost on the
+     * wire, or pre-empted in Aeron's term by a forged one, would otherwise stall the step until the deadline; the
+     * copies are the same bytes (the same nonce over the same header and value), and a peer that has the step
+     * ignores them.
+     */
+    private int resendIfDue(int i, long step) {
+        if (sealedStep[i] != step || peers.length == 0) {
+            return 0;
+        }
+        long now = System.nanoTime();
+        if (resendStep[i] != step) {
+            resendStep[i] = step;
+            resendIntervalNs[i] = FIRST_RESEND_MS * 1_000_000L;
+            resendAtNs[i] = now + resendIntervalNs[i];
+            return 0;
+        }
+        if (now - resendAtNs[i] < 0) {
+            return 0;
+        }
+        for (Publication peer : peers) {
+            peer.offer(sealed[i], 0, FRAME); // best effort: the next one follows
+        }
+        resends++;
+        resendIntervalNs[i] = Math.min(resendIntervalNs[i] * 2, MAX_RESEND_INTERVAL_NS);
+        resendAtNs[i] = now + resendIntervalNs[i];
+        return 1;
+    }
+
+    /** Copies of its sums of squares this link has sent again. */
+    long resends() {
+        return resends;
     }
 
     private int send(int i, int peer, long step) {
@@ -103,7 +150,7 @@ final class NormLink implements Agent {
         return 0; // not connected yet, or back-pressured: again on the next duty cycle
     }
 
-    private void onFrame(DirectBuffer buffer, int offset, int length) {
+    void onFrame(DirectBuffer buffer, int offset, int length) {
         if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_NORM) {
             drops.recordMalformed();
             return;
@@ -123,7 +170,11 @@ final class NormLink implements Agent {
             return;
         }
         long step = f.step();
-        if (step <= reduction.postedStep(shard)) {
+        long held = reduction.postedStep(shard);
+        if (step == held) {
+            return; // a resend of what is in (resendIfDue), or a replay of it: changes nothing, not a drop
+        }
+        if (step < held) {
             drops.record(ShardAggregator.Outcome.STALE_STEP);
             return;
         }

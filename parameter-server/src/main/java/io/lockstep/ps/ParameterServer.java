@@ -2,7 +2,6 @@ package io.lockstep.ps;
 
 import io.aeron.Aeron;
 import io.aeron.Publication;
-import io.aeron.Subscription;
 import io.lockstep.ps.optim.SliceOptimizer;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.Agent;
@@ -119,10 +118,12 @@ public final class ParameterServer implements AutoCloseable {
             boolean udp = spec.transport() == ExchangeSpec.Transport.UDP;
             List<Agent> extras = new ArrayList<>(); // run in the first shard's thread (or alone: gather only)
             if (hostsGather) {
-                Subscription gatherUp = server.keep(aeron.addSubscription(spec.gatherUpstreamChannel(),
-                    ExchangeSpec.GATHER_UPSTREAM_STREAM));
+                // every rank, and with shard 0 elsewhere its step reports too
+                int[] senders = BoundSubscriptions.range(spec.workers() + (shards.length == 0 ? 1 : 0));
+                BoundSubscriptions gatherUp = server.keep(new BoundSubscriptions(aeron, spec.gatherUpstreamStream(),
+                    senders, spec::gatherUpstreamChannel));
                 Publication gatherDown = server.keep(aeron.addExclusivePublication(
-                    spec.gatherDownstreamPublicationChannel(), ExchangeSpec.GATHER_DOWNSTREAM_STREAM));
+                    spec.gatherDownstreamPublicationChannel(), spec.gatherDownstreamStream()));
                 Destinations gatherTo = udp ? new Destinations(gatherDown, spec.secret(), spec.jobId(), spec.workers(),
                     JoinFrame.GATHER_TARGET, server.gatherDrops) : null;
                 extras.add(new GatherAgent(server.gather, gatherUp, gatherDown, gatherTo, spec.jobId(), spec.workers(),
@@ -137,7 +138,8 @@ public final class ParameterServer implements AutoCloseable {
             StepListener shard0 = listener;
             if (spec.shardsOnExecutors() && shards.length > 0 && shards[0] == 0) {
                 StepReporter reporter = new StepReporter(server.keep(aeron.addExclusivePublication(
-                    spec.gatherUpstreamChannel(), ExchangeSpec.GATHER_UPSTREAM_STREAM)), spec.jobId(), spec.secret());
+                    spec.gatherUpstreamChannel(spec.stepReporter()), spec.gatherUpstreamStream())), spec.jobId(),
+                    spec.secret());
                 extras.add(reporter);
                 shard0 = reporter;
             }
@@ -148,7 +150,9 @@ public final class ParameterServer implements AutoCloseable {
                         layout.shardStart(s), layout.shardLength(s));
                     optimizer.load(params, state);
                 }
-                Subscription up = server.keep(aeron.addSubscription(spec.upstreamChannel(s), spec.upstreamStream(s)));
+                int shard = s;
+                BoundSubscriptions up = server.keep(new BoundSubscriptions(aeron, spec.upstreamStream(s),
+                    BoundSubscriptions.range(spec.workers()), rank -> spec.upstreamChannel(shard, rank)));
                 Publication down = server.keep(aeron.addExclusivePublication(spec.downstreamPublicationChannel(s),
                     spec.downstreamStream(s)));
                 ShardAggregator aggregator = new ShardAggregator(spec.jobId(), s, layout, spec.workers(),
@@ -187,17 +191,17 @@ public final class ParameterServer implements AutoCloseable {
      */
     private static NormLink normLink(Aeron aeron, ExchangeSpec spec, int[] shards, NormReduction reduction,
                                      ParameterServer server) {
-        Subscription in = server.keep(aeron.addSubscription(spec.normChannel(shards[0]), ExchangeSpec.NORM_STREAM));
-        java.util.Set<Integer> mine = java.util.Arrays.stream(shards).boxed().collect(java.util.stream.Collectors.toSet());
-        java.util.Map<String, Publication> peers = new java.util.LinkedHashMap<>();
-        for (int s = 0; s < spec.layout().shards(); s++) {
-            String channel = spec.normChannel(s);
-            if (!mine.contains(s) && !channel.equals(spec.normChannel(shards[0])) && !peers.containsKey(channel)) {
-                peers.put(channel, server.keep(aeron.addExclusivePublication(channel, ExchangeSpec.NORM_STREAM)));
-            }
+        int self = spec.serverOf(shards[0]);
+        int[] others = java.util.stream.IntStream.range(0, spec.layout().shards())
+            .filter(s -> spec.serverOf(s) == s && s != self).toArray(); // each other server, by its first shard
+        BoundSubscriptions in = server.keep(new BoundSubscriptions(aeron, spec.normStream(), others,
+            sender -> spec.normChannel(self, sender)));
+        Publication[] peers = new Publication[others.length];
+        for (int i = 0; i < others.length; i++) {
+            peers[i] = server.keep(aeron.addExclusivePublication(spec.normChannel(others[i], self), spec.normStream()));
         }
         return new NormLink(reduction, spec.jobId(), spec.secret(), spec.layout().shards(), shards, in,
-            peers.values().toArray(new Publication[0]), server.drops);
+            peers, server.drops);
     }
 
     /** " (next to rank r)" by shard: where a shard that never posted its norm runs, for the deadline message. */

@@ -1,7 +1,6 @@
 package io.lockstep.ps;
 
 import io.aeron.Publication;
-import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
 import io.lockstep.ps.optim.SliceOptimizer;
@@ -47,7 +46,7 @@ final class ShardAgent implements Agent {
     private static final int FRAGMENT_LIMIT = 64;
 
     private final ShardAggregator aggregator;
-    private final Subscription upstream;
+    private final BoundSubscriptions upstream;
     private final Publication downstream;
     private final ShardLayout layout;
     private final long jobId;
@@ -84,7 +83,7 @@ final class ShardAgent implements Agent {
     private long blockedNs;
     private long blockedResult;
 
-    ShardAgent(ShardAggregator aggregator, Subscription upstream, Publication downstream, Destinations destinations,
+    ShardAgent(ShardAggregator aggregator, BoundSubscriptions upstream, Publication downstream, Destinations destinations,
                ShardLayout layout, long jobId, JobSecret secret, long timeoutMillis, DropCounters drops,
                StepListener listener, SliceOptimizer optimizer, NormReduction reduction, int workers,
                WaitingBoard board) {

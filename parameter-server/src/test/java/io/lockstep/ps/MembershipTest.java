@@ -25,8 +25,9 @@ class MembershipTest {
 
     /**
      * A stranger subscribes to a shard's averages the way dynamic multi-destination-cast allowed (a
-     * status message to the control port) and never reads; another sends a forged JOIN naming its own
-     * endpoint. Neither receives a frame, and the job is not held back by either.
+     * status message to the control port) and never reads; another sends forged JOINs naming its own
+     * endpoint, on the shard's port and stream but not on a rank's session. Neither receives a frame, the
+     * JOINs never reach the shard, and the job is not held back by either.
      */
     @Test
     void strangersNeitherReceiveAveragesNorHoldTheJobBack() throws Exception {
@@ -45,10 +46,11 @@ class MembershipTest {
                  spec.downstreamStream(0));
              Subscription forgedJoiner = strangerAeron.aeron().addSubscription("aeron:udp?endpoint=127.0.0.1:"
                  + ports[1], spec.downstreamStream(0));
-             ExclusivePublication rogue = strangerAeron.aeron().addExclusivePublication(spec.upstreamChannel(0),
-                 spec.upstreamStream(0))) {
-            ParameterServerTest.offer(rogue, TestFrames.join(JobSecret.random(), 0, job, 0, 0, "127.0.0.1:" + ports[1]));
-            ParameterServerTest.offer(rogue, TestFrames.join(JobSecret.random(), 1, job, 1, 0, "127.0.0.1:" + ports[1]));
+             ExclusivePublication rogue = strangerAeron.aeron().addExclusivePublication(
+                 "aeron:udp?endpoint=127.0.0.1:" + spec.upstreamPorts()[0], spec.upstreamStream(0))) {
+            // without a rank's session id the stranger's JOINs are never even read
+            rogue.offer(TestFrames.join(JobSecret.random(), 0, job, 0, 0, "127.0.0.1:" + ports[1]));
+            rogue.offer(TestFrames.join(JobSecret.random(), 1, job, 1, 0, "127.0.0.1:" + ports[1]));
             List<Future<?>> ranks = new ArrayList<>();
             for (int r = 0; r < 2; r++) {
                 int rank = r;
@@ -74,7 +76,8 @@ class MembershipTest {
             }
             assertEquals(0, dynamicJoiner.imageCount(), "a dynamic join is not honoured");
             assertEquals(0, forgedJoiner.imageCount(), "a forged JOIN adds no destination");
-            assertEquals(2, server.drops().unauthenticated(), server.drops().toString());
+            assertFalse(rogue.isConnected(), "the stranger's publication found an image");
+            assertEquals(0, server.drops().total(), server.drops().toString());
             assertNull(server.failure());
         } finally {
             pool.shutdownNow();

@@ -38,8 +38,8 @@ final class RawAeron {
              OffHeap dstMemory = new OffHeap(Math.toIntExact(bytes));
              EmbeddedAeron serverSide = EmbeddedAeron.forServer(spec);
              EmbeddedAeron workerSide = EmbeddedAeron.forWorkers(spec);
-             Subscription sub = serverSide.aeron().addSubscription(spec.upstreamChannel(0), STREAM);
-             ExclusivePublication pub = workerSide.aeron().addExclusivePublication(spec.upstreamChannel(0), STREAM)) {
+             Subscription sub = serverSide.aeron().addSubscription(spec.upstreamChannel(0, 0), STREAM);
+             ExclusivePublication pub = workerSide.aeron().addExclusivePublication(spec.upstreamChannel(0, 0), STREAM)) {
             UnsafeBuffer src = srcMemory.buffer;
             UnsafeBuffer dst = dstMemory.buffer;
             for (int i = 0; i + 4 <= bytes; i += 4) {
