@@ -56,7 +56,7 @@ final class Destinations {
     /** Outcome of {@link #onJoin}: JOINED added a destination, KNOWN named one already added. */
     enum Outcome { JOINED, KNOWN, FOREIGN_JOB, MALFORMED, DUPLICATE, UNAUTHENTICATED }
 
-    private final Publication publication;
+    private Publication publication;
     private final long jobId;
     private final int target;
     private final FrameCipher[] fromRank;
@@ -116,6 +116,14 @@ final class Destinations {
         }
         LOG.debug("rank {} joined {} from {}", rank, what(), endpoint);
         return Outcome.JOINED;
+    }
+
+    /**
+     * The publication a later JOIN adds its destination to: a new generation's, once the answers started over (it
+     * shares the channel endpoint, so the destinations added so far hold for it too).
+     */
+    void publication(Publication fresh) {
+        publication = fresh;
     }
 
     /** Where rank {@code rank} receives, once it has joined; else null. */

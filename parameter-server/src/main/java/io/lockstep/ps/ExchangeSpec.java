@@ -231,9 +231,19 @@ public record ExchangeSpec(
         return secret.derive(jobId, "stream", 0) + kind;
     }
 
-    /** The session id of sender {@code sender} on stream {@code stream}. */
+    /** The session id of sender {@code sender} on stream {@code stream}, in its first generation. */
     public int sessionId(int stream, int sender) {
-        return secret.derive(jobId, "session", stream) + sender;
+        return sessionId(stream, sender, 0);
+    }
+
+    /**
+     * The session id of sender {@code sender} on stream {@code stream} in generation {@code generation}: a sender
+     * whose stream a forged frame has broken (a receiver reads it out of step) starts over on the next generation's
+     * session, which its receivers already subscribe to ({@link BoundSubscriptions}). Each generation's base comes
+     * from the secret on its own, so no generation's ids follow from another's.
+     */
+    public int sessionId(int stream, int sender, int generation) {
+        return secret.derive(jobId, "session/" + generation, stream) + sender;
     }
 
     /**
@@ -258,25 +268,38 @@ public record ExchangeSpec(
 
     /** Channel on which shard s receives the gradients of rank {@code rank} (that rank publishes, the server subscribes). */
     public String upstreamChannel(int shard, int rank) {
-        return upstream(shardHost(shard), upstreamPorts[shard], sessionId(upstreamStream(shard), rank));
+        return upstreamChannel(shard, rank, 0);
+    }
+
+    /** As {@link #upstreamChannel(int, int)}, in generation {@code generation} ({@link #sessionId(int, int, int)}). */
+    public String upstreamChannel(int shard, int rank, int generation) {
+        return upstream(shardHost(shard), upstreamPorts[shard], sessionId(upstreamStream(shard), rank, generation));
     }
 
     /**
      * Channel on which shard s publishes averages: manual multi-destination-cast, so only the workers'
-     * endpoints added by {@link Destinations} receive it; min flow control waits for the slowest of them.
+     * endpoints added by {@link Destinations} receive it; flow control over the job's members only
+     * ({@link io.lockstep.ps.media.MemberFlowControl}) waits for the slowest of them. A later generation's
+     * publication shares the channel's endpoint, and so its destinations.
      */
-    public String downstreamPublicationChannel(int shard) {
-        return downstreamPublication(shardHost(shard), controlPorts[shard], sessionId(downstreamStream(shard), SERVER));
+    public String downstreamPublicationChannel(int shard, int generation) {
+        return downstreamPublication(shardHost(shard), controlPorts[shard],
+            sessionId(downstreamStream(shard), SERVER, generation));
     }
 
     /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for shard s's averages. */
-    public String downstreamSubscriptionChannel(int shard, String workerHost, int port) {
-        return downstreamSubscription(workerHost, port, sessionId(downstreamStream(shard), SERVER));
+    public String downstreamSubscriptionChannel(int shard, String workerHost, int port, int generation) {
+        return downstreamSubscription(workerHost, port, sessionId(downstreamStream(shard), SERVER, generation));
     }
 
     /** Channel on which the server receives the gather blobs of {@code sender} (a rank, or {@link #stepReporter()}). */
     public String gatherUpstreamChannel(int sender) {
-        return upstream(host, gatherPort, sessionId(gatherUpstreamStream(), sender));
+        return gatherUpstreamChannel(sender, 0);
+    }
+
+    /** As {@link #gatherUpstreamChannel(int)}, in generation {@code generation}. */
+    public String gatherUpstreamChannel(int sender, int generation) {
+        return upstream(host, gatherPort, sessionId(gatherUpstreamStream(), sender, generation));
     }
 
     /** Channel on which the server forwards every rank's gather blob to every worker. */
@@ -304,7 +327,13 @@ public record ExchangeSpec(
      * ({@link #serverOf}), shards on the executors; also the one that server publishes to.
      */
     public String normChannel(int shard, int senderServer) {
-        return upstream(shardHost(shard), shardHosts.normPorts()[shard], sessionId(normStream(), senderServer));
+        return normChannel(shard, senderServer, 0);
+    }
+
+    /** As {@link #normChannel(int, int)}, in generation {@code generation}. */
+    public String normChannel(int shard, int senderServer, int generation) {
+        return upstream(shardHost(shard), shardHosts.normPorts()[shard], sessionId(normStream(), senderServer,
+            generation));
     }
 
     /**

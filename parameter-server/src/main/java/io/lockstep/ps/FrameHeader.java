@@ -13,7 +13,7 @@ import java.nio.ByteOrder;
  *  0  byte   version    {@link #VERSION}
  *  1  byte   flags      {@link #FLAG_SKIPPED} on PARAMS frames of a skipped step, else 0
  *  2  short  type       {@link #TYPE_GRADIENT} ... {@link #TYPE_JOIN}
- *  4  int    reserved   0 (keeps the job id 8-byte aligned)
+ *  4  int    resend     0, or how many times the sender has sent this frame's chunk again ({@link #nonceStep})
  *  8  long   jobId      frames of another job are dropped
  * 16  ...               the type's own fields, its payload (encrypted) and a {@link #TAG_LENGTH}-byte tag
  * </pre>
@@ -57,6 +57,15 @@ public final class FrameHeader {
     public static final short TYPE_NORM = 9;
     /** Shard 0's report of a finished step, to the driver's all-gather endpoint ({@link GradientFrame}, header only). */
     public static final short TYPE_STEP = 10;
+    /**
+     * A receiver asks the sender to send chunks of a step again ({@link GradientFrame}, no values; chunk = the
+     * first, chunk count = how many, value offset = the request's sequence number within the step): a worker asks a
+     * shard for averages or parameters, a shard asks a worker (named by rank) for gradients. Sent when a frame the
+     * receiver expected failed authentication, was malformed or never came.
+     */
+    public static final short TYPE_RESEND = 11;
+    /** The most times one chunk of one step is sent again (the resend field's range in the nonce). */
+    public static final int MAX_RESENDS = 0xFFFF;
     /** PARAMS: the step's averaged gradient was not finite; nothing was applied and no values follow. */
     public static final byte FLAG_SKIPPED = 1;
 
@@ -79,6 +88,20 @@ public final class FrameHeader {
             return -1;
         }
         return buffer.getShort(base + TYPE_OFFSET, ORDER);
+    }
+
+    /**
+     * The step part of the nonce of a frame sent for the {@code resend}-th time: each resend of a chunk is sealed
+     * under a nonce of its own (steps stay below 2^48), so a resent frame never reuses a nonce even where its
+     * header differs from the first one's.
+     */
+    public static long nonceStep(long step, int resend) {
+        return step ^ ((long) resend << 48);
+    }
+
+    /** The resend field ({@link #nonceStep}). */
+    public static int resend(DirectBuffer buffer, int base) {
+        return buffer.getInt(base + RESERVED_OFFSET, ORDER);
     }
 
     public static long jobId(DirectBuffer buffer, int base) {

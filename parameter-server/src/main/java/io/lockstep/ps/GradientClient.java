@@ -64,7 +64,9 @@ public final class GradientClient implements AutoCloseable {
     private final int rank;
     private final String workerHost;
     private final ExclusivePublication[] upstream;
-    private final Subscription[] downstream;
+    private final BoundSubscriptions[] downstream; // by shard: its answers' session, and the next generation's
+    private final int[] upstreamGeneration;         // by shard: of this rank's gradients' session
+    private final Aeron aeron;
     private final boolean[] received;
     private final int[] chunkBase;
     private final BufferClaim claim = new BufferClaim();
@@ -92,7 +94,16 @@ public final class GradientClient implements AutoCloseable {
     private final WireFormat wire;        // of the gradients this client sends
     private final WireFormat answerWire;  // of the averages or parameters it receives
     private final UnsafeBuffer residual;  // 16-bit wire: what rounding dropped, by parameter
-    private final UnsafeBuffer encoded;   // 16-bit wire: one chunk, rounded, before it is sealed
+    private final UnsafeBuffer encoded;   // 16-bit wire: the step's gradient as rounded, sealed from here (and resent)
+    private final ClientResends resends;
+    private final FrameCipher askShards;       // this rank's asks to the shards
+    private final FrameCipher[] asksFromShards; // by shard
+    private final GradientFrame ask = new GradientFrame();
+    private final UnsafeBuffer askPayload = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Long.BYTES, 8));
+    private final int[] receivedByShard;
+    private final boolean[] restartRequested; // by shard: its asks show it reads this rank's stream out of step
+    private int pollingShard;
+    private long stepDeadline;
     private final FrameCipher toStateRequests;
     private final FrameCipher fromStates;
     private final FragmentHandler onState = this::onState;
@@ -104,6 +115,9 @@ public final class GradientClient implements AutoCloseable {
     private long currentStep;
     private int sentSlots;      // chunks of the current step sent so far, in slot order
     private int receivedCount;
+    private int stepSamples;    // what this rank sent this step: a resend repeats it exactly
+    private float stepLoss;
+    private long stepMask;
     private long totalSamples;
     private float meanLoss;
     private boolean skipped;
@@ -125,7 +139,9 @@ public final class GradientClient implements AutoCloseable {
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(spec.timeoutMillis());
         int shards = layout.shards();
         upstream = new ExclusivePublication[shards];
-        downstream = new Subscription[shards];
+        downstream = new BoundSubscriptions[shards];
+        upstreamGeneration = new int[shards];
+        this.aeron = aeron;
         chunkBase = new int[shards];
         int total = 0;
         for (int s = 0; s < shards; s++) {
@@ -150,12 +166,21 @@ public final class GradientClient implements AutoCloseable {
         residual = wire.rounds() ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
             layout.paramCount() * Float.BYTES, 64)) : null;
         encoded = wire.rounds() ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
-            layout.chunkValues() * wire.bytesPerValue(), 64)) : null;
+            Math.max(1, layout.paramCount()) * wire.bytesPerValue(), 64)) : null;
+        resends = new ClientResends(shards, total);
+        askShards = new FrameCipher(secret, job, FrameHeader.TYPE_RESEND, rank, scratch);
+        asksFromShards = new FrameCipher[shards];
+        for (int s = 0; s < shards; s++) {
+            asksFromShards[s] = new FrameCipher(secret, job, FrameHeader.TYPE_RESEND, ShardAgent.askSender(s), scratch);
+        }
+        receivedByShard = new int[shards];
+        restartRequested = new boolean[shards];
         try {
             for (int s = 0; s < shards; s++) {
-                downstream[s] = aeron.addSubscription(
-                    spec.downstreamSubscriptionChannel(s, workerHost, receivePort(spec, s, workerHost)),
-                    spec.downstreamStream(s));
+                int shard = s;
+                int port = receivePort(spec, s, workerHost);
+                downstream[s] = new BoundSubscriptions(aeron, spec.downstreamStream(s), new int[]{ExchangeSpec.SERVER},
+                    (server, generation) -> spec.downstreamSubscriptionChannel(shard, workerHost, port, generation));
                 upstream[s] = aeron.addExclusivePublication(spec.upstreamChannel(s, rank), spec.upstreamStream(s));
             }
             gatherDownstream = aeron.addSubscription(
@@ -180,6 +205,11 @@ public final class GradientClient implements AutoCloseable {
         // all ports in one call, so they are distinct: one per shard, then the gather's
         return RECEIVE_PORTS.computeIfAbsent(spec.jobId() + "/" + workerHost,
             k -> FreePorts.udp(workerHost, spec.layout().shards() + 1))[index];
+    }
+
+    /** The publication to shard {@code shard} (tests: an on-path attacker knows its session and position). */
+    ExclusivePublication upstreamPublication(int shard) {
+        return upstream[shard];
     }
 
     /** The endpoint this JVM receives shard {@code s}'s averages on ({@code layout.shards()}: the gathered blobs). */
@@ -207,7 +237,8 @@ public final class GradientClient implements AutoCloseable {
         }
         for (int s = 0; s < layout.shards(); s++) {
             String source = serverSource(spec.controlPorts()[s]);
-            while (!hearsServer(downstream[s], source)) {
+            boolean ipc = spec.transport() == ExchangeSpec.Transport.IPC;
+            while (!downstream[s].hears(ExchangeSpec.SERVER, image -> ipc || image.sourceIdentity().endsWith(source))) {
                 checkDeadline(deadline, WAIT_DOWNSTREAM, s, 0);
                 idle.idle();
             }
@@ -323,24 +354,32 @@ public final class GradientClient implements AutoCloseable {
         anyStep = true;
         currentStep = step;
         Arrays.fill(received, false);
+        Arrays.fill(receivedByShard, 0);
         receivedCount = 0;
         sentSlots = 0;
         skipped = false;
         norm = Float.NaN;
+        stepSamples = samples;
+        stepLoss = loss;
+        stepMask = shardMask;
         long deadline = System.nanoTime() + timeoutNs;
+        stepDeadline = deadline;
+        resends.onStep(System.nanoTime());
         for (int s = 0; s < layout.shards(); s++) {
             int chunks = layout.chunkCount(s);
-            boolean mine = (shardMask >>> s & 1) != 0;
             for (int c = 0; c < chunks; c++) {
-                send(s, c, chunks, mine ? samples : 0, mine ? loss : 0f, deadline);
+                send(s, c, 0, deadline);
                 sentSlots++;
                 // take in averages that are already back; safe because a chunk's average
                 // only exists once this worker's own copy of that chunk has gone out
                 pollAverages();
+                resendDue(deadline);
             }
         }
         while (receivedCount < received.length) {
             int work = pollAverages();
+            work += resendDue(deadline);
+            work += askForMissing(deadline);
             if (work == 0) {
                 checkDeadline(deadline, WAIT_AVERAGES, 0, 0);
                 idle.idle();
@@ -352,14 +391,155 @@ public final class GradientClient implements AutoCloseable {
 
     private int pollAverages() {
         int work = 0;
-        for (Subscription sub : downstream) {
-            work += sub.poll(onAverage, FRAGMENT_LIMIT);
+        for (int s = 0; s < downstream.length; s++) {
+            pollingShard = s;
+            work += downstream[s].poll(onAverage, FRAGMENT_LIMIT);
         }
         return work;
     }
 
-    private void send(int shard, int chunk, int chunks, int samples, float loss, long deadline)
+    /** Sends again the chunks a shard asked for ({@link ClientResends}). */
+    private int resendDue(long deadline) throws TimeoutException, InterruptedException {
+        int work = 0;
+        for (int s = 0; s < restartRequested.length; s++) {
+            if (restartRequested[s]) {
+                restartUpstream(s, deadline);
+                work++;
+            }
+        }
+        while (resends.anyDue()) {
+            int slot = resends.nextDue();
+            int shard = shardOf(slot);
+            send(shard, slot - chunkBase[shard], resends.nextResend(slot), deadline);
+            work++;
+        }
+        return work;
+    }
+
+    private int shardOf(int slot) {
+        int s = layout.shards() - 1;
+        while (chunkBase[s] > slot) {
+            s--;
+        }
+        return s;
+    }
+
+    /**
+     * Asks each shard whose answers are not all in, once every chunk of this worker's has gone to it, for them
+     * again when due ({@link ClientResends}): the range from its lowest missing chunk to its highest, and how far
+     * this worker has read its stream.
+     */
+    private int askForMissing(long deadline) throws TimeoutException, InterruptedException {
+        long now = System.nanoTime();
+        int work = 0;
+        for (int s = 0; s < layout.shards(); s++) {
+            int chunks = layout.chunkCount(s);
+            if (receivedByShard[s] == chunks || chunkBase[s] + chunks > sentSlots || !resends.shouldAsk(s, now)) {
+                continue;
+            }
+            int first = 0;
+            while (received[chunkBase[s] + first]) {
+                first++;
+            }
+            int last = chunks - 1;
+            while (received[chunkBase[s] + last]) {
+                last--;
+            }
+            sendAsk(s, first, last - first + 1, resends.asked(s, now), deadline);
+            work++;
+        }
+        return work;
+    }
+
+    private void sendAsk(int shard, int first, int count, int seq, long deadline)
         throws TimeoutException, InterruptedException {
+        ExclusivePublication pub = upstream[shard];
+        long r;
+        while ((r = pub.tryClaim(GradientFrame.frameLength(2), claim)) < 0) {
+            if (r == Publication.CLOSED || r == Publication.MAX_POSITION_EXCEEDED) {
+                throw new IllegalStateException("rank " + rank + ": publication to shard " + shard + " unusable (" + r + ")");
+            }
+            checkDeadline(deadline, WAIT_SEND, shard, r);
+            idle.idle();
+        }
+        idle.reset();
+        int index = claim.offset();
+        try {
+            askPayload.putLong(0, downstream[shard].position(ExchangeSpec.SERVER), FrameHeader.ORDER);
+            ask.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(FrameHeader.TYPE_RESEND, spec.jobId(), currentStep, rank, shard, first, count,
+                    downstream[shard].generation(ExchangeSpec.SERVER), 0f, seq, 2);
+            askShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, askPayload, 0, Long.BYTES, currentStep, seq);
+        } catch (RuntimeException e) {
+            claim.abort();
+            throw e;
+        }
+        claim.commit();
+    }
+
+    /** A shard asks this rank for gradient chunks of the current step again: the ones it has passed go out again. */
+    private void onAsk(DirectBuffer buffer, int offset, int length, int shard) {
+        GradientFrame f = ask.wrap(buffer, offset, length);
+        if (!f.isWellFormed() || f.length() != 2 || f.encoding() != WireFormat.FP32.code() || f.jobId() != spec.jobId()
+            || f.shard() != shard || f.resend() != 0) {
+            ignoredFrames++;
+            resends.onBadFrame(shard, false);
+            return;
+        }
+        if (f.rank() != rank || f.step() != currentStep) {
+            ignoredFrames += f.rank() == rank ? 1 : 0; // an ask for a sibling worker of this JVM is not ours to count
+            return;
+        }
+        DirectBuffer plain = asksFromShards[shard].open(buffer, offset, GradientFrame.HEADER_LENGTH, Long.BYTES,
+            currentStep, f.valueOffset());
+        if (plain == null) {
+            unauthenticated++;
+            resends.onBadFrame(shard, true);
+            return;
+        }
+        if (!resends.acceptAsk(shard, f.valueOffset())) {
+            ignoredFrames++; // a replayed ask
+            return;
+        }
+        if (f.samples() != upstreamGeneration[shard]) {
+            return; // about a session since abandoned: the restart sent everything again
+        }
+        int chunks = layout.chunkCount(shard);
+        long readPosition = plain.getLong(0, FrameHeader.ORDER);
+        if (resends.looksBroken(shard, readPosition, upstream[shard].position(), System.nanoTime())) {
+            restartRequested[shard] = true; // done after the poll: it adds a publication and waits for it
+            return;
+        }
+        int from = chunkBase[shard] + Math.max(0, Math.min(chunks, f.chunk()));
+        int to = chunkBase[shard] + (int) Math.max(0, Math.min(chunks, (long) f.chunk() + f.chunkCount()));
+        resends.markDue(from, Math.min(to, sentSlots), readPosition);
+    }
+
+    /**
+     * Starts this rank's gradients to {@code shard} over on the next generation's session ({@link BoundSubscriptions}):
+     * a new publication, connected, then the old one closed; every chunk of the step sent on the old one goes again.
+     */
+    private void restartUpstream(int shard, long deadline) throws TimeoutException, InterruptedException {
+        restartRequested[shard] = false;
+        int generation = upstreamGeneration[shard] + 1;
+        ExclusivePublication fresh = aeron.addExclusivePublication(spec.upstreamChannel(shard, rank, generation),
+            spec.upstreamStream(shard));
+        ExclusivePublication old = upstream[shard];
+        upstream[shard] = fresh;
+        upstreamGeneration[shard] = generation;
+        old.close();
+        awaitUpstream(fresh, shard, deadline);
+        resends.onRestart(chunkBase[shard], Math.min(chunkBase[shard] + layout.chunkCount(shard), sentSlots));
+    }
+
+    /**
+     * Sends chunk {@code chunk} of shard {@code shard}: this step's samples, loss and values (empty for a shard
+     * outside the step's mask), the {@code resend}-th time (0: the first). A 16-bit chunk is rounded into the step's
+     * encoded copy on its first send and sealed from there every time.
+     */
+    private void send(int shard, int chunk, int resend, long deadline) throws TimeoutException, InterruptedException {
+        boolean mine = (stepMask >>> shard & 1) != 0;
+        int samples = mine ? stepSamples : 0;
         int start = layout.chunkStart(shard, chunk);
         int length = samples == 0 ? 0 : layout.chunkLength(shard, chunk);
         ExclusivePublication pub = upstream[shard];
@@ -376,38 +556,55 @@ public final class GradientClient implements AutoCloseable {
         int index = claim.offset();
         try {
             frame.wrapForWrite(claim.buffer(), index, claim.length())
-                .header(FrameHeader.TYPE_GRADIENT, spec.jobId(), currentStep, rank, shard, chunk, chunks, samples, loss,
-                    start, length).encoding(wire);
+                .header(FrameHeader.TYPE_GRADIENT, spec.jobId(), currentStep, rank, shard, chunk, layout.chunkCount(shard),
+                    samples, mine ? stepLoss : 0f, start, length).encoding(wire).resend(resend);
+            long nonceStep = FrameHeader.nonceStep(currentStep, resend);
             if (wire.rounds()) {
-                HalfCodec.encode(wire, vector, start * Float.BYTES, residual, start * Float.BYTES, encoded, 0, length);
-                toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, encoded, 0,
-                    length * wire.bytesPerValue(), currentStep, start);
+                int at = start * wire.bytesPerValue();
+                if (resend == 0) {
+                    HalfCodec.encode(wire, vector, start * Float.BYTES, residual, start * Float.BYTES, encoded, at, length);
+                }
+                toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, encoded, at,
+                    length * wire.bytesPerValue(), nonceStep, start);
             } else {
                 toShards.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, vector, start * Float.BYTES,
-                    length * Float.BYTES, currentStep, start);
+                    length * Float.BYTES, nonceStep, start);
             }
         } catch (RuntimeException e) {
             claim.abort(); // never leave a claim open: it would block the publication
             throw e;
         }
         claim.commit();
+        resends.onSent(chunkBase[shard] + chunk, resend, result);
     }
 
     private void onAverage(DirectBuffer buffer, int offset, int length, Header header) {
+        int type = FrameHeader.type(buffer, offset, length);
+        if (type == FrameHeader.TYPE_RESEND) {
+            onAsk(buffer, offset, length, pollingShard);
+            return;
+        }
         frame.wrap(buffer, offset, length);
-        if (FrameHeader.type(buffer, offset, length) != answerType || !frame.isWellFormed()
-            || frame.encoding() != answerWire.code() || frame.jobId() != spec.jobId() || frame.step() != currentStep) {
+        if (type != answerType || !frame.isWellFormed()) {
+            ignoredFrames++;
+            if (type != FrameHeader.TYPE_STATE) {
+                resends.onBadFrame(pollingShard, false);
+            }
+            return;
+        }
+        if (frame.encoding() != answerWire.code() || frame.jobId() != spec.jobId() || frame.step() != currentStep) {
             ignoredFrames++;
             return;
         }
         int shard = frame.shard();
         int chunk = frame.chunk();
         boolean skip = (frame.flags() & FrameHeader.FLAG_SKIPPED) != 0;
-        if (shard < 0 || shard >= layout.shards() || chunk < 0 || chunk >= layout.chunkCount(shard)
+        if (shard != pollingShard || chunk < 0 || chunk >= layout.chunkCount(shard)
             || frame.valueOffset() != layout.chunkStart(shard, chunk)
             || frame.length() != (skip ? 0 : layout.chunkLength(shard, chunk))
             || skip && answerType != FrameHeader.TYPE_PARAMS) {
             ignoredFrames++;
+            resends.onBadFrame(pollingShard, false);
             return;
         }
         int slot = chunkBase[shard] + chunk;
@@ -417,10 +614,13 @@ public final class GradientClient implements AutoCloseable {
         }
         if (!openAnswer(buffer, offset)) {
             unauthenticated++;
+            resends.onBadFrame(shard, true);
             return;
         }
         received[slot] = true;
         receivedCount++;
+        receivedByShard[shard]++;
+        resends.onAnswer(shard, System.nanoTime());
         totalSamples = frame.samples();
         meanLoss = frame.loss();
         skipped |= skip;
@@ -433,10 +633,10 @@ public final class GradientClient implements AutoCloseable {
         int at = frame.valueOffset();
         if (!answerWire.rounds()) {
             return fromShards.openInto(buffer, offset, GradientFrame.HEADER_LENGTH, n * Float.BYTES, result,
-                at * Float.BYTES, currentStep, at);
+                at * Float.BYTES, frame.nonceStep(), at);
         }
         DirectBuffer plain = fromShards.open(buffer, offset, GradientFrame.HEADER_LENGTH, n * answerWire.bytesPerValue(),
-            currentStep, at);
+            frame.nonceStep(), at);
         if (plain == null) {
             return false;
         }
@@ -474,7 +674,7 @@ public final class GradientClient implements AutoCloseable {
         }
         while (stateReceivedCount < stateReceived.length) {
             int work = 0;
-            for (Subscription sub : downstream) {
+            for (BoundSubscriptions sub : downstream) {
                 work += sub.poll(onState, FRAGMENT_LIMIT);
             }
             if (work == 0) {
@@ -545,6 +745,19 @@ public final class GradientClient implements AutoCloseable {
         return Math.toIntExact((long) (piece / chunks) * layout.paramCount() + layout.chunkStart(shard, piece % chunks));
     }
 
+    /** "; shard 1's answers failed authentication 40 times: forged or corrupted on the wire", for each such shard. */
+    private String forgeries() {
+        StringBuilder sb = new StringBuilder();
+        for (int s = 0; s < layout.shards(); s++) {
+            int failed = resends.authFailures(s);
+            if (failed > 0 && receivedByShard[s] < layout.chunkCount(s)) {
+                sb.append("; shard ").append(s).append("'s answers failed authentication ").append(failed)
+                    .append(failed == 1 ? " time" : " times").append(": forged or corrupted on the wire");
+            }
+        }
+        return sb.toString();
+    }
+
     private String missingShards() {
         StringBuilder sb = new StringBuilder();
         for (int s = 0; s < layout.shards(); s++) {
@@ -574,13 +787,13 @@ public final class GradientClient implements AutoCloseable {
                 + (shard == GATHER ? "gather channel " + gatherUpstream.channel() : "gradient channel "
                 + upstream[shard].channel()) + ")";
             case WAIT_DOWNSTREAM -> "rank " + rank + ": " + endpoint + " does not send to this worker (expected on "
-                + (shard == GATHER ? gatherDownstream.channel() : downstream[shard].channel()) + ")";
+                + (shard == GATHER ? gatherDownstream.channel() : downstream[shard].channel(ExchangeSpec.SERVER)) + ")";
             case WAIT_SEND -> "rank " + rank + " step " + currentStep + ": shard " + shard
                 + (sendResult == Publication.NOT_CONNECTED ? " not connected" : " not accepting gradients (back-pressure)");
             case WAIT_STATE -> "rank " + rank + ": optimizer state after step " + stateStep + " incomplete from the"
                 + " parameter server";
             default -> "rank " + rank + " step " + currentStep + ": no " + (spec.serverOptimizer() ? "parameters"
-                : "average") + " from " + missingShards();
+                : "average") + " from " + missingShards() + forgeries();
         };
         if (interrupted) {
             throw new InterruptedException(what);
@@ -777,6 +990,15 @@ public final class GradientClient implements AutoCloseable {
         Map<String, Long> m = new java.util.LinkedHashMap<>();
         m.put("ignored", ignoredFrames);
         m.put("unauthenticated", unauthenticated);
+        m.put("resend_asks_sent", resends.asksSent());
+        m.put("resend_asks_taken", resends.asksTaken());
+        m.put("chunks_resent", resends.chunksResent());
+        m.put("session_restarts", resends.restarts());
+        long promotions = 0;
+        for (BoundSubscriptions sub : downstream) {
+            promotions += sub.promotions();
+        }
+        m.put("answer_sessions_followed", promotions);
         return m;
     }
 

@@ -86,7 +86,8 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
         }
         WireFormat format = WireFormat.ofCode(encoding());
         int n = length();
-        return format != null && n >= 0
+        int resend = resend();
+        return format != null && n >= 0 && resend >= 0 && resend <= FrameHeader.MAX_RESENDS
             && (long) HEADER_LENGTH + (long) n * format.bytesPerValue() + FrameHeader.TAG_LENGTH == frameLength;
     }
 
@@ -118,6 +119,18 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
         mutable.putFloat(base + NORM_OFFSET, norm, ORDER);
         return this;
     }
+
+    /** Sets the resend field (0 on a first send; {@link FrameHeader#nonceStep}), after {@link #header}. */
+    public GradientFrame resend(int resend) {
+        mutable.putInt(base + FrameHeader.RESERVED_OFFSET, resend, ORDER);
+        return this;
+    }
+
+    /** The resend field: 0 on a first send, at most {@link FrameHeader#MAX_RESENDS} in a well-formed frame. */
+    public int resend() { return buffer.getInt(base + FrameHeader.RESERVED_OFFSET, ORDER); }
+
+    /** The step part of this frame's nonce ({@link FrameHeader#nonceStep}). */
+    public long nonceStep() { return FrameHeader.nonceStep(step(), resend()); }
 
     /** Sets the header's flags byte, after {@link #header}. */
     public GradientFrame flags(byte flags) {

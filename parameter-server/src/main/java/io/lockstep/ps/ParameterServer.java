@@ -38,11 +38,13 @@ public final class ParameterServer implements AutoCloseable {
     private final List<AutoCloseable> resources = new ArrayList<>();
     private final DropCounters drops = new DropCounters();       // the shards' (and their norm link's)
     private final DropCounters gatherDrops = new DropCounters(); // the all-gather endpoint's (and step reports')
+    private final ResendCounters resends = new ResendCounters();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final ExchangeSpec spec;
     private final GatherAggregator gather;
     private final WaitingBoard waiting; // a slot per shard, then the gather endpoint's
     private final int[] hosted;         // the shards this server runs
+    private final ShardAgent[] agents;  // by shard: those it runs
     private final boolean hostsGather;
 
     private ParameterServer(ExchangeSpec spec, int[] hosted, boolean hostsGather) {
@@ -51,6 +53,7 @@ public final class ParameterServer implements AutoCloseable {
         this.hostsGather = hostsGather;
         this.gather = new GatherAggregator(spec.jobId(), spec.workers(), spec.mtu(), spec.secret(), gatherDrops);
         this.waiting = new WaitingBoard(spec.layout().shards() + 1);
+        this.agents = new ShardAgent[spec.layout().shards()];
     }
 
     public static ParameterServer start(Aeron aeron, ExchangeSpec spec, StepListener listener) {
@@ -152,16 +155,22 @@ public final class ParameterServer implements AutoCloseable {
                 }
                 int shard = s;
                 BoundSubscriptions up = server.keep(new BoundSubscriptions(aeron, spec.upstreamStream(s),
-                    BoundSubscriptions.range(spec.workers()), rank -> spec.upstreamChannel(shard, rank)));
-                Publication down = server.keep(aeron.addExclusivePublication(spec.downstreamPublicationChannel(s),
-                    spec.downstreamStream(s)));
+                    BoundSubscriptions.range(spec.workers()), (rank, generation) -> spec.upstreamChannel(shard, rank,
+                    generation)));
+                // not kept with the server's resources: the agent replaces it when the answers start over and closes it
+                Publication down = aeron.addExclusivePublication(spec.downstreamPublicationChannel(s, 0),
+                    spec.downstreamStream(s));
                 ShardAggregator aggregator = new ShardAggregator(spec.jobId(), s, layout, spec.workers(),
                     spec.firstStep(), spec.secret(), server.drops, spec.wire());
                 Destinations to = udp ? new Destinations(down, spec.secret(), spec.jobId(), spec.workers(), s,
                     server.drops) : null;
-                Agent agent = new ShardAgent(aggregator, up, down, to, layout, spec.jobId(), spec.secret(),
+                ShardAgent shardAgent = new ShardAgent(aggregator, up, down, to, layout, spec.jobId(), spec.secret(),
                     spec.timeoutMillis(), server.drops, s == 0 ? shard0 : StepListener.NONE, optimizer, reduction,
-                    spec.workers(), server.waiting);
+                    spec.workers(), server.waiting, server.resends,
+                    generation -> aeron.addExclusivePublication(spec.downstreamPublicationChannel(shard, generation),
+                        spec.downstreamStream(shard)));
+                server.agents[s] = shardAgent;
+                Agent agent = shardAgent;
                 if (s == shards[0] && !extras.isEmpty()) {
                     extras.add(0, agent);
                     agent = new CompositeAgent(extras);
@@ -195,7 +204,7 @@ public final class ParameterServer implements AutoCloseable {
         int[] others = java.util.stream.IntStream.range(0, spec.layout().shards())
             .filter(s -> spec.serverOf(s) == s && s != self).toArray(); // each other server, by its first shard
         BoundSubscriptions in = server.keep(new BoundSubscriptions(aeron, spec.normStream(), others,
-            sender -> spec.normChannel(self, sender)));
+            (sender, generation) -> spec.normChannel(self, sender, generation)));
         Publication[] peers = new Publication[others.length];
         for (int i = 0; i < others.length; i++) {
             peers[i] = server.keep(aeron.addExclusivePublication(spec.normChannel(others[i], self), spec.normStream()));
@@ -231,6 +240,16 @@ public final class ParameterServer implements AutoCloseable {
     /** Frames the shards of this server (and their norm link) refused. */
     public DropCounters drops() {
         return drops;
+    }
+
+    /** Shard {@code shard}'s answers' publication, if this server runs it (tests: what an on-path attacker sees). */
+    Publication downstreamPublication(int shard) {
+        return agents[shard].downstream();
+    }
+
+    /** What the shards of this server did to recover lost or forged-over frames. */
+    public ResendCounters resends() {
+        return resends;
     }
 
     /** Frames the all-gather endpoint of this server (and the step reports it takes) refused. */

@@ -47,7 +47,10 @@ final class ShardAgent implements Agent {
 
     private final ShardAggregator aggregator;
     private final BoundSubscriptions upstream;
-    private final Publication downstream;
+    private Publication downstream;
+    private int generation; // of the answers' session ({@link ExchangeSpec#sessionId(int, int, int)})
+    private final java.util.function.IntFunction<Publication> newDownstream;
+    private final Destinations destinations;
     private final ShardLayout layout;
     private final long jobId;
     private final StepListener listener;
@@ -64,7 +67,14 @@ final class ShardAgent implements Agent {
     private final GradientFrame request = new GradientFrame();
     private final WaitingBoard board;
     private final UnsafeBuffer residual; // 16-bit averages: what rounding dropped, by value of the slice
-    private final UnsafeBuffer encoded;  // 16-bit averages: one chunk, rounded, before it is sealed
+    private final UnsafeBuffer encoded;  // 16-bit averages: the slice as last rounded, sealed from here (and resent)
+    private final ShardResends resends;
+    private final ResendCounters resendCounters;
+    private final FrameCipher askSealer;         // this shard's asks to the ranks
+    private final FrameCipher[] asksFromRank;    // the ranks' asks to this shard
+    private final GradientFrame ask = new GradientFrame();
+    private final UnsafeBuffer askPayload = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Long.BYTES, 8));
+    private long nowNs;
     private long publishedStep = -1;
     private int publishedMissing = -1;
 
@@ -72,6 +82,8 @@ final class ShardAgent implements Agent {
     private boolean applied; // server optimizer: the step is decided (applied or skipped): parameters go out
     private boolean skipped;
     private float norm;
+    private boolean previousSkipped; // server optimizer: the step just finished, for answers sent again
+    private float previousNorm;
     private long stateStep = -1;   // the step whose state goes out, or went out last (one answer per step)
     private int stateSent = -1;    // state chunks sent; -1: no request pending
     private org.agrona.concurrent.UnsafeBuffer stateSnapshot; // the state being sent, copied out at the request
@@ -86,7 +98,10 @@ final class ShardAgent implements Agent {
     ShardAgent(ShardAggregator aggregator, BoundSubscriptions upstream, Publication downstream, Destinations destinations,
                ShardLayout layout, long jobId, JobSecret secret, long timeoutMillis, DropCounters drops,
                StepListener listener, SliceOptimizer optimizer, NormReduction reduction, int workers,
-               WaitingBoard board) {
+               WaitingBoard board, ResendCounters resendCounters,
+               java.util.function.IntFunction<Publication> newDownstream) {
+        this.newDownstream = newDownstream;
+        this.destinations = destinations;
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
@@ -103,25 +118,94 @@ final class ShardAgent implements Agent {
             GradientFrame.SERVER_RANK, new FrameCipher.Scratch());
         this.stateRequests = optimizer == null ? null : FrameCipher.perRank(secret, jobId,
             FrameHeader.TYPE_STATE_REQUEST, workers, new FrameCipher.Scratch());
-        this.onFragment = Destinations.router(destinations, drops, optimizer == null ? aggregator::onFrame
-            : this::onUpstream);
+        this.onFragment = Destinations.router(destinations, drops, this::onUpstream);
         boolean rounds = optimizer == null && aggregator.wire().rounds();
         int shard = aggregator.shard();
         this.residual = rounds ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
             Math.max(1, layout.shardLength(shard)) * Float.BYTES, 64)) : null;
         this.encoded = rounds ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
-            Math.max(1, layout.chunkValues()) * aggregator.wire().bytesPerValue(), 64)) : null;
+            Math.max(1, layout.shardLength(shard)) * aggregator.wire().bytesPerValue(), 64)) : null;
+        this.resends = new ShardResends(workers, aggregator.chunkCount());
+        this.resendCounters = resendCounters;
+        this.askSealer = new FrameCipher(secret, jobId, FrameHeader.TYPE_RESEND, askSender(shard),
+            new FrameCipher.Scratch());
+        this.asksFromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_RESEND, workers,
+            new FrameCipher.Scratch());
         this.board = board;
         publishWaiting();
     }
 
-    /** Server optimizer: a state request is the agent's to answer, anything else the aggregator's. */
+    /** The sender index under which shard {@code shard} seals its resend asks (apart from every rank's). */
+    static int askSender(int shard) {
+        return GradientFrame.SERVER_RANK - 1 - shard;
+    }
+
+    /**
+     * A frame read from rank {@link BoundSubscriptions#sender()}'s session: an ask for answers again, a state
+     * request (server optimizer), or a gradient for the aggregator. A gradient naming another rank than the session's
+     * is malformed; a bad frame on a rank's session makes the shard ask that rank again ({@link ShardResends}).
+     */
     private void onUpstream(DirectBuffer buffer, int offset, int length) {
-        if (FrameHeader.type(buffer, offset, length) == FrameHeader.TYPE_STATE_REQUEST) {
-            onStateRequest(buffer, offset, length);
-        } else {
-            aggregator.onFrame(buffer, offset, length);
+        int sender = upstream.sender();
+        int type = FrameHeader.type(buffer, offset, length);
+        if (type == FrameHeader.TYPE_RESEND) {
+            onAsk(buffer, offset, length, sender);
+            return;
         }
+        if (type == FrameHeader.TYPE_STATE_REQUEST && optimizer != null) {
+            onStateRequest(buffer, offset, length);
+            return;
+        }
+        if (type == FrameHeader.TYPE_GRADIENT && length >= GradientFrame.HEADER_LENGTH
+            && request.wrap(buffer, offset, length).rank() != sender) {
+            drops.recordMalformed();
+            resends.onBadFrame(sender, false);
+            return;
+        }
+        switch (aggregator.onFrame(buffer, offset, length)) {
+            case ACCEPTED, CHUNK_READY, COMPLETED -> resends.onChunk(sender, nowNs);
+            case UNAUTHENTICATED -> resends.onBadFrame(sender, true);
+            case MALFORMED -> resends.onBadFrame(sender, false);
+            default -> { } // stale or duplicate: a replay, or a resend of what is in
+        }
+    }
+
+    /**
+     * A rank asks for this shard's answers of the current step, or of the one just finished, again: the chunks in
+     * its range whose frames ended below its read position (the payload) go out again on the next duty cycles.
+     */
+    private void onAsk(DirectBuffer buffer, int offset, int length, int sender) {
+        GradientFrame f = ask.wrap(buffer, offset, length);
+        long current = aggregator.step();
+        if (!f.isWellFormed() || f.length() != 2 || f.encoding() != WireFormat.FP32.code() || f.jobId() != jobId
+            || f.rank() != sender || f.shard() != aggregator.shard() || f.resend() != 0) {
+            drops.recordMalformed();
+            return;
+        }
+        long step = f.step();
+        if (step != current && step != current - 1) {
+            drops.record(step < current ? ShardAggregator.Outcome.STALE_STEP : ShardAggregator.Outcome.MALFORMED);
+            return;
+        }
+        DirectBuffer plain = asksFromRank[sender].open(buffer, offset, GradientFrame.HEADER_LENGTH, Long.BYTES, step,
+            f.valueOffset());
+        if (plain == null) {
+            drops.record(ShardAggregator.Outcome.UNAUTHENTICATED);
+            return;
+        }
+        if (!resends.acceptAsk(sender, step, f.valueOffset())) {
+            drops.record(ShardAggregator.Outcome.STALE_STEP); // a replayed ask
+            return;
+        }
+        if (f.samples() != generation) {
+            return; // about a session since abandoned: the restart sent everything again
+        }
+        long readPosition = plain.getLong(0, FrameHeader.ORDER);
+        if (resends.looksBroken(sender, readPosition, downstream.position(), nowNs)) {
+            restart();
+        }
+        resends.markDue(step == current, f.chunk(), f.chunkCount(), readPosition);
+        resendCounters.askTaken();
     }
 
     /**
@@ -152,11 +236,19 @@ final class ShardAgent implements Agent {
 
     @Override
     public int doWork() {
-        int work = aggregator.isComplete() ? 0 : upstream.poll(onFragment, FRAGMENT_LIMIT);
+        nowNs = System.nanoTime();
+        // polled in every state: asks for answers come at any time; a gradient of the next step cannot come before
+        // every answer of this one is out, and then the step has advanced in the same cycle
+        int work = upstream.poll(onFragment, FRAGMENT_LIMIT);
         if (!started && aggregator.isStarted()) {
             started = true;
-            startedNs = System.nanoTime();
+            startedNs = nowNs;
+            resends.onStepStarted(nowNs);
         }
+        if (started && !aggregator.isComplete()) {
+            work += askForMissing();
+        }
+        work += resendDue();
         work += optimizer == null ? sendReadyAverages() : applyAndSendParameters();
         if (stateSent >= 0) {
             work += sendState();
@@ -165,6 +257,56 @@ final class ShardAgent implements Agent {
             checkDeadlines();
         }
         publishWaiting();
+        return work;
+    }
+
+    /** Asks every rank whose chunks are not all in, and that is due ({@link ShardResends}), for them again. */
+    private int askForMissing() {
+        int work = 0;
+        for (int r = 0, n = aggregator.workers(); r < n; r++) {
+            if (!aggregator.hasAll(r) && resends.shouldAsk(r, nowNs) && sendAsk(r)) {
+                work++;
+            }
+        }
+        return work;
+    }
+
+    /** One ask to {@code rank} for its chunks from the lowest missing one on, with how far its stream was read. */
+    private boolean sendAsk(int rank) {
+        if (!claim(GradientFrame.frameLength(2))) {
+            return false;
+        }
+        int first = aggregator.lowestMissingFrom(rank);
+        int seq = resends.asked(rank, nowNs);
+        int index = claim.offset();
+        try {
+            askPayload.putLong(0, upstream.position(rank), FrameHeader.ORDER);
+            out.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(FrameHeader.TYPE_RESEND, jobId, aggregator.step(), rank, aggregator.shard(), first,
+                    aggregator.chunkCount() - first, upstream.generation(rank), 0f, seq, 2);
+            askSealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, askPayload, 0, Long.BYTES,
+                aggregator.step(), seq);
+        } catch (RuntimeException e) {
+            claim.abort();
+            throw new AgentTerminationException(e);
+        }
+        claim.commit();
+        resendCounters.askSent();
+        return true;
+    }
+
+    /** Sends again the answers workers asked for: the previous step's first, then the current one's. */
+    private int resendDue() {
+        int work = 0;
+        while (resends.anyDue()) {
+            boolean current = resends.nextDue(false) < 0;
+            int chunk = resends.nextDue(current);
+            if (!sendAnswer(current, chunk, resends.nextResend(current, chunk))) {
+                return work;
+            }
+            resendCounters.answerResent();
+            work++;
+        }
         return work;
     }
 
@@ -184,7 +326,7 @@ final class ShardAgent implements Agent {
         if (!aggregator.isComplete() && now - startedNs > timeoutNs) {
             throw new AgentTerminationException("parameter-server shard " + aggregator.shard() + " step "
                 + aggregator.step() + ": no gradient from rank(s) " + aggregator.missingRanks() + " within "
-                + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
+                + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms" + forgeries());
         }
         if (posted && !applied && now - startedNs > timeoutNs) {
             throw new AgentTerminationException("parameter-server shard " + aggregator.shard() + " step "
@@ -199,11 +341,27 @@ final class ShardAgent implements Agent {
         }
     }
 
+    /**
+     * "; rank 1's gradient failed authentication 40 times: forged or corrupted on the wire" for each missing rank
+     * whose frames failed this step, so a deadline caused by forged frames does not read like a slow rank.
+     */
+    private String forgeries() {
+        StringBuilder sb = new StringBuilder();
+        for (int r = 0, n = aggregator.workers(); r < n; r++) {
+            int failed = resends.authFailures(r);
+            if (failed > 0 && !aggregator.hasAll(r)) {
+                sb.append("; rank ").append(r).append("'s gradient failed authentication ").append(failed)
+                    .append(failed == 1 ? " time" : " times").append(": forged or corrupted on the wire");
+            }
+        }
+        return sb.toString();
+    }
+
     private int sendReadyAverages() {
         int work = 0;
         while (sent < aggregator.readyCount()) {
             int chunk = aggregator.readyChunk(sent);
-            if (!send(FrameHeader.TYPE_AVERAGE, chunk, aggregator.values(), (byte) 0, 0f)) {
+            if (!sendAnswer(true, chunk, 0)) {
                 return work; // back-pressured or no subscriber yet: retry on the next duty cycle
             }
             sent++;
@@ -242,9 +400,8 @@ final class ShardAgent implements Agent {
             applied = true;
         }
         int work = 0;
-        byte flags = skipped ? FrameHeader.FLAG_SKIPPED : 0;
         while (sent < aggregator.chunkCount()) {
-            if (!send(FrameHeader.TYPE_PARAMS, sent, optimizer.params(), flags, norm)) {
+            if (!sendAnswer(true, sent, 0)) {
                 return work;
             }
             sent++;
@@ -259,6 +416,9 @@ final class ShardAgent implements Agent {
     private void finishStep() {
         listener.onStep(aggregator.step(), aggregator.totalSamples(), aggregator.meanLoss(), System.nanoTime());
         aggregator.advance();
+        resends.onAdvance();
+        previousSkipped = skipped;
+        previousNorm = norm;
         sent = 0;
         started = false;
     }
@@ -280,38 +440,54 @@ final class ShardAgent implements Agent {
     }
 
     /**
-     * One frame of {@code values}' chunk (indexed from the shard start), sealed into a claim of the
-     * downstream publication; false when back-pressured (the send deadline then runs). Averages of a 16-bit
-     * job are rounded (with the shard's error feedback) into a scratch chunk first and sealed from there.
+     * One answer frame (an average, or the parameters with the optimizer on the server) of a chunk of the current
+     * step or of the one just finished, sealed into a claim of the downstream publication; false when
+     * back-pressured (the send deadline then runs). {@code resend} 0 is the first copy: a 16-bit average is then
+     * rounded (with the shard's error feedback) into the slice's encoded copy and sealed from there; a copy sent
+     * again is sealed from the same values with its resend count in the nonce.
      */
-    private boolean send(short type, int chunk, DirectBuffer values, byte flags, float norm) {
+    private boolean sendAnswer(boolean current, int chunk, int resend) {
         int shard = aggregator.shard();
         int start = layout.chunkStart(shard, chunk);
-        int length = (flags & FrameHeader.FLAG_SKIPPED) != 0 ? 0 : layout.chunkLength(shard, chunk);
+        short type = optimizer == null ? FrameHeader.TYPE_AVERAGE : FrameHeader.TYPE_PARAMS;
+        boolean skip = optimizer != null && (current ? skipped : previousSkipped);
+        int length = skip ? 0 : layout.chunkLength(shard, chunk);
         WireFormat format = type == FrameHeader.TYPE_AVERAGE ? aggregator.wire() : WireFormat.FP32;
-        if (!claim(GradientFrame.frameLength(length, format))) {
+        long step = current ? aggregator.step() : aggregator.step() - 1;
+        DirectBuffer values = optimizer != null ? optimizer.params()
+            : current ? aggregator.values() : aggregator.previousValues();
+        long samples = current ? aggregator.totalSamples() : aggregator.previousSamples();
+        float loss = current ? aggregator.meanLoss() : aggregator.previousLoss();
+        long result = tryClaim(GradientFrame.frameLength(length, format));
+        if (result < 0) {
             return false;
         }
         int index = claim.offset();
         int from = (start - layout.shardStart(shard)) * Float.BYTES;
         try {
             out.wrapForWrite(claim.buffer(), index, claim.length())
-                .header(type, jobId, aggregator.step(), GradientFrame.SERVER_RANK, shard, chunk,
-                    aggregator.chunkCount(), (int) aggregator.totalSamples(), aggregator.meanLoss(), start, length)
-                .norm(norm).flags(flags).encoding(format);
+                .header(type, jobId, step, GradientFrame.SERVER_RANK, shard, chunk, aggregator.chunkCount(),
+                    (int) samples, loss, start, length)
+                .norm(optimizer == null ? 0f : current ? norm : previousNorm)
+                .flags(skip ? FrameHeader.FLAG_SKIPPED : 0).encoding(format).resend(resend);
+            long nonceStep = FrameHeader.nonceStep(step, resend);
             if (format.rounds()) {
-                HalfCodec.encode(format, values, from, residual, from, encoded, 0, length);
-                sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, encoded, 0,
-                    length * format.bytesPerValue(), aggregator.step(), start);
+                int at = (start - layout.shardStart(shard)) * format.bytesPerValue();
+                if (resend == 0) {
+                    HalfCodec.encode(format, values, from, residual, from, encoded, at, length);
+                }
+                sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, encoded, at,
+                    length * format.bytesPerValue(), nonceStep, start);
             } else {
                 sealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, values, from, length * Float.BYTES,
-                    aggregator.step(), start);
+                    nonceStep, start);
             }
         } catch (RuntimeException e) {
             claim.abort(); // never leave a claim open: it would block the publication
             throw new AgentTerminationException(e);
         }
         claim.commit();
+        resends.onAnswerSent(current, chunk, resend, result);
         return true;
     }
 
@@ -339,8 +515,41 @@ final class ShardAgent implements Agent {
         return true;
     }
 
+    /**
+     * Starts the answers over on the next generation's session ({@link BoundSubscriptions}): a new publication on the
+     * same channel endpoint (so with the same destinations), then the old one closed; everything sent on the old one
+     * goes out again.
+     */
+    private void restart() {
+        Publication fresh = newDownstream.apply(generation + 1);
+        Publication old = downstream;
+        downstream = fresh;
+        generation++;
+        if (destinations != null) {
+            destinations.publication(fresh);
+        }
+        old.close();
+        resends.onRestart();
+        resendCounters.restarted();
+    }
+
+    /** The publication the answers go out on now (tests: what an on-path attacker sees). */
+    Publication downstream() {
+        return downstream;
+    }
+
+    @Override
+    public void onClose() {
+        downstream.close();
+    }
+
     /** Claims {@code frameLength} bytes of the downstream publication, or notes the refusal for the deadline. */
     private boolean claim(int frameLength) {
+        return tryClaim(frameLength) >= 0;
+    }
+
+    /** As {@link #claim}, returning the stream position after the claimed frame, or the refusal (negative). */
+    private long tryClaim(int frameLength) {
         long result = downstream.tryClaim(frameLength, claim);
         if (result < 0) {
             if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
@@ -352,10 +561,10 @@ final class ShardAgent implements Agent {
                 blockedNs = System.nanoTime();
             }
             blockedResult = result;
-            return false;
+            return result;
         }
         blocked = false;
-        return true;
+        return result;
     }
 
     @Override

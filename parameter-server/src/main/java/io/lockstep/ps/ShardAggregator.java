@@ -47,7 +47,8 @@ public final class ShardAggregator {
     private final int chunkCount;
     private final int shardStart;
     private final GradientFrame frame = new GradientFrame();
-    private final UnsafeBuffer sum;
+    private UnsafeBuffer sum;
+    private UnsafeBuffer previous; // the last step's averages, while a worker may still ask for them again
     private final boolean[] received;
     private final int[] samplesByRank;
     private final int[] arrivals;
@@ -56,12 +57,15 @@ public final class ShardAggregator {
     private final FrameCipher[] fromRank;
     private final WireFormat wire;
     private final int[] chunksByRank; // chunks of the current step in, by rank
+    private final int[] highestByRank; // the highest chunk of the current step in, by rank (-1: none)
 
     private long step;
     private int accepted; // frames summed this step
     private int readyCount;
     private long totalSamples;
     private double weightedLoss;
+    private long previousSamples;
+    private float previousLoss;
     private long missingMask;   // ranks 0-63 whose chunks are not all in
     private int missingCount;   // ranks whose chunks are not all in
 
@@ -85,6 +89,8 @@ public final class ShardAggregator {
         this.shardStart = layout.shardStart(shard);
         this.sum = new UnsafeBuffer(BufferUtil.allocateDirectAligned(
             Math.max(1, layout.shardLength(shard)) * Float.BYTES, 64));
+        this.previous = new UnsafeBuffer(BufferUtil.allocateDirectAligned(
+            Math.max(1, layout.shardLength(shard)) * Float.BYTES, 64));
         this.received = new boolean[workers * chunkCount];
         this.samplesByRank = new int[workers];
         this.arrivals = new int[chunkCount];
@@ -93,6 +99,7 @@ public final class ShardAggregator {
         this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GRADIENT, workers, new FrameCipher.Scratch());
         this.wire = wire;
         this.chunksByRank = new int[workers];
+        this.highestByRank = new int[workers];
         this.step = firstStep;
         resetStep();
     }
@@ -134,7 +141,7 @@ public final class ShardAggregator {
         }
         // nothing above changed any state: only now, and only for a frame this rank sealed, does it count
         DirectBuffer plain = fromRank[rank].open(buffer, offset, GradientFrame.HEADER_LENGTH,
-            n * wire.bytesPerValue(), frameStep, frame.valueOffset());
+            n * wire.bytesPerValue(), frame.nonceStep(), frame.valueOffset());
         if (plain == null) {
             return drop(Outcome.UNAUTHENTICATED);
         }
@@ -145,6 +152,7 @@ public final class ShardAggregator {
         }
         received[slot] = true;
         accepted++;
+        highestByRank[rank] = Math.max(highestByRank[rank], chunk);
         if (++chunksByRank[rank] == chunkCount) {
             missingMask &= ~WaitingBoard.bit(rank);
             missingCount--;
@@ -204,6 +212,11 @@ public final class ShardAggregator {
             throw new IllegalStateException("shard " + shard + " step " + step + " is not complete");
         }
         step++;
+        previousSamples = totalSamples;
+        previousLoss = meanLoss();
+        UnsafeBuffer done = sum; // the averages just sent stay readable until the next step completes
+        sum = previous;
+        previous = done;
         resetStep();
     }
 
@@ -213,6 +226,7 @@ public final class ShardAggregator {
         java.util.Arrays.fill(samplesByRank, -1);
         java.util.Arrays.fill(arrivals, 0);
         java.util.Arrays.fill(chunksByRank, 0);
+        java.util.Arrays.fill(highestByRank, -1);
         missingMask = WaitingBoard.allRanks(workers);
         missingCount = workers;
         accepted = 0;
@@ -246,6 +260,41 @@ public final class ShardAggregator {
 
     /** Averaged values of the ready chunks (weighted sums of the others), indexed from the shard start. */
     public UnsafeBuffer values() { return sum; }
+
+    /**
+     * The averages of the step before the current one, indexed from the shard start: a worker that lost one of
+     * them cannot have sent the current step yet, so they stay needed (and are kept) until the current step completes.
+     */
+    public UnsafeBuffer previousValues() { return previous; }
+
+    /** Samples behind the previous step's averages. */
+    public long previousSamples() { return previousSamples; }
+
+    /** Mean loss of the previous step. */
+    public float previousLoss() { return previousLoss; }
+
+    /** True once every chunk of the current step from {@code rank} is in. */
+    boolean hasAll(int rank) { return chunksByRank[rank] == chunkCount; }
+
+    /** True once chunk {@code chunk} of the current step from {@code rank} is in. */
+    boolean has(int rank, int chunk) { return received[rank * chunkCount + chunk]; }
+
+    /** The highest chunk of the current step in from {@code rank}, or -1. */
+    int highestFrom(int rank) { return highestByRank[rank]; }
+
+    /** The lowest chunk of the current step not yet in from {@code rank}, or {@link #chunkCount()} when all are. */
+    int lowestMissingFrom(int rank) {
+        int base = rank * chunkCount;
+        for (int c = 0; c < chunkCount; c++) {
+            if (!received[base + c]) {
+                return c;
+            }
+        }
+        return chunkCount;
+    }
+
+    /** The number of workers whose gradients this shard sums. */
+    int workers() { return workers; }
 
     /** Ranks whose chunks of the current step have not all arrived, for timeouts and diagnostics. */
     public String missingRanks() {

@@ -1,19 +1,22 @@
 package io.lockstep.ps.media;
 
 /**
- * How many bytes one publication may retransmit: what it has sent since it started (one retransmission of
- * everything), plus {@value #BYTES_PER_SECOND} bytes a second and a {@value #BURST}-byte burst, and never more
- * than {@value #FRAMES_PER_NAK} frames for one NAK.
+ * How many bytes one publication may retransmit: {@value #TRAFFIC_MULTIPLE} times what it has sent since it started,
+ * plus a {@value #BURST}-byte burst and {@value #BYTES_PER_SECOND} bytes a second, and never more than
+ * {@value #FRAMES_PER_NAK} frames for one NAK.
  *
- * <p>Why: a NAK is 28 bytes and Aeron answers it with up to {@code min(128 KiB, term/2) × 16} bytes (unicast) of
- * retransmission; measured before, 1,440 forged NAKs drew 1.29 GB. With this budget retransmissions from any
- * number of NAKs, genuine or forged, stay below the stream's own traffic plus a slow trickle, while genuine loss
- * recovery always makes progress (a gap of G bytes needs about G / (4 MTU) NAK round trips, and the trickle
- * alone refills a frame's worth in a few milliseconds). Single-threaded: the media driver's sender thread.
+ * <p>Why: a NAK is 28 bytes and Aeron answers it with up to {@code min(128 KiB, term/2) × 16} bytes (unicast) or
+ * {@code × 4} (multi-destination) of retransmission, whatever was asked before; measured before, 1,440 forged NAKs
+ * drew 1.29 GB. With this budget retransmissions from any number of NAKs, genuine or forged, stay below twice the
+ * stream's own traffic plus a trickle, while genuine loss recovery always makes progress: loss of a few percent
+ * needs a few percent of the traffic again, a gap of G bytes about G / (4 MTU) NAK round trips, and the trickle alone
+ * refills a 64 KB frame's worth within 64 ms even on a stream that cannot send (its window held by the loss).
+ * Single-threaded: the media driver's sender thread.
  */
 final class RetransmitBudget {
     static final long BURST = 1 << 20;
-    static final long BYTES_PER_SECOND = 16L << 20;
+    static final long BYTES_PER_SECOND = 1L << 20;
+    static final int TRAFFIC_MULTIPLE = 2;
     static final int FRAMES_PER_NAK = 4;
 
     private long firstPosition = -1;
@@ -36,7 +39,7 @@ final class RetransmitBudget {
     int grant(int asked, int aeronCap, int mtuLength) {
         long sent = firstPosition < 0 ? 0 : sentPosition - firstPosition;
         long elapsedNs = firstPosition < 0 ? 0 : nowNs - startNs;
-        long allowed = BURST + sent + elapsedNs / 1_000_000_000L * BYTES_PER_SECOND
+        long allowed = BURST + TRAFFIC_MULTIPLE * sent + elapsedNs / 1_000_000_000L * BYTES_PER_SECOND
             + (elapsedNs % 1_000_000_000L) * BYTES_PER_SECOND / 1_000_000_000L - granted;
         int wanted = Math.min(Math.min(asked, aeronCap), FRAMES_PER_NAK * mtuLength);
         int length = (int) Math.max(0, Math.min(wanted, allowed));

@@ -210,6 +210,30 @@ public final class AeronAttacker implements AutoCloseable {
         send(control, sm.frameLength());
     }
 
+    /**
+     * A forged status message whose application-specific feedback field holds {@code feedback} as it is (4 bytes of
+     * {@code FFFFFFFF}, say, which Aeron's tagged flow control takes as the "preferred" marker, whatever the tag).
+     */
+    public void sendStatusMessageWithFeedback(
+        InetSocketAddress control, int sessionId, int streamId, int termId, int termOffset,
+        int receiverWindow, long receiverId, byte[] feedback) {
+        int length = StatusMessageFlyweight.HEADER_LENGTH + feedback.length;
+        begin(length);
+        sm.version(HeaderFlyweight.CURRENT_VERSION)
+            .flags((short) 0)
+            .headerType(HeaderFlyweight.HDR_TYPE_SM);
+        sm.sessionId(sessionId)
+            .streamId(streamId)
+            .consumptionTermId(termId)
+            .consumptionTermOffset(termOffset)
+            .receiverWindowLength(receiverWindow)
+            .receiverId(receiverId)
+            .groupTag(null);
+        sm.frameLength(length);
+        out.putBytes(StatusMessageFlyweight.HEADER_LENGTH, feedback);
+        send(control, length);
+    }
+
     /** A forged NAK: "resend {@code length} bytes from (termId, termOffset)". */
     public void sendNak(InetSocketAddress control, int sessionId, int streamId, int termId, int termOffset, int length) {
         begin(NakFlyweight.HEADER_LENGTH);

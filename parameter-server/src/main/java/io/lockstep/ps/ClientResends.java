@@ -1,0 +1,186 @@
+package io.lockstep.ps;
+
+import java.util.Arrays;
+
+/**
+ * A worker's bookkeeping of resends, both ways (no I/O: {@link GradientClient} sends what this decides); the
+ * mirror of {@link ShardResends}, which says why they exist.
+ *
+ * <p><b>Asking a shard.</b> A shard whose answers (averages or parameters) of the step are not all in, once this
+ * worker has sent it every chunk, is asked for them again right after a frame on its session failed authentication
+ * or was malformed, or once it has sent nothing for {@value ShardResends#FIRST_ASK_MS} ms (doubling up to a second),
+ * with how far this worker has read the shard's stream.
+ *
+ * <p><b>Answering a shard.</b> A shard asks for gradient chunks; the worker sends again those whose frames ended at
+ * or below the shard's read position, with their resend count in the nonce ({@link FrameHeader#nonceStep}).
+ *
+ * <p>Single-threaded, like its client.
+ */
+final class ClientResends {
+    private static final long FIRST_ASK_NS = ShardResends.FIRST_ASK_MS * 1_000_000L;
+    private static final long MAX_ASK_NS = 1_000_000_000L;
+    private static final long STUCK_NS = ShardResends.STUCK_NS;
+
+    private final long[] lastActivityNs;  // by shard: an answer in, or an ask out
+    private final long[] askIntervalNs;   // by shard
+    private final boolean[] suspect;      // by shard: a bad frame on its session since the last ask
+    private final int[] authFailures;     // by shard, this step
+    private final long[] lastAskSeq;      // by shard: the last ask taken this step (replays are stale)
+    private final long[] lastAskPosition; // by shard: the read position its last ask reported
+    private final long[] stuckSinceNs;
+    private final int[] stuckAsks;        // by shard: asks in a row with that same position, below what was written
+    private long restarts;
+    private final long[] sentEnd;         // by slot: stream position after its frame went out; 0: not yet
+    private final int[] resends;          // by slot: times it was sent again
+    private final boolean[] due;          // by slot: to be sent again
+    private int dueCount;
+    private int askSeq;
+    private long asksSent;
+    private long asksTaken;
+    private long chunksResent;
+
+    ClientResends(int shards, int slots) {
+        lastActivityNs = new long[shards];
+        askIntervalNs = new long[shards];
+        suspect = new boolean[shards];
+        authFailures = new int[shards];
+        lastAskSeq = new long[shards];
+        lastAskPosition = new long[shards];
+        stuckSinceNs = new long[lastAskPosition.length];
+        stuckAsks = new int[shards];
+        java.util.Arrays.fill(lastAskPosition, -1);
+        sentEnd = new long[slots];
+        resends = new int[slots];
+        due = new boolean[slots];
+    }
+
+    /** A new step: nothing sent, nothing asked, every shard's silence timed from now. */
+    void onStep(long nowNs) {
+        Arrays.fill(lastActivityNs, nowNs);
+        Arrays.fill(askIntervalNs, FIRST_ASK_NS);
+        Arrays.fill(suspect, false);
+        Arrays.fill(authFailures, 0);
+        Arrays.fill(lastAskSeq, -1);
+        Arrays.fill(stuckAsks, 0);
+        Arrays.fill(sentEnd, 0);
+        Arrays.fill(resends, 0);
+        Arrays.fill(due, false);
+        dueCount = 0;
+        askSeq = 0;
+    }
+
+    void onAnswer(int shard, long nowNs) {
+        lastActivityNs[shard] = nowNs;
+        askIntervalNs[shard] = FIRST_ASK_NS;
+    }
+
+    void onBadFrame(int shard, boolean forged) {
+        suspect[shard] = true;
+        if (forged) {
+            authFailures[shard]++;
+        }
+    }
+
+    boolean shouldAsk(int shard, long nowNs) {
+        return suspect[shard] || nowNs - lastActivityNs[shard] > askIntervalNs[shard];
+    }
+
+    /** {@code shard} was just asked; returns the ask's sequence number (its nonce within the step). */
+    int asked(int shard, long nowNs) {
+        suspect[shard] = false;
+        lastActivityNs[shard] = nowNs;
+        askIntervalNs[shard] = Math.min(askIntervalNs[shard] * 2, MAX_ASK_NS);
+        asksSent++;
+        return askSeq++;
+    }
+
+    /** Takes a shard's ask, once its tag held: false for a replay (not a later ask of that shard this step). */
+    boolean acceptAsk(int shard, int seq) {
+        if (seq <= lastAskSeq[shard]) {
+            return false;
+        }
+        lastAskSeq[shard] = seq;
+        asksTaken++;
+        return true;
+    }
+
+    /** As {@link ShardResends#looksBroken}: the shard reads this rank's stream out of step. */
+    boolean looksBroken(int shard, long readPosition, long written, long nowNs) {
+        if (readPosition > written) {
+            return true;
+        }
+        if (readPosition < written && readPosition == lastAskPosition[shard]) {
+            return ++stuckAsks[shard] >= 2 && nowNs - stuckSinceNs[shard] >= STUCK_NS;
+        }
+        stuckAsks[shard] = 0;
+        lastAskPosition[shard] = readPosition;
+        stuckSinceNs[shard] = nowNs;
+        return false;
+    }
+
+    /** Marks the slots in [from, to) whose frames ended at or below {@code readPosition} to go out again. */
+    void markDue(int from, int to, long readPosition) {
+        for (int slot = from; slot < to; slot++) {
+            if (sentEnd[slot] != 0 && sentEnd[slot] <= readPosition && !due[slot]) {
+                due[slot] = true;
+                dueCount++;
+            }
+        }
+    }
+
+    /** The slots in [from, to) went out on a session now abandoned: all that were sent go out again. */
+    void onRestart(int from, int to) {
+        restarts++;
+        for (int slot = from; slot < to; slot++) {
+            if (sentEnd[slot] != 0) {
+                sentEnd[slot] = ShardResends.LOST;
+                if (!due[slot]) {
+                    due[slot] = true;
+                    dueCount++;
+                }
+            }
+        }
+        java.util.Arrays.fill(lastAskPosition, -1);
+        java.util.Arrays.fill(stuckAsks, 0);
+    }
+
+    boolean anyDue() {
+        return dueCount > 0;
+    }
+
+    /** The first slot to send again, or -1. */
+    int nextDue() {
+        for (int slot = 0; slot < due.length; slot++) {
+            if (due[slot]) {
+                return slot;
+            }
+        }
+        return -1;
+    }
+
+    int nextResend(int slot) {
+        return resends[slot] + 1;
+    }
+
+    /** The slot's frame went out ({@code resend} 0: the first copy), ending at stream position {@code end}. */
+    void onSent(int slot, int resend, long end) {
+        sentEnd[slot] = end;
+        if (resend > 0) {
+            resends[slot] = resend;
+            chunksResent++;
+            if (due[slot]) {
+                due[slot] = false;
+                dueCount--;
+            }
+        }
+    }
+
+    int authFailures(int shard) {
+        return authFailures[shard];
+    }
+
+    long asksSent() { return asksSent; }
+    long asksTaken() { return asksTaken; }
+    long chunksResent() { return chunksResent; }
+    long restarts() { return restarts; }
+}
