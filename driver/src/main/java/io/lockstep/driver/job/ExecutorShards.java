@@ -4,6 +4,7 @@ import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.FreePorts;
 import io.lockstep.ps.ParameterServer;
+import io.lockstep.worker.exchange.WireDrops;
 import org.apache.spark.BarrierTaskContext;
 
 import java.util.Arrays;
@@ -95,9 +96,9 @@ final class ExecutorShards implements AutoCloseable {
         return spec;
     }
 
-    /** Frames this rank's shards refused (0 when it hosts none). */
-    long droppedFrames() {
-        return server == null ? 0 : server.drops().total() + server.gatherDrops().total();
+    /** Frames this rank's shards refused so far ({@link WireDrops#NONE} when it hosts none). */
+    WireDrops drops() {
+        return WireDrops.of(server);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.worker.exchange.WireDrops;
 import org.apache.spark.ExceptionFailure;
 import org.apache.spark.ExecutorLostFailure;
 import org.apache.spark.TaskEndReason;
@@ -17,7 +18,9 @@ import java.util.concurrent.TimeUnit;
  * recover from a failed barrier ResultStage … barrier task ResultTask(2, 1) finished
  * unsuccessfully"; this listener keeps the first real failure of each stage — a rank's own
  * exception, or the loss of an executor with the reason its worker gave — skipping the tasks
- * Spark killed because a sibling failed.
+ * Spark killed because a sibling failed. It also keeps the frame counts failed ranks attached to their
+ * exceptions ({@link WireDrops#attachTo}): Spark ships a failed task's exception to the driver only here,
+ * in the task's end event, not as the cause of a failed barrier stage.
  */
 final class StageFailures extends SparkListener {
 
@@ -45,12 +48,16 @@ final class StageFailures extends SparkListener {
     private final Map<Integer, Failure> firstByStage = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicInteger lastStage = new java.util.concurrent.atomic.AtomicInteger(-1);
     private final Map<String, String> removedExecutors = new ConcurrentHashMap<>();
+    private final Map<Integer, WireDrops> dropsByStage = new ConcurrentHashMap<>();
 
     @Override
     public void onTaskEnd(SparkListenerTaskEnd end) {
         TaskEndReason reason = end.reason();
         Failure failure = null;
         if (reason instanceof ExceptionFailure f) {
+            if (f.exception().isDefined()) { // an exception that did not serialize arrives as its text only
+                dropsByStage.merge(end.stageId(), WireDrops.carriedBy(f.exception().get()), WireDrops::merge);
+            }
             failure = new Failure(end.taskInfo().index(), end.taskInfo().executorId(), end.taskInfo().host(), false,
                 f.className(), firstLine(stripClass(f.description(), f.className())));
         } else if (reason instanceof ExecutorLostFailure f) {
@@ -98,6 +105,15 @@ final class StageFailures extends SparkListener {
             }
             TimeUnit.NANOSECONDS.timedWait(this, left);
         }
+    }
+
+    /**
+     * The frame counts the failed tasks of any stage at or after {@code fromStage} carried back, merged
+     * ({@link WireDrops#NONE} when none did); complete for the failures {@link #first} has seen.
+     */
+    WireDrops drops(int fromStage) {
+        return dropsByStage.entrySet().stream().filter(e -> e.getKey() >= fromStage).map(Map.Entry::getValue)
+            .reduce(WireDrops.NONE, WireDrops::merge);
     }
 
     private static String stripClass(String description, String className) {

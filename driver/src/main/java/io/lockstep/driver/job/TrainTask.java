@@ -13,6 +13,7 @@ import io.lockstep.worker.exchange.GroupExchange;
 import io.lockstep.worker.exchange.InProcessExchange;
 import io.lockstep.worker.exchange.LocalExchange;
 import io.lockstep.worker.exchange.LocalGroup;
+import io.lockstep.worker.exchange.WireDrops;
 import io.lockstep.worker.listener.BestModelListener;
 import io.lockstep.worker.listener.CheckpointListener;
 import io.lockstep.worker.listener.EarlyStoppingListener;
@@ -71,6 +72,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         ExchangeSpec spec = plan.exchange();
         JobListeners driverHere = plan.localReduction() ? JobListeners.find(spec.jobId()) : null;
         ExecutorShards shards = null;
+        GradientClient client = null;
         try {
             int[] inDriver = driverHere != null ? ranksInThisJvm() : null;
             if (inDriver != null && inDriver.length == spec.workers()) {
@@ -91,9 +93,10 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
                 spec = shards.spec();
             }
             try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(spec);
-                 GradientClient client = new GradientClient(aeron.aeron(), spec, rank, executorHost())) {
-                client.awaitConnected();
-                AeronExchange alone = new AeronExchange(client, spec);
+                 GradientClient joined = new GradientClient(aeron.aeron(), spec, rank, executorHost())) {
+                client = joined;
+                joined.awaitConnected();
+                AeronExchange alone = new AeronExchange(joined, spec);
                 int[] local = plan.localReduction() ? ranksInThisJvm() : new int[]{rank};
                 GradientExchange exchange = local.length == 1 ? alone
                     : new GroupExchange(LocalGroup.join(spec.jobId(), local), alone, spec.timeoutMillis());
@@ -101,29 +104,39 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
                     ReplicaResult result = train(rank, exchange, train, validation, plan, start.value());
                     if (shards != null) {
                         BarrierTaskContext.get().barrier(); // every worker is done with every shard
-                        result = result.withDroppedFrames(shards.droppedFrames());
                     }
-                    return JavaConverters.asScalaIterator(List.of(result).iterator());
+                    return JavaConverters.asScalaIterator(List.of(result.withDrops(dropsHere(shards, joined)))
+                        .iterator());
                 } finally {
                     exchange.close(); // a group member leaves its group (the client closes twice: harmless)
                 }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("rank " + rank + " interrupted (another task of the stage failed?)", e);
+            throw dropsHere(shards, client).attachTo(
+                new IllegalStateException("rank " + rank + " interrupted (another task of the stage failed?)", e));
         } catch (java.util.concurrent.TimeoutException e) {
             String here = shards == null ? "" : shards.status();
-            throw new IllegalStateException("rank " + rank + " timed out: " + e.getMessage()
-                + (here.isEmpty() ? "" : " [shards on this executor: " + here + "]"), e);
+            throw dropsHere(shards, client).attachTo(new IllegalStateException("rank " + rank + " timed out: "
+                + e.getMessage() + (here.isEmpty() ? "" : " [shards on this executor: " + here + "]"), e));
         } catch (RuntimeException e) {
-            throw e;
+            throw dropsHere(shards, client).attachTo(e); // its class decides whether the driver retries: kept
         } catch (Exception e) {
-            throw new IllegalStateException("rank " + rank + ": " + e.getMessage(), e);
+            throw dropsHere(shards, client).attachTo(
+                new IllegalStateException("rank " + rank + ": " + e.getMessage(), e));
         } finally {
             if (shards != null) {
                 shards.close();
             }
         }
+    }
+
+    /**
+     * The frames refused where this rank ran, so far: by its client and by the shards it hosts (either may be
+     * null). A failing rank attaches them to its exception: the driver learns them only that way.
+     */
+    private static WireDrops dropsHere(ExecutorShards shards, GradientClient client) {
+        return (shards == null ? WireDrops.NONE : shards.drops()).merge(WireDrops.of(client));
     }
 
     /** One replica's whole run over any exchange: the network from the start point, the listeners, the loop. */
@@ -172,7 +185,7 @@ final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, It
         float[] params = network.params().toFloatVector();
         return new ReplicaResult(rank, ReplicaResult.here(), ReplicaResult.digest(params), rank == 0 ? params : null,
             rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(), failure,
-            trainer.samples(), seconds, trainer.times(), 0);
+            trainer.samples(), seconds, trainer.times(), WireDrops.NONE);
     }
 
     private static void writeBest(RunPlan plan, Trainer trainer) {

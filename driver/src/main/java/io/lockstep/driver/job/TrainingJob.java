@@ -20,6 +20,7 @@ import io.lockstep.ps.ShardLayout;
 import io.lockstep.ps.WireFormat;
 import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.data.Sample;
+import io.lockstep.worker.exchange.WireDrops;
 import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.train.ReplicaResult;
@@ -223,8 +224,9 @@ public final class TrainingJob {
         sc.sc().addSparkListener(failures);
         StartPoint start = p.start();
         List<RunSummary.Attempt> attempts = new ArrayList<>();
+        List<WireDrops> attemptDrops = new ArrayList<>(); // by attempt, as counted
+        WireDrops shape = WireDrops.zero();               // every kind counted so far, for a stable shape
         List<ReplicaResult> results = null;
-        long droppedFrames = 0;
         MetricsLog metrics = outputs.openMetrics(p.plan().options().stepsPerEpoch(), cfg.epochs,
             cfg.logEvery, p.model().learningRate(), start.state().step() > 0).withTimeline();
         ValidationLog validationLog = new ValidationLog(metrics, p.plan().options().stepsPerEpoch());
@@ -238,28 +240,35 @@ public final class TrainingJob {
                 try {
                     Outcome outcome = runOnce(sc, plan, p.rows(), start, metrics, validationLog);
                     results = outcome.results();
-                    droppedFrames += outcome.droppedFrames();
-                    attempts.add(new RunSummary.Attempt(attempt, from, null, null, null, round(seconds(began))));
+                    shape = shape.merge(outcome.drops());
+                    attemptDrops.add(outcome.drops());
+                    attempts.add(ended(metrics, new RunSummary.Attempt(attempt, from, null, null, null,
+                        round(seconds(began)), outcome.drops().shapedLike(shape).toMap())));
                 } catch (AttemptFailed failed) {
                     StageFailures.Failure f = failures.first(stageFrom, 3000);
+                    // the driver's own counts, and what the failed tasks carried back in their exceptions
+                    WireDrops drops = failed.drops.merge(failures.drops(stageFrom));
                     String cause = (f != null ? f.describe() : DataLoader.rootCause(failed).getMessage())
                         + (failed.waiting.isEmpty() ? "" : " [parameter server: " + failed.waiting + "]");
                     boolean retryable = f == null || f.lost() || !FATAL.contains(f.className());
                     long reached = Math.max(from, metrics.lastStep());
                     double ran = round(seconds(began));
                     if (!retryable || attempt >= cfg.recovery.maxAttempts) {
-                        String message = !retryable ? "training stage failed: " + cause
-                            : "training failed in all " + attempt + " attempts (recovery.max_attempts); the last: " + cause;
+                        String message = (!retryable ? "training stage failed: " + cause
+                            : "training failed in all " + attempt + " attempts (recovery.max_attempts); the last: " + cause)
+                            + droppedThisAttempt(drops);
                         LOG.error(message, failed.getCause()); // the whole chain in the log; the CLI prints one line
                         throw new IllegalStateException(message, failed.getCause());
                     }
                     start = Resume.latest(cfg, p.plan().checkpoints(), p.plan().identity(),
                         p.start().params(), "recovery");
-                    attempts.add(new RunSummary.Attempt(attempt, from, reached, reached - start.state().step(), cause,
-                        ran));
-                    LOG.warn("attempt {} failed at step {}: {}; attempt {} of {} starts at step {} ({} steps redone)",
-                        attempt, reached, cause, attempt + 1, cfg.recovery.maxAttempts, start.state().step(),
-                        reached - start.state().step());
+                    shape = shape.merge(drops);
+                    attemptDrops.add(drops);
+                    attempts.add(ended(metrics, new RunSummary.Attempt(attempt, from, reached,
+                        reached - start.state().step(), cause, ran, drops.shapedLike(shape).toMap())));
+                    LOG.warn("attempt {} failed at step {}: {}{}; attempt {} of {} starts at step {} ({} steps redone)",
+                        attempt, reached, cause, droppedThisAttempt(drops), attempt + 1, cfg.recovery.maxAttempts,
+                        start.state().step(), reached - start.state().step());
                 }
             }
         } catch (InterruptedException e) {
@@ -270,7 +279,8 @@ public final class TrainingJob {
         }
         for (ReplicaResult r : results) {
             if (r.failure() != null) {
-                throw new IllegalStateException(r.failure());
+                throw new IllegalStateException(r.failure()
+                    + droppedThisAttempt(attemptDrops.get(attemptDrops.size() - 1)));
             }
         }
         ReplicaResult lead = checkReplicas(results, cfg.workers);
@@ -279,22 +289,46 @@ public final class TrainingJob {
         }
         List<String> where = results.stream().sorted(java.util.Comparator.comparingInt(ReplicaResult::rank))
             .map(ReplicaResult::where).toList();
+        // every attempt with every kind any attempt counted, so each entry has the same shape
+        List<RunSummary.Attempt> shaped = new ArrayList<>();
+        for (int i = 0; i < attempts.size(); i++) {
+            shaped.add(attempts.get(i).withDrops(attemptDrops.get(i).shapedLike(shape).toMap()));
+        }
         // metrics is closed above: its writer has drained every step
         return new Stage(lead, where, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
-            droppedFrames, validationLog.last(), attempts, metrics.timelineSummary());
+            attemptDrops.stream().mapToLong(WireDrops::serverTotal).sum(), validationLog.last(), shaped,
+            metrics.timelineSummary());
     }
 
-    /** A failed attempt of the stage, with what the parameter server was still waiting for. */
+    /** An attempt's end: its line in metrics.jsonl, in order with its steps. */
+    private static RunSummary.Attempt ended(MetricsLog metrics, RunSummary.Attempt attempt) {
+        metrics.attempt(attempt);
+        return attempt;
+    }
+
+    /** For the one-line error: " (frames dropped this attempt: shards malformed=3; workers ignored=2)", or "". */
+    static String droppedThisAttempt(WireDrops drops) {
+        String counted = drops.nonZero();
+        return counted.isEmpty() ? "" : " (frames dropped this attempt: " + counted + ")";
+    }
+
+    /**
+     * A failed attempt of the stage, with what the driver's parameter server was still waiting for and what it
+     * refused (the tasks' own counts come through {@link StageFailures}).
+     */
     private static final class AttemptFailed extends Exception {
         final String waiting;
+        final WireDrops drops;
 
-        AttemptFailed(Exception cause, String waiting) {
+        AttemptFailed(Exception cause, String waiting, WireDrops drops) {
             super(cause.getMessage(), cause);
             this.waiting = waiting;
+            this.drops = drops;
         }
     }
 
-    private record Outcome(List<ReplicaResult> results, long droppedFrames) {
+    /** A completed attempt: every rank's result and the frames refused anywhere during it. */
+    private record Outcome(List<ReplicaResult> results, WireDrops drops) {
     }
 
     /** One attempt: a parameter server for it and the barrier stage of N replicas. */
@@ -336,18 +370,20 @@ public final class TrainingJob {
                 if (serverFault != null && serverFault.getMessage() != null) {
                     waiting = serverFault.getMessage() + (waiting.isEmpty() ? "" : "; " + waiting);
                 }
-                throw new AttemptFailed(e, waiting);
+                throw new AttemptFailed(e, waiting, WireDrops.of(server));
             } finally {
                 sc.clearJobGroup();
             }
-            long onExecutors = results.stream().mapToLong(ReplicaResult::droppedFrames).sum();
-            long dropped = (server == null ? 0 : server.drops().total() + server.gatherDrops().total()) + onExecutors;
-            if (dropped > 0) {
-                LOG.warn("parameter server dropped {} frames: {}{}", dropped, server == null ? ""
-                        : "shards " + server.drops() + ", gather " + server.gatherDrops(),
-                    onExecutors > 0 ? " (" + onExecutors + " by the shards on the executors)" : "");
+            WireDrops drops = WireDrops.of(server); // here, and on the executors: their shards', every client's
+            for (ReplicaResult r : results) {
+                drops = drops.merge(r.drops());
             }
-            return new Outcome(results, dropped);
+            if (drops.serverTotal() > 0) { // the clients' counts alone are routine (late repeats, resends): no warning
+                LOG.warn("frames dropped in this attempt: {}", drops.nonZero());
+            } else if (!drops.nonZero().isEmpty()) {
+                LOG.info("frames dropped in this attempt: {}", drops.nonZero());
+            }
+            return new Outcome(results, drops);
         } finally {
             startPoint.destroy();
         }

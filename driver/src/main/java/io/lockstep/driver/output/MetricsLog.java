@@ -25,6 +25,8 @@ import java.util.concurrent.TimeUnit;
  * {@code logEvery} steps and at each epoch end, and logs a progress line. A queue hands the
  * events from the shard's agent thread to this writer thread, so the hot path never blocks.
  *
+ * <p>Each attempt of the training stage ends with an {@code attempt} line ({@link #attempt}).
+ *
  * <p>With {@link #withTimeline()}, a step line waits on the writer thread for the replicas' step
  * timeline of its step ({@link #timeline}, from an all-gather right after the step) and carries its
  * {@code "t"} member; a line whose timeline never comes (a failed attempt) goes out without it.
@@ -129,6 +131,14 @@ public final class MetricsLog implements StepListener, AutoCloseable {
      */
     public void later(Supplier<String> render) {
         queue.add(new Event(-1, 0, 0, System.nanoTime(), render, null));
+    }
+
+    /**
+     * The end of an attempt of the training stage: an {@code attempt} line with its summary.json entry (the
+     * frames dropped during it included), after every line of its steps already handed over.
+     */
+    public void attempt(RunSummary.Attempt attempt) {
+        later(attempt::toJsonLine);
     }
 
     /** Loss of the last finished step (global, sample-weighted); read it after {@link #close()}. */

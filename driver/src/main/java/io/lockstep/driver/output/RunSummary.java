@@ -21,8 +21,8 @@ import java.util.Map;
  * @param samplesPerSecond training loop only (start-up and evaluation excluded)
  * @param timeline         the step timeline over every rank and step: per phase mean, median, p99 and maximum
  *                         (ms), and how often each rank was the one the others waited for
- * @param attempts         the training stage's attempts: where each started, how far a failed one got
- *                         and why it failed
+ * @param attempts         the training stage's attempts: where each started, how far a failed one got,
+ *                         why it failed and what the wire refused during it
  * @param validation       the last validation's merged metrics
  * @param best             the best validation result by the watched metric and whether it was published
  * @param test             the published parameters' metrics on the test split
@@ -39,6 +39,8 @@ public record RunSummary(
     private static final ObjectMapper JSON = new ObjectMapper()
         .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
         .enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper LINE = new ObjectMapper()
+        .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
 
     /** Seconds rank 0 spent waiting for data, computing gradients, exchanging them and applying the step. */
     public record TimeSplit(double data, double compute, double exchange, double apply) {
@@ -60,7 +62,8 @@ public record RunSummary(
     /**
      * @param transport the transport used (memory, ipc or udp; {@code ps.transport: auto} resolved)
      * @param placement where the shards ran: driver, executors, or none (the in-memory exchange has no server)
-     * @param droppedFrames frames the shards and the all-gather endpoint refused, wherever they ran
+     * @param droppedFrames frames the shards and the all-gather endpoint refused, wherever they ran, over every
+     *                      attempt (a failed attempt's: as far as they reached the driver)
      * @param optimizer where the optimizer ran: server or replica
      */
     public record Ps(String transport, int shards, String placement, long droppedFrames, String optimizer) {
@@ -75,10 +78,30 @@ public record RunSummary(
      * @param cause       why it failed (who, where, what); null for the attempt that completed
      * @param seconds     how long it ran, start to end or failure (for a failed attempt: the time lost
      *                    is the part after its last checkpoint plus the restart)
+     * @param drops       frames refused during it, by side ({@code shards}, {@code gather}, {@code workers}) and
+     *                    kind, zeros included; a failed attempt's: the driver's and those the failed tasks
+     *                    carried back in their exceptions (a lost executor's, or a cancelled rank's, are lost)
      */
     @JsonInclude(JsonInclude.Include.ALWAYS)
     public record Attempt(int attempt, long fromStep, Long failedAtStep, Long stepsRedone, String cause,
-                          double seconds) {
+                          double seconds, Map<String, Map<String, Long>> drops) {
+
+        public Attempt withDrops(Map<String, Map<String, Long>> drops) {
+            return new Attempt(attempt, fromStep, failedAtStep, stepsRedone, cause, seconds, drops);
+        }
+
+        /** This attempt as one metrics.jsonl line of type {@code attempt}, with the same members as in summary.json. */
+        @SuppressWarnings("unchecked")
+        public String toJsonLine() {
+            Map<String, Object> line = new java.util.LinkedHashMap<>();
+            line.put("type", "attempt");
+            line.putAll(LINE.convertValue(this, Map.class));
+            try {
+                return LINE.writeValueAsString(line);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
     }
 
     public record Best(String metric, Double value, int epoch, long step, boolean published) {

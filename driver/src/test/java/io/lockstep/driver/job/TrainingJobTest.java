@@ -7,6 +7,7 @@ import io.lockstep.driver.data.TestData;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
@@ -89,7 +90,13 @@ class TrainingJobTest {
         long epochLines = metrics.stream().filter(l -> l.contains("\"type\":\"epoch\"")).count();
         assertEquals(8, epochLines);
         assertTrue(metrics.stream().filter(l -> l.contains("\"type\":\"step\"")).count() >= 8 * 4);
-        JsonNode last = new ObjectMapper().readTree(metrics.get(metrics.size() - 1));
+        JsonNode last = new ObjectMapper().readTree(metrics.stream().filter(l -> l.contains("\"type\":\"epoch\""))
+            .reduce((a, b) -> b).orElseThrow());
+        ObjectNode attempt = (ObjectNode) new ObjectMapper().readTree(metrics.get(metrics.size() - 1));
+        assertEquals("attempt", attempt.remove("type").asText(), "the attempt's end closes its lines");
+        assertEquals(written.at("/attempts/0"), attempt, "the same entry as in summary.json");
+        assertEquals(0, written.at("/attempts/0/drops/shards/unauthenticated").asLong(-1),
+            written.at("/attempts/0").toString());
         JsonNode first = new ObjectMapper().readTree(metrics.stream().filter(l -> l.contains("\"epoch\",\"epoch\":1"))
             .findFirst().orElseThrow());
         assertTrue(last.get("loss").asDouble() < first.get("loss").asDouble(), "loss must fall over training");

@@ -38,6 +38,11 @@ public final class AeronExchange implements GradientExchange {
             : g, shardMask);
     }
 
+    /** The spec it exchanges by: with the shards on the executors, the one naming every shard's endpoint. */
+    public ExchangeSpec spec() {
+        return spec;
+    }
+
     /** The shards' layout: which ranges of the vector each shard owns. */
     ShardLayout layout() {
         return spec.layout();

@@ -1,5 +1,7 @@
 package io.lockstep.worker.train;
 
+import io.lockstep.worker.exchange.WireDrops;
+
 import java.io.Serializable;
 
 /**
@@ -7,8 +9,8 @@ import java.io.Serializable;
  * replicas must agree); from rank 0 only, the final parameters and the best ones by the validation
  * metric; its final train state and why it stopped early, if it did; a {@code failure} when training
  * could not go on (every replica reports the same non-finite step, so the stage ends normally and
- * the driver names it); where its time went; and, with the shards on the executors, the frames the shards
- * this rank ran refused.
+ * the driver names it); where its time went; and the frames refused where it ran: by its own client and,
+ * with the shards on the executors, by the shards this rank ran.
  */
 public record ReplicaResult(
     int rank,
@@ -22,13 +24,13 @@ public record ReplicaResult(
     long samples,
     double trainSeconds,
     StepTimes times,
-    long droppedFrames
+    WireDrops drops
 ) implements Serializable {
 
-    /** This result with the frames the shards this rank ran refused. */
-    public ReplicaResult withDroppedFrames(long dropped) {
+    /** This result with the frames refused where it ran. */
+    public ReplicaResult withDrops(WireDrops drops) {
         return new ReplicaResult(rank, where, paramDigest, params, bestParams, state, stopReason, failure, samples,
-            trainSeconds, times, dropped);
+            trainSeconds, times, drops);
     }
 
     /** This process, as {@code pid@host}: which JVM, on which machine, a replica ran in. */
