@@ -18,8 +18,8 @@ import java.util.function.Predicate;
  * <p><b>Generations.</b> A forged frame whose length does not end where a genuine frame starts (a PAD frame
  * spanning a frame and a half, say) puts the receiver's reader out of step with the sender's frames for good: Aeron
  * cannot tell. The sender then starts over on its next generation's session ({@link ShardResends},
- * {@link ClientResends} say when); the first fragment read there promotes it, the old session's subscription is
- * closed and the one after is opened, so a sender always has a fresh session waiting.
+ * {@link ClientResends} say when); the first authenticated frame read there ({@link #genuine()}) promotes it, the old
+ * session's subscription is closed and the one after is opened, so a sender always has a fresh session waiting.
  *
  * <p>Polled by one thread; nothing is allocated per poll (a promotion adds and closes a subscription).
  */
@@ -37,6 +37,8 @@ final class BoundSubscriptions implements AutoCloseable {
     private final Subscription[] next;
     private final int[] generation;
     private int polling = -1;
+    private boolean pollingNext;
+    private boolean genuineOnNext;
     private long promotions;
 
     /**
@@ -73,14 +75,24 @@ final class BoundSubscriptions implements AutoCloseable {
         for (int i = 0; i < senders.length; i++) {
             polling = senders[i];
             work += current[i].poll(handler, fragmentLimitPerSender);
-            int fresh = next[i].poll(handler, fragmentLimitPerSender);
-            if (fresh > 0) {
+            pollingNext = true;
+            genuineOnNext = false;
+            work += next[i].poll(handler, fragmentLimitPerSender);
+            pollingNext = false;
+            if (genuineOnNext) {
                 promote(i);
             }
-            work += fresh;
         }
         polling = -1;
         return work;
+    }
+
+    /**
+     * Called by the handler for a frame whose tag held: read from the sender's next generation, it promotes that
+     * generation once the poll is done. Anything else read there (junk, a forgery) promotes nothing.
+     */
+    void genuine() {
+        genuineOnNext |= pollingNext;
     }
 
     /** The sender has started over on its next generation: read that one from now on, and wait on the one after. */

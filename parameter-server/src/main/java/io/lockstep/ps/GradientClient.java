@@ -497,6 +497,7 @@ public final class GradientClient implements AutoCloseable {
             resends.onBadFrame(shard, true);
             return;
         }
+        downstream[shard].genuine();
         if (!resends.acceptAsk(shard, f.valueOffset())) {
             ignoredFrames++; // a replayed ask
             return;
@@ -620,6 +621,7 @@ public final class GradientClient implements AutoCloseable {
         received[slot] = true;
         receivedCount++;
         receivedByShard[shard]++;
+        downstream[shard].genuine();
         resends.onAnswer(shard, System.nanoTime());
         totalSamples = frame.samples();
         meanLoss = frame.loss();

@@ -163,7 +163,10 @@ final class ShardAgent implements Agent {
             return;
         }
         switch (aggregator.onFrame(buffer, offset, length)) {
-            case ACCEPTED, CHUNK_READY, COMPLETED -> resends.onChunk(sender, nowNs);
+            case ACCEPTED, CHUNK_READY, COMPLETED -> {
+                resends.onChunk(sender, nowNs);
+                upstream.genuine();
+            }
             case UNAUTHENTICATED -> resends.onBadFrame(sender, true);
             case MALFORMED -> resends.onBadFrame(sender, false);
             default -> { } // stale or duplicate: a replay, or a resend of what is in
@@ -193,6 +196,7 @@ final class ShardAgent implements Agent {
             drops.record(ShardAggregator.Outcome.UNAUTHENTICATED);
             return;
         }
+        upstream.genuine();
         if (!resends.acceptAsk(sender, step, f.valueOffset())) {
             drops.record(ShardAggregator.Outcome.STALE_STEP); // a replayed ask
             return;

@@ -61,7 +61,8 @@ class RecoveryTest {
 
     /**
      * From rank 0 after {@code step}, while junk sends are left: {@code frames} frames that are no Lockstep
-     * frame (version 0) at shard {@code shard} and at the all-gather endpoint, from the workers' media driver.
+     * frame (version 0) at shard {@code shard} and at the all-gather endpoint, from the workers' media driver, on
+     * rank 0's next-generation sessions.
      */
     record Junk(long step, int shard, int frames) implements TrainingListener, Serializable {
         @Override
@@ -72,10 +73,12 @@ class RecoveryTest {
             ExchangeSpec spec = ((AeronExchange) trainer.exchange()).spec();
             UnsafeBuffer junk = new UnsafeBuffer(new byte[64]);
             try (EmbeddedAeron aeron = EmbeddedAeron.forWorkers(spec);
-                 ExclusivePublication toShard = aeron.aeron().addExclusivePublication(spec.upstreamChannel(shard),
+                 // rank 0's next-generation sessions: the receivers already listen there, so the junk is read (a
+                 // stranger's session would not even be), counted, and promotes nothing, not being authenticated
+                 ExclusivePublication toShard = aeron.aeron().addExclusivePublication(spec.upstreamChannel(shard, 0, 1),
                      spec.upstreamStream(shard));
-                 ExclusivePublication toGather = aeron.aeron().addExclusivePublication(spec.gatherUpstreamChannel(),
-                     ExchangeSpec.GATHER_UPSTREAM_STREAM)) {
+                 ExclusivePublication toGather = aeron.aeron().addExclusivePublication(
+                     spec.gatherUpstreamChannel(0, 1), spec.gatherUpstreamStream())) {
                 long deadline = System.nanoTime() + 10_000_000_000L;
                 for (ExclusivePublication to : List.of(toShard, toGather)) {
                     for (int sent = 0; sent < frames; ) {
