@@ -64,6 +64,12 @@ public final class FrameHeader {
      * receiver expected failed authentication, was malformed or never came.
      */
     public static final short TYPE_RESEND = 11;
+    /**
+     * A worker asks the gather endpoint to forward one rank's blob of a round again, from an offset
+     * ({@link GradientFrame}, no values: step = the round, rank = the asker, shard = the blob's owner, chunk = the
+     * offset, value offset = the ask's sequence number within the round).
+     */
+    public static final short TYPE_GATHER_ASK = 12;
     /** The most times one chunk of one step is sent again (the resend field's range in the nonce). */
     public static final int MAX_RESENDS = 0xFFFF;
     /** PARAMS: the step's averaged gradient was not finite; nothing was applied and no values follow. */

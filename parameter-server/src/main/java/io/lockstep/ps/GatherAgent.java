@@ -3,6 +3,7 @@ package io.lockstep.ps;
 import io.aeron.Publication;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentTerminationException;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -48,6 +49,28 @@ final class GatherAgent implements Agent {
     private long publishedRound = -1;
     private int publishedMissing = -1;
 
+    private final FrameCipher[] asksFromRank;
+    private static final long FIRST_ASK_NS = ShardResends.FIRST_ASK_MS * 1_000_000L;
+    private final FrameCipher askSealer;      // this endpoint's asks to the ranks
+    private final UnsafeBuffer askPayload = new UnsafeBuffer(org.agrona.BufferUtil.allocateDirectAligned(8, 8));
+    private final long[] progressNs;          // by rank: a piece in, or an ask out
+    private final long[] askIntervalNs;
+    private final boolean[] suspect;          // by rank: a bad frame on its session since the last ask
+    private long askSeq;                      // over the job: the asks' nonces
+    private final GradientFrame askFrame = new GradientFrame();
+    private final long[] lastAskSeq;  // by asker: the last ask taken for lastAskRound
+    private long lastAskRound = -1;
+    private final int[] resendFrom;   // by owner: forward its blob again from this offset (-1: nothing to do)
+    private long resendRound = -1;    // the round resendFrom is for
+    private byte[][] lastBlobs;       // the last completed round's blobs, for asks that come after it
+    private long lastRound = -1;
+    private long lastEnd;             // stream position after the last piece that went out
+    private long[] endOpen;           // by owner: stream position after its blob's last piece of the open round went out
+    private long[] endLast;           // the same for the last completed round
+    private final int[] resendCount;  // by owner, over the job: passes of forwarding again (each its own nonces)
+    private final int[] resendCountAt; // by owner: the count whose pass is complete
+    private final ResendCounters resendCounters;
+
     private int sent;       // ready blobs fully forwarded this round
     private int sentBytes;  // bytes of the next ready blob already forwarded
     private boolean open;   // a round is open: its deadline runs
@@ -58,7 +81,9 @@ final class GatherAgent implements Agent {
 
     GatherAgent(GatherAggregator aggregator, BoundSubscriptions upstream, Publication downstream, Destinations destinations,
                 long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
-                GatherListener listener, WaitingBoard board, int boardSlot, StepListener stepReports) {
+                GatherListener listener, WaitingBoard board, int boardSlot, StepListener stepReports,
+                ResendCounters resendCounters) {
+        this.resendCounters = resendCounters;
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
@@ -69,17 +94,200 @@ final class GatherAgent implements Agent {
         this.drops = drops;
         this.toOwner = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHERED, workers, new FrameCipher.Scratch());
         // shards elsewhere (on the executors): shard 0's step reports come in here too
-        this.onFragment = Destinations.router(destinations, drops, stepReports == null ? aggregator::onFrame
-            : StepReporter.receiver(jobId, secret, stepReports, drops, aggregator::onFrame));
+        Destinations.FrameSink blobs = stepReports == null ? this::onBlobOrAsk
+            : StepReporter.receiver(jobId, secret, stepReports, drops, this::onBlobOrAsk);
+        this.onFragment = Destinations.router(destinations, drops, blobs);
+        this.asksFromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHER_ASK, workers,
+            new FrameCipher.Scratch());
+        this.lastAskSeq = new long[workers];
+        this.askSealer = new FrameCipher(secret, jobId, FrameHeader.TYPE_GATHER_ASK, GradientFrame.SERVER_RANK,
+            new FrameCipher.Scratch());
+        this.progressNs = new long[workers];
+        this.askIntervalNs = new long[workers];
+        this.suspect = new boolean[workers];
+        this.resendFrom = new int[workers];
+        this.resendCount = new int[workers];
+        this.endOpen = new long[workers];
+        this.endLast = new long[workers];
+        this.resendCountAt = new int[workers];
+        java.util.Arrays.fill(resendFrom, -1);
         this.board = board;
         this.boardSlot = boardSlot;
         this.allRanks = WaitingBoard.allRanks(workers);
         publishWaiting();
     }
 
+    /**
+     * A worker asks for one rank's blob again, from an offset: forwarded again (under a fresh resend count) if that
+     * blob is complete, of the round being sent or of the one just finished.
+     */
+    private void onBlobOrAsk(DirectBuffer buffer, int offset, int length) {
+        if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GATHER_ASK) {
+            int sender = upstream.sender();
+            if (sender >= lastAskSeq.length) {
+                aggregator.onFrame(buffer, offset, length); // the step reporter's session: not a rank's
+                return;
+            }
+            switch (aggregator.onFrame(buffer, offset, length)) {
+                case ACCEPTED, BLOB_READY, COMPLETED -> {
+                    progressNs[sender] = System.nanoTime();
+                    askIntervalNs[sender] = FIRST_ASK_NS;
+                }
+                case UNAUTHENTICATED, MALFORMED -> suspect[sender] = true;
+                default -> { }
+            }
+            return;
+        }
+        GradientFrame f = askFrame.wrap(buffer, offset, length);
+        int asker = upstream.sender();
+        if (!f.isWellFormed() || f.length() != 2 || f.jobId() != jobId || f.rank() != asker || f.shard() < 0
+            || f.shard() >= lastAskSeq.length || f.chunk() < 0) {
+            drops.recordMalformed();
+            return;
+        }
+        long round = f.step();
+        boolean open = aggregator.isOpen() && round == aggregator.round();
+        if (!open && round != lastRound) {
+            drops.record(GatherAggregator.Outcome.STALE_ROUND);
+            return;
+        }
+        DirectBuffer plain = asksFromRank[asker].open(buffer, offset, GradientFrame.HEADER_LENGTH, Long.BYTES, round,
+            f.valueOffset());
+        if (plain == null) {
+            drops.record(GatherAggregator.Outcome.UNAUTHENTICATED);
+            return;
+        }
+        long readPosition = plain.getLong(0, FrameHeader.ORDER);
+        if (round != lastAskRound) {
+            lastAskRound = round;
+            java.util.Arrays.fill(lastAskSeq, -1);
+        }
+        if (f.valueOffset() <= lastAskSeq[asker]) {
+            drops.record(GatherAggregator.Outcome.STALE_ROUND); // a replayed ask
+            return;
+        }
+        lastAskSeq[asker] = f.valueOffset();
+        int owner = f.shard();
+        byte[] blob = open ? forwarded(owner) : lastBlobs[owner];
+        long end = (open ? endOpen : endLast)[owner];
+        if (blob == null || f.chunk() > blob.length || end > readPosition) {
+            return; // not forwarded yet, or still on its way to the asker: it comes in its turn
+        }
+        if (resendRound != round) {
+            java.util.Arrays.fill(resendFrom, -1);
+            resendRound = round;
+        }
+        int from = f.chunk() / chunkBytes * chunkBytes;
+        if (resendFrom[owner] >= 0 && from < resendFrom[owner]) {
+            resendCountAt[owner] = resendCount[owner]; // going back over pieces sent in this pass: a new pass, new nonces
+        }
+        resendFrom[owner] = resendFrom[owner] < 0 ? from : Math.min(resendFrom[owner], from);
+    }
+
+    /** The open round's blob of {@code owner} if it has been forwarded in full, else null. */
+    private byte[] forwarded(int owner) {
+        for (int i = 0; i < sent; i++) {
+            if (aggregator.readyRank(i) == owner) {
+                return aggregator.blobs()[owner];
+            }
+        }
+        return null;
+    }
+
+    /** Forwards again the blobs workers asked for; false stops this cycle (back-pressured). */
+    private int forwardAgain() {
+        int work = 0;
+        for (int owner = 0; owner < resendFrom.length; owner++) {
+            if (resendFrom[owner] < 0) {
+                continue;
+            }
+            boolean open = aggregator.isOpen() && resendRound == aggregator.round();
+            byte[] blob = open ? forwarded(owner) : resendRound == lastRound ? lastBlobs[owner] : null;
+            if (blob == null) {
+                resendFrom[owner] = -1;
+                continue;
+            }
+            if (resendCount[owner] == resendCountAt[owner]) { // a new pass over this blob: a new resend count
+                if (resendCount[owner] == FrameHeader.MAX_RESENDS) {
+                    resendFrom[owner] = -1;
+                    continue;
+                }
+                resendCount[owner]++;
+            }
+            while (resendFrom[owner] >= 0) {
+                int at = resendFrom[owner];
+                int length = Math.min(chunkBytes, blob.length - at);
+                if (!forwardPiece(resendRound, owner, blob, at, length, resendCount[owner])) {
+                    return work;
+                }
+                work++;
+                resendCounters.answerResent();
+                resendFrom[owner] = at + length < blob.length ? at + length : -1;
+            }
+            resendCountAt[owner] = resendCount[owner];
+        }
+        return work;
+    }
+
+    /**
+     * Asks each rank whose blob of the open round is not all in, after a bad frame on its session or
+     * {@value ShardResends#FIRST_ASK_MS} ms without progress (doubling to a second), for its pieces again, with how
+     * far its uploads were read; with no round open, a rank after a bad frame (its round's first piece may have been
+     * the one forged over: the endpoint opens a round only on an authenticated piece).
+     */
+    private int askForMissing() {
+        long now = System.nanoTime();
+        boolean open = aggregator.isOpen() && aggregator.blobs() != null && !aggregator.isComplete();
+        int work = 0;
+        for (int r = 0; r < suspect.length; r++) {
+            boolean waiting = open && !aggregator.hasAll(r);
+            if (!(suspect[r] || waiting && now - progressNs[r] > askIntervalNs[r])) {
+                continue;
+            }
+            long round = open ? aggregator.round() : -1;
+            if (!sendAsk(r, round)) {
+                return work;
+            }
+            suspect[r] = false;
+            progressNs[r] = now;
+            askIntervalNs[r] = Math.min(askIntervalNs[r] * 2, 1_000_000_000L);
+            work++;
+        }
+        return work;
+    }
+
+    private boolean sendAsk(int rank, long round) {
+        long result = downstream.tryClaim(GradientFrame.frameLength(2), claim);
+        if (result < 0) {
+            return false; // again on the next cycle; the forwards' own deadline covers a publication that stays shut
+        }
+        int index = claim.offset();
+        try {
+            long seq = askSeq++;
+            askPayload.putLong(0, upstream.position(rank), FrameHeader.ORDER);
+            askFrame.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(FrameHeader.TYPE_GATHER_ASK, jobId, round, rank, 0, round < 0 ? 0 : aggregator.receivedFrom(rank),
+                    0, 0, 0f, (int) seq, 2);
+            askSealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, askPayload, 0, Long.BYTES, round,
+                (int) seq);
+        } catch (RuntimeException e) {
+            claim.abort();
+            throw new AgentTerminationException(e);
+        }
+        claim.commit();
+        resendCounters.askSent();
+        return true;
+    }
+
     @Override
     public int doWork() {
         int work = aggregator.isComplete() ? 0 : upstream.poll(onFragment, FRAGMENT_LIMIT);
+        if (open != aggregator.isOpen() && aggregator.isOpen()) {
+            java.util.Arrays.fill(progressNs, System.nanoTime()); // the round opened: every rank's silence from now
+            java.util.Arrays.fill(askIntervalNs, FIRST_ASK_NS);
+        }
+        work += askForMissing();
+        work += forwardAgain();
         if (!open && aggregator.isOpen()) {
             open = true;
             openedNs = System.nanoTime();
@@ -136,44 +344,26 @@ final class GatherAgent implements Agent {
             int rank = aggregator.readyRank(sent);
             byte[] blob = aggregator.blobs()[rank];
             int length = Math.min(chunkBytes, blob.length - sentBytes);
-            long result = downstream.tryClaim(GatherFrame.frameLength(length), claim);
-            if (result < 0) {
-                if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-                    throw new AgentTerminationException("parameter-server gather downstream publication unusable: "
-                        + result);
-                }
-                if (!blocked) {
-                    blocked = true;
-                    blockedNs = System.nanoTime();
-                }
-                blockedResult = result;
+            if (!forwardPiece(aggregator.round(), rank, blob, sentBytes, length, 0)) {
                 return work; // back-pressured or no subscriber yet: retry on the next duty cycle
             }
-            blocked = false;
-            int index = claim.offset();
-            try {
-                out.wrapForWrite(claim.buffer(), index, claim.length())
-                    .header(FrameHeader.TYPE_GATHERED, jobId, aggregator.round(), rank, blob.length, sentBytes, length);
-                if (blobBuffer.byteArray() != blob) {
-                    blobBuffer.wrap(blob);
-                }
-                toOwner[rank].seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobBuffer, sentBytes, length,
-                    aggregator.round(), sentBytes);
-            } catch (RuntimeException e) {
-                claim.abort(); // never leave a claim open: it would block the publication
-                throw new AgentTerminationException(e);
-            }
-            claim.commit();
             work++;
             sentBytes += length;
             if (sentBytes == blob.length) { // an empty blob still goes out as one empty frame
                 sent++;
                 sentBytes = 0;
+                endOpen[rank] = lastEnd;
             }
         }
         if (aggregator.isComplete()) {
             long round = aggregator.round();
             byte[][] blobs = aggregator.blobs();
+            lastBlobs = blobs; // workers may still ask for one of them
+            lastRound = round;
+            long[] ends = endLast;
+            endLast = endOpen;
+            endOpen = ends;
+            java.util.Arrays.fill(endOpen, 0);
             aggregator.advance(); // first, so a listener that throws cannot stall the next round
             sent = 0;
             open = false;
@@ -181,6 +371,43 @@ final class GatherAgent implements Agent {
             listener.onGathered(round, blobs);
         }
         return work;
+    }
+
+    /**
+     * One piece of {@code owner}'s blob of {@code round}, sealed into a claim of the downstream publication, the
+     * {@code resend}-th time (0: the first; the count enters the nonce). False when refused.
+     */
+    private boolean forwardPiece(long round, int owner, byte[] blob, int at, int length, int resend) {
+        long result = downstream.tryClaim(GatherFrame.frameLength(length), claim);
+        if (result < 0) {
+            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
+                throw new AgentTerminationException("parameter-server gather downstream publication unusable: "
+                    + result);
+            }
+            if (!blocked) {
+                blocked = true;
+                blockedNs = System.nanoTime();
+            }
+            blockedResult = result;
+            return false;
+        }
+        blocked = false;
+        int index = claim.offset();
+        try {
+            out.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(FrameHeader.TYPE_GATHERED, jobId, round, owner, blob.length, at, length).resend(resend);
+            if (blobBuffer.byteArray() != blob) {
+                blobBuffer.wrap(blob);
+            }
+            toOwner[owner].seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobBuffer, at, length,
+                FrameHeader.nonceStep(round, resend), at);
+        } catch (RuntimeException e) {
+            claim.abort(); // never leave a claim open: it would block the publication
+            throw new AgentTerminationException(e);
+        }
+        claim.commit();
+        lastEnd = result;
+        return true;
     }
 
     @Override

@@ -93,7 +93,7 @@ public final class GatherAggregator {
             return drop(Outcome.MALFORMED);
         }
         // nothing above changed any state: only a frame this rank sealed opens a round or a blob
-        DirectBuffer plain = fromRank[rank].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, r, at);
+        DirectBuffer plain = fromRank[rank].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, frame.nonceRound(), at);
         if (plain == null) {
             return drop(Outcome.UNAUTHENTICATED);
         }
@@ -135,6 +135,16 @@ public final class GatherAggregator {
         open = false;
         blobs = null;
         readyCount = 0;
+    }
+
+    /** Bytes of {@code rank}'s blob of the open round in so far (pieces come in order). */
+    int receivedFrom(int rank) {
+        return blobs == null || blobs[rank] == null ? 0 : receivedBytes[rank];
+    }
+
+    /** True once {@code rank}'s blob of the open round is all in. */
+    boolean hasAll(int rank) {
+        return blobs != null && blobs[rank] != null && receivedBytes[rank] == blobs[rank].length;
     }
 
     /** True once every rank's blob of the open round is in. */

@@ -59,6 +59,10 @@ public final class GatherFrame extends WireFrame<GatherFrame> {
         if (!holdsHeaderOfThisVersion(HEADER_LENGTH)) {
             return false;
         }
+        int resend = buffer.getInt(base + FrameHeader.RESERVED_OFFSET, ORDER);
+        if (resend < 0 || resend > FrameHeader.MAX_RESENDS) {
+            return false;
+        }
         int n = length();
         int blob = blobLength();
         int at = offset();
@@ -74,6 +78,17 @@ public final class GatherFrame extends WireFrame<GatherFrame> {
         mutable.putInt(base + OFFSET_OFFSET, offset, ORDER);
         mutable.putInt(base + LENGTH_OFFSET, length, ORDER);
         return this;
+    }
+
+    /** Sets the resend field (0 on a first send; {@link FrameHeader#nonceStep}), after {@link #header}. */
+    public GatherFrame resend(int resend) {
+        mutable.putInt(base + FrameHeader.RESERVED_OFFSET, resend, ORDER);
+        return this;
+    }
+
+    /** The step part of this frame's nonce: the round with the resend field folded in ({@link FrameHeader#nonceStep}). */
+    public long nonceRound() {
+        return FrameHeader.nonceStep(round(), buffer.getInt(base + FrameHeader.RESERVED_OFFSET, ORDER));
     }
 
     public long round() { return buffer.getLong(base + ROUND_OFFSET, ORDER); }

@@ -128,6 +128,19 @@ public final class GradientClient implements AutoCloseable {
     private long gatherRound;
     private byte[][] gathered; // by rank, for the round being gathered
     private long gatherDeadline;
+    private static final long FIRST_GATHER_ASK_NS = ShardResends.FIRST_ASK_MS * 1_000_000L;
+    private long gatherAskAtNs;
+    private long gatherAskIntervalNs;
+    private int gatherAskSeq;
+    private long gatherAsksSent;
+    private long gatherPiecesResent;
+    private int gatherUploadResends;
+    private long[] uploadEnds;      // by piece of this rank's blob of the round: stream position after it went out
+    private boolean[] uploadDue;    // by piece: the endpoint asked for it again
+    private boolean anyUploadDue;
+    private long lastGatherAskSeq = -1;
+    private final FrameCipher gatherAsksIn; // the endpoint's asks
+    private final FrameCipher gatherAsks;
     private int gatheredCount;
 
     public GradientClient(Aeron aeron, ExchangeSpec spec, int rank, String workerHost) {
@@ -161,6 +174,8 @@ public final class GradientClient implements AutoCloseable {
         toGather = new FrameCipher(secret, job, FrameHeader.TYPE_GATHER, rank, scratch);
         fromGather = FrameCipher.perRank(secret, job, FrameHeader.TYPE_GATHERED, spec.workers(), scratch);
         joins = new FrameCipher(secret, job, FrameHeader.TYPE_JOIN, rank, scratch);
+        gatherAsks = new FrameCipher(secret, job, FrameHeader.TYPE_GATHER_ASK, rank, scratch);
+        gatherAsksIn = new FrameCipher(secret, job, FrameHeader.TYPE_GATHER_ASK, GradientFrame.SERVER_RANK, scratch);
         wire = spec.wire();
         answerWire = spec.answerWire();
         residual = wire.rounds() ? new UnsafeBuffer(BufferUtil.allocateDirectAligned(
@@ -210,6 +225,11 @@ public final class GradientClient implements AutoCloseable {
     /** The publication to shard {@code shard} (tests: an on-path attacker knows its session and position). */
     ExclusivePublication upstreamPublication(int shard) {
         return upstream[shard];
+    }
+
+    /** The publication to the gather endpoint (tests: what an on-path attacker sees). */
+    ExclusivePublication gatherUpstreamPublication() {
+        return gatherUpstream;
     }
 
     /** The endpoint this JVM receives shard {@code s}'s averages on ({@code layout.shards()}: the gathered blobs). */
@@ -841,12 +861,15 @@ public final class GradientClient implements AutoCloseable {
         gatheredCount = 0;
         blobBuffer.wrap(blob);
         int at = 0;
+        uploadEnds = new long[Math.max(1, (blob.length + gatherChunkBytes - 1) / gatherChunkBytes)];
+        uploadDue = new boolean[uploadEnds.length];
         do {
             int length = Math.min(gatherChunkBytes, blob.length - at);
             sendGatherChunk(blob.length, at, length, deadline);
             at += length;
             // take in blobs the server already forwards (it sends each as soon as it is complete)
             gatherDownstream.controlledPoll(onGathered, FRAGMENT_LIMIT);
+            reuploadDue(deadline);
         } while (at < blob.length);
         gatherDeadline = deadline;
     }
@@ -854,8 +877,12 @@ public final class GradientClient implements AutoCloseable {
     /** The second half of {@link #allGather}: waits for every rank's blob of the round {@link #upload} sent. */
     byte[][] collect() throws TimeoutException, InterruptedException {
         long deadline = gatherDeadline;
+        gatherAskIntervalNs = FIRST_GATHER_ASK_NS;
+        gatherAskAtNs = System.nanoTime() + gatherAskIntervalNs;
+        gatherAskSeq = 0;
         while (gatheredCount < gathered.length) {
             if (gatherDownstream.controlledPoll(onGathered, FRAGMENT_LIMIT) == 0) {
+                recoverGather(deadline);
                 checkGatherDeadline(deadline, 0);
                 idle.idle();
             } else {
@@ -868,7 +895,114 @@ public final class GradientClient implements AutoCloseable {
         return result;
     }
 
+    /**
+     * While blobs of the round are missing: sends again the pieces of this rank's blob the endpoint asked for
+     * ({@link #onGatherAsk}), and every interval ({@value ShardResends#FIRST_ASK_MS} ms, doubling to a second; sooner
+     * after a bad frame) asks the endpoint to forward again, from what it has, each other rank's blob still missing (ones
+     * pre-empted on the way down; a rank still computing costs a small frame per interval).
+     */
+    private void recoverGather(long deadline) throws TimeoutException, InterruptedException {
+        reuploadDue(deadline);
+        long now = System.nanoTime();
+        if (now - gatherAskAtNs < 0) {
+            return;
+        }
+        gatherAskIntervalNs = Math.min(gatherAskIntervalNs * 2, 1_000_000_000L);
+        gatherAskAtNs = now + gatherAskIntervalNs;
+        for (int owner = 0; owner < gathered.length; owner++) {
+            byte[] blob = gathered[owner];
+            if (owner != rank && (blob == null || gatheredBytes[owner] < blob.length)) {
+                sendGatherAsk(owner, blob == null ? 0 : gatheredBytes[owner], deadline);
+            }
+        }
+    }
+
+    /**
+     * The gather endpoint asks this rank for pieces of its blob of the round being gathered ({@code -1}: whatever
+     * round it is uploading; the endpoint opens a round only on an authenticated piece, and so may not know it), from
+     * the offset it has, with how far it has read this rank's uploads: the pieces from that offset that ended there or
+     * before go again (they were lost or pre-empted), under a new resend count.
+     */
+    private void onGatherAsk(DirectBuffer buffer, int offset, int length) {
+        GradientFrame f = ask.wrap(buffer, offset, length);
+        if (!f.isWellFormed() || f.length() != 2 || f.jobId() != spec.jobId() || f.resend() != 0) {
+            ignoredFrames++;
+            return;
+        }
+        if (f.rank() != rank || uploadEnds == null || (f.step() != gatherRound && f.step() != -1)) {
+            return; // for a sibling worker of this JVM, or an old round
+        }
+        DirectBuffer plain = gatherAsksIn.open(buffer, offset, GradientFrame.HEADER_LENGTH, Long.BYTES, f.step(),
+            f.valueOffset());
+        if (plain == null) {
+            unauthenticated++;
+            return;
+        }
+        if (f.valueOffset() <= lastGatherAskSeq) {
+            ignoredFrames++; // a replayed ask
+            return;
+        }
+        lastGatherAskSeq = f.valueOffset();
+        long readPosition = plain.getLong(0, FrameHeader.ORDER);
+        for (int piece = Math.max(0, f.chunk()) / gatherChunkBytes; piece < uploadEnds.length; piece++) {
+            if (uploadEnds[piece] != 0 && uploadEnds[piece] <= readPosition) {
+                uploadDue[piece] = true;
+                anyUploadDue = true;
+            }
+        }
+    }
+
+    /** Sends again the pieces of this rank's blob the endpoint asked for, as one pass under a new resend count. */
+    private void reuploadDue(long deadline) throws TimeoutException, InterruptedException {
+        if (!anyUploadDue || gatherUploadResends >= FrameHeader.MAX_RESENDS) {
+            return;
+        }
+        anyUploadDue = false;
+        int resend = ++gatherUploadResends; // over the job: no (round, offset, resend) nonce repeats
+        int blobLength = blobBuffer.capacity();
+        for (int piece = 0; piece < uploadDue.length; piece++) {
+            if (uploadDue[piece]) {
+                uploadDue[piece] = false;
+                int at = piece * gatherChunkBytes;
+                sendGatherChunk(blobLength, at, Math.min(gatherChunkBytes, blobLength - at), resend, deadline);
+                gatherPiecesResent++;
+            }
+        }
+    }
+
+    private void sendGatherAsk(int owner, int from, long deadline) throws TimeoutException, InterruptedException {
+        long r;
+        while ((r = gatherUpstream.tryClaim(GradientFrame.frameLength(2), claim)) < 0) {
+            if (r == Publication.CLOSED || r == Publication.MAX_POSITION_EXCEEDED) {
+                throw new IllegalStateException("rank " + rank + ": gather publication unusable (" + r + ")");
+            }
+            checkGatherDeadline(deadline, r);
+            idle.idle();
+        }
+        int index = claim.offset();
+        try {
+            int seq = gatherAskSeq++;
+            askPayload.putLong(0, gatherDownstream.imageCount() == 0 ? 0 : gatherDownstream.imageAtIndex(0).position(),
+                FrameHeader.ORDER);
+            ask.wrapForWrite(claim.buffer(), index, claim.length())
+                .header(FrameHeader.TYPE_GATHER_ASK, spec.jobId(), gatherRound, rank, owner, from, 0, 0, 0f, seq, 2);
+            gatherAsks.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, askPayload, 0, Long.BYTES, gatherRound,
+                seq);
+        } catch (RuntimeException e) {
+            claim.abort();
+            throw e;
+        }
+        claim.commit();
+        gatherAsksSent++;
+    }
+
     private void sendGatherChunk(int blobLength, int at, int length, long deadline)
+        throws TimeoutException, InterruptedException {
+        sendGatherChunk(blobLength, at, length, 0, deadline);
+    }
+
+    /** One piece of this rank's blob, the {@code resend}-th time (0: the first; each resend under its own nonce). */
+    private void sendGatherChunk(int blobLength, int at, int length, int resend, long deadline)
         throws TimeoutException, InterruptedException {
         long result;
         while ((result = gatherUpstream.tryClaim(GatherFrame.frameLength(length), claim)) < 0) {
@@ -882,13 +1016,16 @@ public final class GradientClient implements AutoCloseable {
         int index = claim.offset();
         try {
             gatherFrame.wrapForWrite(claim.buffer(), index, claim.length())
-                .header(FrameHeader.TYPE_GATHER, spec.jobId(), gatherRound, rank, blobLength, at, length);
-            toGather.seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobBuffer, at, length, gatherRound, at);
+                .header(FrameHeader.TYPE_GATHER, spec.jobId(), gatherRound, rank, blobLength, at, length)
+                .resend(resend);
+            toGather.seal(claim.buffer(), index, GatherFrame.HEADER_LENGTH, blobBuffer, at, length,
+                FrameHeader.nonceStep(gatherRound, resend), at);
         } catch (RuntimeException e) {
             claim.abort();
             throw e;
         }
         claim.commit();
+        uploadEnds[at / gatherChunkBytes] = result;
     }
 
     /**
@@ -898,6 +1035,10 @@ public final class GradientClient implements AutoCloseable {
      * piece is opened into a scratch buffer first, so only an authenticated one allocates its blob.
      */
     private Action onGathered(DirectBuffer buffer, int offset, int length, Header header) {
+        if (FrameHeader.type(buffer, offset, length) == FrameHeader.TYPE_GATHER_ASK) {
+            onGatherAsk(buffer, offset, length);
+            return Action.CONTINUE;
+        }
         GatherFrame f = gatherFrame.wrap(buffer, offset, length);
         if (gathered == null || FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_GATHERED
             || !f.isWellFormed() || f.jobId() != spec.jobId() || f.round() < gatherRound) {
@@ -920,9 +1061,10 @@ public final class GradientClient implements AutoCloseable {
             ignoredFrames++; // a repeat (the server never sends one) or a frame of a gather this rank gave up on
             return Action.CONTINUE;
         }
-        DirectBuffer plain = fromGather[owner].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, gatherRound, at);
+        DirectBuffer plain = fromGather[owner].open(buffer, offset, GatherFrame.HEADER_LENGTH, n, f.nonceRound(), at);
         if (plain == null) {
             unauthenticated++;
+            gatherAskAtNs = System.nanoTime() + 1_000_000L; // a forged piece took a real one's place: ask soon
             return Action.CONTINUE;
         }
         if (blob == null) {
@@ -1001,6 +1143,8 @@ public final class GradientClient implements AutoCloseable {
             promotions += sub.promotions();
         }
         m.put("answer_sessions_followed", promotions);
+        m.put("gather_asks_sent", gatherAsksSent);
+        m.put("gather_blobs_resent", gatherPiecesResent);
         return m;
     }
 

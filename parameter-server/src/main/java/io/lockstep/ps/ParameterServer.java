@@ -45,6 +45,7 @@ public final class ParameterServer implements AutoCloseable {
     private final WaitingBoard waiting; // a slot per shard, then the gather endpoint's
     private final int[] hosted;         // the shards this server runs
     private final ShardAgent[] agents;  // by shard: those it runs
+    private Publication gatherDownstream;
     private final boolean hostsGather;
 
     private ParameterServer(ExchangeSpec spec, int[] hosted, boolean hostsGather) {
@@ -127,11 +128,13 @@ public final class ParameterServer implements AutoCloseable {
                     senders, spec::gatherUpstreamChannel));
                 Publication gatherDown = server.keep(aeron.addExclusivePublication(
                     spec.gatherDownstreamPublicationChannel(), spec.gatherDownstreamStream()));
+                server.gatherDownstream = gatherDown;
                 Destinations gatherTo = udp ? new Destinations(gatherDown, spec.secret(), spec.jobId(), spec.workers(),
                     JoinFrame.GATHER_TARGET, server.gatherDrops) : null;
                 extras.add(new GatherAgent(server.gather, gatherUp, gatherDown, gatherTo, spec.jobId(), spec.workers(),
                     spec.mtu(), spec.secret(), spec.timeoutMillis(), server.gatherDrops, gatherListener, server.waiting,
-                    layout.shards(), shards.length == 0 ? listener : null)); // shard 0 elsewhere: its reports come here
+                    layout.shards(), shards.length == 0 ? listener : null, // shard 0 elsewhere: its reports come here
+                    server.resends));
             }
             NormReduction reduction = spec.serverOptimizer() ? new NormReduction(layout.shards(),
                 spec.shardsOnExecutors() ? hostRanks(spec) : null) : null;
@@ -245,6 +248,11 @@ public final class ParameterServer implements AutoCloseable {
     /** Shard {@code shard}'s answers' publication, if this server runs it (tests: what an on-path attacker sees). */
     Publication downstreamPublication(int shard) {
         return agents[shard].downstream();
+    }
+
+    /** The gathered blobs' publication, if this server is the gather endpoint (tests: what an attacker sees). */
+    Publication gatherDownstreamPublication() {
+        return gatherDownstream;
     }
 
     /** What the shards of this server did to recover lost or forged-over frames. */
