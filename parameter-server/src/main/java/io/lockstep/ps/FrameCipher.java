@@ -54,8 +54,18 @@ final class FrameCipher {
     private final byte[] nonce = new byte[NONCE_LENGTH];
     private final byte[] aad = new byte[MAX_HEADER];
     private final UnsafeBuffer clear = new UnsafeBuffer(0, 0); // plaintext mode: the payload where it lies
+    /** Header fields sealed with the payload ((offset, length) pairs): what a sniffer need not read. */
+    private final int[] hidden;
+    private final int hiddenLength;
+    private final UnsafeBuffer openedHeader = new UnsafeBuffer(aad); // after open: the header, hidden fields clear
 
     FrameCipher(JobSecret secret, long jobId, int type, int rank, Scratch scratch) {
+        this.hidden = GradientFrame.hiddenFields(type);
+        int h = 0;
+        for (int i = 1; i < hidden.length; i += 2) {
+            h += hidden[i];
+        }
+        this.hiddenLength = h;
         this.plaintext = secret.isPlaintext();
         this.key = secret.key(jobId, type, rank);
         this.scratch = scratch;
@@ -87,15 +97,23 @@ final class FrameCipher {
             frame.setMemory(payload + length, TAG_LENGTH, (byte) 0);
             return;
         }
-        byte[] in = scratch.in(length);
-        byte[] out = scratch.out(length + TAG_LENGTH);
-        src.getBytes(srcIndex, in, 0, length);
+        int h = hiddenLength;
+        byte[] in = scratch.in(h + length);
+        byte[] out = scratch.out(h + length + TAG_LENGTH);
+        frame.getBytes(offset, aad, 0, headerLength);
+        for (int i = 0, at = 0; i < hidden.length; at += hidden[i + 1], i += 2) {
+            System.arraycopy(aad, hidden[i], in, at, hidden[i + 1]); // the hidden fields lead the plaintext
+            java.util.Arrays.fill(aad, hidden[i], hidden[i] + hidden[i + 1], (byte) 0);
+        }
+        src.getBytes(srcIndex, in, h, length);
         try {
             cipher.init(Cipher.ENCRYPT_MODE, key, spec(nonceHigh, nonceLow));
-            frame.getBytes(offset, aad, 0, headerLength);
             cipher.updateAAD(aad, 0, headerLength);
-            int sealed = cipher.doFinal(in, 0, length, out, 0);
-            frame.putBytes(payload, out, 0, sealed);
+            int sealed = cipher.doFinal(in, 0, h + length, out, 0);
+            for (int i = 0, at = 0; i < hidden.length; at += hidden[i + 1], i += 2) {
+                frame.putBytes(offset + hidden[i], out, at, hidden[i + 1]); // their ciphertext takes their place
+            }
+            frame.putBytes(payload, out, h, sealed - h);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("sealing a frame failed: " + e.getMessage(), e);
         }
@@ -105,28 +123,47 @@ final class FrameCipher {
      * Checks the frame at {@code offset} ({@code headerLength} header bytes, {@code payloadLength}
      * encrypted bytes, the tag) and returns a buffer holding the plaintext at
      * {@code [0, payloadLength)}, valid until the next call on this thread's {@link Scratch}; or null
-     * for a frame this key did not seal, or that was altered, having written nothing anywhere.
+     * for a frame this key did not seal, or that was altered, having written nothing anywhere. The header with its
+     * sealed fields in the clear is then {@link #openedHeader()}.
      */
     DirectBuffer open(DirectBuffer frame, int offset, int headerLength, int payloadLength, long nonceHigh, int nonceLow) {
         int payload = offset + headerLength;
         if (plaintext) {
+            frame.getBytes(offset, aad, 0, headerLength);
             clear.wrap(frame, payload, Math.max(1, payloadLength));
             return clear;
         }
-        byte[] in = scratch.in(payloadLength + TAG_LENGTH);
-        byte[] out = scratch.out(payloadLength);
-        frame.getBytes(payload, in, 0, payloadLength + TAG_LENGTH);
+        int h = hiddenLength;
+        byte[] in = scratch.in(h + payloadLength + TAG_LENGTH);
+        byte[] out = scratch.out(h + payloadLength + TAG_LENGTH);
+        frame.getBytes(offset, aad, 0, headerLength);
+        for (int i = 0, at = 0; i < hidden.length; at += hidden[i + 1], i += 2) {
+            System.arraycopy(aad, hidden[i], in, at, hidden[i + 1]);
+            java.util.Arrays.fill(aad, hidden[i], hidden[i] + hidden[i + 1], (byte) 0);
+        }
+        frame.getBytes(payload, in, h, payloadLength + TAG_LENGTH);
         try {
             cipher.init(Cipher.DECRYPT_MODE, key, spec(nonceHigh, nonceLow));
-            frame.getBytes(offset, aad, 0, headerLength);
             cipher.updateAAD(aad, 0, headerLength);
-            cipher.doFinal(in, 0, payloadLength + TAG_LENGTH, out, 0);
-            return scratch.plain;
+            cipher.doFinal(in, 0, h + payloadLength + TAG_LENGTH, out, 0);
+            for (int i = 0, at = 0; i < hidden.length; at += hidden[i + 1], i += 2) {
+                System.arraycopy(out, at, aad, hidden[i], hidden[i + 1]);
+            }
+            return scratch.plain(h, payloadLength);
         } catch (AEADBadTagException e) {
             return null;
         } catch (GeneralSecurityException e) {
             return null; // not a frame this job sealed
         }
+    }
+
+    /**
+     * The header of the frame the last successful {@link #open} took, with the fields sealed with the payload
+     * (sample count, loss, norm of gradient-layout frames: {@link GradientFrame#hiddenFields}) in the clear; valid
+     * until this cipher's next call.
+     */
+    DirectBuffer openedHeader() {
+        return openedHeader;
     }
 
     /** {@link #open} into {@code dst[dstIndex, dstIndex + payloadLength)}, which is only written when the tag holds. */
@@ -171,9 +208,14 @@ final class FrameCipher {
         byte[] out(int length) {
             if (out.length < length) {
                 out = new byte[Math.max(length, 1)];
-                plain.wrap(out);
             }
             return out;
+        }
+
+        /** The opened payload: {@code length} bytes of the output array from {@code from}. */
+        UnsafeBuffer plain(int from, int length) {
+            plain.wrap(out, from, Math.max(1, Math.min(length, out.length - from)));
+            return plain;
         }
     }
 }

@@ -99,6 +99,7 @@ public final class GradientClient implements AutoCloseable {
     private final FrameCipher askShards;       // this rank's asks to the shards
     private final FrameCipher[] asksFromShards; // by shard
     private final GradientFrame ask = new GradientFrame();
+    private final GradientFrame opened = new GradientFrame(); // over an opened frame's header
     private final UnsafeBuffer askPayload = new UnsafeBuffer(BufferUtil.allocateDirectAligned(Long.BYTES, 8));
     private final int[] receivedByShard;
     private final boolean[] restartRequested; // by shard: its asks show it reads this rank's stream out of step
@@ -643,10 +644,11 @@ public final class GradientClient implements AutoCloseable {
         receivedByShard[shard]++;
         downstream[shard].genuine();
         resends.onAnswer(shard, System.nanoTime());
-        totalSamples = frame.samples();
-        meanLoss = frame.loss();
+        GradientFrame sealed = opened.wrap(fromShards.openedHeader(), 0, GradientFrame.HEADER_LENGTH);
+        totalSamples = sealed.samples(); // sealed with the values (GradientFrame.hiddenFields)
+        meanLoss = sealed.loss();
         skipped |= skip;
-        norm = frame.norm();
+        norm = sealed.norm();
     }
 
     /** Opens a checked answer frame into the result vector, widening 16-bit values; false when its tag fails. */
@@ -911,7 +913,7 @@ public final class GradientClient implements AutoCloseable {
         gatherAskAtNs = now + gatherAskIntervalNs;
         for (int owner = 0; owner < gathered.length; owner++) {
             byte[] blob = gathered[owner];
-            if (owner != rank && (blob == null || gatheredBytes[owner] < blob.length)) {
+            if (blob == null || gatheredBytes[owner] < blob.length) { // this rank's own too: its forward may be lost
                 sendGatherAsk(owner, blob == null ? 0 : gatheredBytes[owner], deadline);
             }
         }

@@ -59,6 +59,21 @@ public final class GradientFrame extends WireFrame<GradientFrame> {
     public static final int SERVER_RANK = -1;
 
 
+    private static final int[] HIDDEN = {SAMPLES_OFFSET, 8, NORM_OFFSET, 4};
+    private static final int[] NONE = {};
+
+    /**
+     * The header fields a frame of {@code type} seals with its payload instead of leaving them in the clear, as
+     * (offset, length) pairs: a gradient's, an average's, a parameters frame's and a step report's sample count and
+     * loss (8 bytes at {@link #SAMPLES_OFFSET}) and norm (4 at {@link #NORM_OFFSET}). A sniffer need not read them; a
+     * receiver reads them from {@link FrameCipher#openedHeader()} once the frame is opened. Their ciphertext sits
+     * where they were, so frames keep their sizes, and the rest of the header stays authenticated data.
+     */
+    static int[] hiddenFields(int type) {
+        return type == FrameHeader.TYPE_GRADIENT || type == FrameHeader.TYPE_AVERAGE || type == FrameHeader.TYPE_PARAMS
+            || type == FrameHeader.TYPE_STEP ? HIDDEN : NONE;
+    }
+
     public static void requireLittleEndian() {
         if (ByteOrder.nativeOrder() != ORDER) {
             throw new IllegalStateException("Lockstep's wire format needs a little-endian machine");

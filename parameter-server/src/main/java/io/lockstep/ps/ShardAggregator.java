@@ -47,6 +47,7 @@ public final class ShardAggregator {
     private final int chunkCount;
     private final int shardStart;
     private final GradientFrame frame = new GradientFrame();
+    private final GradientFrame opened = new GradientFrame(); // over the opened header
     private UnsafeBuffer sum;
     private UnsafeBuffer previous; // the last step's averages, while a worker may still ask for them again
     private final boolean[] received;
@@ -120,35 +121,39 @@ public final class ShardAggregator {
         }
         int rank = frame.rank();
         int chunk = frame.chunk();
-        int samples = frame.samples();
         if (frameStep != step || !frame.isWellFormed() || frame.encoding() != wire.code()
             || rank < 0 || rank >= workers || frame.shard() != shard
             || frame.chunkCount() != chunkCount || chunk < 0 || chunk >= chunkCount
-            || samples < 0 || frame.valueOffset() != layout.chunkStart(shard, chunk)) {
+            || frame.valueOffset() != layout.chunkStart(shard, chunk)) {
             return drop(Outcome.MALFORMED);
         }
         int n = frame.length();
         int expected = layout.chunkLength(shard, chunk);
-        if (n != expected && !(n == 0 && samples == 0)) {
+        if (n != expected && n != 0) {
             return drop(Outcome.MALFORMED);
         }
         int slot = rank * chunkCount + chunk;
         if (received[slot]) {
             return drop(Outcome.DUPLICATE);
         }
-        if (samplesByRank[rank] >= 0 && samplesByRank[rank] != samples) {
-            return drop(Outcome.MALFORMED);
-        }
-        // nothing above changed any state: only now, and only for a frame this rank sealed, does it count
-        DirectBuffer plain = fromRank[rank].open(buffer, offset, GradientFrame.HEADER_LENGTH,
+        // nothing above changed any state: only now, and only for a frame this rank sealed, does it count; its sample
+        // count and loss are sealed with its values (GradientFrame.hiddenFields), so they are checked once it opened
+        FrameCipher cipher = fromRank[rank];
+        DirectBuffer plain = cipher.open(buffer, offset, GradientFrame.HEADER_LENGTH,
             n * wire.bytesPerValue(), frame.nonceStep(), frame.valueOffset());
         if (plain == null) {
             return drop(Outcome.UNAUTHENTICATED);
         }
+        GradientFrame sealed = opened.wrap(cipher.openedHeader(), 0, GradientFrame.HEADER_LENGTH);
+        int samples = sealed.samples();
+        if (samples < 0 || n == 0 && n != expected && samples != 0
+            || samplesByRank[rank] >= 0 && samplesByRank[rank] != samples) {
+            return drop(Outcome.MALFORMED); // sealed by the rank, but not a frame an honest one sends
+        }
         if (samplesByRank[rank] < 0) {
             samplesByRank[rank] = samples;
             totalSamples += samples;
-            weightedLoss += (double) frame.loss() * samples;
+            weightedLoss += (double) sealed.loss() * samples;
         }
         received[slot] = true;
         accepted++;

@@ -32,6 +32,7 @@ final class StepReporter implements StepListener, Agent {
     private long head; // next to send
     private long tail; // next free
     private long lost;
+    private long sealedHead = -1; // the report whose frame is in the buffer
 
     StepReporter(Publication toDriver, long jobId, JobSecret secret) {
         this.toDriver = toDriver;
@@ -57,9 +58,12 @@ final class StepReporter implements StepListener, Agent {
         int work = 0;
         while (head < tail) {
             int i = (int) (head % CAPACITY);
-            frame.wrapForWrite(buffer, 0, FRAME).header(FrameHeader.TYPE_STEP, jobId, steps[i],
-                GradientFrame.SERVER_RANK, 0, 0, 1, (int) Math.min(Integer.MAX_VALUE, samples[i]), losses[i], 0, 0);
-            sealer.seal(buffer, 0, GradientFrame.HEADER_LENGTH, none, 0, 0, steps[i], 0);
+            if (sealedHead != head) { // sealed once: a nonce is never used twice, and a retry offers the same bytes
+                frame.wrapForWrite(buffer, 0, FRAME).header(FrameHeader.TYPE_STEP, jobId, steps[i],
+                    GradientFrame.SERVER_RANK, 0, 0, 1, (int) Math.min(Integer.MAX_VALUE, samples[i]), losses[i], 0, 0);
+                sealer.seal(buffer, 0, GradientFrame.HEADER_LENGTH, none, 0, 0, steps[i], 0);
+                sealedHead = head;
+            }
             long result = toDriver.offer(buffer, 0, FRAME);
             if (result < 0) {
                 if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
@@ -92,6 +96,7 @@ final class StepReporter implements StepListener, Agent {
         FrameCipher opener = new FrameCipher(secret, jobId, FrameHeader.TYPE_STEP, GradientFrame.SERVER_RANK,
             new FrameCipher.Scratch());
         GradientFrame f = new GradientFrame();
+        GradientFrame opened = new GradientFrame();
         long[] last = {-1};
         return (buffer, offset, length) -> {
             if (FrameHeader.type(buffer, offset, length) != FrameHeader.TYPE_STEP) {
@@ -99,7 +104,7 @@ final class StepReporter implements StepListener, Agent {
                 return;
             }
             f.wrap(buffer, offset, length);
-            if (!f.isWellFormed() || f.length() != 0 || f.samples() < 0) {
+            if (!f.isWellFormed() || f.length() != 0) {
                 drops.recordMalformed();
             } else if (f.jobId() != jobId) {
                 drops.record(ShardAggregator.Outcome.FOREIGN_JOB);
@@ -108,8 +113,14 @@ final class StepReporter implements StepListener, Agent {
             } else if (opener.open(buffer, offset, GradientFrame.HEADER_LENGTH, 0, f.step(), 0) == null) {
                 drops.record(ShardAggregator.Outcome.UNAUTHENTICATED);
             } else {
+                // samples and loss are sealed (GradientFrame.hiddenFields): read them from the opened header
+                GradientFrame sealed = opened.wrap(opener.openedHeader(), 0, GradientFrame.HEADER_LENGTH);
+                if (sealed.samples() < 0) {
+                    drops.recordMalformed();
+                    return;
+                }
                 last[0] = f.step();
-                listener.onStep(f.step(), f.samples(), f.loss(), System.nanoTime());
+                listener.onStep(f.step(), sealed.samples(), sealed.loss(), System.nanoTime());
             }
         };
     }
