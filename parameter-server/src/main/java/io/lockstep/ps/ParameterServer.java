@@ -12,6 +12,8 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import io.lockstep.ps.media.WireGuards;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -46,6 +48,8 @@ public final class ParameterServer implements AutoCloseable {
     private final int[] hosted;         // the shards this server runs
     private final ShardAgent[] agents;  // by shard: those it runs
     private Publication gatherDownstream;
+    private WireGuards guards;                 // this server's media driver's
+    private Map<String, Long> guardsAtStart;
     private final boolean hostsGather;
 
     private ParameterServer(ExchangeSpec spec, int[] hosted, boolean hostsGather) {
@@ -117,6 +121,8 @@ public final class ParameterServer implements AutoCloseable {
             throw new IllegalArgumentException("the optimizer on the server needs the model's starting parameters");
         }
         ParameterServer server = new ParameterServer(spec, shards, hostsGather);
+        server.guards = WireGuards.of(aeron.context().aeronDirectoryName());
+        server.guardsAtStart = server.guards.refusedFrames();
         try {
             ShardLayout layout = spec.layout();
             boolean udp = spec.transport() == ExchangeSpec.Transport.UDP;
@@ -243,6 +249,17 @@ public final class ParameterServer implements AutoCloseable {
     /** Frames the shards of this server (and their norm link) refused. */
     public DropCounters drops() {
         return drops;
+    }
+
+    /**
+     * Frames this server's media driver refused below Lockstep's frames since the server started, by kind
+     * ({@link WireGuards#refusedFrames()}): a stranger's SETUPs and data, SETUPs naming another term length or MTU,
+     * status messages without the job's group tag. Servers that share a driver (in one JVM) see the same counts.
+     */
+    public Map<String, Long> mediaDrops() {
+        Map<String, Long> now = guards.refusedFrames();
+        now.replaceAll((kind, n) -> n - guardsAtStart.getOrDefault(kind, 0L));
+        return now;
     }
 
     /** Shard {@code shard}'s answers' publication, if this server runs it (tests: what an on-path attacker sees). */

@@ -101,10 +101,10 @@ class HostileNetworkTest {
             "and resends nothing: " + quiet.resends() + ", workers " + quiet.workers());
 
         long mapsBefore = mappings();
-        Map<String, Long> guardsBefore = WireGuards.toMap();
+        Map<String, Long> guardsBefore = WireGuards.process().toMap();
         Run attacked = run(true);
         long mapsAfter = mappings();
-        Map<String, Long> guards = WireGuards.toMap();
+        Map<String, Long> guards = WireGuards.process().toMap();
         guards.replaceAll((k, v) -> v - guardsBefore.get(k));
 
         int perKind = (STEPS - 1) / 6; // steps 1..STEPS-1, each kind of on-path attack every sixth
@@ -164,7 +164,7 @@ class HostileNetworkTest {
             Publication pub = server.downstreamPublication(0);
             long written = pub.position();
             InetSocketAddress control = new InetSocketAddress("127.0.0.1", spec.controlPorts()[0]);
-            long before = WireGuards.retransmittedBytes();
+            long before = WireGuards.process().retransmittedBytes();
             long started = System.nanoTime();
             for (int i = 0; i < NAKS; i++) {
                 TermPosition at = TermPosition.at((long) i * 4096 % written / 32 * 32, pub.initialTermId(),
@@ -175,7 +175,7 @@ class HostileNetworkTest {
                 }
             }
             Thread.sleep(200);
-            long drawn = WireGuards.retransmittedBytes() - before;
+            long drawn = WireGuards.process().retransmittedBytes() - before;
             double seconds = (System.nanoTime() - started) / 1e9;
             System.out.printf("forged NAKs: %d NAKs of 28 bytes at a publication that had sent %,d bytes drew %,d bytes"
                 + " of retransmission in %.2f s (%,d per NAK)%n", NAKS, written, drawn, seconds, drawn / NAKS);

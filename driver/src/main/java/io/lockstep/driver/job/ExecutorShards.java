@@ -98,7 +98,7 @@ final class ExecutorShards implements AutoCloseable {
 
     /** Frames this rank's shards refused so far ({@link WireDrops#NONE} when it hosts none). */
     WireDrops drops() {
-        return WireDrops.of(server);
+        return WireDrops.of(server, false);
     }
 
     /**

@@ -370,11 +370,11 @@ public final class TrainingJob {
                 if (serverFault != null && serverFault.getMessage() != null) {
                     waiting = serverFault.getMessage() + (waiting.isEmpty() ? "" : "; " + waiting);
                 }
-                throw new AttemptFailed(e, waiting, WireDrops.of(server));
+                throw new AttemptFailed(e, waiting, WireDrops.of(server, true));
             } finally {
                 sc.clearJobGroup();
             }
-            WireDrops drops = WireDrops.of(server); // here, and on the executors: their shards', every client's
+            WireDrops drops = WireDrops.of(server, true); // here, and on the executors: their shards', every client's
             for (ReplicaResult r : results) {
                 drops = drops.merge(r.drops());
             }

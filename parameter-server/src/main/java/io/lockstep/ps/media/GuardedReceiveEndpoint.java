@@ -33,12 +33,14 @@ public final class GuardedReceiveEndpoint extends ReceiveChannelEndpoint {
     private final Int2IntCounterMap allSessions = new Int2IntCounterMap(0);
     private final int termLength;
     private final int mtu;
+    private final WireGuards guards;
 
     public GuardedReceiveEndpoint(UdpChannel udpChannel, DataPacketDispatcher dispatcher, AtomicCounter statusIndicator,
                                   MediaDriver.Context context) {
         super(udpChannel, dispatcher, statusIndicator, context);
         this.termLength = intParam(udpChannel, "term-length");
         this.mtu = intParam(udpChannel, "mtu");
+        this.guards = WireGuards.of(context.aeronDirectoryName());
     }
 
     private static int intParam(UdpChannel channel, String name) {
@@ -78,7 +80,7 @@ public final class GuardedReceiveEndpoint extends ReceiveChannelEndpoint {
     public int onDataPacket(DataHeaderFlyweight header, UnsafeBuffer buffer, int length, InetSocketAddress srcAddress,
                             int transportIndex) {
         if (!wanted(header.streamId(), header.sessionId())) {
-            WireGuards.UNKNOWN_SESSION_DATA.incrementAndGet();
+            guards.unknownSessionDatum();
             return 0;
         }
         return super.onDataPacket(header, buffer, length, srcAddress, transportIndex);
@@ -88,11 +90,11 @@ public final class GuardedReceiveEndpoint extends ReceiveChannelEndpoint {
     public void onSetupMessage(SetupFlyweight header, UnsafeBuffer buffer, int length, InetSocketAddress srcAddress,
                                int transportIndex) {
         if (!wanted(header.streamId(), header.sessionId())) {
-            WireGuards.UNKNOWN_SESSION_SETUPS.incrementAndGet();
+            guards.unknownSessionSetup();
             return;
         }
         if ((termLength != 0 && header.termLength() != termLength) || (mtu != 0 && header.mtuLength() != mtu)) {
-            WireGuards.BAD_SETUPS.incrementAndGet();
+            guards.badSetup();
             return;
         }
         super.onSetupMessage(header, buffer, length, srcAddress, transportIndex);

@@ -4,6 +4,10 @@ import io.aeron.driver.AbstractMinMulticastFlowControl;
 import io.aeron.protocol.ErrorFlyweight;
 import io.aeron.protocol.StatusMessageFlyweight;
 
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.media.UdpChannel;
+import org.agrona.concurrent.status.CountersManager;
+
 import java.net.InetSocketAddress;
 
 import static org.agrona.BitUtil.SIZE_OF_LONG;
@@ -22,6 +26,16 @@ import static org.agrona.BitUtil.SIZE_OF_LONG;
  */
 public final class MemberFlowControl extends AbstractMinMulticastFlowControl {
     private final RetransmitBudget budget = new RetransmitBudget();
+    private WireGuards guards = WireGuards.process();
+
+    @Override
+    public void initialize(MediaDriver.Context context, CountersManager countersManager, UdpChannel udpChannel,
+                           int streamId, int sessionId, long registrationId, int initialTermId, int termBufferLength) {
+        super.initialize(context, countersManager, udpChannel, streamId, sessionId, registrationId, initialTermId,
+            termBufferLength);
+        guards = WireGuards.of(context.aeronDirectoryName());
+        budget.countInto(guards);
+    }
 
     public MemberFlowControl() {
         super(true);
@@ -64,7 +78,7 @@ public final class MemberFlowControl extends AbstractMinMulticastFlowControl {
     private boolean isMember(StatusMessageFlyweight flyweight) {
         boolean member = flyweight.asfLength() == SIZE_OF_LONG && flyweight.groupTag() == groupTag();
         if (!member) {
-            WireGuards.UNTAGGED_STATUS.incrementAndGet();
+            guards.untaggedStatus();
         }
         return member;
     }

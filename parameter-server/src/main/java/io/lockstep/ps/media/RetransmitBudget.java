@@ -24,6 +24,12 @@ final class RetransmitBudget {
     private long startNs;
     private long nowNs;
     private long granted;
+    private WireGuards guards = WireGuards.process(); // the driver's, once the flow control is initialised
+
+    /** Counts into {@code driverGuards} from now on. */
+    void countInto(WireGuards driverGuards) {
+        guards = driverGuards;
+    }
 
     /** Follows what the publication has sent (its sender position) and the time (the driver's idle calls). */
     void onIdle(long timeNs, long senderPosition) {
@@ -44,10 +50,7 @@ final class RetransmitBudget {
         int wanted = Math.min(Math.min(asked, aeronCap), FRAMES_PER_NAK * mtuLength);
         int length = (int) Math.max(0, Math.min(wanted, allowed));
         granted += length;
-        WireGuards.RETRANSMITTED_BYTES.addAndGet(length);
-        if (length < wanted) {
-            WireGuards.RETRANSMIT_REFUSED_BYTES.addAndGet(wanted - length);
-        }
+        guards.retransmitted(length, wanted - length);
         return length;
     }
 }

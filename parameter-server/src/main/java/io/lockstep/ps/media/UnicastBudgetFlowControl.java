@@ -1,6 +1,9 @@
 package io.lockstep.ps.media;
 
+import io.aeron.driver.MediaDriver;
 import io.aeron.driver.UnicastFlowControl;
+import io.aeron.driver.media.UdpChannel;
+import org.agrona.concurrent.status.CountersManager;
 
 /**
  * Aeron's unicast flow control (a receiver's status messages can only move the sender limit forward, so a
@@ -8,6 +11,16 @@ import io.aeron.driver.UnicastFlowControl;
  */
 public final class UnicastBudgetFlowControl extends UnicastFlowControl {
     private final RetransmitBudget budget = new RetransmitBudget();
+    private WireGuards guards = WireGuards.process();
+
+    @Override
+    public void initialize(MediaDriver.Context context, CountersManager countersManager, UdpChannel udpChannel,
+                           int streamId, int sessionId, long registrationId, int initialTermId, int termBufferLength) {
+        super.initialize(context, countersManager, udpChannel, streamId, sessionId, registrationId, initialTermId,
+            termBufferLength);
+        guards = WireGuards.of(context.aeronDirectoryName());
+        budget.countInto(guards);
+    }
 
     @Override
     public long onIdle(long timeNs, long senderLimit, long senderPosition, boolean isEos) {

@@ -2,51 +2,91 @@ package io.lockstep.ps.media;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * What this process's media drivers refused below Lockstep's frames, by kind: counted by
- * {@link GuardedReceiveEndpoint} (frames for streams and sessions nobody here subscribes to, SETUPs whose
- * term length or MTU is not the channel's) and by the flow controls ({@link MemberFlowControl} status
- * messages without the job's group tag, retransmissions the {@link RetransmitBudget} refused). Process-wide:
- * several jobs in one JVM (tests) share the drivers. Safe from any thread.
+ * What one media driver refused below Lockstep's frames, by kind: counted by {@link GuardedReceiveEndpoint} (frames
+ * for streams and sessions nobody subscribes to, SETUPs whose term length or MTU is not the channel's) and by the
+ * flow controls ({@link MemberFlowControl}: status messages without the job's group tag; {@link RetransmitBudget}:
+ * retransmission granted and refused). One instance per driver ({@link #of}, by its directory), plus the
+ * process's sum ({@link #process()}). Safe from any thread.
  */
 public final class WireGuards {
-    static final AtomicLong UNKNOWN_SESSION_SETUPS = new AtomicLong();
-    static final AtomicLong UNKNOWN_SESSION_DATA = new AtomicLong();
-    static final AtomicLong BAD_SETUPS = new AtomicLong();
-    static final AtomicLong UNTAGGED_STATUS = new AtomicLong();
-    static final AtomicLong RETRANSMIT_REFUSED_BYTES = new AtomicLong();
-    static final AtomicLong RETRANSMITTED_BYTES = new AtomicLong();
+    private static final Map<String, WireGuards> BY_DRIVER = new ConcurrentHashMap<>();
+    private static final WireGuards PROCESS = new WireGuards(null);
 
-    private WireGuards() {
+    final AtomicLong unknownSessionSetups = new AtomicLong();
+    final AtomicLong unknownSessionData = new AtomicLong();
+    final AtomicLong badSetups = new AtomicLong();
+    final AtomicLong untaggedStatus = new AtomicLong();
+    final AtomicLong retransmitRefusedBytes = new AtomicLong();
+    final AtomicLong retransmittedBytes = new AtomicLong();
+    private final WireGuards total; // the process's, which every driver's counts add to
+
+    private WireGuards(WireGuards total) {
+        this.total = total;
     }
 
-    /** SETUP frames for a stream or session no subscription of this process names: no image, no answer. */
-    public static long unknownSessionSetups() { return UNKNOWN_SESSION_SETUPS.get(); }
+    /** The counts of the media driver in {@code aeronDirectory}. */
+    public static WireGuards of(String aeronDirectory) {
+        return BY_DRIVER.computeIfAbsent(aeronDirectory, d -> new WireGuards(PROCESS));
+    }
 
-    /** Data frames (and heartbeats) for a stream or session no subscription of this process names. */
-    public static long unknownSessionData() { return UNKNOWN_SESSION_DATA.get(); }
+    /** The counts of every media driver of this process together. */
+    public static WireGuards process() {
+        return PROCESS;
+    }
+
+    void count(AtomicLong counter, java.util.function.Function<WireGuards, AtomicLong> same, long n) {
+        counter.addAndGet(n);
+        if (total != null) {
+            same.apply(total).addAndGet(n);
+        }
+    }
+
+    void unknownSessionSetup() { count(unknownSessionSetups, g -> g.unknownSessionSetups, 1); }
+    void unknownSessionDatum() { count(unknownSessionData, g -> g.unknownSessionData, 1); }
+    void badSetup() { count(badSetups, g -> g.badSetups, 1); }
+    void untaggedStatus() { count(untaggedStatus, g -> g.untaggedStatus, 1); }
+    void retransmitted(long granted, long refused) {
+        count(retransmittedBytes, g -> g.retransmittedBytes, granted);
+        if (refused > 0) {
+            count(retransmitRefusedBytes, g -> g.retransmitRefusedBytes, refused);
+        }
+    }
+
+    /** SETUP frames for a stream or session no subscription names: no image, no answer. */
+    public long unknownSessionSetups() { return unknownSessionSetups.get(); }
+
+    /** Data frames (and heartbeats) for a stream or session no subscription names. */
+    public long unknownSessionData() { return unknownSessionData.get(); }
 
     /** SETUPs of a subscribed session whose term length or MTU is not the channel's: refused before any mapping. */
-    public static long badSetups() { return BAD_SETUPS.get(); }
+    public long badSetups() { return badSetups.get(); }
 
     /** Status messages that did not carry the publication's group tag: they move no publisher. */
-    public static long untaggedStatusMessages() { return UNTAGGED_STATUS.get(); }
+    public long untaggedStatusMessages() { return untaggedStatus.get(); }
 
     /** Bytes of retransmission asked for by NAKs beyond the budget, not sent. */
-    public static long retransmitRefusedBytes() { return RETRANSMIT_REFUSED_BYTES.get(); }
+    public long retransmitRefusedBytes() { return retransmitRefusedBytes.get(); }
 
     /** Bytes of retransmission granted to NAKs. */
-    public static long retransmittedBytes() { return RETRANSMITTED_BYTES.get(); }
+    public long retransmittedBytes() { return retransmittedBytes.get(); }
 
-    /** The counts by kind, in a fixed order. */
-    public static Map<String, Long> toMap() {
+    /** The frames refused, by kind, in a fixed order (the keys summary.json's {@code media} side uses). */
+    public Map<String, Long> refusedFrames() {
         Map<String, Long> m = new LinkedHashMap<>();
         m.put("unknown_session_setups", unknownSessionSetups());
         m.put("unknown_session_data", unknownSessionData());
         m.put("bad_setups", badSetups());
         m.put("untagged_status_messages", untaggedStatusMessages());
+        return m;
+    }
+
+    /** Every count by kind, frames and retransmitted bytes, in a fixed order. */
+    public Map<String, Long> toMap() {
+        Map<String, Long> m = refusedFrames();
         m.put("retransmit_refused_bytes", retransmitRefusedBytes());
         m.put("retransmitted_bytes", retransmittedBytes());
         return m;

@@ -14,7 +14,9 @@ import java.util.Set;
 /**
  * Frames refused on the wire, by side and kind: the shards' ({@code shards}, with their norm link), the
  * all-gather endpoint's ({@code gather}, with the step reports it takes) and the workers' clients'
- * ({@code workers}, {@link GradientClient#wireCounters()}). Each side is an ordered map kind → count and an
+ * ({@code workers}, {@link GradientClient#wireCounters()}), and below Lockstep's frames what the servers' media
+ * drivers refused ({@code media}, {@link ParameterServer#mediaDrops()}: a stranger's SETUPs and data, SETUPs with
+ * another term length, status messages without the group tag). Each side is an ordered map kind → count and an
  * open set of kinds: a merge sums the kinds both sides have and keeps the others, in the order they first
  * appeared, so counters added to the server or the client later need nothing here.
  *
@@ -22,27 +24,40 @@ import java.util.Set;
  * a replica's result, or, for a task that failed, attached to its exception ({@link #attachTo},
  * {@link #carriedBy}).
  */
-public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<String, Long> workers)
-    implements Serializable {
+public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<String, Long> workers,
+                        Map<String, Long> media) implements Serializable {
 
     /** Nothing counted, and no kind known. */
-    public static final WireDrops NONE = new WireDrops(Map.of(), Map.of(), Map.of());
+    public static final WireDrops NONE = new WireDrops(Map.of(), Map.of(), Map.of(), Map.of());
 
     public WireDrops {
         shards = frozen(shards);
         gather = frozen(gather);
         workers = frozen(workers);
+        media = frozen(media);
+    }
+
+    /** Counts of the three Lockstep sides, none below them. */
+    public WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<String, Long> workers) {
+        this(shards, gather, workers, Map.of());
     }
 
     /** Every kind a server counts, at zero on both server sides; the workers' kinds come with the first client's counts. */
     public static WireDrops zero() {
         Map<String, Long> none = new DropCounters().toMap();
-        return new WireDrops(none, none, Map.of());
+        Map<String, Long> media = new java.util.LinkedHashMap<>(io.lockstep.ps.media.WireGuards.process().refusedFrames());
+        media.replaceAll((kind, n) -> 0L);
+        return new WireDrops(none, none, Map.of(), media);
     }
 
-    /** What a server's shards and all-gather endpoint refused so far; {@link #NONE} for no server. */
-    public static WireDrops of(ParameterServer server) {
-        return server == null ? NONE : new WireDrops(server.drops().toMap(), server.gatherDrops().toMap(), Map.of());
+    /**
+     * What a server's shards and all-gather endpoint refused so far, and with {@code media} what its media driver
+     * refused below the frames since it started; {@link #NONE} for no server. Only the driver's server reports
+     * {@code media}: servers that share a JVM share a driver, and each would report the same counts.
+     */
+    public static WireDrops of(ParameterServer server, boolean media) {
+        return server == null ? NONE : new WireDrops(server.drops().toMap(), server.gatherDrops().toMap(), Map.of(),
+            media ? server.mediaDrops() : Map.of());
     }
 
     /** A worker client's counts so far; {@link #NONE} for no client. */
@@ -53,18 +68,20 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
     /** Both counts together, side by side and kind by kind. */
     public WireDrops merge(WireDrops other) {
         return new WireDrops(combine(shards, other.shards), combine(gather, other.gather),
-            combine(workers, other.workers));
+            combine(workers, other.workers), combine(media, other.media));
     }
 
     /** These counts with every kind of {@code shape} present, at zero where these have none, in its order first. */
     public WireDrops shapedLike(WireDrops shape) {
         return new WireDrops(combine(zeroed(shape.shards), shards),
-            combine(zeroed(shape.gather), gather), combine(zeroed(shape.workers), workers));
+            combine(zeroed(shape.gather), gather), combine(zeroed(shape.workers), workers),
+            combine(zeroed(shape.media), media));
     }
 
     /**
-     * Frames the shards and the all-gather endpoint refused ({@code ps.dropped_frames}); the workers' counters
-     * are left out: not every one of them counts refused frames.
+     * Frames the shards and the all-gather endpoint refused ({@code ps.dropped_frames}); the workers' counters are
+     * left out (not every one of them counts refused frames), and so is {@code media}: a media driver's counts are
+     * the whole driver's, whatever job or earlier run sent the frames.
      */
     public long serverTotal() {
         return sum(shards) + sum(gather);
@@ -96,6 +113,7 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
         m.put("shards", shards);
         m.put("gather", gather);
         m.put("workers", workers);
+        m.put("media", media);
         return m;
     }
 
@@ -105,7 +123,7 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
      * its class and message, which the driver classifies and names. Returns {@code failure}.
      */
     public <T extends Throwable> T attachTo(T failure) {
-        if (!shards.isEmpty() || !gather.isEmpty() || !workers.isEmpty()) {
+        if (!shards.isEmpty() || !gather.isEmpty() || !workers.isEmpty() || !media.isEmpty()) {
             failure.addSuppressed(new Carrier(this));
         }
         return failure;

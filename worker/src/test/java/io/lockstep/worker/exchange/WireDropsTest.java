@@ -74,7 +74,8 @@ class WireDropsTest {
         assertEquals(0L, shaped.shards().get("malformed"));
         assertEquals(serverKinds.keySet(), shaped.gather().keySet());
         assertEquals(kinds("ignored", 2, "unauthenticated", 0), shaped.workers(), "the shape's counts are not added");
-        assertEquals(List.of("shards", "gather", "workers"), new ArrayList<>(shaped.toMap().keySet()));
+        assertEquals(List.of("shards", "gather", "workers", "media"), new ArrayList<>(shaped.toMap().keySet()));
+        assertEquals(0L, shaped.media().get("unknown_session_setups"), "the media side's kinds come with the zero shape");
         assertEquals(shaped, WireDrops.NONE.shapedLike(shape).merge(counted), "shaping only adds zeros");
     }
 
@@ -84,6 +85,10 @@ class WireDropsTest {
             kinds("ignored", 0, "unauthenticated", 40)));
         assertEquals("shards malformed=1 unauthenticated=3; workers unauthenticated=40", d.nonZero());
         assertEquals(4, d.serverTotal());
+        WireDrops below = new WireDrops(Map.of(), Map.of(), Map.of(), kinds("unknown_session_setups", 5));
+        assertEquals(4, d.merge(below).serverTotal(), "a media driver's counts are the whole driver's: not the job's");
+        assertEquals("shards malformed=1 unauthenticated=3; workers unauthenticated=40; media unknown_session_setups=5",
+            d.merge(below).nonZero());
         assertEquals("gather stale_step=2", new WireDrops(Map.of(), kinds("stale_step", 2), Map.of()).nonZero());
     }
 
