@@ -45,6 +45,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * bytes per forged NAK, wall time with and without attacks) are printed for docs/hostile-network.md.
  */
 class HostileNetworkTest {
+    // (HostileNetworkBench runs the same run, one attack at a time)
     static final int N = 40_000;
     static final int WORKERS = 2;
     static final int SHARDS = 2;
@@ -83,6 +84,48 @@ class HostileNetworkTest {
         return sum / total;
     }
 
+    /** The attacks, one at a time in {@link HostileNetworkBench}, in turn in the test. */
+    enum Attack {
+        /** A forged gradient frame of a full chunk's length at the next position of a rank's gradients. */
+        FORGED_GRADIENT,
+        /** A PAD frame over the next three frames of a rank's gradients. */
+        PAD_GRADIENTS,
+        /** A PAD frame over three frames and 64 bytes of a rank's gradients: the reader lands inside a frame. */
+        MISALIGNED_PAD_GRADIENTS,
+        /** A genuine frame of the step before, sealed with the job's key, at the next position. */
+        REPLAYED_GRADIENT,
+        /** A forged average at the next position of a shard's answers to the workers' endpoint. */
+        FORGED_ANSWER,
+        /** A PAD frame over the next three frames of a shard's answers. */
+        PAD_ANSWERS,
+        /** A PAD frame over three frames and 64 bytes of a shard's answers. */
+        MISALIGNED_PAD_ANSWERS,
+        /** A forged piece at the next position of a rank's all-gather uploads. */
+        FORGED_UPLOAD,
+        /** A forged piece at the next position of the endpoint's forwards to the workers. */
+        FORGED_FORWARD,
+        /** The stranger's scan, SETUP flood, junk and forged status messages, the whole run long. */
+        STRANGER
+    }
+
+    /** The test's rotation: each step's on-path attack (or null), every kind in turn. */
+    static Attack rotation(long step) {
+        long occurrence = step / 6;
+        return switch ((int) (step % 6)) {
+            case 0 -> Attack.FORGED_GRADIENT;
+            case 1 -> occurrence % 2 == 1 ? Attack.MISALIGNED_PAD_GRADIENTS : Attack.PAD_GRADIENTS;
+            case 2 -> Attack.REPLAYED_GRADIENT;
+            case 3 -> Attack.FORGED_ANSWER;
+            case 4 -> occurrence % 2 == 1 ? Attack.MISALIGNED_PAD_ANSWERS : Attack.PAD_ANSWERS;
+            default -> null;
+        };
+    }
+
+    /** The test's rotation for gather rounds: uploads and forwards in turn. */
+    static Attack gatherRotation(long round) {
+        return round / GATHER_EVERY % 2 == 0 ? Attack.FORGED_UPLOAD : Attack.FORGED_FORWARD;
+    }
+
     /** What one run did: its wall time, and what its server and workers counted. */
     record Run(double seconds, DropCounters drops, DropCounters gatherDrops, ResendCounters resends,
                List<Map<String, Long>> workers, long forgedStatusMessages) {
@@ -93,7 +136,7 @@ class HostileNetworkTest {
 
     @Test
     void strangersChangeNothingAndAnOnPathAttackerCostsResendsNotSteps() throws Exception {
-        Run quiet = run(false);
+        Run quiet = run(step -> null, round -> null, false);
         assertEquals(0, quiet.drops().total() + quiet.gatherDrops().total(),
             "an undisturbed run drops nothing: " + quiet.drops() + ", gather " + quiet.gatherDrops());
         assertEquals(0, quiet.resends().answersResent() + quiet.worker("chunks_resent")
@@ -102,7 +145,7 @@ class HostileNetworkTest {
 
         long mapsBefore = mappings();
         Map<String, Long> guardsBefore = WireGuards.process().toMap();
-        Run attacked = run(true);
+        Run attacked = run(HostileNetworkTest::rotation, HostileNetworkTest::gatherRotation, true);
         long mapsAfter = mappings();
         Map<String, Long> guards = WireGuards.process().toMap();
         guards.replaceAll((k, v) -> v - guardsBefore.get(k));
@@ -188,8 +231,13 @@ class HostileNetworkTest {
         }
     }
 
-    /** One run of {@link #STEPS} exact steps; with {@code attack}, under every attack in the class comment. */
-    private Run run(boolean attack) throws Exception {
+    /**
+     * One run of {@link #STEPS} exact steps (an all-gather round every {@link #GATHER_EVERY}), with the on-path attack
+     * {@code plan} names before each step (null: none) and {@code gatherPlan} before each round, and with
+     * {@code stranger} the stranger's attacks all along.
+     */
+    static Run run(java.util.function.LongFunction<Attack> plan, java.util.function.LongFunction<Attack> gatherPlan,
+                   boolean stranger) throws Exception {
         ShardLayout layout = new ShardLayout(N, SHARDS, ExchangeSpec.chunkValuesFor(MTU));
         ExchangeSpec spec = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, WORKERS,
             ExchangeSpec.Transport.UDP, "127.0.0.1", TERM, MTU, BUDGET_MS, 0);
@@ -214,9 +262,9 @@ class HostileNetworkTest {
                 for (Future<?> f : connecting) {
                     f.get(30, TimeUnit.SECONDS);
                 }
-                OnPath onPath = new OnPath(spec, server, clients, attacker);
+                OnPath onPath = new OnPath(spec, server, clients, attacker, plan, gatherPlan);
                 AtomicLong forgedStatusMessages = new AtomicLong();
-                Future<?> stranger = attack ? pool.submit(() -> {
+                Future<?> strangers = stranger ? pool.submit(() -> {
                     strangerAttacks(spec, server, clients, done, forgedStatusMessages);
                     return null;
                 }) : null;
@@ -225,7 +273,7 @@ class HostileNetworkTest {
                 for (int r = 0; r < WORKERS; r++) {
                     GradientClient client = clients[r];
                     ranks.add(pool.submit(() -> {
-                        runWorker(client, attack ? onPath : null);
+                        runWorker(client, onPath);
                         return null;
                     }));
                 }
@@ -234,8 +282,8 @@ class HostileNetworkTest {
                 }
                 double seconds = (System.nanoTime() - started) / 1e9;
                 done.set(true);
-                if (stranger != null) {
-                    stranger.get(120, TimeUnit.SECONDS);
+                if (strangers != null) {
+                    strangers.get(120, TimeUnit.SECONDS);
                 }
                 assertNull(server.failure(), "the server kept running");
                 List<Map<String, Long>> counts = new ArrayList<>();
@@ -257,11 +305,11 @@ class HostileNetworkTest {
         }
     }
 
-    private static void runWorker(GradientClient client, OnPath onPath) throws Exception {
+    static void runWorker(GradientClient client, OnPath onPath) throws Exception {
         int rank = client.rank();
         UnsafeBuffer vector = new UnsafeBuffer(BufferUtil.allocateDirectAligned(N * Float.BYTES, 64));
         for (long step = 0; step < STEPS; step++) {
-            if (onPath != null && step > 0) {
+            if (step > 0) {
                 onPath.beforeStep(rank, step);
             }
             for (int i = 0; i < N; i++) {
@@ -275,9 +323,7 @@ class HostileNetworkTest {
                 }
             }
             if (step % GATHER_EVERY == 2) { // an all-gather round between steps, as validation runs one
-                if (onPath != null) {
-                    onPath.beforeGather(rank, step);
-                }
+                onPath.beforeGather(rank, step);
                 byte[][] all = client.allGather(step, blob(step, rank));
                 for (int r = 0; r < WORKERS; r++) {
                     assertArrayEquals(blob(step, r), all[r], "rank " + rank + " round " + step + " blob of rank " + r);
@@ -298,21 +344,38 @@ class HostileNetworkTest {
         final GradientClient[] clients;
         final AeronAttacker attacker;
         final Random rnd = new Random(11);
+        final java.util.function.LongFunction<Attack> plan;
+        final java.util.function.LongFunction<Attack> gatherPlan;
 
-        OnPath(ExchangeSpec spec, ParameterServer server, GradientClient[] clients, AeronAttacker attacker) {
+        OnPath(ExchangeSpec spec, ParameterServer server, GradientClient[] clients, AeronAttacker attacker,
+               java.util.function.LongFunction<Attack> plan, java.util.function.LongFunction<Attack> gatherPlan) {
             this.spec = spec;
             this.server = server;
             this.clients = clients;
             this.attacker = attacker;
+            this.plan = plan;
+            this.gatherPlan = gatherPlan;
         }
 
+        /** The step's attack, by the rank it targets (ranks and shards in turn) or rank 0 for answers. */
         void beforeStep(int rank, long step) {
-            int kind = (int) (step % 6);
-            int target = (int) (step / 6 % 2); // alternate ranks and shards
-            if (kind <= 2 && rank == target) {
-                upstream(rank, (int) (step / 12 % SHARDS), kind, step);
-            } else if (kind >= 3 && kind <= 4 && rank == 0) {
-                downstream(target, kind, step);
+            Attack attack = plan.apply(step);
+            if (attack == null) {
+                return;
+            }
+            int target = (int) (step / 6 % 2);
+            switch (attack) {
+                case FORGED_GRADIENT, PAD_GRADIENTS, MISALIGNED_PAD_GRADIENTS, REPLAYED_GRADIENT -> {
+                    if (rank == target) {
+                        upstream(rank, (int) (step / 12 % SHARDS), attack, step);
+                    }
+                }
+                case FORGED_ANSWER, PAD_ANSWERS, MISALIGNED_PAD_ANSWERS -> {
+                    if (rank == 0) {
+                        downstream(target, attack, step);
+                    }
+                }
+                default -> { }
             }
         }
 
@@ -321,8 +384,12 @@ class HostileNetworkTest {
          * the endpoint's forwards to the workers' endpoint (the others).
          */
         void beforeGather(int rank, long round) {
-            boolean up = round / GATHER_EVERY % 2 == 0;
+            Attack attack = gatherPlan.apply(round);
+            boolean up = attack == Attack.FORGED_UPLOAD;
             int target = (int) (round / (2 * GATHER_EVERY) % WORKERS);
+            if (attack == null) {
+                return;
+            }
             if (up && rank == target) {
                 ExclusivePublication pub = clients[rank].gatherUpstreamPublication();
                 TermPosition at = TermPosition.at(pub.position(), pub.initialTermId(), pub.termBufferLength());
@@ -330,7 +397,7 @@ class HostileNetworkTest {
                     round, rank, new byte[BLOB], 0, BLOB);
                 attacker.sendData(new InetSocketAddress("127.0.0.1", spec.gatherPort()), pub.sessionId(),
                     pub.streamId(), at.termId(), at.termOffset(), frame.byteArray());
-            } else if (!up && rank == 0) {
+            } else if (attack == Attack.FORGED_FORWARD && rank == 0) {
                 Publication pub = server.gatherDownstreamPublication();
                 TermPosition at = TermPosition.at(pub.position(), pub.initialTermId(), pub.termBufferLength());
                 String endpoint = clients[0].receiveEndpoint(SHARDS);
@@ -342,8 +409,7 @@ class HostileNetworkTest {
             }
         }
 
-        /** 0: a forged gradient frame, 1: a PAD frame over three frames, 2: a genuine frame of an earlier step. */
-        private void upstream(int rank, int shard, int kind, long step) {
+        private void upstream(int rank, int shard, Attack attack, long step) {
             ExclusivePublication pub = clients[rank].upstreamPublication(shard);
             TermPosition at = TermPosition.at(pub.position(), pub.initialTermId(), pub.termBufferLength());
             InetSocketAddress to = new InetSocketAddress("127.0.0.1", spec.upstreamPorts()[shard]);
@@ -352,16 +418,16 @@ class HostileNetworkTest {
                 junk[i] = rnd.nextFloat();
             }
             ShardLayout layout = spec.layout();
-            UnsafeBuffer frame = switch (kind) {
-                case 0 -> TestFrames.gradient(JobSecret.random(), FrameHeader.TYPE_GRADIENT, rank, spec.jobId(), step,
-                    rank, layout, shard, 0, 1000, 0f, junk);
-                case 2 -> TestFrames.gradient(spec.secret(), FrameHeader.TYPE_GRADIENT, rank, spec.jobId(), step - 1,
-                    rank, layout, shard, 0, samples(rank, step - 1), 0.5f, junk);
+            UnsafeBuffer frame = switch (attack) {
+                case FORGED_GRADIENT -> TestFrames.gradient(JobSecret.random(), FrameHeader.TYPE_GRADIENT, rank,
+                    spec.jobId(), step, rank, layout, shard, 0, 1000, 0f, junk);
+                case REPLAYED_GRADIENT -> TestFrames.gradient(spec.secret(), FrameHeader.TYPE_GRADIENT, rank,
+                    spec.jobId(), step - 1, rank, layout, shard, 0, samples(rank, step - 1), 0.5f, junk);
                 default -> null;
             };
             if (frame == null) {
-                // every other time a frame and a bit: the reader lands inside a genuine frame, out of step
-                int pad = 3 * frameSpan(layout) + (step / 6 % 2 == 1 ? 64 : 0);
+                // misaligned: a frame and a bit, the reader lands inside a genuine frame, out of step
+                int pad = 3 * frameSpan(layout) + (attack == Attack.MISALIGNED_PAD_GRADIENTS ? 64 : 0);
                 if (at.termOffset() + pad <= pub.termBufferLength()) {
                     attacker.sendPad(to, pub.sessionId(), pub.streamId(), at.termId(), at.termOffset(), pad);
                 }
@@ -370,21 +436,20 @@ class HostileNetworkTest {
             attacker.sendData(to, pub.sessionId(), pub.streamId(), at.termId(), at.termOffset(), frame.byteArray());
         }
 
-        /** 3: a forged answer frame, 4: a PAD frame over three frames, at the workers' endpoint. */
-        private void downstream(int shard, int kind, long step) {
+        private void downstream(int shard, Attack attack, long step) {
             Publication pub = server.downstreamPublication(shard);
             TermPosition at = TermPosition.at(pub.position(), pub.initialTermId(), pub.termBufferLength());
             String endpoint = clients[0].receiveEndpoint(shard);
             InetSocketAddress to = new InetSocketAddress("127.0.0.1",
                 Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1)));
-            if (kind == 3) {
+            if (attack == Attack.FORGED_ANSWER) {
                 float[] junk = new float[N];
                 UnsafeBuffer frame = TestFrames.gradient(JobSecret.random(), FrameHeader.TYPE_AVERAGE,
                     GradientFrame.SERVER_RANK, spec.jobId(), step, GradientFrame.SERVER_RANK, spec.layout(), shard, 0,
                     3, 0f, junk);
                 attacker.sendData(to, pub.sessionId(), pub.streamId(), at.termId(), at.termOffset(), frame.byteArray());
             } else {
-                int pad = 3 * frameSpan(spec.layout()) + (step / 6 % 2 == 1 ? 64 : 0);
+                int pad = 3 * frameSpan(spec.layout()) + (attack == Attack.MISALIGNED_PAD_ANSWERS ? 64 : 0);
                 if (at.termOffset() + pad <= pub.termBufferLength()) {
                     attacker.sendPad(to, pub.sessionId(), pub.streamId(), at.termId(), at.termOffset(), pad);
                 }
