@@ -447,8 +447,8 @@ public final class GradientClient implements AutoCloseable {
 
     /**
      * Asks each shard whose answers are not all in, once every chunk of this worker's has gone to it, for them
-     * again when due ({@link ClientResends}): the range from its lowest missing chunk to its highest, and how far
-     * this worker has read its stream.
+     * again when due ({@link ClientResends}): its first run of missing chunks, and how far this worker has read its
+     * stream.
      */
     private int askForMissing(long deadline) throws TimeoutException, InterruptedException {
         long now = System.nanoTime();
@@ -462,9 +462,9 @@ public final class GradientClient implements AutoCloseable {
             while (received[chunkBase[s] + first]) {
                 first++;
             }
-            int last = chunks - 1;
-            while (received[chunkBase[s] + last]) {
-                last--;
+            int last = first; // the first run of missing answers: a later ask covers a later run
+            while (last + 1 < chunks && !received[chunkBase[s] + last + 1]) {
+                last++;
             }
             sendAsk(s, first, last - first + 1, resends.asked(s, now), deadline);
             work++;

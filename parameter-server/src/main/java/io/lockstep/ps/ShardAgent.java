@@ -168,8 +168,8 @@ final class ShardAgent implements Agent {
                 upstream.genuine();
             }
             case UNAUTHENTICATED -> resends.onBadFrame(sender, true);
-            case MALFORMED -> resends.onBadFrame(sender, false);
-            default -> { } // stale or duplicate: a replay, or a resend of what is in
+            case MALFORMED, STALE_STEP -> resends.onBadFrame(sender, false); // a replay may have taken a frame's place
+            default -> { } // a duplicate: a resend of what is in
         }
     }
 
@@ -275,19 +275,26 @@ final class ShardAgent implements Agent {
         return work;
     }
 
-    /** One ask to {@code rank} for its chunks from the lowest missing one on, with how far its stream was read. */
+    /**
+     * One ask to {@code rank} for its first run of missing chunks, with how far its stream was read (a later run
+     * is asked for by a later ask).
+     */
     private boolean sendAsk(int rank) {
         if (!claim(GradientFrame.frameLength(2))) {
             return false;
         }
         int first = aggregator.lowestMissingFrom(rank);
+        int end = first;
+        while (end < aggregator.chunkCount() && !aggregator.has(rank, end)) {
+            end++; // the first run of missing chunks: the rank sends only those it has passed, never one that is in
+        }
         int seq = resends.asked(rank, nowNs);
         int index = claim.offset();
         try {
             askPayload.putLong(0, upstream.position(rank), FrameHeader.ORDER);
             out.wrapForWrite(claim.buffer(), index, claim.length())
                 .header(FrameHeader.TYPE_RESEND, jobId, aggregator.step(), rank, aggregator.shard(), first,
-                    aggregator.chunkCount() - first, upstream.generation(rank), 0f, seq, 2);
+                    end - first, upstream.generation(rank), 0f, seq, 2);
             askSealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, askPayload, 0, Long.BYTES,
                 aggregator.step(), seq);
         } catch (RuntimeException e) {

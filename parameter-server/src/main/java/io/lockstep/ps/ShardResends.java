@@ -25,7 +25,7 @@ import java.util.Arrays;
  */
 final class ShardResends {
     static final long FIRST_ASK_MS = 5;
-    static final long STUCK_MS = 250;
+    static final long STUCK_MS = 100;
     static final long STUCK_NS = STUCK_MS * 1_000_000L;
     private static final long FIRST_ASK_NS = FIRST_ASK_MS * 1_000_000L;
     private static final long MAX_ASK_NS = 1_000_000_000L;
