@@ -19,16 +19,13 @@ import java.util.Arrays;
 final class ClientResends {
     private static final long FIRST_ASK_NS = ShardResends.FIRST_ASK_MS * 1_000_000L;
     private static final long MAX_ASK_NS = 1_000_000_000L;
-    private static final long STUCK_NS = ShardResends.STUCK_NS;
 
     private final long[] lastActivityNs;  // by shard: an answer in, or an ask out
     private final long[] askIntervalNs;   // by shard
     private final boolean[] suspect;      // by shard: a bad frame on its session since the last ask
     private final int[] authFailures;     // by shard, this step
+    private final OutOfStep outOfStep;
     private final long[] lastAskSeq;      // by shard: the last ask taken this step (replays are stale)
-    private final long[] lastAskPosition; // by shard: the read position its last ask reported
-    private final long[] stuckSinceNs;
-    private final int[] stuckAsks;        // by shard: asks in a row with that same position, below what was written
     private long restarts;
     private final long[] sentEnd;         // by slot: stream position after its frame went out; 0: not yet
     private final int[] resends;          // by slot: times it was sent again
@@ -45,10 +42,7 @@ final class ClientResends {
         suspect = new boolean[shards];
         authFailures = new int[shards];
         lastAskSeq = new long[shards];
-        lastAskPosition = new long[shards];
-        stuckSinceNs = new long[lastAskPosition.length];
-        stuckAsks = new int[shards];
-        java.util.Arrays.fill(lastAskPosition, -1);
+        outOfStep = new OutOfStep(shards);
         sentEnd = new long[slots];
         resends = new int[slots];
         due = new boolean[slots];
@@ -61,7 +55,6 @@ final class ClientResends {
         Arrays.fill(suspect, false);
         Arrays.fill(authFailures, 0);
         Arrays.fill(lastAskSeq, -1);
-        Arrays.fill(stuckAsks, 0);
         Arrays.fill(sentEnd, 0);
         Arrays.fill(resends, 0);
         Arrays.fill(due, false);
@@ -104,18 +97,9 @@ final class ClientResends {
         return true;
     }
 
-    /** As {@link ShardResends#looksBroken}: the shard reads this rank's stream out of step. */
+    /** As {@link OutOfStep#onAsk}: {@code shard}'s ask shows it reads this stream out of step. */
     boolean looksBroken(int shard, long readPosition, long written, long nowNs) {
-        if (readPosition > written) {
-            return true;
-        }
-        if (readPosition < written && readPosition == lastAskPosition[shard]) {
-            return ++stuckAsks[shard] >= 2 && nowNs - stuckSinceNs[shard] >= STUCK_NS;
-        }
-        stuckAsks[shard] = 0;
-        lastAskPosition[shard] = readPosition;
-        stuckSinceNs[shard] = nowNs;
-        return false;
+        return outOfStep.onAsk(shard, readPosition, written, nowNs);
     }
 
     /** Marks the slots in [from, to) whose frames ended at or below {@code readPosition} to go out again. */
@@ -131,6 +115,7 @@ final class ClientResends {
     /** The slots in [from, to) went out on a session now abandoned: all that were sent go out again. */
     void onRestart(int from, int to) {
         restarts++;
+        outOfStep.reset();
         for (int slot = from; slot < to; slot++) {
             if (sentEnd[slot] != 0) {
                 sentEnd[slot] = ShardResends.LOST;
@@ -140,8 +125,6 @@ final class ClientResends {
                 }
             }
         }
-        java.util.Arrays.fill(lastAskPosition, -1);
-        java.util.Arrays.fill(stuckAsks, 0);
     }
 
     boolean anyDue() {

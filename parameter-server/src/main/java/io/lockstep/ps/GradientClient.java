@@ -474,16 +474,7 @@ public final class GradientClient implements AutoCloseable {
 
     private void sendAsk(int shard, int first, int count, int seq, long deadline)
         throws TimeoutException, InterruptedException {
-        ExclusivePublication pub = upstream[shard];
-        long r;
-        while ((r = pub.tryClaim(GradientFrame.frameLength(2), claim)) < 0) {
-            if (r == Publication.CLOSED || r == Publication.MAX_POSITION_EXCEEDED) {
-                throw new IllegalStateException("rank " + rank + ": publication to shard " + shard + " unusable (" + r + ")");
-            }
-            checkDeadline(deadline, WAIT_SEND, shard, r);
-            idle.idle();
-        }
-        idle.reset();
+        claimToShard(shard, GradientFrame.frameLength(2), deadline);
         int index = claim.offset();
         try {
             askPayload.putLong(0, downstream[shard].position(ExchangeSpec.SERVER), FrameHeader.ORDER);
@@ -496,6 +487,25 @@ public final class GradientClient implements AutoCloseable {
             throw e;
         }
         claim.commit();
+    }
+
+    /**
+     * Claims {@code length} bytes of the publication to {@code shard}, waiting out back-pressure within
+     * {@code deadline}; returns the stream position after the claimed frame.
+     */
+    private long claimToShard(int shard, int length, long deadline) throws TimeoutException, InterruptedException {
+        ExclusivePublication pub = upstream[shard];
+        long result;
+        while ((result = pub.tryClaim(length, claim)) < 0) {
+            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
+                throw new IllegalStateException("rank " + rank + ": publication to shard " + shard + " unusable ("
+                    + result + ")");
+            }
+            checkDeadline(deadline, WAIT_SEND, shard, result);
+            idle.idle();
+        }
+        idle.reset();
+        return result;
     }
 
     /** A shard asks this rank for gradient chunks of the current step again: the ones it has passed go out again. */
@@ -564,17 +574,7 @@ public final class GradientClient implements AutoCloseable {
         int samples = mine ? stepSamples : 0;
         int start = layout.chunkStart(shard, chunk);
         int length = samples == 0 ? 0 : layout.chunkLength(shard, chunk);
-        ExclusivePublication pub = upstream[shard];
-        long result;
-        while ((result = pub.tryClaim(GradientFrame.frameLength(length, wire), claim)) < 0) {
-            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-                throw new IllegalStateException("rank " + rank + ": gradient publication to shard " + shard
-                    + " unusable (" + result + ")");
-            }
-            checkDeadline(deadline, WAIT_SEND, shard, result);
-            idle.idle();
-        }
-        idle.reset();
+        long result = claimToShard(shard, GradientFrame.frameLength(length, wire), deadline);
         int index = claim.offset();
         try {
             frame.wrapForWrite(claim.buffer(), index, claim.length())
@@ -711,16 +711,7 @@ public final class GradientClient implements AutoCloseable {
     }
 
     private void sendStateRequest(int shard, long deadline) throws TimeoutException, InterruptedException {
-        ExclusivePublication pub = upstream[shard];
-        long r;
-        while ((r = pub.tryClaim(GradientFrame.frameLength(0), claim)) < 0) {
-            if (r == Publication.CLOSED || r == Publication.MAX_POSITION_EXCEEDED) {
-                throw new IllegalStateException("rank " + rank + ": publication to shard " + shard + " unusable (" + r + ")");
-            }
-            checkDeadline(deadline, WAIT_SEND, shard, r);
-            idle.idle();
-        }
-        idle.reset();
+        claimToShard(shard, GradientFrame.frameLength(0), deadline);
         int index = claim.offset();
         try {
             frame.wrapForWrite(claim.buffer(), index, claim.length())

@@ -45,10 +45,8 @@ final class ShardResends {
     private boolean[] duePrevious;
     private int due;
     private final long[] lastAskStep;  // by rank: the step of the last ask it sent us (replays are stale)
+    private final OutOfStep outOfStep;
     private final long[] lastAskSeq;   // by rank
-    private final long[] lastAskPosition; // by rank: the read position its last ask reported
-    private final long[] stuckSinceNs;
-    private final int[] stuckAsks;        // by rank: asks in a row with that same position, below what was written
     /** The end of an answer sent on a stream since abandoned: below any read position, so any ask sends it again. */
     static final long LOST = Long.MIN_VALUE;
 
@@ -66,11 +64,8 @@ final class ShardResends {
         duePrevious = new boolean[chunkCount];
         lastAskStep = new long[workers];
         lastAskSeq = new long[workers];
-        lastAskPosition = new long[workers];
-        stuckSinceNs = new long[lastAskPosition.length];
-        stuckAsks = new int[workers];
+        outOfStep = new OutOfStep(workers);
         Arrays.fill(lastAskStep, -1);
-        Arrays.fill(lastAskPosition, -1);
     }
 
     /** The step's first frame is in: every rank's silence is timed from now. */
@@ -115,24 +110,9 @@ final class ShardResends {
         return true;
     }
 
-    /**
-     * True when {@code rank}'s ask shows that it reads this shard's answers out of step: it claims to have read past
-     * what was ever written, or three asks in a row over at least {@value #STUCK_MS} ms report the same read position
-     * while more was written past it (a forged frame whose length ends inside a genuine one leaves a reader stuck
-     * there). The answers must then start over on a new session ({@link BoundSubscriptions}). The time keeps a frame
-     * that is merely late (a loaded machine, a driver thread busy with a flood) from starting a session over.
-     */
+    /** As {@link OutOfStep#onAsk}: {@code rank}'s ask shows it reads this stream out of step. */
     boolean looksBroken(int rank, long readPosition, long written, long nowNs) {
-        if (readPosition > written) {
-            return true;
-        }
-        if (readPosition < written && readPosition == lastAskPosition[rank]) {
-            return ++stuckAsks[rank] >= 2 && nowNs - stuckSinceNs[rank] >= STUCK_NS;
-        }
-        stuckAsks[rank] = 0;
-        lastAskPosition[rank] = readPosition;
-        stuckSinceNs[rank] = nowNs;
-        return false;
+        return outOfStep.onAsk(rank, readPosition, written, nowNs);
     }
 
     /**
@@ -155,6 +135,7 @@ final class ShardResends {
      * answers go out again at once, and every rank's read positions start over.
      */
     void onRestart() {
+        outOfStep.reset();
         for (int c = 0; c < chunkCount; c++) {
             if (endPrevious[c] != 0) {
                 endPrevious[c] = LOST;
@@ -167,8 +148,6 @@ final class ShardResends {
                 }
             }
         }
-        Arrays.fill(lastAskPosition, -1);
-        Arrays.fill(stuckAsks, 0);
     }
 
     /** True when some answer is to go out again. */
@@ -224,7 +203,6 @@ final class ShardResends {
         Arrays.fill(dueCurrent, false);
         Arrays.fill(suspect, false);
         Arrays.fill(authFailures, 0);
-        Arrays.fill(stuckAsks, 0);
         askSeq = 0;
     }
 

@@ -33,8 +33,7 @@ public final class MemberFlowControl extends AbstractMinMulticastFlowControl {
                            int streamId, int sessionId, long registrationId, int initialTermId, int termBufferLength) {
         super.initialize(context, countersManager, udpChannel, streamId, sessionId, registrationId, initialTermId,
             termBufferLength);
-        guards = WireGuards.of(context.aeronDirectoryName());
-        budget.countInto(guards);
+        guards = budget.countInto(context);
     }
 
     public MemberFlowControl() {

@@ -26,9 +26,10 @@ final class RetransmitBudget {
     private long granted;
     private WireGuards guards = WireGuards.process(); // the driver's, once the flow control is initialised
 
-    /** Counts into {@code driverGuards} from now on. */
-    void countInto(WireGuards driverGuards) {
-        guards = driverGuards;
+    /** Counts into the guards of {@code context}'s media driver from now on, and returns them. */
+    WireGuards countInto(io.aeron.driver.MediaDriver.Context context) {
+        guards = WireGuards.of(context.aeronDirectoryName());
+        return guards;
     }
 
     /** Follows what the publication has sent (its sender position) and the time (the driver's idle calls). */

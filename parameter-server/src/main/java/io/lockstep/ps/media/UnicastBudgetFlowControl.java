@@ -11,15 +11,13 @@ import org.agrona.concurrent.status.CountersManager;
  */
 public final class UnicastBudgetFlowControl extends UnicastFlowControl {
     private final RetransmitBudget budget = new RetransmitBudget();
-    private WireGuards guards = WireGuards.process();
 
     @Override
     public void initialize(MediaDriver.Context context, CountersManager countersManager, UdpChannel udpChannel,
                            int streamId, int sessionId, long registrationId, int initialTermId, int termBufferLength) {
         super.initialize(context, countersManager, udpChannel, streamId, sessionId, registrationId, initialTermId,
             termBufferLength);
-        guards = WireGuards.of(context.aeronDirectoryName());
-        budget.countInto(guards);
+        budget.countInto(context);
     }
 
     @Override
