@@ -54,6 +54,14 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * The driver checks these on its 1 s timer ({@code timerIntervalNs}, which must stay below all of
  * them). Since the settings are fixed when a driver starts, drivers are shared by name and budget.
+ *
+ * <p><b>Below Lockstep's frames.</b> Every receive endpoint is a {@link GuardedReceiveEndpoint} (frames of streams
+ * and sessions no subscription names, and SETUPs naming another term length or MTU, stop there: no image, no
+ * mapping, no answer), so a process holds at most one image per subscribed session (two per expected sender: its
+ * session and its next generation's); the job's multi-destination publications use {@link MemberFlowControl}
+ * (only status messages with the job's group tag count) and every publication's retransmission is bounded
+ * ({@link UnicastBudgetFlowControl}, {@code RetransmitBudget}). What they refuse is counted per driver
+ * ({@link io.lockstep.ps.media.WireGuards}). See THREAT-MODEL.md.
  */
 public final class EmbeddedAeron implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedAeron.class);
