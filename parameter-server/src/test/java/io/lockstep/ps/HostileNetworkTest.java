@@ -346,6 +346,7 @@ class HostileNetworkTest {
         final Random rnd = new Random(11);
         final java.util.function.LongFunction<Attack> plan;
         final java.util.function.LongFunction<Attack> gatherPlan;
+        final java.util.concurrent.CyclicBarrier beforeRound = new java.util.concurrent.CyclicBarrier(WORKERS);
 
         OnPath(ExchangeSpec spec, ParameterServer server, GradientClient[] clients, AeronAttacker attacker,
                java.util.function.LongFunction<Attack> plan, java.util.function.LongFunction<Attack> gatherPlan) {
@@ -383,13 +384,25 @@ class HostileNetworkTest {
          * Before a gather round: a forged piece at the next position of a rank's uploads (every other round), or of
          * the endpoint's forwards to the workers' endpoint (the others).
          */
-        void beforeGather(int rank, long round) {
+        void beforeGather(int rank, long round) throws Exception {
             Attack attack = gatherPlan.apply(round);
             boolean up = attack == Attack.FORGED_UPLOAD;
             int target = (int) (round / (2 * GATHER_EVERY) % WORKERS);
             if (attack == null) {
                 return;
             }
+            // every rank waits here before the round, and until the forgery is out: no rank has uploaded yet, so the
+            // streams are still and the forged piece lands where a piece of the same length goes. (Where a shorter
+            // frame goes, an all-gather stream is read out of step and the round fails: THREAT-MODEL.md.)
+            beforeRound.await(30, TimeUnit.SECONDS);
+            try {
+                injectGather(rank, round, attack, up, target);
+            } finally {
+                beforeRound.await(30, TimeUnit.SECONDS);
+            }
+        }
+
+        private void injectGather(int rank, long round, Attack attack, boolean up, int target) {
             if (up && rank == target) {
                 ExclusivePublication pub = clients[rank].gatherUpstreamPublication();
                 TermPosition at = TermPosition.at(pub.position(), pub.initialTermId(), pub.termBufferLength());
