@@ -58,6 +58,8 @@ public final class GradientClient implements AutoCloseable {
     /** The shard argument of a wait that is for the gather endpoint. */
     private static final int GATHER = -1;
     private static final byte[] NO_BLOB = new byte[0];
+    /** How long a worker waits to hear a server before it sends its JOIN again (doubling, and at most every 2 s). */
+    private static final long JOIN_AGAIN_NS = 1_000_000_000L;
 
     private final ExchangeSpec spec;
     private final ShardLayout layout;
@@ -250,23 +252,40 @@ public final class GradientClient implements AutoCloseable {
             awaitUpstream(upstream[s], s, deadline);
         }
         awaitUpstream(gatherUpstream, GATHER, deadline);
+        UnsafeBuffer[] joined = new UnsafeBuffer[layout.shards() + 1]; // the sealed JOINs, by shard, then the gather's
         if (spec.transport() == ExchangeSpec.Transport.UDP) {
             for (int s = 0; s < layout.shards(); s++) {
-                sendJoin(upstream[s], s, receiveEndpoint(s), deadline);
+                joined[s] = sendJoin(upstream[s], s, receiveEndpoint(s), deadline);
             }
-            sendJoin(gatherUpstream, JoinFrame.GATHER_TARGET, receiveEndpoint(layout.shards()), deadline);
+            joined[layout.shards()] = sendJoin(gatherUpstream, JoinFrame.GATHER_TARGET, receiveEndpoint(layout.shards()),
+                deadline);
         }
         for (int s = 0; s < layout.shards(); s++) {
             String source = serverSource(spec.controlPorts()[s]);
             boolean ipc = spec.transport() == ExchangeSpec.Transport.IPC;
+            long again = JOIN_AGAIN_NS;
+            long at = System.nanoTime() + again;
             while (!downstream[s].hears(ExchangeSpec.SERVER, image -> ipc || image.sourceIdentity().endsWith(source))) {
                 checkDeadline(deadline, WAIT_DOWNSTREAM, s, 0);
+                if (joined[s] != null && System.nanoTime() - at > 0) {
+                    upstream[s].offer(joined[s]); // lost, or forged over on the wire: the same sealed bytes again
+                    again = Math.min(again * 2, 2_000_000_000L);
+                    at = System.nanoTime() + again;
+                }
                 idle.idle();
             }
         }
         String gatherSource = serverSource(spec.gatherControlPort());
+        long again = JOIN_AGAIN_NS;
+        long at = System.nanoTime() + again;
         while (!hearsServer(gatherDownstream, gatherSource)) {
             checkDeadline(deadline, WAIT_DOWNSTREAM, GATHER, 0);
+            UnsafeBuffer join = joined[layout.shards()];
+            if (join != null && System.nanoTime() - at > 0) {
+                gatherUpstream.offer(join);
+                again = Math.min(again * 2, 2_000_000_000L);
+                at = System.nanoTime() + again;
+            }
             idle.idle();
         }
         idle.reset();
@@ -306,7 +325,12 @@ public final class GradientClient implements AutoCloseable {
         return false;
     }
 
-    private void sendJoin(ExclusivePublication pub, int target, String endpoint, long deadline)
+    /**
+     * Sends one sealed JOIN and returns a copy of its bytes: while the server is not heard from, the same bytes go
+     * again ({@link #awaitConnected}), never a second sealing under the same nonce. A server that has the JOIN drops
+     * a copy as a duplicate.
+     */
+    private UnsafeBuffer sendJoin(ExclusivePublication pub, int target, String endpoint, long deadline)
         throws TimeoutException, InterruptedException {
         UnsafeBuffer bytes = new UnsafeBuffer(new byte[endpoint.length()]);
         bytes.putStringWithoutLengthAscii(0, endpoint);
@@ -329,7 +353,10 @@ public final class GradientClient implements AutoCloseable {
             claim.abort();
             throw e;
         }
+        UnsafeBuffer sealed = new UnsafeBuffer(new byte[claim.length()]);
+        sealed.putBytes(0, claim.buffer(), index, claim.length());
         claim.commit();
+        return sealed;
     }
 
     /**
