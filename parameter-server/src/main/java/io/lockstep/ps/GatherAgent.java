@@ -19,6 +19,10 @@ import java.util.concurrent.TimeUnit;
  * blob goes out sealed with that rank's GATHERED key ({@link FrameCipher}); JOIN frames on the gather
  * channel go to the {@link Destinations} of the gathered-blobs publication.
  *
+ * <p>Pieces lost or forged over on the wire are asked for again, both ways: the endpoint asks a rank whose blob is
+ * not all in (after a bad frame on its session, or silence) for its pieces, with how far it has read them; a
+ * worker asks for a rank's forwarded blob, which goes out again if it ended below the worker's read position.
+ *
  * <p>Runs in the same thread as shard 0's {@link ShardAgent} (a composite agent): gathers are
  * rare, and on small machines a thread of their own would only compete with training.
  *

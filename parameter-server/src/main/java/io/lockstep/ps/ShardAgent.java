@@ -32,6 +32,10 @@ import java.util.concurrent.TimeUnit;
  * vector over its slice, allocated once) and adds it to the next step's average before rounding. Parameters
  * and optimizer state always go out as float32.
  *
+ * <p>Frames lost or forged over on the wire are asked for again, both ways ({@link ShardResends}): the shard asks a
+ * rank for its missing chunks and sends again the answers a worker asks for, of this step or the last; when a
+ * worker's asks show it reads the answers out of step, the answers start over on a new session ({@link #restart}).
+ *
  * <p>What the shard waits for (its step and the ranks still missing) is published to the server's
  * {@link WaitingBoard} whenever it changes, for {@link ParameterServer#waitingFor()} on other threads.
  *
