@@ -42,6 +42,11 @@ import java.util.concurrent.TimeoutException;
  * sent (an off-heap vector allocated once) and adds it to the next step's gradient before rounding; 16-bit
  * averages are opened into the scratch array and widened into the result vector.
  *
+ * <p>Frames lost or forged over on the wire are asked for again, both ways ({@link ClientResends}): the client asks
+ * a shard for answers it lacks and sends again the chunks a shard asks for, and starts its gradients over on a new
+ * session when a shard's asks show it reads them out of step; all-gather pieces and JOINs are recovered the same way
+ * (THREAT-MODEL.md).
+ *
  * <p>Nothing is allocated per step (but inside the JDK's GCM), and no wait builds a string or an object
  * while it spins: deadline messages are built once the deadline has passed.
  */
