@@ -150,15 +150,6 @@ final class BoundSubscriptions implements AutoCloseable {
         throw new IllegalArgumentException("no sender " + sender);
     }
 
-    /** Images across the senders' current subscriptions: at most one each. */
-    int imageCount() {
-        int n = 0;
-        for (Subscription sub : current) {
-            n += sub == null ? 0 : sub.imageCount();
-        }
-        return n;
-    }
-
     /** Times a sender started over on a new generation's session. */
     long promotions() {
         return promotions;

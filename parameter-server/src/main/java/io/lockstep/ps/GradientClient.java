@@ -111,7 +111,6 @@ public final class GradientClient implements AutoCloseable {
     private final int[] receivedByShard;
     private final boolean[] restartRequested; // by shard: its asks show it reads this rank's stream out of step
     private int pollingShard;
-    private long stepDeadline;
     private final FrameCipher toStateRequests;
     private final FrameCipher fromStates;
     private final FragmentHandler onState = this::onState;
@@ -416,7 +415,6 @@ public final class GradientClient implements AutoCloseable {
         stepLoss = loss;
         stepMask = shardMask;
         long deadline = System.nanoTime() + timeoutNs;
-        stepDeadline = deadline;
         resends.onStep(System.nanoTime());
         for (int s = 0; s < layout.shards(); s++) {
             int chunks = layout.chunkCount(s);

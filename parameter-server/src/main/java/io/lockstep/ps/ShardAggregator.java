@@ -58,7 +58,6 @@ public final class ShardAggregator {
     private final FrameCipher[] fromRank;
     private final WireFormat wire;
     private final int[] chunksByRank; // chunks of the current step in, by rank
-    private final int[] highestByRank; // the highest chunk of the current step in, by rank (-1: none)
 
     private long step;
     private int accepted; // frames summed this step
@@ -100,7 +99,6 @@ public final class ShardAggregator {
         this.fromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GRADIENT, workers, new FrameCipher.Scratch());
         this.wire = wire;
         this.chunksByRank = new int[workers];
-        this.highestByRank = new int[workers];
         this.step = firstStep;
         resetStep();
     }
@@ -157,7 +155,6 @@ public final class ShardAggregator {
         }
         received[slot] = true;
         accepted++;
-        highestByRank[rank] = Math.max(highestByRank[rank], chunk);
         if (++chunksByRank[rank] == chunkCount) {
             missingMask &= ~WaitingBoard.bit(rank);
             missingCount--;
@@ -231,7 +228,6 @@ public final class ShardAggregator {
         java.util.Arrays.fill(samplesByRank, -1);
         java.util.Arrays.fill(arrivals, 0);
         java.util.Arrays.fill(chunksByRank, 0);
-        java.util.Arrays.fill(highestByRank, -1);
         missingMask = WaitingBoard.allRanks(workers);
         missingCount = workers;
         accepted = 0;
@@ -283,9 +279,6 @@ public final class ShardAggregator {
 
     /** True once chunk {@code chunk} of the current step from {@code rank} is in. */
     boolean has(int rank, int chunk) { return received[rank * chunkCount + chunk]; }
-
-    /** The highest chunk of the current step in from {@code rank}, or -1. */
-    int highestFrom(int rank) { return highestByRank[rank]; }
 
     /** The lowest chunk of the current step not yet in from {@code rank}, or {@link #chunkCount()} when all are. */
     int lowestMissingFrom(int rank) {
