@@ -8,7 +8,7 @@ import java.util.Arrays;
  *
  * <p><b>Asking a shard.</b> A shard whose answers (averages or parameters) of the step are not all in, once this
  * worker has sent it every chunk, is asked for them again right after a frame on its session failed authentication
- * or was malformed, or once it has sent nothing for {@value ShardResends#FIRST_ASK_MS} ms (doubling up to a second),
+ * or was malformed, or once it has sent nothing for {@value AskClock#FIRST_ASK_MS} ms (doubling up to a second),
  * with how far this worker has read the shard's stream.
  *
  * <p><b>Answering a shard.</b> A shard asks for gradient chunks; the worker sends again those whose frames ended at
@@ -17,13 +17,7 @@ import java.util.Arrays;
  * <p>Single-threaded, like its client.
  */
 final class ClientResends {
-    private static final long FIRST_ASK_NS = ShardResends.FIRST_ASK_MS * 1_000_000L;
-    private static final long MAX_ASK_NS = 1_000_000_000L;
-
-    private final long[] lastActivityNs;  // by shard: an answer in, or an ask out
-    private final long[] askIntervalNs;   // by shard
-    private final boolean[] suspect;      // by shard: a bad frame on its session since the last ask
-    private final int[] authFailures;     // by shard, this step
+    private final AskClock clock;         // by shard
     private final OutOfStep outOfStep;
     private final long[] lastAskSeq;      // by shard: the last ask taken this step (replays are stale)
     private long restarts;
@@ -37,10 +31,7 @@ final class ClientResends {
     private long chunksResent;
 
     ClientResends(int shards, int slots) {
-        lastActivityNs = new long[shards];
-        askIntervalNs = new long[shards];
-        suspect = new boolean[shards];
-        authFailures = new int[shards];
+        clock = new AskClock(shards);
         lastAskSeq = new long[shards];
         outOfStep = new OutOfStep(shards);
         sentEnd = new long[slots];
@@ -50,10 +41,8 @@ final class ClientResends {
 
     /** A new step: nothing sent, nothing asked, every shard's silence timed from now. */
     void onStep(long nowNs) {
-        Arrays.fill(lastActivityNs, nowNs);
-        Arrays.fill(askIntervalNs, FIRST_ASK_NS);
-        Arrays.fill(suspect, false);
-        Arrays.fill(authFailures, 0);
+        clock.restart(nowNs);
+        clock.clearBadFrames();
         Arrays.fill(lastAskSeq, -1);
         Arrays.fill(sentEnd, 0);
         Arrays.fill(resends, 0);
@@ -63,26 +52,20 @@ final class ClientResends {
     }
 
     void onAnswer(int shard, long nowNs) {
-        lastActivityNs[shard] = nowNs;
-        askIntervalNs[shard] = FIRST_ASK_NS;
+        clock.onProgress(shard, nowNs);
     }
 
     void onBadFrame(int shard, boolean forged) {
-        suspect[shard] = true;
-        if (forged) {
-            authFailures[shard]++;
-        }
+        clock.onBadFrame(shard, forged);
     }
 
     boolean shouldAsk(int shard, long nowNs) {
-        return suspect[shard] || nowNs - lastActivityNs[shard] > askIntervalNs[shard];
+        return clock.shouldAsk(shard, nowNs);
     }
 
     /** {@code shard} was just asked; returns the ask's sequence number (its nonce within the step). */
     int asked(int shard, long nowNs) {
-        suspect[shard] = false;
-        lastActivityNs[shard] = nowNs;
-        askIntervalNs[shard] = Math.min(askIntervalNs[shard] * 2, MAX_ASK_NS);
+        clock.asked(shard, nowNs);
         asksSent++;
         return askSeq++;
     }
@@ -159,7 +142,7 @@ final class ClientResends {
     }
 
     int authFailures(int shard) {
-        return authFailures[shard];
+        return clock.authFailures(shard);
     }
 
     long asksSent() { return asksSent; }

@@ -54,12 +54,9 @@ final class GatherAgent implements Agent {
     private int publishedMissing = -1;
 
     private final FrameCipher[] asksFromRank;
-    private static final long FIRST_ASK_NS = ShardResends.FIRST_ASK_MS * 1_000_000L;
     private final FrameCipher askSealer;      // this endpoint's asks to the ranks
     private final UnsafeBuffer askPayload = new UnsafeBuffer(org.agrona.BufferUtil.allocateDirectAligned(8, 8));
-    private final long[] progressNs;          // by rank: a piece in, or an ask out
-    private final long[] askIntervalNs;
-    private final boolean[] suspect;          // by rank: a bad frame on its session since the last ask
+    private final AskClock asks;              // by rank
     private long askSeq;                      // over the job: the asks' nonces
     private final GradientFrame askFrame = new GradientFrame();
     private final long[] lastAskSeq;  // by asker: the last ask taken for lastAskRound
@@ -106,9 +103,7 @@ final class GatherAgent implements Agent {
         this.lastAskSeq = new long[workers];
         this.askSealer = new FrameCipher(secret, jobId, FrameHeader.TYPE_GATHER_ASK, GradientFrame.SERVER_RANK,
             new FrameCipher.Scratch());
-        this.progressNs = new long[workers];
-        this.askIntervalNs = new long[workers];
-        this.suspect = new boolean[workers];
+        this.asks = new AskClock(workers);
         this.resendFrom = new int[workers];
         this.resendCount = new int[workers];
         this.endOpen = new long[workers];
@@ -133,11 +128,8 @@ final class GatherAgent implements Agent {
                 return;
             }
             switch (aggregator.onFrame(buffer, offset, length)) {
-                case ACCEPTED, BLOB_READY, COMPLETED -> {
-                    progressNs[sender] = System.nanoTime();
-                    askIntervalNs[sender] = FIRST_ASK_NS;
-                }
-                case UNAUTHENTICATED, MALFORMED -> suspect[sender] = true;
+                case ACCEPTED, BLOB_READY, COMPLETED -> asks.onProgress(sender, System.nanoTime());
+                case UNAUTHENTICATED, MALFORMED -> asks.onBadFrame(sender, false);
                 default -> { }
             }
             return;
@@ -235,7 +227,7 @@ final class GatherAgent implements Agent {
 
     /**
      * Asks each rank whose blob of the open round is not all in, after a bad frame on its session or
-     * {@value ShardResends#FIRST_ASK_MS} ms without progress (doubling to a second), for its pieces again, with how
+     * {@value AskClock#FIRST_ASK_MS} ms without progress (doubling to a second), for its pieces again, with how
      * far its uploads were read; with no round open, a rank after a bad frame (its round's first piece may have been
      * the one forged over: the endpoint opens a round only on an authenticated piece).
      */
@@ -243,18 +235,16 @@ final class GatherAgent implements Agent {
         long now = System.nanoTime();
         boolean open = aggregator.isOpen() && aggregator.blobs() != null && !aggregator.isComplete();
         int work = 0;
-        for (int r = 0; r < suspect.length; r++) {
+        for (int r = 0; r < lastAskSeq.length; r++) {
             boolean waiting = open && !aggregator.hasAll(r);
-            if (!(suspect[r] || waiting && now - progressNs[r] > askIntervalNs[r])) {
+            if (!(asks.suspect(r) || waiting && asks.overdue(r, now))) {
                 continue;
             }
             long round = open ? aggregator.round() : -1;
             if (!sendAsk(r, round)) {
                 return work;
             }
-            suspect[r] = false;
-            progressNs[r] = now;
-            askIntervalNs[r] = Math.min(askIntervalNs[r] * 2, 1_000_000_000L);
+            asks.asked(r, now);
             work++;
         }
         return work;
@@ -287,8 +277,7 @@ final class GatherAgent implements Agent {
     public int doWork() {
         int work = aggregator.isComplete() ? 0 : upstream.poll(onFragment, FRAGMENT_LIMIT);
         if (open != aggregator.isOpen() && aggregator.isOpen()) {
-            java.util.Arrays.fill(progressNs, System.nanoTime()); // the round opened: every rank's silence from now
-            java.util.Arrays.fill(askIntervalNs, FIRST_ASK_NS);
+            asks.restart(System.nanoTime()); // the round opened: every rank's silence from now
         }
         work += askForMissing();
         work += forwardAgain();

@@ -135,7 +135,7 @@ public final class GradientClient implements AutoCloseable {
     private long gatherRound;
     private byte[][] gathered; // by rank, for the round being gathered
     private long gatherDeadline;
-    private static final long FIRST_GATHER_ASK_NS = ShardResends.FIRST_ASK_MS * 1_000_000L;
+    private static final long FIRST_GATHER_ASK_NS = AskClock.FIRST_ASK_MS * 1_000_000L;
     private long gatherAskAtNs;
     private long gatherAskIntervalNs;
     private int gatherAskSeq;
@@ -920,7 +920,7 @@ public final class GradientClient implements AutoCloseable {
 
     /**
      * While blobs of the round are missing: sends again the pieces of this rank's blob the endpoint asked for
-     * ({@link #onGatherAsk}), and every interval ({@value ShardResends#FIRST_ASK_MS} ms, doubling to a second; sooner
+     * ({@link #onGatherAsk}), and every interval ({@value AskClock#FIRST_ASK_MS} ms, doubling to a second; sooner
      * after a bad frame) asks the endpoint to forward again, from what it has, each other rank's blob still missing (ones
      * pre-empted on the way down; a rank still computing costs a small frame per interval).
      */

@@ -12,8 +12,8 @@ import java.util.Arrays;
  *
  * <p><b>Asking a rank.</b> A rank whose chunks of the step are not all in is asked for them again
  * ({@link FrameHeader#TYPE_RESEND}, sealed) right after a frame on its session failed authentication or was
- * malformed, or once it has made no progress for {@value #FIRST_ASK_MS} ms (doubling up to a second while it stays
- * silent: a rank still computing costs one small frame per interval). The request carries how far the shard has read
+ * malformed, or once it has made no progress for {@value AskClock#FIRST_ASK_MS} ms (doubling up to a second while it
+ * stays silent: a rank still computing costs one small frame per interval; {@link AskClock}). The request carries how far the shard has read
  * that rank's stream ({@link BoundSubscriptions#position}); the rank sends again only chunks whose frames ended below
  * that position, so a chunk still on its way is never sent twice.
  *
@@ -24,17 +24,11 @@ import java.util.Arrays;
  * <p>Single-threaded: the shard's agent thread.
  */
 final class ShardResends {
-    static final long FIRST_ASK_MS = 5;
     static final long STUCK_MS = 100;
     static final long STUCK_NS = STUCK_MS * 1_000_000L;
-    private static final long FIRST_ASK_NS = FIRST_ASK_MS * 1_000_000L;
-    private static final long MAX_ASK_NS = 1_000_000_000L;
 
     private final int chunkCount;
-    private final long[] lastActivityNs;   // by rank: a chunk in, or an ask out
-    private final long[] askIntervalNs;    // by rank
-    private final boolean[] suspect;       // by rank: a bad frame on its session since the last ask
-    private final int[] authFailures;      // by rank, this step
+    private final AskClock clock;          // by rank
     private int askSeq;                    // asks this step (their nonces)
 
     private long[] endCurrent;    // by chunk: stream position after its answer of the current step went out; 0: not yet
@@ -52,10 +46,7 @@ final class ShardResends {
 
     ShardResends(int workers, int chunkCount) {
         this.chunkCount = chunkCount;
-        lastActivityNs = new long[workers];
-        askIntervalNs = new long[workers];
-        suspect = new boolean[workers];
-        authFailures = new int[workers];
+        clock = new AskClock(workers);
         endCurrent = new long[chunkCount];
         endPrevious = new long[chunkCount];
         resendCurrent = new int[chunkCount];
@@ -70,33 +61,26 @@ final class ShardResends {
 
     /** The step's first frame is in: every rank's silence is timed from now. */
     void onStepStarted(long nowNs) {
-        Arrays.fill(lastActivityNs, nowNs);
-        Arrays.fill(askIntervalNs, FIRST_ASK_NS);
+        clock.restart(nowNs);
     }
 
     void onChunk(int rank, long nowNs) {
-        lastActivityNs[rank] = nowNs;
-        askIntervalNs[rank] = FIRST_ASK_NS;
+        clock.onProgress(rank, nowNs);
     }
 
-    /** A frame on {@code rank}'s session was dropped as malformed or, with {@code forged}, failed authentication. */
+    /** A frame on {@code rank}'s session was dropped as malformed or stale or, with {@code forged}, failed authentication. */
     void onBadFrame(int rank, boolean forged) {
-        suspect[rank] = true;
-        if (forged) {
-            authFailures[rank]++;
-        }
+        clock.onBadFrame(rank, forged);
     }
 
-    /** True when {@code rank} (whose chunks are not all in) should be asked for them now. */
+    /** True when {@code rank} (whose chunks are not all in) should be asked for them now ({@link AskClock}). */
     boolean shouldAsk(int rank, long nowNs) {
-        return suspect[rank] || nowNs - lastActivityNs[rank] > askIntervalNs[rank];
+        return clock.shouldAsk(rank, nowNs);
     }
 
     /** {@code rank} was just asked; returns the ask's sequence number (its nonce within the step). */
     int asked(int rank, long nowNs) {
-        suspect[rank] = false;
-        lastActivityNs[rank] = nowNs;
-        askIntervalNs[rank] = Math.min(askIntervalNs[rank] * 2, MAX_ASK_NS);
+        clock.asked(rank, nowNs);
         return askSeq++;
     }
 
@@ -201,13 +185,12 @@ final class ShardResends {
         duePrevious = dueCurrent;
         dueCurrent = marks;
         Arrays.fill(dueCurrent, false);
-        Arrays.fill(suspect, false);
-        Arrays.fill(authFailures, 0);
+        clock.clearBadFrames();
         askSeq = 0;
     }
 
     /** How often {@code rank}'s frames failed authentication this step. */
     int authFailures(int rank) {
-        return authFailures[rank];
+        return clock.authFailures(rank);
     }
 }
