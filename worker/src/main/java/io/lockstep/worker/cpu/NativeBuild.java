@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * <p>Why set it at all: with the property unset and both jars on the classpath, JavaCPP takes the
  * first extension of ND4J's list it finds, {@code -avx2}, whatever the CPU (checked with JavaCPP
  * 1.5.7): on a CPU without AVX2 that dies with SIGILL. So the generic build is chosen explicitly
- * (an empty extension). Measured gain of the AVX2 build on the MNIST MLP: see the README, "CPU build".
+ * (an empty extension). Measured gain of the AVX2 build on the MNIST MLP: docs/benchmarks.md, "CPU build".
  */
 public final class NativeBuild {
     private static final Logger LOG = LoggerFactory.getLogger(NativeBuild.class);
