@@ -2,6 +2,7 @@ package io.lockstep.examples;
 
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -11,6 +12,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The Java API example runs as shipped, on a real local Spark session. */
+@Tag("slow")
 class DigitsFromJavaTest {
     @TempDir
     Path dir;

@@ -5,6 +5,7 @@ import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -17,6 +18,7 @@ import static io.lockstep.ps.GatherAggregatorTest.blob;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** All-gathers through the real path: embedded media driver, server agents, one client per worker thread. */
+@Tag("slow")
 class AllGatherTest {
     static EmbeddedAeron aeron;
 

@@ -1,6 +1,7 @@
 package io.lockstep.ps;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 
 import java.io.File;
 import java.io.IOException;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+@Tag("slow")
 class EmbeddedAeronTest {
     @Test
     void driverDirectoryExistsWhileInUseAndIsGoneAfterTheLastRelease() {

@@ -8,6 +8,7 @@ import io.lockstep.ps.media.WireGuards;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -44,6 +45,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * for the flood, and every drop and resend must be counted. The figures (resends per forged frame, retransmitted
  * bytes per forged NAK, wall time with and without attacks) are printed for docs/hostile-network.md.
  */
+@Tag("slow")
 class HostileNetworkTest {
     // (HostileNetworkBench runs the same run, one attack at a time)
     static final int N = 40_000;

@@ -5,6 +5,7 @@ import io.aeron.Subscription;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 
 import java.io.ByteArrayOutputStream;
 import java.io.NotSerializableException;
@@ -21,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Averages go to the job's workers only; the job's secret shows nowhere. */
+@Tag("slow")
 class MembershipTest {
 
     /**

@@ -9,6 +9,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -20,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * posted only when its tag holds under the sending shard's key, it names a shard of another server and a
  * later step than that slot holds; anything else is dropped and counted, and the real reduction goes on.
  */
+@Tag("slow")
 class NormLinkTest {
     static EmbeddedAeron aeron;
 

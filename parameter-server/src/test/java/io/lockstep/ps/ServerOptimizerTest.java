@@ -8,6 +8,7 @@ import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -27,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * whole vector computes from the weighted average (however the vector is sharded), a step whose average
  * is not finite is skipped by every shard alike, and the state a worker fetches is that optimizer's state.
  */
+@Tag("slow")
 class ServerOptimizerTest {
     static EmbeddedAeron aeron;
 

@@ -7,6 +7,7 @@ import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -28,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * averages to within the last residuals, where rounding alone would drift by a step's rounding per step.
  * With the optimizer on the server, gradients go 16-bit and parameters come back float32.
  */
+@Tag("slow")
 class SixteenBitWireTest {
     static EmbeddedAeron aeron;
 

@@ -3,6 +3,7 @@ package io.lockstep.ps;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * carries on and the exchange stays exact. Rank 1 runs in a child JVM that the test stops with
  * SIGSTOP, as a long GC pause or a frozen container would; rank 0 and the server run here.
  */
+@Tag("slow")
 class StallBudgetTest {
     static final int N = 40_000;
     static final int STEPS = 4;

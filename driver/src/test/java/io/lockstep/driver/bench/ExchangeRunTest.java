@@ -4,10 +4,12 @@ import io.lockstep.ps.ExchangeSpec;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The benchmarks' moving parts on the real embedded Aeron and Spark local mode, with small vectors. */
+@Tag("slow")
 class ExchangeRunTest {
     @ParameterizedTest
     @EnumSource(ExchangeSpec.Transport.class)

@@ -6,6 +6,7 @@ import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
@@ -27,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * line naming the file/line/column or the config key and value, and the files an earlier run left
  * in output.dir untouched, with no temporary file left behind. Then {@code lockstep doctor}.
  */
+@Tag("slow")
 class BadInputCliTest {
     @TempDir
     Path dir;

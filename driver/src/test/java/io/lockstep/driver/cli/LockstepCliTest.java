@@ -1,6 +1,7 @@
 package io.lockstep.driver.cli;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -33,6 +34,7 @@ class LockstepCliTest {
         return new Run(p.exitValue(), err);
     }
 
+    @Tag("slow")
     @Test
     void aConfigErrorExitsWithTwoAndOneLineNamingTheKey() throws Exception {
         Path cfg = dir.resolve("job.yaml");
@@ -44,6 +46,7 @@ class LockstepCliTest {
         assertTrue(lines.get(0).contains("unknown config key 'batch_sise'"), lines.get(0));
     }
 
+    @Tag("slow")
     @Test
     void aMissingDataFileExitsNonZeroNamingTheFile() throws Exception {
         Path cfg = dir.resolve("job.yaml");

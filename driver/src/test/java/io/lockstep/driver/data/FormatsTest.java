@@ -16,6 +16,7 @@ import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -29,6 +30,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The same digits rows as CSV, Parquet (vector, array and numeric columns), LibSVM and datasets load to the same samples. */
+@Tag("slow")
 class FormatsTest {
     static JavaSparkContext sc;
     static SparkSession spark;

@@ -12,6 +12,7 @@ import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -28,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * itself fails): against data.classes when set, against the training labels otherwise, and against
  * a sane bound (100,000 classes) always; the message names file, line or row, and column.
  */
+@Tag("slow")
 class LabelBoundsTest {
     static JavaSparkContext sc;
     static SparkSession spark;

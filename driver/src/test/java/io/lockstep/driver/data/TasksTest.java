@@ -7,6 +7,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -18,6 +19,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Label checks and encodings per task, non-finite and overflowing input, the shipped example data. */
+@Tag("slow")
 class TasksTest {
     static final Path EXAMPLES = Path.of("..", "examples", "data");
     static JavaSparkContext sc;

@@ -7,6 +7,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -23,6 +24,7 @@ import java.util.stream.LongStream;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** data.validation_fraction and data.validation, and normalization fitted on the training rows only. */
+@Tag("slow")
 class ValidationSplitTest {
     static JavaSparkContext sc;
 

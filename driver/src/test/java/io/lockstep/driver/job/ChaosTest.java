@@ -4,6 +4,7 @@ import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * newest checkpoint on a replacement executor, and the job ends with the parameters of an
  * undisturbed run.
  */
+@Tag("slow")
 class ChaosTest {
     @TempDir
     Path dir;

@@ -6,6 +6,7 @@ import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -23,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * their norm reduction between the two) cross process boundaries, and the result is bit-identical to the
  * same job in local mode.
  */
+@Tag("slow")
 class ClusterTest {
     @TempDir
     Path dir;

@@ -17,6 +17,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.Serializable;
@@ -35,6 +36,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * job gives up after recovery.max_attempts, naming the cause; and frames dropped during a failed attempt
  * are reported with it.
  */
+@Tag("slow")
 class RecoveryTest {
     /** Faults left to inject; static, so every replica of this JVM (local mode) sees the same budget. */
     static final AtomicInteger FAULTS = new AtomicInteger();

@@ -4,6 +4,7 @@ import io.lockstep.driver.cli.LockstepCli;
 import io.lockstep.driver.data.TestData;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -23,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * SIGKILL after its checkpoints appeared, its newest checkpoint then corrupted, and resumed with
  * {@code --resume}: it must end with the parameters of the same job run without interruption.
  */
+@Tag("slow")
 class ResumeTest {
     @TempDir
     Path dir;

@@ -3,6 +3,7 @@ package io.lockstep.driver.job;
 import io.lockstep.driver.config.JobConfig;
 import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Spark's scratch space of a killed process is removed by the next job; a live process's is left alone. */
+@Tag("slow")
 class SparkScratchTest {
     @TempDir
     Path tmp;

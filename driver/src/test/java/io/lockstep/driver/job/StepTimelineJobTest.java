@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * The step timeline of a whole job on local Spark: every step line carries the replicas' phase times,
  * which fit inside the step's wall time, and summary.json sums the run up per phase.
  */
+@Tag("slow")
 class StepTimelineJobTest {
     static final String[] PHASES = {"data_ms", "compute_ms", "exchange_ms", "wait_ms", "apply_ms", "step_ms"};
 

@@ -7,6 +7,7 @@ import io.lockstep.driver.data.TestData;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.evaluation.EvaluationAveraging;
 import org.nd4j.evaluation.classification.Evaluation;
@@ -24,6 +25,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The training loop's practices through whole jobs: validation, schedules, early stopping, the non-finite guard. */
+@Tag("slow")
 class TrainingLoopJobTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -21,6 +21,7 @@ import org.agrona.concurrent.status.CountersReader;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,6 +44,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * wire can do to Aeron streams with crafted frames alone. The assertions record what Aeron 1.51 does;
  * the log lines ("observed: ...") give the numbers.
  */
+@Tag("slow")
 class AeronAttackerTest {
     private static final Logger LOG = LoggerFactory.getLogger(AeronAttackerTest.class);
     private static final String HOST = "127.0.0.1";

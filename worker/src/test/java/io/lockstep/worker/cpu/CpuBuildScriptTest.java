@@ -1,6 +1,7 @@
 package io.lockstep.worker.cpu;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * deploy/cpu-build.sh, which ./lockstep and deploy/spark-submit.sh source, chooses as
  * {@link NativeBuild} does in-process, on the same /proc/cpuinfo files.
  */
+@Tag("slow")
 class CpuBuildScriptTest {
     private static final Path SCRIPT = Path.of("..", "deploy", "cpu-build.sh").toAbsolutePath().normalize();
 

@@ -2,6 +2,7 @@ package io.lockstep.worker.cpu;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * reads the extension once per JVM, so this one, where ND4J may already be loaded, cannot show it)
  * running {@link LoadProbe}, which reports the libnd4jcpu mapped into that process.
  */
+@Tag("slow")
 class NativeBuildLoadTest {
     private static final Pattern PROBE = Pattern.compile(
         "probe extension=\\[(.*)] loaded=(\\S+) product=(\\S+) adamError=(\\S+)");
