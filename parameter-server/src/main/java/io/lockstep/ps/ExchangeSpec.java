@@ -1,6 +1,14 @@
 package io.lockstep.ps;
 
+import io.lockstep.ps.media.EmbeddedAeron;
+import io.lockstep.ps.media.FreePorts;
 import io.lockstep.ps.optim.ServerOptimizer;
+import io.lockstep.ps.session.BoundSubscriptions;
+import io.lockstep.ps.wire.FrameHeader;
+import io.lockstep.ps.wire.GatherFrame;
+import io.lockstep.ps.wire.GradientFrame;
+import io.lockstep.ps.wire.JobSecret;
+import io.lockstep.ps.wire.WireFormat;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -13,7 +21,7 @@ import java.util.Objects;
  * <p>UDP: shard s listens for gradients on {@code host:upstreamPorts[s]} and answers with a
  * multi-destination-cast publication bound to {@code host:controlPorts[s]} (where the workers' status
  * messages and NAKs come back) in manual control mode: it sends only to the receive endpoints that the
- * job's workers named in authenticated JOIN frames ({@link Destinations}), one per worker JVM, picked
+ * job's workers named in authenticated JOIN frames ({@code Destinations}), one per worker JVM, picked
  * by that JVM; the server needs no worker address up front. The all-gather has one such pair of its own
  * ({@code gatherPort}, {@code gatherControlPort}), served by one endpoint for the whole server rather
  * than per shard.
@@ -248,7 +256,7 @@ public record ExchangeSpec(
 
     /**
      * The group tag of the job's receivers (63 bits from the secret): the shards' publications count only status
-     * messages that carry it ({@link io.lockstep.ps.media.MemberFlowControl}), so nobody outside the job can hold
+     * messages that carry it ({@code MemberFlowControl}), so nobody outside the job can hold
      * one back or push it ahead.
      */
     public long groupTag() {
@@ -278,8 +286,8 @@ public record ExchangeSpec(
 
     /**
      * Channel on which shard s publishes averages: manual multi-destination-cast, so only the workers'
-     * endpoints added by {@link Destinations} receive it; flow control over the job's members only
-     * ({@link io.lockstep.ps.media.MemberFlowControl}) waits for the slowest of them. A later generation's
+     * endpoints added by {@code Destinations} receive it; flow control over the job's members only
+     * ({@code MemberFlowControl}) waits for the slowest of them. A later generation's
      * publication shares the channel's endpoint, and so its destinations.
      */
     public String downstreamPublicationChannel(int shard, int generation) {
@@ -318,7 +326,7 @@ public record ExchangeSpec(
     }
 
     /** The channel a downstream publication adds for a worker JVM receiving on {@code endpoint}. */
-    static String destination(String endpoint) {
+    public static String destination(String endpoint) {
         return "aeron:udp?endpoint=" + endpoint;
     }
 

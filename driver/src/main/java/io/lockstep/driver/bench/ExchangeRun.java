@@ -1,12 +1,12 @@
 package io.lockstep.driver.bench;
 
-import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.GradientClient;
-import io.lockstep.ps.JobSecret;
-import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.ShardLayout;
-import io.lockstep.ps.StepListener;
+import io.lockstep.ps.client.GradientClient;
+import io.lockstep.ps.media.EmbeddedAeron;
+import io.lockstep.ps.server.ParameterServer;
+import io.lockstep.ps.server.StepListener;
+import io.lockstep.ps.wire.JobSecret;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.security.SecureRandom;

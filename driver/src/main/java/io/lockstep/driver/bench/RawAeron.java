@@ -5,10 +5,10 @@ import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
-import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.IdleStrategies;
 import io.lockstep.ps.ShardLayout;
+import io.lockstep.ps.media.EmbeddedAeron;
+import io.lockstep.ps.media.IdleStrategies;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 

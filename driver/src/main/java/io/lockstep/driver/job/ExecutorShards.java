@@ -1,9 +1,9 @@
 package io.lockstep.driver.job;
 
-import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.FreePorts;
-import io.lockstep.ps.ParameterServer;
+import io.lockstep.ps.media.EmbeddedAeron;
+import io.lockstep.ps.media.FreePorts;
+import io.lockstep.ps.server.ParameterServer;
 import io.lockstep.worker.exchange.WireDrops;
 import org.apache.spark.BarrierTaskContext;
 

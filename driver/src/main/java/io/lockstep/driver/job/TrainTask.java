@@ -1,9 +1,9 @@
 package io.lockstep.driver.job;
 
-import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.GradientClient;
-import io.lockstep.ps.JobListeners;
+import io.lockstep.ps.client.GradientClient;
+import io.lockstep.ps.media.EmbeddedAeron;
+import io.lockstep.ps.server.JobListeners;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.DataPartition;
 import io.lockstep.worker.data.Sample;

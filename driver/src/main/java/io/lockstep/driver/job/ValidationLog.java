@@ -3,7 +3,7 @@ package io.lockstep.driver.job;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.lockstep.driver.output.MetricsLog;
-import io.lockstep.ps.GatherListener;
+import io.lockstep.ps.server.GatherListener;
 import io.lockstep.worker.listener.ValidationListener;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.train.Trainer;

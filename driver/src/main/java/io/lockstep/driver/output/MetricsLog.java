@@ -1,6 +1,6 @@
 package io.lockstep.driver.output;
 
-import io.lockstep.ps.StepListener;
+import io.lockstep.ps.server.StepListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,18 +1,18 @@
 package io.lockstep.driver.job;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.aeron.ExclusivePublication;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataLoader;
 import io.lockstep.driver.data.TestData;
 import io.lockstep.driver.output.RunOutputs;
-import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.media.EmbeddedAeron;
 import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.train.StepResult;
 import io.lockstep.worker.train.Trainer;
 import io.lockstep.worker.train.TrainingListener;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.aeron.ExclusivePublication;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.deeplearning4j.util.ModelSerializer;

@@ -1,8 +1,8 @@
 package io.lockstep.worker.exchange;
 
-import io.lockstep.ps.GradientClient;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ShardLayout;
+import io.lockstep.ps.client.GradientClient;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;

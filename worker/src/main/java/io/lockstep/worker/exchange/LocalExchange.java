@@ -1,8 +1,8 @@
 package io.lockstep.worker.exchange;
 
-import io.lockstep.ps.JobListeners;
 import io.lockstep.ps.optim.ServerOptimizer;
 import io.lockstep.ps.optim.SliceOptimizer;
+import io.lockstep.ps.server.JobListeners;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 

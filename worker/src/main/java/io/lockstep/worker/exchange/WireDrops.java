@@ -1,8 +1,8 @@
 package io.lockstep.worker.exchange;
 
-import io.lockstep.ps.DropCounters;
-import io.lockstep.ps.GradientClient;
-import io.lockstep.ps.ParameterServer;
+import io.lockstep.ps.client.GradientClient;
+import io.lockstep.ps.server.DropCounters;
+import io.lockstep.ps.server.ParameterServer;
 
 import java.io.Serializable;
 import java.util.Collections;

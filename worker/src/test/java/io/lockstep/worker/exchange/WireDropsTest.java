@@ -1,6 +1,6 @@
 package io.lockstep.worker.exchange;
 
-import io.lockstep.ps.DropCounters;
+import io.lockstep.ps.server.DropCounters;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayInputStream;

@@ -1,11 +1,11 @@
 package io.lockstep.worker.train;
 
-import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.GradientClient;
-import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.ShardLayout;
-import io.lockstep.ps.StepListener;
+import io.lockstep.ps.client.GradientClient;
+import io.lockstep.ps.media.EmbeddedAeron;
+import io.lockstep.ps.server.ParameterServer;
+import io.lockstep.ps.server.StepListener;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;

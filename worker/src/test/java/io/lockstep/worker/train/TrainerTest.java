@@ -1,14 +1,14 @@
 package io.lockstep.worker.train;
 
-import io.lockstep.ps.EmbeddedAeron;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.GradientClient;
-import io.lockstep.ps.ParameterServer;
 import io.lockstep.ps.ShardLayout;
-import io.lockstep.ps.StepListener;
+import io.lockstep.ps.client.GradientClient;
+import io.lockstep.ps.media.EmbeddedAeron;
 import io.lockstep.ps.optim.ParamRoles;
 import io.lockstep.ps.optim.ServerOptimizer;
 import io.lockstep.ps.optim.UpdateRule;
+import io.lockstep.ps.server.ParameterServer;
+import io.lockstep.ps.server.StepListener;
 import io.lockstep.worker.data.Batch;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.DataPartition;
@@ -106,7 +106,7 @@ class TrainerTest {
             .withOptimizer(serverOptimizer);
         ExecutorService pool = Executors.newFixedThreadPool(workers);
         try (ParameterServer server = ParameterServer.start(aeron.aeron(), ex, StepListener.NONE,
-            io.lockstep.ps.GatherListener.NONE, init, null)) {
+            io.lockstep.ps.server.GatherListener.NONE, init, null)) {
             List<Future<Run>> futures = new ArrayList<>();
             for (int r = 0; r < workers; r++) {
                 int rank = r;
@@ -145,9 +145,9 @@ class TrainerTest {
         long job = ThreadLocalRandom.current().nextLong();
         int[] everyRank = java.util.stream.IntStream.range(0, workers).toArray();
         ExecutorService pool = Executors.newFixedThreadPool(workers);
-        try (var registration = io.lockstep.ps.JobListeners.register(job,
-            (step, samples, loss, t) -> steps.add(new long[]{step, samples}), io.lockstep.ps.GatherListener.NONE)) {
-            io.lockstep.ps.JobListeners listeners = io.lockstep.ps.JobListeners.find(job);
+        try (var registration = io.lockstep.ps.server.JobListeners.register(job,
+            (step, samples, loss, t) -> steps.add(new long[]{step, samples}), io.lockstep.ps.server.GatherListener.NONE)) {
+            io.lockstep.ps.server.JobListeners listeners = io.lockstep.ps.server.JobListeners.find(job);
             List<Future<Run>> futures = new ArrayList<>();
             for (int r = 0; r < workers; r++) {
                 int rank = r;
