@@ -47,6 +47,8 @@ class ExamplesTest {
         assertEquals("regression", summary.get("task"));
         assertEquals(88, ((Number) summary.get("test_samples")).intValue());
         assertTrue(test(summary, "r2") > 0.3, "test R2 " + test(summary, "r2"));
+        PublishedModel.assertScoresItsSummary(dir.resolve("diabetes-regression.yaml"), "regression", PublishedModel.csv(
+            Path.of("..", "examples", "data", "diabetes-test.csv.gz"), true, "target", "regression", 1));
     }
 
     @Test
@@ -55,6 +57,8 @@ class ExamplesTest {
         assertEquals("binary", summary.get("task"));
         assertTrue(test(summary, "auc") > 0.95, "test AUC " + test(summary, "auc"));
         assertTrue(test(summary, "accuracy") > 0.9, "test accuracy " + test(summary, "accuracy"));
+        PublishedModel.assertScoresItsSummary(dir.resolve("breast-cancer-binary.yaml"), "binary", PublishedModel.csv(
+            Path.of("..", "examples", "data", "breast-cancer-test.csv.gz"), true, "target", "binary", 1));
     }
 
     @Test
@@ -95,6 +99,40 @@ class ExamplesTest {
         org.deeplearning4j.nn.graph.ComputationGraph graph =
             ModelSerializer.restoreComputationGraph(dir.resolve("graph/model.zip").toFile());
         assertEquals(((Number) summary.get("parameters")).longValue(), graph.numParams());
+        PublishedModel.assertScoresItsSummary(dir.resolve("graph"), "classification",
+            PublishedModel.csv(split[1], false, null, "classification", 10));
+    }
+
+    @Test
+    void anIdxJobsPublishedModelScoresWhatItsSummarySays() throws Exception {
+        List<String> digits = TestData.digitsLines();
+        Path train = idx(digits.subList(0, 1200), "train");
+        Path test = idx(digits.subList(1200, digits.size()), "t10k");
+        JobConfig c = TestData.digitsJob(train, test, dir.resolve("idx"));
+        c.data.format = "idx";
+        c.data.normalize = "none"; // IDX pixels are scaled to [0, 1]; model.zip carries that scaler
+        c.epochs = 2;
+        Map<String, Object> summary = TrainingJob.run(c);
+        assertTrue(test(summary, "accuracy") > 0.8, "IDX test accuracy " + test(summary, "accuracy"));
+        PublishedModel.assertScoresItsSummary(dir.resolve("idx"), "classification", PublishedModel.idx(test,
+            dir.resolve("t10k-labels-idx1-ubyte"), 10));
+    }
+
+    /** Digits rows as IDX files (8x8 images, pixel = value x 16 capped at 255); returns the images file. */
+    private Path idx(List<String> rows, String prefix) throws IOException {
+        java.nio.ByteBuffer images = java.nio.ByteBuffer.allocate(16 + rows.size() * 64);
+        java.nio.ByteBuffer labels = java.nio.ByteBuffer.allocate(8 + rows.size());
+        images.putInt(0x803).putInt(rows.size()).putInt(8).putInt(8);
+        labels.putInt(0x801).putInt(rows.size());
+        for (String row : rows) {
+            String[] cells = row.split(",");
+            for (int i = 0; i < 64; i++) {
+                images.put((byte) Math.min(255, Math.round(Float.parseFloat(cells[i]) * 16)));
+            }
+            labels.put((byte) Math.round(Float.parseFloat(cells[64])));
+        }
+        Files.write(dir.resolve(prefix + "-labels-idx1-ubyte"), labels.array());
+        return Files.write(dir.resolve(prefix + "-images-idx3-ubyte"), images.array());
     }
 
     @Test

@@ -107,6 +107,8 @@ class TrainingJobTest {
         assertEquals(((Number) summary.get("parameters")).longValue(), restored.numParams());
         NormalizerStandardize norm = ModelSerializer.restoreNormalizerFromFile(dir.resolve("run/model.zip").toFile());
         assertNotNull(norm, "model.zip carries the feature standardization");
+        PublishedModel.assertScoresItsSummary(dir.resolve("run"), "classification",
+            PublishedModel.csv(split[1], false, null, "classification", 10));
     }
 
     @Test
