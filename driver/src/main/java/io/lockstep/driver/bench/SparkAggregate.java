@@ -1,5 +1,6 @@
 package io.lockstep.driver.bench;
 
+import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.job.TrainingJob;
 import org.apache.spark.api.java.JavaRDD;
@@ -26,7 +27,7 @@ final class SparkAggregate implements AutoCloseable {
         cfg.workers = partitions;
         cfg.spark.master = "local[" + partitions + "]";
         cfg.spark.conf.put("spark.driver.maxResultSize", "0"); // N vectors of up to 100 MB come back
-        this.sc = new JavaSparkContext(TrainingJob.sparkConf(cfg).setAppName("lockstep-bench-exchange"));
+        this.sc = new JavaSparkContext(SparkConfs.of(cfg).setAppName("lockstep-bench-exchange"));
         this.partitions = partitions;
     }
 

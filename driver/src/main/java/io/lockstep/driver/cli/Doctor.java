@@ -1,9 +1,10 @@
 package io.lockstep.driver.cli;
 
+import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataPaths;
-import io.lockstep.driver.job.TrainingJob;
+import io.lockstep.driver.spark.Topology;
 import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.worker.cpu.CpuFlags;
 import io.lockstep.worker.cpu.NativeBuild;
@@ -152,7 +153,7 @@ public final class Doctor implements Callable<Integer> {
         List<Check> checks = new ArrayList<>();
         String master;
         try {
-            master = TrainingJob.sparkConf(cfg).get("spark.master");
+            master = SparkConfs.of(cfg).get("spark.master");
             checks.add(Check.ok("spark", "spark.master " + master + (master.startsWith("local[")
                 ? ": task slots for " + cfg.workers + " worker" + (cfg.workers == 1 ? "" : "s") : "")));
         } catch (ConfigLoader.ConfigException e) {
@@ -330,20 +331,17 @@ public final class Doctor implements Callable<Integer> {
      * no Aeron at all), ipc or udp ({@code ps.transport: auto} resolved as the job resolves it).
      */
     static String exchange(JobConfig cfg, Placement where) {
-        if (where.workersInDriver() && cfg.ps.localReduction) {
-            return "memory";
-        }
-        return TrainingJob.transport(cfg, where.workersInDriver()).name().toLowerCase(java.util.Locale.ROOT);
+        return new Topology(cfg, where.workersInDriver()).exchangeKind();
     }
 
     /** True when the job runs its shards on the executors ({@code ps.placement}, resolved as the job does). */
     private static boolean onExecutors(JobConfig cfg, Placement where) {
-        return TrainingJob.shardsOnExecutors(cfg, where.workersInDriver());
+        return new Topology(cfg, where.workersInDriver()).shardsOnExecutors();
     }
 
     /** The job's shard count: {@code ps.shards}, or with the shards on the executors at least one per worker. */
     private static int shards(JobConfig cfg, Placement where) {
-        return TrainingJob.shardCount(cfg, where.workersInDriver());
+        return new Topology(cfg, where.workersInDriver()).shardCount();
     }
 
     /** Shared memory the driver JVM needs (with every driver this host runs, for local masters). */

@@ -2,6 +2,7 @@ package io.lockstep.driver.job;
 
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.spark.StartPoint;
 import io.lockstep.driver.output.HadoopCheckpointStore;
 import io.lockstep.worker.checkpoint.Checkpoint;
 import io.lockstep.worker.checkpoint.CheckpointStore;

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.driver.cli.LockstepCli;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.job.TrainingJob;
@@ -33,7 +34,7 @@ class DataLoaderTest {
         JobConfig c = new JobConfig();
         c.workers = 2;
         c.spark.conf.put("spark.ui.enabled", "false");
-        sc = new JavaSparkContext(TrainingJob.sparkConf(c));
+        sc = new JavaSparkContext(SparkConfs.of(c));
     }
 
     @AfterAll

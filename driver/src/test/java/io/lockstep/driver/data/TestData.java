@@ -43,7 +43,7 @@ public final class TestData {
         JobConfig c = new JobConfig();
         c.workers = 2;
         c.spark.conf.put("spark.ui.enabled", "false");
-        return new org.apache.spark.api.java.JavaSparkContext(io.lockstep.driver.job.TrainingJob.sparkConf(c));
+        return new org.apache.spark.api.java.JavaSparkContext(io.lockstep.driver.spark.SparkConfs.of(c));
     }
 
     /** A digits CSV job: small MLP, local Spark, outputs under {@code out}. */

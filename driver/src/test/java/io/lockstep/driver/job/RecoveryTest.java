@@ -1,5 +1,6 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.driver.spark.SparkConfs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aeron.ExclusivePublication;
@@ -106,7 +107,7 @@ class RecoveryTest {
     }
 
     static Map<String, Object> run(JobConfig cfg, TrainingListener... listeners) throws Exception {
-        try (JavaSparkContext sc = new JavaSparkContext(TrainingJob.sparkConf(cfg))) {
+        try (JavaSparkContext sc = new JavaSparkContext(SparkConfs.of(cfg))) {
             return TrainingJob.train(cfg, sc, DataLoader.load(sc, cfg), new RunOutputs(Path.of(cfg.output.dir)),
                 List.of(listeners), System.nanoTime()).summary();
         }

@@ -1,4 +1,4 @@
-package io.lockstep.driver.job;
+package io.lockstep.driver.spark;
 
 import io.lockstep.driver.config.JobConfig;
 import org.apache.spark.SparkConf;
@@ -38,10 +38,10 @@ class SparkScratchTest {
     void aLocalJobPutsSparksScratchSpaceInAFolderOfItsOwn() {
         JobConfig cfg = new JobConfig();
         cfg.workers = 1;
-        SparkConf conf = TrainingJob.sparkConf(cfg);
+        SparkConf conf = SparkConfs.of(cfg);
         assertTrue(conf.get("spark.local.dir").endsWith("lockstep-spark-" + ProcessHandle.current().pid()),
             conf.get("spark.local.dir"));
         cfg.spark.conf.put("spark.local.dir", tmp.toString());
-        assertEquals(tmp.toString(), TrainingJob.sparkConf(cfg).get("spark.local.dir"), "a user's choice wins");
+        assertEquals(tmp.toString(), SparkConfs.of(cfg).get("spark.local.dir"), "a user's choice wins");
     }
 }

@@ -1,4 +1,4 @@
-package io.lockstep.driver.job;
+package io.lockstep.driver.spark;
 
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.client.GradientClient;
@@ -11,7 +11,6 @@ import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.exchange.GradientExchange;
 import io.lockstep.worker.exchange.GroupExchange;
 import io.lockstep.worker.exchange.InProcessExchange;
-import io.lockstep.worker.exchange.LocalExchange;
 import io.lockstep.worker.exchange.LocalGroup;
 import io.lockstep.worker.exchange.WireDrops;
 import io.lockstep.worker.listener.BestModelListener;
@@ -44,12 +43,8 @@ import java.util.List;
  * loop of one replica with validation, best-model tracking, early stopping and checkpoints as
  * listeners.
  */
-final class TrainTask extends AbstractFunction1<Iterator<TrainTask.RankRows>, Iterator<ReplicaResult>>
+final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<ReplicaResult>>
     implements Serializable {
-
-    /** A rank's training and validation rows, paired by zipPartitions. */
-    record RankRows(List<Sample> train, List<Sample> validation) implements Serializable {
-    }
 
     private final RunPlan plan;
     private final Broadcast<StartPoint> start;

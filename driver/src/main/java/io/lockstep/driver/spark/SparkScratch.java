@@ -1,4 +1,4 @@
-package io.lockstep.driver.job;
+package io.lockstep.driver.spark;
 
 import org.apache.commons.io.FileUtils;
 import org.slf4j.Logger;

@@ -1,4 +1,4 @@
-package io.lockstep.driver.job;
+package io.lockstep.driver.spark;
 
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.worker.checkpoint.CheckpointStore;
@@ -58,7 +58,7 @@ public record RunPlan(
 ) implements Serializable {
 
     /** The same plan for another attempt of the stage: a fresh exchange (new job id, its first step). */
-    RunPlan withExchange(ExchangeSpec next) {
+    public RunPlan withExchange(ExchangeSpec next) {
         return new RunPlan(modelJson, task, outputs, features, batchSize, shuffle, seed, options, next, validation,
             bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity, listeners,
             serverPlan, localReduction, shardsOnExecutors, logEvery);

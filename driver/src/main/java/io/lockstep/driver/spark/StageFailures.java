@@ -1,4 +1,4 @@
-package io.lockstep.driver.job;
+package io.lockstep.driver.spark;
 
 import io.lockstep.worker.exchange.WireDrops;
 import org.apache.spark.ExceptionFailure;
@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * exceptions ({@link WireDrops#attachTo}): Spark ships a failed task's exception to the driver only here,
  * in the task's end event, not as the cause of a failed barrier stage.
  */
-final class StageFailures extends SparkListener {
+public final class StageFailures extends SparkListener {
 
     /**
      * The first real failure of a stage.
@@ -34,10 +34,10 @@ final class StageFailures extends SparkListener {
      * @param className the exception class a rank threw (null when lost)
      * @param message   the exception's message or the loss reason, on one line
      */
-    record Failure(int rank, String executor, String host, boolean lost, String className, String message) {
+    public record Failure(int rank, String executor, String host, boolean lost, String className, String message) {
 
         /** One line for a user: who failed, where, and why. */
-        String describe() {
+        public String describe() {
             String where = "executor " + executor + (host == null ? "" : " on " + host);
             return lost ? where + " was lost" + (rank >= 0 ? " while running rank " + rank : "")
                 + (message == null || message.isEmpty() ? "" : ": " + message)
@@ -80,7 +80,7 @@ final class StageFailures extends SparkListener {
     }
 
     /** The first stage id a job submitted from now on can have: failures of earlier stages are someone else's. */
-    int nextStage() {
+    public int nextStage() {
         return lastStage.get() + 1;
     }
 
@@ -94,7 +94,7 @@ final class StageFailures extends SparkListener {
      * {@code waitMillis} for Spark's listener bus (it delivers events asynchronously, so the
      * failure may arrive just after the job's exception); null when none arrived.
      */
-    synchronized Failure first(int fromStage, long waitMillis) throws InterruptedException {
+    public synchronized Failure first(int fromStage, long waitMillis) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
         while (true) {
             Failure found = firstByStage.entrySet().stream().filter(e -> e.getKey() >= fromStage)
@@ -111,7 +111,7 @@ final class StageFailures extends SparkListener {
      * The frame counts the failed tasks of any stage at or after {@code fromStage} carried back, merged
      * ({@link WireDrops#NONE} when none did); complete for the failures {@link #first} has seen.
      */
-    WireDrops drops(int fromStage) {
+    public WireDrops drops(int fromStage) {
         return dropsByStage.entrySet().stream().filter(e -> e.getKey() >= fromStage).map(Map.Entry::getValue)
             .reduce(WireDrops.NONE, WireDrops::merge);
     }

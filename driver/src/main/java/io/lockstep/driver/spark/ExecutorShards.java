@@ -1,4 +1,4 @@
-package io.lockstep.driver.job;
+package io.lockstep.driver.spark;
 
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.media.EmbeddedAeron;

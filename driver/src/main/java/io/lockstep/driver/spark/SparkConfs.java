@@ -1,0 +1,67 @@
+package io.lockstep.driver.spark;
+
+import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.JobConfig;
+import org.apache.spark.SparkConf;
+
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** The Spark configuration of a job: its master, scratch space and the barrier stage's waits. */
+public final class SparkConfs {
+    private static final Pattern LOCAL = Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\d+)?])?");
+
+    private SparkConfs() {
+    }
+
+    /**
+     * The job's {@code SparkConf}: {@code spark.master} (else spark-submit's, else one local slot per worker),
+     * loopback and a scratch folder of its own on a local master, barrier waits bounded by
+     * {@code ps.timeout_seconds}, then the user's {@code spark.conf}.
+     */
+    public static SparkConf of(JobConfig cfg) {
+        SparkConf conf = new SparkConf().setAppName("lockstep");
+        if (cfg.spark.master != null) {
+            conf.setMaster(cfg.spark.master);
+        } else if (!conf.contains("spark.master")) {
+            conf.setMaster("local[" + cfg.workers + "]");
+        }
+        String master = conf.get("spark.master");
+        if (master.startsWith("local")) {
+            int slots = localSlots(master);
+            if (slots < cfg.workers) {
+                throw new ConfigLoader.ConfigException("config key 'spark.master' is " + master + " (" + slots
+                    + " task slot" + (slots == 1 ? "" : "s") + ") but workers is " + cfg.workers
+                    + ": the barrier stage runs all workers at once, one slot each");
+            }
+            if (!conf.contains("spark.local.dir") && System.getenv("SPARK_LOCAL_DIRS") == null) {
+                conf.set("spark.local.dir",
+                    SparkScratch.forThisProcess(Path.of(System.getProperty("java.io.tmpdir"))).toString());
+            }
+            conf.setIfMissing("spark.driver.host", "127.0.0.1");
+            conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+            conf.setIfMissing("spark.ui.enabled", "false");
+        }
+        // On a cluster Spark waits for enough slots for the barrier stage (executors may still be
+        // starting); by default for 40 x 15 s. Bound that wait by ps.timeout_seconds.
+        conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "5s");
+        // the barrier's allGather (shard endpoints) and barrier() (the shards' last step) wait for every rank:
+        // within the stall budget, not Spark's default of a year
+        conf.setIfMissing("spark.barrier.sync.timeout", cfg.ps.timeoutSeconds + "s");
+        conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
+            String.valueOf(Math.max(1, cfg.ps.timeoutSeconds / 5)));
+        cfg.spark.conf.forEach(conf::set);
+        return conf;
+    }
+
+    /** Task slots of a local master: local, local[N], local[*], local[N,F], local[*,F]. */
+    static int localSlots(String master) {
+        Matcher m = LOCAL.matcher(master.trim());
+        if (!m.matches()) {
+            return Integer.MAX_VALUE; // local-cluster[...] and the like: Spark checks
+        }
+        String n = m.group(1);
+        return n == null ? 1 : n.equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(n);
+    }
+}

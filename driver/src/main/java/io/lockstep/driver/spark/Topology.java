@@ -1,0 +1,106 @@
+package io.lockstep.driver.spark;
+
+import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.ShardLayout;
+import io.lockstep.ps.wire.WireFormat;
+import io.lockstep.ps.optim.ServerOptimizer;
+import io.lockstep.worker.optim.ServerPlan;
+
+import java.security.SecureRandom;
+import java.util.Locale;
+
+/**
+ * Where a job's workers and shards run and how gradients travel between them, for a master whose tasks do,
+ * or do not, run in the driver's JVM: the rules the job follows and the doctor reports, stated once.
+ */
+public final class Topology {
+    private final JobConfig cfg;
+    private final boolean workersInDriver;
+
+    /** The topology of {@code cfg} when every worker does ({@code workersInDriver}), or does not, run in this JVM. */
+    public Topology(JobConfig cfg, boolean workersInDriver) {
+        this.cfg = cfg;
+        this.workersInDriver = workersInDriver;
+    }
+
+    /** The topology of {@code cfg} on {@code master}. */
+    public static Topology of(JobConfig cfg, String master) {
+        return new Topology(cfg, workersInDriver(master));
+    }
+
+    /** Embedded Spark ({@code local}, {@code local[N]}): the tasks run in the driver's JVM ({@code local-cluster} not). */
+    public static boolean workersInDriver(String master) {
+        return master.startsWith("local") && !master.startsWith("local-cluster");
+    }
+
+    public boolean workersInDriver() {
+        return workersInDriver;
+    }
+
+    /** Every worker in the driver's JVM reduces in memory ({@code ps.local_reduction}): no parameter server at all. */
+    public boolean inMemory() {
+        return workersInDriver && cfg.ps.localReduction;
+    }
+
+    /**
+     * {@code ps.transport}; auto: shared memory when every worker runs in this JVM (embedded Spark) and so do the
+     * shards, else UDP.
+     */
+    public ExchangeSpec.Transport transport() {
+        if (cfg.ps.transport.equalsIgnoreCase("auto")) { // shards on the executors: other JVMs, in general
+            return workersInDriver && !cfg.ps.placement.equalsIgnoreCase("executors")
+                ? ExchangeSpec.Transport.IPC : ExchangeSpec.Transport.UDP;
+        }
+        return ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
+    }
+
+    /**
+     * {@code ps.placement}: executors when asked, or (auto) when the workers exchange over UDP outside the driver's
+     * JVM; never when every worker runs in the driver's JVM and reduces in memory (no server at all then).
+     */
+    public boolean shardsOnExecutors() {
+        String placement = cfg.ps.placement.toLowerCase(Locale.ROOT);
+        if (placement.equals("driver") || inMemory()) {
+            return false;
+        }
+        return placement.equals("executors")
+            || (!workersInDriver && transport() == ExchangeSpec.Transport.UDP);
+    }
+
+    /**
+     * Shards of the job, for a model of at least that many parameters: {@code ps.shards}, and with the shards on
+     * the executors at least one per worker (up to the limit of 64), so each worker's executor takes its share and
+     * none takes everyone's gradient.
+     */
+    public int shardCount() {
+        return shardsOnExecutors() ? Math.min(ConfigLoader.MAX_SHARDS, Math.max(cfg.ps.shards, cfg.workers))
+            : cfg.ps.shards;
+    }
+
+    /** {@link #shardCount()} for a model of {@code paramCount} parameters (on the executors, at most one each). */
+    public int shardCount(int paramCount) {
+        return shardsOnExecutors() ? Math.min(paramCount, shardCount()) : shardCount();
+    }
+
+    /** How gradients travel: "memory" (every worker in the driver's JVM, reduced in place), "ipc" or "udp". */
+    public String exchangeKind() {
+        return inMemory() ? "memory" : transport().name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Where the shards run: "none" (the in-memory exchange has no server), "executors" or "driver". */
+    public String placement() {
+        return inMemory() ? "none" : shardsOnExecutors() ? "executors" : "driver";
+    }
+
+    /** The exchange of one attempt: a fresh job id, the shards of this topology, from {@code firstStep}. */
+    public ExchangeSpec exchangeSpec(int paramCount, ServerPlan serverPlan, long firstStep) {
+        ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount),
+            ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
+        return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(),
+            cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
+            .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()))
+            .withWire(WireFormat.parse(cfg.ps.wire));
+    }
+}
