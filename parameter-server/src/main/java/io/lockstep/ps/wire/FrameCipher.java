@@ -59,15 +59,20 @@ public final class FrameCipher {
     private final int hiddenLength;
     private final UnsafeBuffer openedHeader = new UnsafeBuffer(aad); // after open: the header, hidden fields clear
 
-  public   FrameCipher(JobSecret secret, long jobId, int type, int rank, Scratch scratch) {
+    public FrameCipher(JobSecret secret, long jobId, int type, int rank, Scratch scratch) {
+        this(secret.key(jobId, type, rank), secret.isPlaintext(), type, scratch);
+    }
+
+    /** A cipher under {@code key} itself (known-answer tests); {@code type} names the header fields sealed. */
+    FrameCipher(SecretKeySpec key, boolean plaintext, int type, Scratch scratch) {
         this.hidden = GradientFrame.hiddenFields(type);
         int h = 0;
         for (int i = 1; i < hidden.length; i += 2) {
             h += hidden[i];
         }
         this.hiddenLength = h;
-        this.plaintext = secret.isPlaintext();
-        this.key = secret.key(jobId, type, rank);
+        this.plaintext = plaintext;
+        this.key = key;
         this.scratch = scratch;
         try {
             this.cipher = Cipher.getInstance("AES/GCM/NoPadding");
