@@ -59,9 +59,18 @@ public final class AeronAttacker implements AutoCloseable {
     private final StatusMessageFlyweight reply = new StatusMessageFlyweight(new UnsafeBuffer(inBytes));
     private long bytesSent;
 
-    /** An attacker on an ephemeral loopback port with an unseeded random source. */
+    /**
+     * An attacker on an ephemeral loopback port drawing from a fixed seed, printed ({@code -Dlockstep.test.seed=N}
+     * to try another).
+     */
     public AeronAttacker() {
-        this(new InetSocketAddress("127.0.0.1", 0), new Random());
+        this(new InetSocketAddress("127.0.0.1", 0), seeded());
+    }
+
+    private static Random seeded() {
+        long seed = Long.getLong("lockstep.test.seed", 20_261_207L);
+        System.out.println("AeronAttacker: random seed " + seed + " (-Dlockstep.test.seed=" + seed + ")");
+        return new Random(seed);
     }
 
     /** An attacker sending from {@code bindAddress} (a port of 0 picks one), drawing ids from {@code random}. */
