@@ -170,9 +170,12 @@ class RecoveryTest {
     @Test
     void aRankStalledPastTheDeadlineIsNamedAndRecovered() throws Exception {
         JobConfig c = job("stall");
-        c.ps.timeoutSeconds = 3;
+        // the budget bounds every wait of both attempts, so it must hold for a whole attempt on a loaded machine
+        // (2 cores, several builds: 3 s did not always); the stall outlasts it by far, and ends when the failed
+        // attempt's tasks are interrupted
+        c.ps.timeoutSeconds = 10;
         FAULTS.set(1);
-        Map<String, Object> summary = run(c, new Fault(1, 30, null, 6_000));
+        Map<String, Object> summary = run(c, new Fault(1, 30, null, 40_000));
         List<Map<String, Object>> attempts = attempts(summary);
         assertEquals(2, attempts.size(), attempts.toString());
         String cause = (String) attempts.get(0).get("cause");
