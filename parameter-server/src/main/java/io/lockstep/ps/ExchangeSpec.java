@@ -88,8 +88,8 @@ public record ExchangeSpec(
             throw new IllegalArgumentException("need one upstream and one control port per shard, got "
                 + Arrays.toString(upstreamPorts) + " and " + Arrays.toString(controlPorts));
         }
-        if (mtu % 32 != 0 || mtu < 4096 || mtu > DEFAULT_MTU) {
-            throw new IllegalArgumentException("mtu must be a multiple of 32 in [4096, 65504], got " + mtu);
+        if (mtuProblem(mtu) != null) {
+            throw new IllegalArgumentException("mtu " + mtuProblem(mtu));
         }
         if (layout.chunkValues() > chunkValuesFor(mtu)) {
             throw new IllegalArgumentException("chunks of " + layout.chunkValues() + " values do not fit one frame of mtu "
@@ -103,10 +103,28 @@ public record ExchangeSpec(
         if (wire == null) {
             wire = WireFormat.FP32;
         }
-        if (shardHosts != null && (shardHosts.hosts().length != layout.shards()
-            || shardHosts.normPorts().length != layout.shards() || transport != Transport.UDP)) {
-            throw new IllegalArgumentException("shards on the executors need UDP and a host and a norm port per shard");
+        if (shardHosts != null && executorShardsProblem(transport) != null) {
+            throw new IllegalArgumentException(executorShardsProblem(transport));
         }
+        if (shardHosts != null && (shardHosts.hosts().length != layout.shards()
+            || shardHosts.normPorts().length != layout.shards())) {
+            throw new IllegalArgumentException("shards on the executors need a host and a norm port per shard");
+        }
+    }
+
+    /**
+     * The MTU rule, stated once (the job config asks it too): null when {@code mtu} is one, else what is wrong.
+     * Aeron wants a multiple of 32; 4096 leaves a chunk room for more than a header; 65504 is UDP's largest.
+     */
+    public static String mtuProblem(int mtu) {
+        return mtu % 32 == 0 && mtu >= 4096 && mtu <= DEFAULT_MTU ? null
+            : "must be a multiple of 32 in [4096, 65504], got " + mtu;
+    }
+
+    /** Shards on the executors run in other JVMs than most of their workers: null when {@code transport} reaches them. */
+    public static String executorShardsProblem(Transport transport) {
+        return transport == Transport.UDP ? null : "shards on the executors need udp (they run in other JVMs than"
+            + " most workers and cannot share memory with them), got " + transport.name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /**

@@ -1,5 +1,8 @@
 package io.lockstep.driver.bench;
 
+import io.lockstep.worker.optim.OptimizerSpec;
+import io.lockstep.driver.config.StepPlacement;
+import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.MnistFetcher;
 import io.lockstep.driver.job.TrainingJob;
@@ -130,7 +133,7 @@ public final class Scaling implements Callable<Integer> {
      * Fits latency and host rate to exchanges of the MLP's gradient, 1M and 4M floats with 1, 2 and 4
      * clients here, takes the compute time per sample (data + gradient + update) from the 1-worker MNIST
      * run (every run through the parameter server, {@code ps.local_reduction: false}, with
-     * {@code optimizer.placement: replica}: the averaging exchange the benchmark times), and compares the model's step time with 1-, 2- and 4-worker runs (per-worker batch fixed, as
+     * {@code optimizer.step_placement: replica}: the averaging exchange the benchmark times), and compares the model's step time with 1-, 2- and 4-worker runs (per-worker batch fixed, as
      * in the model). All on one host: the server's host is the busiest, it moves N × G each way, and N
      * workers share the cores (compute × max(1, N / cores)). Every figure is the median of
      * {@code --rounds} interleaved rounds (this machine's load drifts between measurements).
@@ -215,15 +218,15 @@ public final class Scaling implements Callable<Integer> {
         c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
         c.data.download = "mnist";
         c.model.hidden = List.of(256, 128);
-        c.optimizer.type = "adam";
+        c.optimizer.type = OptimizerSpec.Type.ADAM;
         c.optimizer.lr = 1e-3;
         c.epochs = 1;
         c.shuffle = true;
-        c.ps.transport = transport;
+        c.ps.transport = Transport.parse(transport);
         // what the model describes and bench-exchange measures: every worker's gradient through the
         // parameter server (no in-JVM reduction first), averages back, each replica applying the step
         c.ps.localReduction = false;
-        c.optimizer.placement = "replica";
+        c.optimizer.stepPlacement = StepPlacement.REPLICA;
         c.logEvery = 1_000_000;
         return c;
     }

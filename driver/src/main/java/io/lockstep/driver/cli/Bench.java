@@ -1,5 +1,9 @@
 package io.lockstep.driver.cli;
 
+import io.lockstep.worker.train.Every;
+import io.lockstep.worker.optim.OptimizerSpec;
+import io.lockstep.driver.config.StepPlacement;
+import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataLoader;
 import io.lockstep.driver.data.IdxFile;
@@ -198,11 +202,11 @@ public final class Bench implements Callable<Integer> {
         c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
         c.data.download = "mnist";
         c.model.hidden = List.of(256, 128);
-        c.optimizer.type = "adam";
+        c.optimizer.type = OptimizerSpec.Type.ADAM;
         c.optimizer.lr = 1e-3;
         c.epochs = epochs;
         c.shuffle = true;
-        c.ps.transport = transport;
+        c.ps.transport = Transport.parse(transport);
         c.logEvery = 1_000_000;
         return c;
     }
@@ -289,7 +293,7 @@ public final class Bench implements Callable<Integer> {
         base.ps.shards = Math.min(2, n);
         base.spark.master = "local[" + n + "]";
         base.output.dir = out.resolve(outName).toString();
-        base.optimizer.placement = placement;
+        base.optimizer.stepPlacement = StepPlacement.parse(placement);
     }
 
     /**
@@ -327,7 +331,8 @@ public final class Bench implements Callable<Integer> {
         configure(base, n, "lockstep-target-" + n);
         base.epochs = maxEpochs;
         base.data.validation = base.data.test;
-        base.validation.every = Math.max(1, TrainerOptions.stepsPerEpoch(60_000 / n, base.batchSize, 1) / 4) + " steps";
+        base.validation.every = new Every(Math.max(1, TrainerOptions.stepsPerEpoch(60_000 / n, base.batchSize, 1) / 4),
+            Every.Unit.STEPS);
         TargetReached.reset();
         TrainingJob.run(base, List.of(new TargetReached(target)));
         base.epochs = epochs;

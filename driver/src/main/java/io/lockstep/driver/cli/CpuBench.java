@@ -1,5 +1,6 @@
 package io.lockstep.driver.cli;
 
+import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.MnistFetcher;
 import io.lockstep.driver.job.ModelSetup;
@@ -152,7 +153,7 @@ public final class CpuBench implements Callable<Integer> {
         c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
         c.data.download = "mnist";
         c.model.hidden = List.of(256, 128);
-        c.optimizer.type = "adam";
+        c.optimizer.type = OptimizerSpec.Type.ADAM;
         c.optimizer.lr = 1e-3;
         return c;
     }

@@ -3,7 +3,9 @@ package io.lockstep.driver.cli;
 import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.data.DataPaths;
+import io.lockstep.driver.data.Task;
 import io.lockstep.driver.spark.Topology;
 import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.worker.cpu.CpuFlags;
@@ -334,7 +336,7 @@ public final class Doctor implements Callable<Integer> {
         return new Topology(cfg, where.workersInDriver()).exchangeKind();
     }
 
-    /** True when the job runs its shards on the executors ({@code ps.placement}, resolved as the job does). */
+    /** True when the job runs its shards on the executors ({@code ps.shard_placement}, resolved as the job does). */
     private static boolean onExecutors(JobConfig cfg, Placement where) {
         return new Topology(cfg, where.workersInDriver()).shardsOnExecutors();
     }
@@ -438,7 +440,7 @@ public final class Doctor implements Callable<Integer> {
         c.ps.shards = cfg.ps.shards;
         c.ps.mtu = cfg.ps.mtu;
         c.ps.termLength = cfg.ps.termLength;
-        c.ps.transport = "ipc";
+        c.ps.transport = Transport.IPC;
         c.ps.localReduction = false;
         return c;
     }
@@ -453,9 +455,9 @@ public final class Doctor implements Callable<Integer> {
         if (cfg.model.type.equalsIgnoreCase("json") || cfg.model.type.equalsIgnoreCase("factory")) {
             return 2; // the model brings its own updater: assume Adam's
         }
-        return switch (cfg.optimizer.type.toLowerCase(Locale.ROOT)) {
-            case "sgd" -> cfg.optimizer.momentum != 0 ? 1 : 0;
-            case "rmsprop" -> 1;
+        return switch (cfg.optimizer.type) {
+            case SGD -> cfg.optimizer.momentum != 0 ? 1 : 0;
+            case RMSPROP -> 1;
             default -> 2;
         };
     }
@@ -477,7 +479,7 @@ public final class Doctor implements Callable<Integer> {
         int replicas = where.workersInDriver() ? cfg.workers + 1 : 1;
         long offHeap = params * Float.BYTES * (2 + copies) * replicas;
         String model = String.format(Locale.ROOT, "%,d parameters%s", params,
-            cfg.task.equalsIgnoreCase("classification") && cfg.data.classes == null ? " or more (data.classes not set)" : "");
+            cfg.task == Task.CLASSIFICATION && cfg.data.classes == null ? " or more (data.classes not set)" : "");
         String offWhat = model + " x 4 B x (parameters, gradient" + (copies == 0 ? "" : ", " + copies + " optimizer state vector" + (copies == 1 ? "" : "s"))
             + ") x " + replicas + (where.workersInDriver() ? " (" + cfg.workers + " workers and the driver's copy)"
             : " (the driver's copy)");
@@ -601,7 +603,7 @@ public final class Doctor implements Callable<Integer> {
         if (features <= 0) {
             return -1;
         }
-        int outputs = cfg.task.equalsIgnoreCase("classification") ? (cfg.data.classes != null ? cfg.data.classes : 2) : 1;
+        int outputs = cfg.task == Task.CLASSIFICATION ? (cfg.data.classes != null ? cfg.data.classes : 2) : 1;
         if (type.equals("mlp")) {
             long params = 0;
             long in = features;

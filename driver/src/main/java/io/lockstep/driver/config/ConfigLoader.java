@@ -15,7 +15,11 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.lockstep.driver.data.Task;
+import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.worker.model.Models;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.lang.reflect.Field;
@@ -27,6 +31,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Collectors;
 
 /** Reads a job YAML, applies {@code --set key=value} overrides, binds and validates it. */
@@ -41,7 +48,8 @@ public final class ConfigLoader {
         .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
         .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
         .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
-        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+        .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+        .registerModule(ConfigTypes.module());
 
     /**
      * Most classes a classification job may have ({@code data.classes}, and the largest class index
@@ -58,6 +66,13 @@ public final class ConfigLoader {
      */
     public static final int MAX_SHARDS = 64;
 
+    /** Keys renamed so each says what it places; the old names work, with a warning, for one release. */
+    static final Map<String, String> RENAMED = Map.of(
+        "ps.placement", "ps.shard_placement",
+        "optimizer.placement", "optimizer.step_placement");
+
+    private static final Logger LOG = LoggerFactory.getLogger("lockstep");
+
     private ConfigLoader() {
     }
 
@@ -70,7 +85,7 @@ public final class ConfigLoader {
      * afterwards. Configs built in code are checked by the same rules as YAML files.
      */
     public static JobConfig snapshot(JobConfig config, boolean withFiles) {
-        return bind(YAML.valueToTree(config), List.of(), "config", withFiles);
+        return bind(toTree(config), List.of(), "config", withFiles);
     }
 
     /** The YAML file as a tree of config keys (an empty mapping for an empty file). */
@@ -108,9 +123,27 @@ public final class ConfigLoader {
      * datasets (the Java API), where data.train and data.test name nothing.
      */
     public static JobConfig bind(ObjectNode tree, List<String> overrides, String source, boolean withFiles) {
+        JobConfig config = read(tree, overrides, source);
+        validate(config, withFiles);
+        return config;
+    }
+
+    /**
+     * Binds a config tree and its overrides, old key names renamed (each warned once), without the rules:
+     * what a builder starts from before it sets more keys.
+     */
+    public static JobConfig read(ObjectNode tree, List<String> overrides, String source) {
+        Set<String> renamed = new TreeSet<>();
+        renameOldKeys(tree, source, renamed);
         for (String override : overrides) {
-            apply(tree, override);
+            apply(tree, override, renamed);
         }
+        renamed.forEach(old -> LOG.warn("config key '{}' is now '{}'; the old name works for this release only",
+            old, RENAMED.get(old)));
+        return toConfig(tree, source);
+    }
+
+    private static JobConfig toConfig(ObjectNode tree, String source) {
         JobConfig config;
         try {
             config = YAML.treeToValue(tree, JobConfig.class);
@@ -122,27 +155,64 @@ public final class ConfigLoader {
             }
             throw new ConfigException(source + ": config key '" + path(e) + "': "
                 + e.getOriginalMessage().lines().findFirst().orElse("invalid value"));
-        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
-            // a config type's own check (e.g. data.label_column): its message without Jackson's preamble
-            throw new ConfigException(source + ": config key '" + path(e) + "': "
-                + (e.getCause() != null ? e.getCause().getMessage() : e.getOriginalMessage()));
         } catch (JsonMappingException e) {
+            IllegalArgumentException rule = ruleBroken(e);
+            if (rule != null) { // a typed value's own parse rule (ps.wire, task, ...): its message, under its key
+                throw new ConfigException(source + ": " + keyed(path(e), rule.getMessage()));
+            }
+            if (e instanceof com.fasterxml.jackson.databind.exc.ValueInstantiationException) {
+                // a config type's own check (e.g. data.label_column): its message without Jackson's preamble
+                throw new ConfigException(source + ": config key '" + path(e) + "': "
+                    + (e.getCause() != null ? e.getCause().getMessage() : e.getOriginalMessage()));
+            }
             throw new ConfigException(source + ": config key '" + path(e) + "': "
                 + e.getOriginalMessage().lines().findFirst().orElse("invalid value"));
         } catch (JsonProcessingException e) {
             throw new ConfigException(source + ": " + e.getOriginalMessage());
         }
-        validate(config, withFiles);
         return config;
+    }
+
+    /** The tree of a config's keys and values, as a YAML file would give them (the names of the current release). */
+    public static ObjectNode toTree(JobConfig config) {
+        return YAML.valueToTree(config);
+    }
+
+    /** Moves each old-named key of {@code tree} to its new name, noting the old names in {@code renamed}. */
+    private static void renameOldKeys(ObjectNode tree, String source, Set<String> renamed) {
+        RENAMED.forEach((old, now) -> {
+            String[] o = old.split("\\."), n = now.split("\\.");
+            JsonNode section = tree.get(o[0]);
+            if (section instanceof ObjectNode parent && parent.has(o[1])) {
+                if (parent.has(n[1])) {
+                    throw new ConfigException(source + ": config keys '" + old + "' and '" + now + "' are both set; '"
+                        + old + "' is the old name of '" + now + "': keep that one");
+                }
+                parent.set(n[1], parent.remove(o[1]));
+                renamed.add(old);
+            }
+        });
     }
 
     /** Applies one {@code a.b.c=value} override; the value is read as YAML (numbers, lists, ...). */
     public static void apply(ObjectNode tree, String override) {
+        Set<String> renamed = new TreeSet<>();
+        apply(tree, override, renamed);
+        renamed.forEach(old -> LOG.warn("config key '{}' is now '{}'; the old name works for this release only",
+            old, RENAMED.get(old)));
+    }
+
+    private static void apply(ObjectNode tree, String override, Set<String> renamed) {
         int eq = override.indexOf('=');
         if (eq <= 0) {
             throw new ConfigException("--set expects key=value, got '" + override + "'");
         }
-        String[] keys = splitKey(override.substring(0, eq).trim());
+        String key = override.substring(0, eq).trim();
+        if (RENAMED.containsKey(key)) {
+            renamed.add(key);
+            key = RENAMED.get(key);
+        }
+        String[] keys = splitKey(key);
         String raw = override.substring(eq + 1);
         JsonNode value;
         try {
@@ -209,6 +279,7 @@ public final class ConfigLoader {
 
     static void validate(JobConfig c, boolean withFiles) {
         requireFinite(c, "");
+        requireChosen(c);
         require(c.workers >= 1, "workers", "must be >= 1, got " + c.workers);
         require(c.batchSize >= 1, "batch_size", "must be >= 1, got " + c.batchSize);
         require(c.epochs >= 1, "epochs", "must be >= 1, got " + c.epochs);
@@ -219,40 +290,25 @@ public final class ConfigLoader {
             + " in /dev/shm per media driver, and every worker connects to every shard before the first step"
             + " (256 shards take ~20 s to start on 2 cores)");
         require(c.ps.timeoutSeconds >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps.timeoutSeconds);
-        require(c.ps.mtu % 32 == 0 && c.ps.mtu >= 4096 && c.ps.mtu <= 65504, "ps.mtu",
-            "must be a multiple of 32 in [4096, 65504], got " + c.ps.mtu);
+        String mtu = ExchangeSpec.mtuProblem(c.ps.mtu);
+        require(mtu == null, "ps.mtu", mtu);
         // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
         require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 8L * c.ps.mtu, "ps.term_length",
             "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
-        oneOf("ps.transport", c.ps.transport, "auto", "udp", "ipc");
-        oneOf("ps.wire", c.ps.wire, "fp32", "bf16", "fp16");
-        oneOf("ps.placement", c.ps.placement, "auto", "driver", "executors");
-        require(!(c.ps.placement.equalsIgnoreCase("executors") && c.ps.transport.equalsIgnoreCase("ipc")),
-            "ps.placement", "executors needs ps.transport udp or auto (shards on other JVMs cannot share memory"
-            + " with the workers), got ps.transport ipc");
-        require(c.optimizer.placement == null || List.of("server", "replica").contains(
-            c.optimizer.placement.toLowerCase(Locale.ROOT)), "optimizer.placement",
-            "must be one of server, replica, got '" + c.optimizer.placement + "'");
-        oneOf("task", c.task, "classification", "binary", "regression");
-        validateData(c.data, c.task.toLowerCase(Locale.ROOT));
+        if (c.ps.shardPlacement == ShardPlacement.EXECUTORS && c.ps.transport == Transport.IPC) {
+            throw new ConfigException("config key 'ps.shard_placement' is executors, but "
+                + ExchangeSpec.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)");
+        }
+        validateData(c.data, c.task);
         require(!withFiles || c.data.train != null, "data.train", "is required");
         require(!withFiles || c.data.test != null, "data.test", "is required");
-        oneOf("model.type", c.model.type, "mlp", "lenet", "json", "factory");
-        require(!c.model.type.equalsIgnoreCase("factory") || c.model.factory != null, "model.factory",
-            "is required when model.type is factory");
-        if (c.model.type.equals("json")) {
-            require(c.model.path != null, "model.path", "is required when model.type is json");
-        }
         require(c.output.dir != null && !c.output.dir.isBlank(), "output.dir", "is required");
         require(c.recovery.maxAttempts >= 1, "recovery.max_attempts", "must be >= 1, got "
             + c.recovery.maxAttempts);
         require(c.accumulateSteps >= 1, "accumulate_steps", "must be >= 1, got " + c.accumulateSteps);
-        oneOf("on_non_finite", c.onNonFinite, "fail", "skip");
         Specs.optimizer(c.optimizer);
-        Specs.model(c.model);
+        Specs.model(c.model); // model.type and what each type needs: ModelSpec's rules
         Specs.clipping(c.clipping);
-        Specs.every("validation.every", c.validation.every);
-        Specs.every("checkpoint.every", c.checkpoint.every);
         require(c.checkpoint.keep >= 1, "checkpoint.keep", "must be >= 1, got " + c.checkpoint.keep);
         require(c.earlyStopping.patience >= 1, "early_stopping.patience", "must be >= 1, got "
             + c.earlyStopping.patience);
@@ -276,8 +332,21 @@ public final class ConfigLoader {
         }
     }
 
+    /** The choices a config cannot leave empty ({@code ps.wire: ~} binds null): each typed key has a value. */
+    private static void requireChosen(JobConfig c) {
+        Object[][] chosen = {
+            {"task", c.task}, {"optimizer.type", c.optimizer.type}, {"on_non_finite", c.onNonFinite}, {"ps.transport", c.ps.transport},
+            {"ps.shard_placement", c.ps.shardPlacement}, {"ps.wire", c.ps.wire},
+            {"optimizer.step_placement", c.optimizer.stepPlacement}, {"validation.every", c.validation.every},
+            {"checkpoint.every", c.checkpoint.every},
+        };
+        for (Object[] keyValue : chosen) {
+            require(keyValue[1] != null, (String) keyValue[0], "is required");
+        }
+    }
+
     /** The data.* keys on their own and against data.format and the task (train/test presence aside). */
-    public static void validateData(JobConfig.Data d, String task) {
+    public static void validateData(JobConfig.Data d, Task task) {
         oneOf("data.format", d.format, "idx", "csv", "parquet", "libsvm");
         oneOf("data.normalize", d.normalize, "none", "standardize", "minmax");
         if (d.download != null) {
@@ -322,8 +391,8 @@ public final class ConfigLoader {
         if (d.classes != null) {
             require(d.classes >= 2 && d.classes <= MAX_CLASSES, "data.classes", "must be >= 2 and <= "
                 + MAX_CLASSES + " (labels are stored one-hot, one float per class per row), got " + d.classes);
-            require(task.equals("classification") || task.equals("binary") && d.classes == 2, "data.classes",
-                "applies to task classification only (task is " + task + ")");
+            require(task == Task.CLASSIFICATION || task == Task.BINARY && d.classes == 2, "data.classes",
+                "applies to task classification only (task is " + task.key() + ")");
         }
     }
 
@@ -357,6 +426,25 @@ public final class ConfigLoader {
     private static void oneOf(String key, String value, String... allowed) {
         require(value != null && List.of(allowed).contains(value.toLowerCase(Locale.ROOT)), key,
             "must be one of " + String.join(", ", allowed) + ", got '" + value + "'");
+    }
+
+    /** A rule's message under its key; messages of the worker's specs already start with their key. */
+    static String keyed(String key, String message) {
+        return message.startsWith(key) ? message : "config key '" + key + "' " + message;
+    }
+
+    /** The parse rule a typed value broke while binding (not a config type's own shape check), else null. */
+    private static IllegalArgumentException ruleBroken(JsonMappingException e) {
+        if (e instanceof com.fasterxml.jackson.databind.exc.ValueInstantiationException v
+            && (v.getType() == null || !v.getType().isEnumType())) {
+            return null;
+        }
+        for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof IllegalArgumentException rule) {
+                return rule;
+            }
+        }
+        return null;
     }
 
     private static void require(boolean ok, String key, String message) {

@@ -1,16 +1,25 @@
 package io.lockstep.driver.config;
 
+import io.lockstep.driver.data.Task;
+import io.lockstep.ps.WireFormat;
+import io.lockstep.worker.optim.ClippingSpec;
+import io.lockstep.worker.optim.OptimizerSpec;
+import io.lockstep.worker.optim.ScheduleSpec;
+import io.lockstep.worker.train.Every;
+
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A training job as written in YAML (snake_case keys). Every field has a default so a config
- * names only what it changes; unknown keys are rejected by {@link ConfigLoader}.
+ * A training job, typed: YAML (snake_case keys), {@code --set key=value} and the Java API's
+ * {@code TrainingConfig} builder all fill it, and {@link ConfigLoader#validate} checks it once. Choices are
+ * enums parsed where the text is read (a bad name fails there, naming its key); every field has a default so a
+ * config names only what it changes; unknown keys are rejected by {@link ConfigLoader}.
  */
 public final class JobConfig {
     /** classification (class indices 0..k-1, one-hot), binary (labels 0/1, one output) or regression (real targets). */
-    public String task = "classification";
+    public Task task = Task.CLASSIFICATION;
     public Data data = new Data();
     public Model model = new Model();
     public Optimizer optimizer = new Optimizer();
@@ -33,7 +42,7 @@ public final class JobConfig {
     public String resume;
     public EarlyStopping earlyStopping = new EarlyStopping();
     /** fail (default): stop the job at a NaN/Inf loss or gradient; skip: drop such a step and count it. */
-    public String onNonFinite = "fail";
+    public OnNonFinite onNonFinite = OnNonFinite.FAIL;
     public Recovery recovery = new Recovery();
     public Ps ps = new Ps();
     public Spark spark = new Spark();
@@ -148,7 +157,7 @@ public final class JobConfig {
 
     public static final class Optimizer {
         /** sgd, adam, adamw or rmsprop. */
-        public String type = "adam";
+        public OptimizerSpec.Type type = OptimizerSpec.Type.ADAM;
         public double lr = 1e-3;
         /** sgd: momentum (0 = plain SGD); with nesterov: Nesterov momentum. */
         public double momentum = 0;
@@ -163,19 +172,19 @@ public final class JobConfig {
         public double l1 = 0;
         public double l2 = 0;
         /** none or linear: the base rate times the number of workers. */
-        public String lrScaling = "none";
+        public OptimizerSpec.LrScaling lrScaling = OptimizerSpec.LrScaling.NONE;
         public Schedule schedule = new Schedule();
         /**
          * server: the parameter server's shards apply the step once, to their slices, and send back parameters;
-         * replica: every worker applies DL4J's updater to the averaged gradient; unset: server when it can
+         * replica: every worker applies DL4J's updater to the averaged gradient; auto (unset): server when it can
          * mirror the model's updater, else replica.
          */
-        public String placement;
+        public StepPlacement stepPlacement = StepPlacement.AUTO;
     }
 
     public static final class Schedule {
         /** constant, step, exponential or cosine, by global step; linear warmup before any of them. */
-        public String kind = "constant";
+        public ScheduleSpec.Kind kind = ScheduleSpec.Kind.CONSTANT;
         public int warmupSteps = 0;
         public double decayRate = 0.1;
         public int decaySteps = 1000;
@@ -184,20 +193,20 @@ public final class JobConfig {
 
     public static final class Clipping {
         /** none, norm (global L2 norm of the averaged gradient) or value. */
-        public String mode = "none";
+        public ClippingSpec.Mode mode = ClippingSpec.Mode.NONE;
         public double threshold = 1.0;
     }
 
     public static final class Validation {
         /** How often: N (epochs), "N epochs" or "N steps". */
-        public String every = "1 epoch";
+        public Every every = new Every(1, Every.Unit.EPOCHS);
     }
 
     public static final class Checkpoint {
         /** Any Hadoop file system path (local, hdfs://, s3a://); null: no checkpoints. */
         public String dir;
         /** N (epochs), "N epochs" or "N steps". */
-        public String every = "1 epoch";
+        public Every every = new Every(1, Every.Unit.EPOCHS);
         /** Newest checkpoints kept. */
         public int keep = 3;
         /** A validation metric: keep the best model by it (and publish it as model.zip). */
@@ -226,7 +235,7 @@ public final class JobConfig {
          * auto (default: ipc when the workers run in the driver's JVM, i.e. embedded Spark, else udp), udp (also
          * across machines) or ipc (shared memory, workers in the server's JVM only).
          */
-        public String transport = "auto";
+        public Transport transport = Transport.AUTO;
         /** Workers sharing a JVM combine their gradients there first; one contribution per JVM crosses the wire. */
         public boolean localReduction = true;
         /**
@@ -234,12 +243,12 @@ public final class JobConfig {
          * per worker at least, so no machine takes every worker's gradient), or auto (default: executors when the
          * workers exchange over UDP outside the driver's JVM, else driver).
          */
-        public String placement = "auto";
+        public ShardPlacement shardPlacement = ShardPlacement.AUTO;
         /**
          * fp32 (default), bf16 or fp16: how gradients (and, with the optimizer on the workers, averages) travel;
          * 16-bit halves the bytes, with the rounding carried into the next step (error feedback).
          */
-        public String wire = "fp32";
+        public WireFormat wire = WireFormat.FP32;
         /** Address the parameter server binds and workers send to. */
         public String host = "127.0.0.1";
         /** Longest wait for any one step or connection before the job fails naming who it waited for. */

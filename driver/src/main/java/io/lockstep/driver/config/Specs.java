@@ -4,11 +4,10 @@ import io.lockstep.worker.model.ModelSpec;
 import io.lockstep.worker.optim.ClippingSpec;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.ScheduleSpec;
-import io.lockstep.worker.train.Every;
 
 /**
- * From the YAML shape of a job to the typed, validated values the trainer takes. Each spec checks
- * its own values once and names the config key in its errors, which surface here as config errors.
+ * From a job's config sections to the worker's specs, the values the trainer takes. Each spec states its
+ * rules once and names the config key in its errors, which surface here as config errors.
  */
 public final class Specs {
     private Specs() {
@@ -16,9 +15,9 @@ public final class Specs {
 
     public static OptimizerSpec optimizer(JobConfig.Optimizer o) {
         return wrap(() -> {
-            OptimizerSpec.Builder b = OptimizerSpec.builder(OptimizerSpec.Type.parse(o.type), o.lr)
+            OptimizerSpec.Builder b = OptimizerSpec.builder(o.type, o.lr)
                 .momentum(o.momentum).nesterov(o.nesterov).weightDecay(o.weightDecay).l1(o.l1).l2(o.l2)
-                .lrScaling(OptimizerSpec.LrScaling.parse(o.lrScaling)).schedule(schedule(o.schedule));
+                .lrScaling(o.lrScaling).schedule(schedule(o.schedule));
             if (o.beta1 != null) b.beta1(o.beta1);
             if (o.beta2 != null) b.beta2(o.beta2);
             if (o.epsilon != null) b.epsilon(o.epsilon);
@@ -33,21 +32,11 @@ public final class Specs {
     }
 
     static ScheduleSpec schedule(JobConfig.Schedule s) {
-        return new ScheduleSpec(ScheduleSpec.Kind.parse(s.kind), s.warmupSteps, s.decayRate, s.decaySteps, s.minLr);
+        return new ScheduleSpec(s.kind, s.warmupSteps, s.decayRate, s.decaySteps, s.minLr);
     }
 
     public static ClippingSpec clipping(JobConfig.Clipping c) {
-        return wrap(() -> new ClippingSpec(ClippingSpec.Mode.parse(c.mode), c.threshold));
-    }
-
-    /** {@code N}, {@code N epochs} or {@code N steps} under config key {@code key}. */
-    public static Every every(String key, String text) {
-        Every every = text == null ? null : Every.parse(text);
-        if (every == null) {
-            throw new ConfigLoader.ConfigException("config key '" + key + "' must be N, 'N epochs' or 'N steps', got '"
-                + text + "'");
-        }
-        return every;
+        return wrap(() -> new ClippingSpec(c.mode, c.threshold));
     }
 
     private static <T> T wrap(java.util.function.Supplier<T> build) {

@@ -39,8 +39,8 @@ public final class DataLoader {
     /** Loads the files of {@code job.data} for {@code job.task}; {@code job.seed} picks a validation_fraction split. */
     public static Loaded load(JavaSparkContext sc, JobConfig job) {
         JobConfig.Data cfg = job.data;
-        Task task = Task.of(job.task);
-        ConfigLoader.validateData(cfg, task.key());
+        Task task = job.task;
+        ConfigLoader.validateData(cfg, task);
         if (cfg.train == null || cfg.test == null) {
             throw new ConfigLoader.ConfigException("config key '" + (cfg.train == null ? "data.train" : "data.test")
                 + "' is required");
@@ -95,8 +95,7 @@ public final class DataLoader {
      * Messages name the splits "train dataset", "validation dataset" and "test dataset".
      */
     public static Loaded fromDatasets(Dataset<Row> train, Dataset<Row> validation, Dataset<Row> test,
-                                      JobConfig.Data cfg, String task, long seed) {
-        Task t = Task.of(task);
+                                      JobConfig.Data cfg, Task t, long seed) {
         if (train == null) {
             throw new IllegalArgumentException("the train dataset is required");
         }
@@ -116,7 +115,7 @@ public final class DataLoader {
         columns.classes = cfg.classes;
         columns.normalize = cfg.normalize;
         columns.validationFraction = cfg.validationFraction;
-        ConfigLoader.validateData(columns, t.key());
+        ConfigLoader.validateData(columns, t);
         DatasetReader r = new DatasetReader(train, "train dataset", columns, t);
         return assemble(r.read(train, "train dataset"),
             validation == null ? null : r.read(validation, "validation dataset"),

@@ -2,6 +2,9 @@ package io.lockstep.driver.data;
 
 import io.lockstep.driver.config.ConfigLoader;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
+
 import java.util.Locale;
 
 /**
@@ -16,18 +19,19 @@ public enum Task {
     /** Labels are real targets; label vectors are [target]. */
     REGRESSION;
 
-    /** The task named by the config key {@code task} (case-insensitive). */
+    /** The task named by the config key {@code task} (case-insensitive); the caller names the key in an error. */
+    @JsonCreator
     public static Task of(String name) {
         for (Task t : values()) {
             if (t.key().equalsIgnoreCase(name == null ? "" : name.trim())) {
                 return t;
             }
         }
-        throw new ConfigLoader.ConfigException("config key 'task' must be one of classification, binary, regression,"
-            + " got '" + name + "'");
+        throw new IllegalArgumentException("must be one of classification, binary, regression, got '" + name + "'");
     }
 
     /** The name used in the config. */
+    @JsonValue
     public String key() {
         return name().toLowerCase(Locale.ROOT);
     }

@@ -2,6 +2,7 @@ package io.lockstep.driver.job;
 
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.config.StepPlacement;
 import io.lockstep.driver.config.Specs;
 import io.lockstep.driver.data.ModelDataCheck;
 import io.lockstep.worker.model.ModelBuilder;
@@ -16,7 +17,6 @@ import io.lockstep.worker.optim.ServerPlan;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.Locale;
 import java.util.function.LongToDoubleFunction;
 
 /**
@@ -50,13 +50,13 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
     }
 
     /**
-     * Where the optimizer runs ({@code optimizer.placement}): the server's plan, or null for the replicas.
-     * Unset, the server takes it when it can mirror the model's updater and the replicas otherwise (logged);
+     * Where the optimizer runs ({@code optimizer.step_placement}): the server's plan, or null for the replicas.
+     * Auto (unset), the server takes it when it can mirror the model's updater and the replicas otherwise (logged);
      * {@code server} refuses a model it cannot mirror, naming the layer and the reason.
      */
     private static ServerPlan serverPlan(JobConfig cfg, Network network, OptimizerSpec optimizer, LrSchedule schedule) {
-        String placement = cfg.optimizer.placement == null ? null : cfg.optimizer.placement.toLowerCase(Locale.ROOT);
-        if ("replica".equals(placement)) {
+        StepPlacement placement = cfg.optimizer.stepPlacement;
+        if (placement == StepPlacement.REPLICA) {
             return null;
         }
         String why;
@@ -69,9 +69,9 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
                 why = e.getMessage();
             }
         }
-        if (placement != null) {
-            throw new ConfigLoader.ConfigException("config key 'optimizer.placement' is server, but the parameter"
-                + " server cannot mirror this model's optimizer: " + why + " (set optimizer.placement: replica)");
+        if (placement == StepPlacement.SERVER) {
+            throw new ConfigLoader.ConfigException("config key 'optimizer.step_placement' is server, but the parameter"
+                + " server cannot mirror this model's optimizer: " + why + " (set optimizer.step_placement: replica)");
         }
         LOG.info("optimizer on the replicas: {}", why);
         return null;

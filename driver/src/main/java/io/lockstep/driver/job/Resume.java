@@ -31,10 +31,7 @@ final class Resume {
         if (cfg.resume == null || cfg.resume.isBlank()) {
             return StartPoint.fresh(initial, cfg.seed);
         }
-        if (cfg.resume.equalsIgnoreCase("latest")) {
-            if (store == null) {
-                throw new ConfigLoader.ConfigException("config key 'resume' is latest but 'checkpoint.dir' is not set");
-            }
+        if (cfg.resume.equalsIgnoreCase("latest")) { // with checkpoint.dir set: a config rule
             return latest(cfg, store, identity, initial, "resume");
         }
         return from(HadoopCheckpointStore.read(cfg.resume), cfg.resume, store, identity, initial, "resume");

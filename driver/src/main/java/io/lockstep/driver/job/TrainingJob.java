@@ -1,5 +1,7 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.ps.wire.WireFormat;
+import io.lockstep.driver.config.OnNonFinite;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.Specs;
@@ -100,7 +102,7 @@ public final class TrainingJob {
         long largestPartition = (data.trainCount() + workers - 1) / workers;
         TrainerOptions options = new TrainerOptions(cfg.epochs,
             TrainerOptions.stepsPerEpoch(largestPartition, cfg.batchSize, cfg.accumulateSteps), cfg.accumulateSteps,
-            Specs.clipping(cfg.clipping), cfg.onNonFinite.equalsIgnoreCase("skip"));
+            Specs.clipping(cfg.clipping), cfg.onNonFinite == OnNonFinite.SKIP);
         ModelSetup model = ModelSetup.build(cfg, data.features(), null, data.outputs(), task, options.totalSteps());
         float[] initial = model.network().params().toFloatVector();
         LOG.info("model: {} parameters; {} workers x batch {}{} = global batch {}; {} steps/epoch x {} epochs",
@@ -116,15 +118,15 @@ public final class TrainingJob {
         Topology topology = Topology.of(cfg, sc.master());
         RunPlan plan = new RunPlan(model.json(), task, data.outputs(), data.features(), cfg.batchSize, cfg.shuffle,
             cfg.seed, options, topology.exchangeSpec(initial.length, model.serverPlan(), start.state().step()),
-            data.validation() == null ? null : Specs.every("validation.every", cfg.validation.every),
+            data.validation() == null ? null : cfg.validation.every,
             watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
-            Specs.every("checkpoint.every", cfg.checkpoint.every), identity, List.copyOf(listeners),
+            cfg.checkpoint.every, identity, List.copyOf(listeners),
             model.serverPlan(), cfg.ps.localReduction, topology.shardsOnExecutors(), cfg.logEvery);
         LOG.info("optimizer on the {}; exchange {}", model.serverPlan() != null ? "parameter server" : "replicas",
             topology.exchangeKind());
-        if (topology.inMemory() && !cfg.ps.wire.equalsIgnoreCase("fp32")) {
+        if (topology.inMemory() && cfg.ps.wire != WireFormat.FP32) {
             LOG.warn("ps.wire {} does not apply: every worker runs in this JVM and exchanges in memory"
-                + " (set ps.local_reduction: false to send gradients over the wire)", cfg.ps.wire);
+                + " (set ps.local_reduction: false to send gradients over the wire)", cfg.ps.wire.configName());
         }
 
         JavaRDD<RankRows> rows = RankRows.byRank(sc, data.train(), data.validation(), workers);

@@ -11,7 +11,7 @@ import java.util.Arrays;
 import java.util.stream.IntStream;
 
 /**
- * The parameter-server shards a rank runs when the shards run on the executors ({@code ps.placement}), and
+ * The parameter-server shards a rank runs when the shards run on the executors ({@code ps.shard_placement}), and
  * the start of the stage that spreads their endpoints: each rank that hosts shards
  * ({@link ExchangeSpec#hostRank}) picks UDP ports on its executor's address, every rank sends what it picked
  * through the barrier's {@code allGather} and builds the same complete spec from the answers, and then the

@@ -28,7 +28,7 @@ import java.util.List;
  * @param listeners   the user's own listeners (Java API), serializable: they run inside every replica
  * @param serverPlan  with the optimizer on the server: what it applies, how its state maps to DL4J's; else null
  * @param localReduction workers sharing a JVM reduce their gradients there first ({@code ps.local_reduction})
- * @param shardsOnExecutors the shards run next to the workers ({@code ps.placement}): the tasks start them and
+ * @param shardsOnExecutors the shards run next to the workers ({@code ps.shard_placement}): the tasks start them and
  *                    exchange their endpoints when the stage starts ({@link ExecutorShards})
  * @param logEvery    steps between metrics.jsonl step lines: the replicas ship their step timeline for each
  */

@@ -1,5 +1,6 @@
 package io.lockstep.driver.spark;
 
+import io.lockstep.driver.config.ShardPlacement;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.ps.ExchangeSpec;
@@ -49,23 +50,24 @@ public final class Topology {
      * shards, else UDP.
      */
     public ExchangeSpec.Transport transport() {
-        if (cfg.ps.transport.equalsIgnoreCase("auto")) { // shards on the executors: other JVMs, in general
-            return workersInDriver && !cfg.ps.placement.equalsIgnoreCase("executors")
+        return switch (cfg.ps.transport) {
+            // shards on the executors: other JVMs, in general
+            case AUTO -> workersInDriver && cfg.ps.shardPlacement != ShardPlacement.EXECUTORS
                 ? ExchangeSpec.Transport.IPC : ExchangeSpec.Transport.UDP;
-        }
-        return ExchangeSpec.Transport.valueOf(cfg.ps.transport.toUpperCase(Locale.ROOT));
+            case UDP -> ExchangeSpec.Transport.UDP;
+            case IPC -> ExchangeSpec.Transport.IPC;
+        };
     }
 
     /**
-     * {@code ps.placement}: executors when asked, or (auto) when the workers exchange over UDP outside the driver's
+     * {@code ps.shard_placement}: executors when asked, or (auto) when the workers exchange over UDP outside the driver's
      * JVM; never when every worker runs in the driver's JVM and reduces in memory (no server at all then).
      */
     public boolean shardsOnExecutors() {
-        String placement = cfg.ps.placement.toLowerCase(Locale.ROOT);
-        if (placement.equals("driver") || inMemory()) {
+        if (cfg.ps.shardPlacement == ShardPlacement.DRIVER || inMemory()) {
             return false;
         }
-        return placement.equals("executors")
+        return cfg.ps.shardPlacement == ShardPlacement.EXECUTORS
             || (!workersInDriver && transport() == ExchangeSpec.Transport.UDP);
     }
 
@@ -101,6 +103,6 @@ public final class Topology {
         return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(),
             cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
             .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()))
-            .withWire(WireFormat.parse(cfg.ps.wire));
+            .withWire(cfg.ps.wire);
     }
 }

@@ -1,5 +1,7 @@
 package io.lockstep.driver.cli;
 
+import io.lockstep.driver.config.ShardPlacement;
+import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
 import io.lockstep.driver.job.ModelSetup;
@@ -34,7 +36,7 @@ class DoctorTest {
     /** Embedded Spark over the wire: UDP, no in-memory exchange (what a local job did before local reduction). */
     static JobConfig udpLocal() {
         JobConfig cfg = new JobConfig();
-        cfg.ps.transport = "udp";
+        cfg.ps.transport = Transport.UDP;
         cfg.ps.localReduction = false;
         return cfg;
     }
@@ -57,7 +59,7 @@ class DoctorTest {
         assertEquals(Doctor.serverDriverBytes(0, 2, term), Doctor.driverHostNeeds(cluster,
             Doctor.Placement.of("spark://h:7077", cluster), term));
         JobConfig onDriver = new JobConfig();
-        onDriver.ps.placement = "driver";
+        onDriver.ps.shardPlacement = ShardPlacement.DRIVER;
         assertEquals(191, Doctor.driverHostNeeds(onDriver, Doctor.Placement.of("spark://h:7077", onDriver), term)
             / (double) MIB, 4);
         assertEquals(191 + 2 * 143, Doctor.driverHostNeeds(cluster, Doctor.Placement.of("local-cluster[2,1,1024]",
@@ -146,7 +148,7 @@ class DoctorTest {
         List<Doctor.Check> checks = Doctor.ports(cluster, Doctor.Placement.of("spark://h:7077", cluster), "spark://h:7077");
         assertEquals(Doctor.Status.OK, checks.get(0).status());
         assertEquals(Doctor.Status.WARN, checks.get(1).status());
-        cluster.ps.transport = "ipc";
+        cluster.ps.transport = Transport.IPC;
         c = Doctor.ports(cluster, Doctor.Placement.of("spark://h:7077", cluster), "spark://h:7077").get(0);
         assertEquals(Doctor.Status.FAIL, c.status());
         assertEquals("config key 'ps.transport' is ipc, which needs every worker in the driver's JVM, but spark.master"

@@ -1,5 +1,6 @@
 package io.lockstep.driver.config;
 
+import io.lockstep.worker.optim.OptimizerSpec;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,7 +27,7 @@ class ConfigLoaderTest {
     void theExampleConfigLoadsWithItsDocumentedValues() {
         JobConfig c = ConfigLoader.load(Path.of("..", "examples", "mnist-mlp.yaml"), List.of());
         assertEquals(List.of(256, 128), c.model.hidden);
-        assertEquals("adam", c.optimizer.type);
+        assertEquals(OptimizerSpec.Type.ADAM, c.optimizer.type);
         assertEquals(0.001, c.optimizer.lr);
         assertEquals(64, c.batchSize);
         assertEquals(2, c.workers);
@@ -43,7 +44,7 @@ class ConfigLoaderTest {
         assertEquals(5, c.epochs);
         assertEquals(List.of(512, 64, 32), c.model.hidden);
         assertEquals(0.05, c.optimizer.lr);
-        assertEquals("ipc", c.ps.transport);
+        assertEquals(Transport.IPC, c.ps.transport);
         assertEquals("local[3]", c.spark.master);
         assertFalse(c.shuffle);
         assertEquals("2g", c.spark.conf.get("spark.executor.memory"));
@@ -64,12 +65,13 @@ class ConfigLoaderTest {
         assertMessage("config key 'epochs'", MINIMAL + "epochs: many\n");
         assertMessage("config key 'workers' must be >= 1", MINIMAL + "workers: 0\n");
         assertMessage("config key 'ps.transport' must be one of auto, udp, ipc", MINIMAL + "ps: {transport: tcp}\n");
-        assertMessage("config key 'optimizer.placement' must be one of server, replica", MINIMAL + "optimizer: {placement: shards}\n");
+        assertMessage("config key 'optimizer.step_placement' must be one of server, replica, auto, got 'shards'",
+            MINIMAL + "optimizer: {step_placement: shards}\n");
         assertMessage("config key 'ps.wire' must be one of fp32, bf16, fp16, got 'fp8'", MINIMAL + "ps: {wire: fp8}\n");
         assertMessage("optimizer.type: unknown 'adagradx'", MINIMAL + "optimizer: {type: adagradx}\n");
         assertMessage("loss: unknown 'hinge'", MINIMAL + "loss: hinge\n");
         assertMessage("config key 'data.train' is required", "data: {test: b.csv}\n");
-        assertMessage("config key 'model.path' is required", MINIMAL + "model: {type: json}\n");
+        assertMessage("model.path is required when model.type is json", MINIMAL + "model: {type: json}\n");
         assertMessage("config key 'ps.term_length' must be a power of two >= 8 x ps.mtu", MINIMAL
             + "ps: {term_length: 65536}\n");
     }

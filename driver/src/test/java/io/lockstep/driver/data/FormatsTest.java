@@ -204,12 +204,12 @@ class FormatsTest {
         d.featuresColumn = "features";
         Dataset<Row> train = spark.read().parquet(parquetTrain.toString());
         Dataset<Row> test = spark.read().parquet(parquetTest.toString());
-        DataLoader.Loaded data = DataLoader.fromDatasets(train, null, test, d, "classification", 42);
+        DataLoader.Loaded data = DataLoader.fromDatasets(train, null, test, d, Task.CLASSIFICATION, 42);
         assertLoadsLikeCsv(data);
         assertNull(data.validation());
         assertEquals(0, data.validationCount());
 
-        DataLoader.Loaded noTest = DataLoader.fromDatasets(train, test, null, d, "classification", 42);
+        DataLoader.Loaded noTest = DataLoader.fromDatasets(train, test, null, d, Task.CLASSIFICATION, 42);
         assertNull(noTest.test());
         assertEquals(297, noTest.validationCount());
         assertSameSamples(expectedTest, sorted(noTest.validation().collect()));
@@ -275,12 +275,12 @@ class FormatsTest {
         rows.set(6, RowFactory.create(1.0, Double.NaN, 0.0));
         rows.set(8, RowFactory.create(1.0, 1.0, 2.0));
         Dataset<Row> frame = spark.createDataFrame(rows, schema).coalesce(1);
-        e = assertThrows(Exception.class, () -> DataLoader.fromDatasets(frame, null, null, d, "binary", 1));
+        e = assertThrows(Exception.class, () -> DataLoader.fromDatasets(frame, null, null, d, Task.BINARY, 1));
         assertEquals("train dataset: row 7, column 'b': 'NaN' is not finite", LockstepCli.oneLine(e));
 
         rows.set(6, RowFactory.create(1.0, 1.0, 0.0));
         Dataset<Row> labels = spark.createDataFrame(rows, schema).coalesce(1);
-        e = assertThrows(Exception.class, () -> DataLoader.fromDatasets(labels, null, null, d, "binary", 1));
+        e = assertThrows(Exception.class, () -> DataLoader.fromDatasets(labels, null, null, d, Task.BINARY, 1));
         assertEquals("train dataset: row 9, column 'y': label '2' is not 0 or 1 (task binary)", LockstepCli.oneLine(e));
     }
 }

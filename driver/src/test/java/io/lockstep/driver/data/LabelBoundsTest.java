@@ -164,7 +164,7 @@ class LabelBoundsTest {
         Path nan = dir.resolve("nan.parquet");
         spark.createDataFrame(rows, schema).coalesce(1).write().parquet(nan.toString());
         JobConfig r = job("parquet", nan, train);
-        r.task = "regression";
+        r.task = Task.REGRESSION;
         r.data.labelColumn = JobConfig.Data.Column.name("y");
         message = loadError(r);
         assertTrue(message.matches(Pattern.quote(nan.toString()) + "/part-00000-[^:/]+\\.parquet: row 5, column 'a':"

@@ -39,7 +39,7 @@ class TasksTest {
 
     static JobConfig job(String format, Path train, Path test, String task) {
         JobConfig c = new JobConfig();
-        c.task = task;
+        c.task = Task.of(task);
         c.data.format = format;
         c.data.train = train.toString();
         c.data.test = test.toString();

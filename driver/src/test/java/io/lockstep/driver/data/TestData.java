@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.driver.config.JobConfig;
 
 import java.io.IOException;
@@ -34,7 +35,7 @@ public final class TestData {
     public static JobConfig job(JobConfig.Data data, String task) {
         JobConfig c = new JobConfig();
         c.data = data;
-        c.task = task;
+        c.task = Task.of(task);
         return c;
     }
 
@@ -54,7 +55,7 @@ public final class TestData {
         c.data.test = test.toString();
         c.data.normalize = "standardize";
         c.model.hidden = List.of(32);
-        c.optimizer.type = "adam";
+        c.optimizer.type = OptimizerSpec.Type.ADAM;
         c.optimizer.lr = 0.01;
         c.batchSize = 16;
         c.epochs = 1;

@@ -1,5 +1,6 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.worker.train.Every;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
 import org.deeplearning4j.util.ModelSerializer;
@@ -34,7 +35,7 @@ class ChaosTest {
         c.epochs = 40; // long enough to be killed in the middle (about 45 steps per epoch)
         c.model.hidden = List.of(64);
         c.checkpoint.dir = dir.resolve(out + "-ckpt").toString();
-        c.checkpoint.every = "50 steps";
+        c.checkpoint.every = new Every(50, Every.Unit.STEPS);
         c.ps.timeoutSeconds = 20;
         c.spark.master = master;
         if (master.startsWith("local-cluster")) {

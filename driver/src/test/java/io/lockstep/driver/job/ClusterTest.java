@@ -66,7 +66,7 @@ class ClusterTest {
         float[] b = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("local/model.zip").toFile())
             .params().toFloatVector();
         assertArrayEquals(b, a, "the cluster must train exactly as local mode");
-        // on a cluster the shards run on the executors (ps.placement auto), in local mode there is no server
+        // on a cluster the shards run on the executors (ps.shard_placement auto), in local mode there is no server
         assertEquals("executors", ((Map<?, ?>) onCluster.get("ps")).get("placement"));
         assertEquals("none", ((Map<?, ?>) local.get("ps")).get("placement"));
         assertEquals(onCluster.get("validation"), local.get("validation"), "validation merged across processes");

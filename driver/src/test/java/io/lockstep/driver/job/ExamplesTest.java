@@ -1,5 +1,6 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.driver.data.Task;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
@@ -148,7 +149,7 @@ class ExamplesTest {
         Path binaryTrain = relabel(split[0], "binary-train.csv");
         Path binaryTest = relabel(split[1], "binary-test.csv");
         JobConfig tune = TestData.digitsJob(binaryTrain, binaryTest, dir.resolve("tuned"));
-        tune.task = "binary";
+        tune.task = Task.BINARY;
         tune.model.initFrom = dir.resolve("base/model.zip").toString();
         tune.model.freezeLayers = 1;
         tune.model.replaceOutput = true;

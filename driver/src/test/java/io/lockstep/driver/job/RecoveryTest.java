@@ -4,6 +4,9 @@ import io.lockstep.driver.spark.SparkConfs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.aeron.ExclusivePublication;
+import io.lockstep.driver.config.ShardPlacement;
+import io.lockstep.driver.config.Transport;
+import io.lockstep.worker.train.Every;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataLoader;
 import io.lockstep.driver.data.TestData;
@@ -102,7 +105,7 @@ class RecoveryTest {
         JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve(out));
         c.epochs = 3; // 32 steps per epoch
         c.checkpoint.dir = dir.resolve(out + "-ckpt").toString();
-        c.checkpoint.every = "20 steps";
+        c.checkpoint.every = new Every(20, Every.Unit.STEPS);
         return c;
     }
 
@@ -138,8 +141,8 @@ class RecoveryTest {
     JobConfig overTheWire(String out) throws Exception {
         JobConfig c = job(out);
         c.epochs = 1;
-        c.ps.transport = "udp";
-        c.ps.placement = "executors";
+        c.ps.transport = Transport.UDP;
+        c.ps.shardPlacement = ShardPlacement.EXECUTORS;
         c.ps.localReduction = false;
         c.ps.shards = 3;
         c.ps.timeoutSeconds = 20;

@@ -1,5 +1,6 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.worker.train.Every;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
@@ -36,7 +37,7 @@ class StepTimelineJobTest {
         Files.write(test, rows.subList(1200, rows.size()));
         JobConfig c = TestData.digitsJob(train, test, dir.resolve("out"));
         c.data.validation = validation.toString(); // validation's all-gather rounds interleave with the timeline's
-        c.validation.every = "7 steps";
+        c.validation.every = new Every(7, Every.Unit.STEPS);
         c.workers = 2;
         c.epochs = 2;
         c.logEvery = 5;
@@ -92,7 +93,7 @@ class StepTimelineJobTest {
         JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve("recovered"));
         c.epochs = 2; // 32 steps per epoch, a line every 10
         c.checkpoint.dir = dir.resolve("ckpt").toString();
-        c.checkpoint.every = "20 steps";
+        c.checkpoint.every = new Every(20, Every.Unit.STEPS);
         RecoveryTest.FAULTS.set(1);
         Map<String, Object> summary = RecoveryTest.run(c,
             new RecoveryTest.Fault(1, 45, new IllegalStateException("injected fault"), 0));

@@ -1,5 +1,9 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.driver.config.ShardPlacement;
+import io.lockstep.driver.config.Transport;
+import io.lockstep.worker.optim.ClippingSpec;
+import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.driver.cli.LockstepCli;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
@@ -137,7 +141,7 @@ class TrainingJobTest {
         job.epochs = 2;
         job.ps.shards = 2;
         job.loss = "mse";                               // and the other built-in loss and optimizer
-        job.optimizer.type = "sgd";
+        job.optimizer.type = OptimizerSpec.Type.SGD;
         job.optimizer.lr = 0.1;
         Map<String, Object> summary = TrainingJob.run(job);
         assertEquals(22L, ((Number) summary.get("steps")).longValue());
@@ -153,7 +157,7 @@ class TrainingJobTest {
         Map<String, JsonNode> written = new java.util.LinkedHashMap<>();
         for (String transport : List.of("udp", "ipc")) {
             JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve(transport));
-            job.ps.transport = transport;
+            job.ps.transport = Transport.parse(transport);
             job.ps.localReduction = false; // else every worker of local mode takes the in-memory exchange
             TrainingJob.run(job);
             written.put(transport, new ObjectMapper().readTree(dir.resolve(transport + "/summary.json").toFile()));
@@ -177,8 +181,8 @@ class TrainingJobTest {
             job.workers = 2;                    // two addends: the sums are exact in any arrival order
             job.ps.shards = 3;                  // rank 0 runs shards 0 and 1, rank 1 shard 2
             job.ps.localReduction = false;      // every gradient over the wire (else the job exchanges in memory)
-            job.ps.placement = i == 0 ? "driver" : "executors";
-            job.clipping.mode = "norm";         // the global norm needs the shards' sums over the norm link
+            job.ps.shardPlacement = i == 0 ? ShardPlacement.DRIVER : ShardPlacement.EXECUTORS;
+            job.clipping.mode = ClippingSpec.Mode.NORM;         // the global norm needs the shards' sums over the norm link
             job.clipping.threshold = 0.5;
             jobs[i] = job;
         }

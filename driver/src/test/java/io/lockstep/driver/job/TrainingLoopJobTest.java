@@ -1,5 +1,9 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.driver.config.StepPlacement;
+import io.lockstep.worker.optim.ScheduleSpec;
+import io.lockstep.worker.optim.OptimizerSpec;
+import io.lockstep.worker.train.Every;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.lockstep.driver.config.JobConfig;
@@ -140,10 +144,10 @@ class TrainingLoopJobTest {
     void theLoggedRateOfEveryStepFollowsWarmupCosineAndLinearScaling() throws Exception {
         Path[] files = split(640, 0);
         JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("lr"));
-        c.optimizer.type = "sgd";
+        c.optimizer.type = OptimizerSpec.Type.SGD;
         c.optimizer.lr = 0.05;
-        c.optimizer.lrScaling = "linear";
-        c.optimizer.schedule.kind = "cosine";
+        c.optimizer.lrScaling = OptimizerSpec.LrScaling.LINEAR;
+        c.optimizer.schedule.kind = ScheduleSpec.Kind.COSINE;
         c.optimizer.schedule.warmupSteps = 6;
         c.optimizer.schedule.minLr = 0.001;
         c.epochs = 2;
@@ -201,7 +205,7 @@ class TrainingLoopJobTest {
         whole.epochs = 3;
         whole.model.dropout = 0.2; // dropout masks must be redrawn identically after the resume
         whole.checkpoint.dir = dir.resolve("ckpt").toString();
-        whole.checkpoint.every = "20 steps"; // 29 steps per epoch: checkpoints fall mid-epoch
+        whole.checkpoint.every = new Every(20, Every.Unit.STEPS); // 29 steps per epoch: checkpoints fall mid-epoch
         whole.checkpoint.keep = 10;
         TrainingJob.run(whole);
         Path mid;
@@ -228,9 +232,9 @@ class TrainingLoopJobTest {
         Path[] files = split(900, 200);
         JobConfig replica = job(files, "replica");
         replica.epochs = 3;
-        replica.optimizer.placement = "replica";
+        replica.optimizer.stepPlacement = StepPlacement.REPLICA;
         replica.checkpoint.dir = dir.resolve("ckpt").toString();
-        replica.checkpoint.every = "20 steps";
+        replica.checkpoint.every = new Every(20, Every.Unit.STEPS);
         replica.checkpoint.keep = 10;
         Map<String, Object> replicaSummary = TrainingJob.run(replica);
         JobConfig server = job(files, "server");
@@ -242,7 +246,7 @@ class TrainingLoopJobTest {
         // the replica run's checkpoint at step 40 (DL4J's updater state) resumes on the server
         JobConfig resumed = job(files, "resumed");
         resumed.epochs = 3;
-        resumed.optimizer.placement = "server";
+        resumed.optimizer.stepPlacement = StepPlacement.SERVER;
         resumed.resume = dir.resolve("ckpt").resolve("ckpt-000000000040.lsck").toString();
         TrainingJob.run(resumed);
         float[] a = params(dir.resolve("replica/model.zip"));
@@ -284,7 +288,7 @@ class TrainingLoopJobTest {
     void aDivergingJobStopsInItsFirstEpochNamingStepAndRank() throws Exception {
         Path[] files = split(1000, 0);
         JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("nan"));
-        c.optimizer.type = "sgd";
+        c.optimizer.type = OptimizerSpec.Type.SGD;
         c.optimizer.lr = 1e6;
         c.epochs = 3;
         Exception e = assertThrows(Exception.class, () -> TrainingJob.run(c));

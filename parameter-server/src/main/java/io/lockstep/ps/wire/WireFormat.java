@@ -44,13 +44,13 @@ public enum WireFormat {
         };
     }
 
-    /** {@code fp32}, {@code bf16} or {@code fp16} (any case), as {@code ps.wire} names them. */
+    /** {@code fp32}, {@code bf16} or {@code fp16} (any case), as {@code ps.wire} names them; the caller names the key. */
     public static WireFormat parse(String name) {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "fp32" -> FP32;
             case "bf16" -> BF16;
             case "fp16" -> FP16;
-            default -> throw new IllegalArgumentException("ps.wire must be one of fp32, bf16, fp16, got '" + name + "'");
+            default -> throw new IllegalArgumentException("must be one of fp32, bf16, fp16, got '" + name + "'");
         };
     }
 

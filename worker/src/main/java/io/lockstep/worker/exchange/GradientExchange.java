@@ -6,7 +6,7 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * How a replica turns its batch-mean gradient into the step every replica takes. Two placements of
- * the optimizer ({@code optimizer.placement}):
+ * the optimizer ({@code optimizer.step_placement}):
  * <ul>
  *   <li>replica ({@link #appliesOptimizer()} false): {@link #exchange} replaces the gradient with the mean
  *       over all workers' samples, and every replica applies its own DL4J updater to it;</li>

@@ -29,7 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What {@code optimizer.placement: server} needs to apply, on the parameter-server shards, exactly the step
+ * What {@code optimizer.step_placement: server} needs to apply, on the parameter-server shards, exactly the step
  * that DL4J's updater applies on a replica: the {@link UpdateRule} (the job's optimizer, schedule and
  * clipping) and the {@link ParamRoles} (which ranges of the flat vector get the rule with the weight
  * penalties, the rule alone, {@code w -= g}, or nothing), read from the network's DL4J updater blocks and
@@ -279,8 +279,8 @@ public final class ServerPlan implements Serializable {
     }
 
     private static IllegalArgumentException refuse(Trainable owner, String param, String reason) {
-        return new IllegalArgumentException("optimizer.placement server cannot mirror " + describe(owner)
-            + " parameter '" + param + "': it " + reason + "; set optimizer.placement: replica to train this model "
+        return new IllegalArgumentException("optimizer.step_placement server cannot mirror " + describe(owner)
+            + " parameter '" + param + "': it " + reason + "; set optimizer.step_placement: replica to train this model "
             + "with DL4J's updater on every worker");
     }
 

@@ -17,7 +17,7 @@
  *   <li>{@link io.lockstep.worker.optim.GradientClipping} / {@link io.lockstep.worker.optim.ClippingSpec}:
  *       global clipping of the averaged flat gradient (DL4J's per-layer GradientNormalization is not used).</li>
  *   <li>{@link io.lockstep.worker.optim.ServerPlan}: the same step for the parameter-server shards
- *       ({@code optimizer.placement: server}): rule, parameter roles, and the optimizer state in both layouts.</li>
+ *       ({@code optimizer.step_placement: server}): rule, parameter roles, and the optimizer state in both layouts.</li>
  * </ul>
  */
 package io.lockstep.worker.optim;

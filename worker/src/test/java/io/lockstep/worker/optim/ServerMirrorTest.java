@@ -23,7 +23,7 @@ import static io.lockstep.worker.optim.MirrorNets.TOTAL_STEPS;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * {@code optimizer.placement: server} equals {@code replica}: the parameter server's {@link SliceOptimizer}s,
+ * {@code optimizer.step_placement: server} equals {@code replica}: the parameter server's {@link SliceOptimizer}s,
  * set up by {@link ServerPlan}, and DL4J's updater on a replica, fed the same 100 real gradients, end within
  * 1e-5 of each other in every parameter, with the same optimizer state — whatever the optimizer, penalties,
  * schedule, clipping, network kind, and however the vector is cut into slices.

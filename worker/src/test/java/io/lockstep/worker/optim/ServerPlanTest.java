@@ -55,7 +55,7 @@ class ServerPlanTest {
 
     static String refusal(Network net, OptimizerSpec spec) {
         String msg = assertThrows(IllegalArgumentException.class, () -> plan(net, spec)).getMessage();
-        assertTrue(msg.contains("optimizer.placement: replica"), msg);
+        assertTrue(msg.contains("optimizer.step_placement: replica"), msg);
         return msg;
     }
 

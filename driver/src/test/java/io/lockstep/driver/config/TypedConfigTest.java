@@ -1,0 +1,110 @@
+package io.lockstep.driver.config;
+
+import io.lockstep.driver.data.Task;
+import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.WireFormat;
+import io.lockstep.worker.optim.ScheduleSpec;
+import io.lockstep.worker.train.Every;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Choices are typed where the text is read; each rule is stated once; the renamed keys still work, warned once. */
+class TypedConfigTest {
+    static final String MINIMAL = "data: {format: csv, train: a.csv, test: b.csv}\n";
+
+    @TempDir
+    Path dir;
+
+    Path yaml(String text) throws IOException {
+        Path p = dir.resolve("job.yaml");
+        Files.writeString(p, text);
+        return p;
+    }
+
+    String error(String text, String... overrides) throws IOException {
+        Path p = yaml(text);
+        return assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.load(p, List.of(overrides)))
+            .getMessage();
+    }
+
+    @Test
+    void choicesAreTypedWhenRead() throws IOException {
+        JobConfig c = ConfigLoader.load(yaml(MINIMAL + "task: Binary\nps: {wire: BF16, transport: udp,"
+                + " shard_placement: executors}\noptimizer: {step_placement: replica, schedule: {kind: cosine}}\n"
+                + "validation: {every: 200 steps}\ncheckpoint: {every: 2}\non_non_finite: skip\n"), List.of());
+        assertEquals(Task.BINARY, c.task);
+        assertEquals(WireFormat.BF16, c.ps.wire);
+        assertEquals(Transport.UDP, c.ps.transport);
+        assertEquals(ShardPlacement.EXECUTORS, c.ps.shardPlacement);
+        assertEquals(StepPlacement.REPLICA, c.optimizer.stepPlacement);
+        assertEquals(ScheduleSpec.Kind.COSINE, c.optimizer.schedule.kind);
+        assertEquals(new Every(200, Every.Unit.STEPS), c.validation.every);
+        assertEquals(new Every(2, Every.Unit.EPOCHS), c.checkpoint.every);
+        assertEquals(OnNonFinite.SKIP, c.onNonFinite);
+        JobConfig copy = ConfigLoader.snapshot(c, true); // written back under their config names, read again
+        assertEquals(WireFormat.BF16, copy.ps.wire);
+        assertEquals(new Every(200, Every.Unit.STEPS), copy.validation.every);
+        assertEquals(StepPlacement.REPLICA, copy.optimizer.stepPlacement);
+    }
+
+    @Test
+    void aBadChoiceNamesTheFileTheKeyAndTheValue() throws IOException {
+        String file = dir.resolve("job.yaml").toString();
+        assertEquals(file + ": config key 'ps.wire' must be one of fp32, bf16, fp16, got 'fp8'",
+            error(MINIMAL + "ps: {wire: fp8}\n"));
+        assertEquals(file + ": config key 'ps.wire' must be one of fp32, bf16, fp16, got 'fp8'",
+            error(MINIMAL, "ps.wire=fp8"));
+        assertEquals(file + ": config key 'ps.shard_placement' must be one of auto, driver, executors, got 'gpu'",
+            error(MINIMAL, "ps.shard_placement=gpu"));
+        assertEquals(file + ": config key 'validation.every' must be N, 'N epochs' or 'N steps', got 'often'",
+            error(MINIMAL + "validation: {every: often}\n"));
+        assertEquals("config key 'ps.wire' is required", error(MINIMAL + "ps: {wire: ~}\n"));
+    }
+
+    @Test
+    void theMtuRuleIsTheParameterServersStatedOnce() throws IOException {
+        String expected = "config key 'ps.mtu' " + ExchangeSpec.mtuProblem(5000);
+        assertEquals("config key 'ps.mtu' must be a multiple of 32 in [4096, 65504], got 5000", expected);
+        assertEquals(expected, error(MINIMAL + "ps: {mtu: 5000}\n"));
+        assertEquals(expected, error(MINIMAL, "ps.mtu=5000"));
+    }
+
+    @Test
+    void crossKeyRulesAreStatedOnce() throws IOException {
+        assertEquals("config key 'ps.shard_placement' is executors, but "
+                + ExchangeSpec.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)",
+            error(MINIMAL, "ps.shard_placement=executors", "ps.transport=ipc"));
+        assertEquals("config key 'resume' is latest but checkpoint.dir is not set", error(MINIMAL, "resume=latest"));
+        // the model types are the worker's ModelSpec's: its message, not a copy of its list
+        assertEquals("model.type must be one of mlp, lenet, json, factory, got 'resnet'",
+            error(MINIMAL, "model.type=resnet"));
+    }
+
+    @Test
+    void oldKeyNamesStillWorkAndWarnOnceNamingTheNewKey() throws IOException {
+        JobConfig c;
+        List<String> warnings;
+        try (LogCapture log = new LogCapture()) {
+            c = ConfigLoader.load(yaml(MINIMAL + "ps: {placement: executors, transport: udp}\n"),
+                List.of("optimizer.placement=replica", "ps.placement=driver"));
+            ConfigLoader.snapshot(c, true); // the run's own copy: new names only, nothing more to warn about
+            warnings = log.warnings();
+        }
+        assertEquals(ShardPlacement.DRIVER, c.ps.shardPlacement); // --set still overrides the file
+        assertEquals(StepPlacement.REPLICA, c.optimizer.stepPlacement);
+        assertEquals(List.of(
+            "config key 'optimizer.placement' is now 'optimizer.step_placement'; the old name works for this release only",
+            "config key 'ps.placement' is now 'ps.shard_placement'; the old name works for this release only"),
+            warnings);
+        assertTrue(error(MINIMAL + "ps: {placement: driver, shard_placement: executors}\n")
+            .endsWith("config keys 'ps.placement' and 'ps.shard_placement' are both set; 'ps.placement' is the old"
+                + " name of 'ps.shard_placement': keep that one"));
+    }
+}
