@@ -2,7 +2,9 @@ package io.lockstep.examples;
 
 import io.lockstep.api.Lockstep;
 import io.lockstep.api.TrainingConfig;
+import io.lockstep.driver.data.Task;
 import io.lockstep.worker.metrics.EvalMetrics;
+import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.train.StepResult;
 import io.lockstep.worker.train.Trainer;
 import io.lockstep.worker.train.TrainingListener;
@@ -15,7 +17,6 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 
 import java.io.Serializable;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -56,19 +57,17 @@ public final class DigitsFromJava {
         Dataset<Row>[] parts = rows.randomSplit(new double[]{0.7, 0.15, 0.15}, 7);
 
         TrainingConfig config = TrainingConfig.builder()
-            .set("task", "classification")
-            .set("data.features_column", "pixels")
-            .set("data.label_column", "label")
-            .set("data.normalize", "standardize")
-            .set("workers", 2)
-            .set("batch_size", 32)
-            .set("epochs", 30)
-            .set("model.hidden", List.of(64))
-            .set("optimizer.type", "adam")
-            .set("optimizer.lr", 0.01)
-            .set("early_stopping.metric", "loss")
-            .set("early_stopping.patience", 3)
-            .set("output.dir", outputDir)
+            .task(Task.CLASSIFICATION)
+            .featuresColumn("pixels")
+            .labelColumn("label")
+            .normalize("standardize")
+            .workers(2)
+            .batchSize(32)
+            .epochs(30)
+            .hidden(64)
+            .optimizer(OptimizerSpec.adam(0.01))
+            .earlyStopping("loss", 3)
+            .outputDir(outputDir)
             .build();
 
         Lockstep.Result result = Lockstep.fit(spark, parts[0], parts[1], parts[2], config, new Progress());
