@@ -8,7 +8,7 @@ import io.lockstep.driver.config.ShardPlacement;
 import io.lockstep.driver.config.StepPlacement;
 import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.data.Task;
-import io.lockstep.ps.WireFormat;
+import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.optim.ClippingSpec;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.ScheduleSpec;

@@ -2,7 +2,7 @@ package io.lockstep.driver.config;
 
 import io.lockstep.driver.data.Task;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.WireFormat;
+import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.optim.ScheduleSpec;
 import io.lockstep.worker.train.Every;
 import org.junit.jupiter.api.Test;
