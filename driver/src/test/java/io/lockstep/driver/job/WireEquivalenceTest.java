@@ -1,5 +1,8 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.worker.optim.OptimizerSpec;
+import io.lockstep.driver.config.Transport;
+import io.lockstep.driver.config.StepPlacement;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
 import io.lockstep.worker.data.Batch;
@@ -57,9 +60,9 @@ class WireEquivalenceTest {
         three.batchSize = BATCH;
         three.shuffle = true;
         three.ps.shards = 2;
-        three.ps.transport = transport;
+        three.ps.transport = Transport.parse(transport);
         three.ps.localReduction = false; // every gradient crosses the parameter server
-        three.optimizer.placement = placement;
+        three.optimizer.stepPlacement = StepPlacement.parse(placement);
 
         int micro = TrainerOptions.stepsPerEpoch((ROWS + WORKERS - 1) / WORKERS, BATCH, accumulate) * accumulate;
         Path inDrawOrder = Files.write(dir.resolve("draw-order.csv"), drawOrder(lines, three.seed, micro));
@@ -150,7 +153,7 @@ class WireEquivalenceTest {
         c.data.normalize = "none";
         c.epochs = 1;
         c.accumulateSteps = accumulate;
-        c.optimizer.type = optimizer;
+        c.optimizer.type = OptimizerSpec.Type.parse(optimizer);
         switch (optimizer) {
             case "sgd" -> {
                 c.optimizer.lr = 0.1;
