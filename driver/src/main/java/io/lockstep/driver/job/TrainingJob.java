@@ -116,12 +116,18 @@ public final class TrainingJob {
         StartPoint start = Resume.startPoint(cfg, store, identity, initial);
         Watch watch = Watch.of(cfg, task, data.validation() != null);
         Topology topology = Topology.of(cfg, sc.master());
-        RunPlan plan = new RunPlan(model.json(), task, data.outputs(), data.features(), cfg.batchSize, cfg.shuffle,
-            cfg.seed, options, topology.exchangeSpec(initial.length, model.serverPlan(), start.state().step()),
-            data.validation() == null ? null : cfg.validation.every,
-            watch.metric(), watch.higherIsBetter(), watch.minDelta(), watch.patience(), store,
-            cfg.checkpoint.every, identity, List.copyOf(listeners),
-            model.serverPlan(), cfg.ps.localReduction, topology.shardsOnExecutors(), cfg.logEvery);
+        RunPlan plan = RunPlan.builder()
+            .modelJson(model.json()).task(task).outputs(data.outputs()).features(data.features())
+            .batchSize(cfg.batchSize).shuffle(cfg.shuffle).seed(cfg.seed).options(options)
+            .exchange(topology.exchangeSpec(initial.length, model.serverPlan(), start.state().step()))
+            .validation(data.validation() == null ? null : cfg.validation.every)
+            .bestMetric(watch.metric()).higherIsBetter(watch.higherIsBetter()).minDelta(watch.minDelta())
+            .patience(watch.patience())
+            .checkpoints(store).checkpointEvery(cfg.checkpoint.every).identity(identity)
+            .listeners(listeners).serverPlan(model.serverPlan())
+            .localReduction(cfg.ps.localReduction).shardsOnExecutors(topology.shardsOnExecutors())
+            .logEvery(cfg.logEvery)
+            .build();
         LOG.info("optimizer on the {}; exchange {}", model.serverPlan() != null ? "parameter server" : "replicas",
             topology.exchangeKind());
         if (topology.inMemory() && cfg.ps.wire != WireFormat.FP32) {
