@@ -1,9 +1,6 @@
 package io.lockstep.ps;
 
-import io.lockstep.ps.media.EmbeddedAeron;
-import io.lockstep.ps.media.FreePorts;
 import io.lockstep.ps.optim.ServerOptimizer;
-import io.lockstep.ps.session.BoundSubscriptions;
 import io.lockstep.ps.wire.FrameHeader;
 import io.lockstep.ps.wire.GatherFrame;
 import io.lockstep.ps.wire.GradientFrame;
@@ -12,6 +9,7 @@ import io.lockstep.ps.wire.WireFormat;
 
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -29,7 +27,7 @@ import java.util.Objects;
  *
  * <p>{@code timeoutMillis} ({@code ps.timeout_seconds}) is the job's one stall budget: the longest any
  * wait of a worker or of a server shard may last before it fails naming rank and step. Aeron's own
- * liveness timeouts are set above it ({@link EmbeddedAeron}), so a pause within the budget is survived.
+ * liveness timeouts are set above it ({@code EmbeddedAeron}), so a pause within the budget is survived.
  *
  * <p>{@code optimizer} null: shards send back averages and every worker applies the optimizer step
  * ({@code optimizer.placement: replica}); else shards apply it to their slices and send back parameters.
@@ -44,6 +42,9 @@ import java.util.Objects;
  * cross-shard norm reduction of a step over the wire ({@link ShardHosts#normPorts()}); the all-gather
  * endpoint and the step reports stay at the driver's {@code host}. The tasks fill these in at the start
  * of the stage ({@link #withShardEndpoints}), once every hosting executor has picked its ports.
+ *
+ * <p>Built with {@link #builder} ({@link ExchangeSpecBuilder}); {@link #toBuilder} for a spec that differs in a few
+ * settings.
  */
 public record ExchangeSpec(
     long jobId,
@@ -65,7 +66,15 @@ public record ExchangeSpec(
     ShardHosts shardHosts
 ) implements Serializable {
 
-    public enum Transport { UDP, IPC }
+    /** How frames travel: UDP (across hosts, or loopback), or IPC (shared memory, workers in the server's JVM). */
+    public enum Transport {
+        UDP, IPC;
+
+        /** The name the config uses ({@code udp}, {@code ipc}). */
+        public String configName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     /** Aeron frame header in front of every message. */
     public static final int AERON_HEADER = 32;
@@ -79,7 +88,12 @@ public record ExchangeSpec(
     public int stepReporter() { return workers; }
     /** The sender index of a server on the streams it publishes (one sender each). */
     public static final int SERVER = 0;
-    public static final int DEFAULT_MTU = 65504;
+    public static final int DEFAULT_MTU = ExchangeRules.MAX_MTU;
+    /**
+     * The UDP socket buffers (each way) the media drivers ask for; channels that many workers send to share it out
+     * ({@link #receiverWindow()}).
+     */
+    public static final int SOCKET_BUFFER = 2 * 1024 * 1024;
     public static final int DEFAULT_TERM_LENGTH = 8 * 1024 * 1024;
 
     public ExchangeSpec {
@@ -88,8 +102,9 @@ public record ExchangeSpec(
             throw new IllegalArgumentException("need one upstream and one control port per shard, got "
                 + Arrays.toString(upstreamPorts) + " and " + Arrays.toString(controlPorts));
         }
-        if (mtuProblem(mtu) != null) {
-            throw new IllegalArgumentException("mtu " + mtuProblem(mtu));
+        String mtuProblem = ExchangeRules.mtuProblem(mtu);
+        if (mtuProblem != null) {
+            throw new IllegalArgumentException("mtu " + mtuProblem);
         }
         if (layout.chunkValues() > chunkValuesFor(mtu)) {
             throw new IllegalArgumentException("chunks of " + layout.chunkValues() + " values do not fit one frame of mtu "
@@ -103,28 +118,15 @@ public record ExchangeSpec(
         if (wire == null) {
             wire = WireFormat.FP32;
         }
-        if (shardHosts != null && executorShardsProblem(transport) != null) {
-            throw new IllegalArgumentException(executorShardsProblem(transport));
+        if (shardHosts != null) {
+            String problem = ExchangeRules.executorShardsProblem(transport);
+            if (problem != null) {
+                throw new IllegalArgumentException(problem);
+            }
+            if (shardHosts.hosts().length != layout.shards() || shardHosts.normPorts().length != layout.shards()) {
+                throw new IllegalArgumentException("shards on the executors need a host and a norm port per shard");
+            }
         }
-        if (shardHosts != null && (shardHosts.hosts().length != layout.shards()
-            || shardHosts.normPorts().length != layout.shards())) {
-            throw new IllegalArgumentException("shards on the executors need a host and a norm port per shard");
-        }
-    }
-
-    /**
-     * The MTU rule, stated once (the job config asks it too): null when {@code mtu} is one, else what is wrong.
-     * Aeron wants a multiple of 32; 4096 leaves a chunk room for more than a header; 65504 is UDP's largest.
-     */
-    public static String mtuProblem(int mtu) {
-        return mtu % 32 == 0 && mtu >= 4096 && mtu <= DEFAULT_MTU ? null
-            : "must be a multiple of 32 in [4096, 65504], got " + mtu;
-    }
-
-    /** Shards on the executors run in other JVMs than most of their workers: null when {@code transport} reaches them. */
-    public static String executorShardsProblem(Transport transport) {
-        return transport == Transport.UDP ? null : "shards on the executors need udp (they run in other JVMs than"
-            + " most workers and cannot share memory with them), got " + transport.name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /**
@@ -135,47 +137,29 @@ public record ExchangeSpec(
     public record ShardHosts(String[] hosts, int[] normPorts) implements Serializable {
     }
 
+    /** A builder of a spec for job {@code jobId}'s {@code workers} workers exchanging vectors laid out as {@code layout}. */
+    public static ExchangeSpecBuilder builder(long jobId, ShardLayout layout, int workers) {
+        return new ExchangeSpecBuilder(jobId, layout, workers);
+    }
+
+    /** A builder holding every setting of this spec. */
+    public ExchangeSpecBuilder toBuilder() {
+        return new ExchangeSpecBuilder(this);
+    }
+
     /** This spec with another secret ({@link JobSecret#plaintextForBenchmarks()} for the benchmarks' clear frames). */
     public ExchangeSpec withSecret(JobSecret other) {
-        return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
-            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, other, optimizer, wire, shardHosts);
-    }
-
-    /** A spec whose shards (if any) run in the driver's JVM. */
-    public ExchangeSpec(long jobId, ShardLayout layout, int workers, Transport transport, String host,
-                        int[] upstreamPorts, int[] controlPorts, int gatherPort, int gatherControlPort, int termLength,
-                        int mtu, long timeoutMillis, long firstStep, JobSecret secret, ServerOptimizer optimizer,
-                        WireFormat wire) {
-        this(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort, gatherControlPort,
-            termLength, mtu, timeoutMillis, firstStep, secret, optimizer, wire, null);
-    }
-
-    /** A spec whose shards send back averages (the optimizer runs on every worker). */
-    public ExchangeSpec(long jobId, ShardLayout layout, int workers, Transport transport, String host,
-                        int[] upstreamPorts, int[] controlPorts, int gatherPort, int gatherControlPort, int termLength,
-                        int mtu, long timeoutMillis, long firstStep, JobSecret secret) {
-        this(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort, gatherControlPort,
-            termLength, mtu, timeoutMillis, firstStep, secret, null, WireFormat.FP32);
-    }
-
-    /** A spec whose gradients travel as float32. */
-    public ExchangeSpec(long jobId, ShardLayout layout, int workers, Transport transport, String host,
-                        int[] upstreamPorts, int[] controlPorts, int gatherPort, int gatherControlPort, int termLength,
-                        int mtu, long timeoutMillis, long firstStep, JobSecret secret, ServerOptimizer optimizer) {
-        this(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort, gatherControlPort,
-            termLength, mtu, timeoutMillis, firstStep, secret, optimizer, WireFormat.FP32);
+        return toBuilder().secret(other).build();
     }
 
     /** This spec with the optimizer on the shards ({@code null}: on the workers). */
     public ExchangeSpec withOptimizer(ServerOptimizer serverOptimizer) {
-        return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
-            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, serverOptimizer, wire, shardHosts);
+        return toBuilder().optimizer(serverOptimizer).build();
     }
 
     /** This spec with gradients (and averages) travelling in {@code format} ({@code null}: float32). */
     public ExchangeSpec withWire(WireFormat format) {
-        return new ExchangeSpec(jobId, layout, workers, transport, host, upstreamPorts, controlPorts, gatherPort,
-            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, optimizer, format, shardHosts);
+        return toBuilder().wire(format).build();
     }
 
     /**
@@ -184,9 +168,7 @@ public record ExchangeSpec(
      * norm reduction on {@code normPorts[s]}.
      */
     public ExchangeSpec withShardEndpoints(String[] hosts, int[] upstream, int[] control, int[] norm) {
-        return new ExchangeSpec(jobId, layout, workers, transport, host, upstream, control, gatherPort,
-            gatherControlPort, termLength, mtu, timeoutMillis, firstStep, secret, optimizer, wire,
-            new ShardHosts(hosts, norm));
+        return toBuilder().shardEndpoints(new ShardHosts(hosts, norm), upstream, control).build();
     }
 
     /** True when the shards run on the executors (then their endpoints are known once the stage started). */
@@ -215,20 +197,6 @@ public record ExchangeSpec(
     /** True when the shards apply the optimizer and answer with parameters. */
     public boolean serverOptimizer() {
         return optimizer != null;
-    }
-
-    /**
-     * A spec with free UDP ports on {@code host} for every shard and for the gather endpoint (picked
-     * in one go, so all are distinct), or none for IPC, and a fresh {@link JobSecret#random() secret}.
-     */
-    public static ExchangeSpec create(long jobId, ShardLayout layout, int workers, Transport transport, String host,
-                                      int termLength, int mtu, long timeoutMillis, long firstStep) {
-        int shards = layout.shards();
-        int count = 2 * shards + 2;
-        int[] ports = transport == Transport.UDP ? FreePorts.udp(host, count) : new int[count];
-        return new ExchangeSpec(jobId, layout, workers, transport, host, Arrays.copyOfRange(ports, 0, shards),
-            Arrays.copyOfRange(ports, shards, 2 * shards), ports[2 * shards], ports[2 * shards + 1],
-            termLength, mtu, timeoutMillis, firstStep, JobSecret.random());
     }
 
     /** Largest chunk (in floats) that fits one frame of the given MTU. */
@@ -265,7 +233,7 @@ public record ExchangeSpec(
     /**
      * The session id of sender {@code sender} on stream {@code stream} in generation {@code generation}: a sender
      * whose stream a forged frame has broken (a receiver reads it out of step) starts over on the next generation's
-     * session, which its receivers already subscribe to ({@link BoundSubscriptions}). Each generation's base comes
+     * session, which its receivers already subscribe to ({@code BoundSubscriptions}). Each generation's base comes
      * from the secret on its own, so no generation's ids follow from another's.
      */
     public int sessionId(int stream, int sender, int generation) {
@@ -391,7 +359,7 @@ public record ExchangeSpec(
      */
     int receiverWindow() {
         int frame = Integer.highestOneBit(mtu - 1) << 1;
-        return Math.max(frame, Integer.highestOneBit(EmbeddedAeron.SOCKET_BUFFER / Math.max(1, workers)));
+        return Math.max(frame, Integer.highestOneBit(SOCKET_BUFFER / Math.max(1, workers)));
     }
 
     private String downstreamPublication(String at, int controlPort, int session) {

@@ -59,8 +59,8 @@ final class ExchangeRun implements AutoCloseable {
         this.floats = floats;
         this.lastStep = steps == Long.MAX_VALUE ? Long.MAX_VALUE : steps - 1;
         ShardLayout layout = new ShardLayout(floats, shards, ExchangeSpec.chunkValuesFor(mtu));
-        ExchangeSpec created = ExchangeSpec.create(new SecureRandom().nextLong(), layout, clients, transport, "127.0.0.1",
-            termLength, mtu, TIMEOUT_MS, 0);
+        ExchangeSpec created = ExchangeSpec.builder(new SecureRandom().nextLong(), layout, clients)
+            .transport(transport).termLength(termLength).mtu(mtu).timeoutMillis(TIMEOUT_MS).build();
         this.spec = clear ? created.withSecret(JobSecret.plaintextForBenchmarks()) : created;
         this.stepNanos = new long[recordSteps];
         this.serverAeron = EmbeddedAeron.forServer(spec);

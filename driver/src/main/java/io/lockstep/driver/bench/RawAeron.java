@@ -32,8 +32,8 @@ final class RawAeron {
     /** Seconds per one-way transfer of {@code bytes}, one figure per measured repeat. */
     static double[] transferSeconds(ExchangeSpec.Transport transport, long bytes, int termLength, int mtu, int warmup,
                                     int repeats) throws TimeoutException, InterruptedException {
-        ExchangeSpec spec = ExchangeSpec.create(1, new ShardLayout(1, 1, 1), 1, transport, "127.0.0.1", termLength,
-            mtu, ExchangeRun.TIMEOUT_MS, 0);
+        ExchangeSpec spec = ExchangeSpec.builder(1, new ShardLayout(1, 1, 1), 1).transport(transport)
+            .termLength(termLength).mtu(mtu).timeoutMillis(ExchangeRun.TIMEOUT_MS).build();
         try (OffHeap srcMemory = new OffHeap(Math.toIntExact(bytes));
              OffHeap dstMemory = new OffHeap(Math.toIntExact(bytes));
              EmbeddedAeron serverSide = EmbeddedAeron.forServer(spec);

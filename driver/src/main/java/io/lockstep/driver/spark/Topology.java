@@ -100,8 +100,9 @@ public final class Topology {
     public ExchangeSpec exchangeSpec(int paramCount, ServerPlan serverPlan, long firstStep) {
         ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount),
             ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
-        return ExchangeSpec.create(new SecureRandom().nextLong(), layout, cfg.workers, transport(),
-            cfg.ps.host, cfg.ps.termLength, cfg.ps.mtu, cfg.ps.timeoutSeconds * 1000L, firstStep)
+        return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers).transport(transport())
+            .host(cfg.ps.host).termLength(cfg.ps.termLength).mtu(cfg.ps.mtu)
+            .timeoutMillis(cfg.ps.timeoutSeconds * 1000L).firstStep(firstStep).build()
             .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()))
             .withWire(cfg.ps.wire);
     }

@@ -1,6 +1,7 @@
 package io.lockstep.driver.config;
 
 import io.lockstep.driver.data.Task;
+import io.lockstep.ps.ExchangeRules;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.optim.ScheduleSpec;
@@ -70,7 +71,7 @@ class TypedConfigTest {
 
     @Test
     void theMtuRuleIsTheParameterServersStatedOnce() throws IOException {
-        String expected = "config key 'ps.mtu' " + ExchangeSpec.mtuProblem(5000);
+        String expected = "config key 'ps.mtu' " + ExchangeRules.mtuProblem(5000);
         assertEquals("config key 'ps.mtu' must be a multiple of 32 in [4096, 65504], got 5000", expected);
         assertEquals(expected, error(MINIMAL + "ps: {mtu: 5000}\n"));
         assertEquals(expected, error(MINIMAL, "ps.mtu=5000"));
@@ -79,7 +80,7 @@ class TypedConfigTest {
     @Test
     void crossKeyRulesAreStatedOnce() throws IOException {
         assertEquals("config key 'ps.shard_placement' is executors, but "
-                + ExchangeSpec.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)",
+                + ExchangeRules.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)",
             error(MINIMAL, "ps.shard_placement=executors", "ps.transport=ipc"));
         assertEquals("config key 'resume' is latest but checkpoint.dir is not set", error(MINIMAL, "resume=latest"));
         // the model types are the worker's ModelSpec's: its message, not a copy of its list

@@ -65,8 +65,6 @@ import java.util.concurrent.TimeUnit;
 public final class EmbeddedAeron implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmbeddedAeron.class);
     private static final String PREFIX = "lockstep-";
-    /** UDP socket buffers (each way); channels that many workers send to share it out ({@link ExchangeSpec#receiverWindow()}). */
-    public static final int SOCKET_BUFFER = 2 * 1024 * 1024;
     /** Aeron's default liveness timeouts; never go below them. */
     static final long AERON_DEFAULT_TIMEOUT_MS = 10_000;
     /** How far Aeron's timeouts stay above the stall budget. */
@@ -98,9 +96,9 @@ public final class EmbeddedAeron implements AutoCloseable {
             .sharedIdleStrategy(IdleStrategies.driver())
             .mtuLength(ExchangeSpec.DEFAULT_MTU)
             .ipcMtuLength(ExchangeSpec.DEFAULT_MTU)
-            .socketRcvbufLength(SOCKET_BUFFER)
-            .socketSndbufLength(SOCKET_BUFFER)
-            .initialWindowLength(SOCKET_BUFFER)
+            .socketRcvbufLength(ExchangeSpec.SOCKET_BUFFER)
+            .socketSndbufLength(ExchangeSpec.SOCKET_BUFFER)
+            .initialWindowLength(ExchangeSpec.SOCKET_BUFFER)
             .termBufferSparseFile(true)
             // below Lockstep's frames: no image for a stranger, members-only flow control, bounded retransmission
             .receiveChannelEndpointSupplier(GuardedReceiveEndpoint::new)

@@ -52,7 +52,8 @@ final class GatherAgent implements Agent {
     private final FrameCipher[] toOwner;
     private final DropCounters drops;
     private final UnsafeBuffer blobBuffer = new UnsafeBuffer(NO_BLOB); // the blob being forwarded
-    private final BufferClaim claim = new BufferClaim();
+    private final ClaimGate gate = new ClaimGate("parameter-server gather");
+    private final BufferClaim claim = gate.claim;
     private final GatherFrame out = new GatherFrame();
     private final FragmentHandler onFragment;
     private final WaitingBoard board;
@@ -84,9 +85,6 @@ final class GatherAgent implements Agent {
     private int sentBytes;  // bytes of the next ready blob already forwarded
     private boolean open;   // a round is open: its deadline runs
     private long openedNs;
-    private boolean blocked;
-    private long blockedNs;
-    private long blockedResult;
 
     GatherAgent(GatherAggregator aggregator, BoundSubscriptions upstream, Publication downstream, Destinations destinations,
                 long jobId, int workers, int mtu, JobSecret secret, long timeoutMillis, DropCounters drops,
@@ -332,10 +330,10 @@ final class GatherAgent implements Agent {
                 + ": no blob from rank(s) " + aggregator.missingRanks() + " within "
                 + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
         }
-        if (blocked && now - blockedNs > timeoutNs) {
+        if (gate.blockedLongerThan(now, timeoutNs)) {
             throw new AgentTerminationException("parameter-server gather round " + aggregator.round()
                 + ": the workers took no blobs within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms ("
-                + (blockedResult == Publication.NOT_CONNECTED ? "no receiver connected" : "back-pressure") + ")");
+                + gate.refusal() + ")");
         }
     }
 
@@ -379,20 +377,10 @@ final class GatherAgent implements Agent {
      * {@code resend}-th time (0: the first; the count enters the nonce). False when refused.
      */
     private boolean forwardPiece(long round, int owner, byte[] blob, int at, int length, int resend) {
-        long result = downstream.tryClaim(GatherFrame.frameLength(length), claim);
+        long result = gate.tryClaim(downstream, GatherFrame.frameLength(length));
         if (result < 0) {
-            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-                throw new AgentTerminationException("parameter-server gather downstream publication unusable: "
-                    + result);
-            }
-            if (!blocked) {
-                blocked = true;
-                blockedNs = System.nanoTime();
-            }
-            blockedResult = result;
             return false;
         }
-        blocked = false;
         int index = claim.offset();
         try {
             out.wrapForWrite(claim.buffer(), index, claim.length())

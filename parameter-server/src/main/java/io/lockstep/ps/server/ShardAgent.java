@@ -70,7 +70,8 @@ final class ShardAgent implements Agent {
     private final long timeoutNs;
     private final DropCounters drops;
     private final FrameCipher sealer;
-    private final BufferClaim claim = new BufferClaim();
+    private final ClaimGate gate;
+    private final BufferClaim claim;
     private final GradientFrame out = new GradientFrame();
     private final FragmentHandler onFragment;
     private final SliceOptimizer optimizer; // null: averages go back, workers apply the optimizer
@@ -104,9 +105,6 @@ final class ShardAgent implements Agent {
     private int sent; // ready chunks already published this step
     private boolean started; // a frame of the current step is in: its deadline runs
     private long startedNs;
-    private boolean blocked; // the downstream publication refused a claim: the send deadline runs
-    private long blockedNs;
-    private long blockedResult;
 
     ShardAgent(ShardAggregator aggregator, BoundSubscriptions upstream, Publication downstream, Destinations destinations,
                ShardLayout layout, long jobId, JobSecret secret, long timeoutMillis, DropCounters drops,
@@ -118,6 +116,8 @@ final class ShardAgent implements Agent {
         this.aggregator = aggregator;
         this.upstream = upstream;
         this.downstream = downstream;
+        this.gate = new ClaimGate("parameter-server shard " + aggregator.shard());
+        this.claim = gate.claim;
         this.layout = layout;
         this.jobId = jobId;
         this.listener = listener;
@@ -352,11 +352,10 @@ final class ShardAgent implements Agent {
                 + aggregator.step() + ": shard(s) " + reduction.missing(aggregator.step())
                 + " did not finish the step within " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms");
         }
-        if (blocked && now - blockedNs > timeoutNs) {
+        if (gate.blockedLongerThan(now, timeoutNs)) {
             throw new AgentTerminationException("parameter-server shard " + aggregator.shard() + " step "
                 + aggregator.step() + ": the workers took no averages within "
-                + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms ("
-                + (blockedResult == Publication.NOT_CONNECTED ? "no receiver connected" : "back-pressure") + ")");
+                + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms (" + gate.refusal() + ")");
         }
     }
 
@@ -569,21 +568,7 @@ final class ShardAgent implements Agent {
 
     /** As {@link #claim}, returning the stream position after the claimed frame, or the refusal (negative). */
     private long tryClaim(int frameLength) {
-        long result = downstream.tryClaim(frameLength, claim);
-        if (result < 0) {
-            if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-                throw new AgentTerminationException("parameter-server shard " + aggregator.shard()
-                    + " downstream publication unusable: " + result);
-            }
-            if (!blocked) {
-                blocked = true;
-                blockedNs = System.nanoTime();
-            }
-            blockedResult = result;
-            return result;
-        }
-        blocked = false;
-        return result;
+        return gate.tryClaim(downstream, frameLength);
     }
 
     @Override

@@ -20,7 +20,7 @@ import java.security.SecureRandom;
 
 /**
  * The per-job secret that proves a frame comes from a member of the job: 32 random bytes made by
- * the driver ({@link #random()}, inside {@link ExchangeSpec#create}) and shipped to the tasks inside
+ * the driver ({@link #random()}, when an {@link ExchangeSpec} is built without one) and shipped to the tasks inside
  * the {@link ExchangeSpec}. It never appears in {@link #toString()} (nor, therefore, in the spec's),
  * in logs or in configs.
  *

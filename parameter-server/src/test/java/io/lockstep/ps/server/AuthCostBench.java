@@ -129,13 +129,11 @@ public class AuthCostBench {
     /** Rank 0's microseconds per exchange, sealed against plaintext, interleaved. */
     static void exchange(ExchangeSpec.Transport transport) throws Exception {
         ShardLayout layout = new ShardLayout(N, 2, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
-        ExchangeSpec sealed = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, WORKERS, transport,
-            "127.0.0.1", ExchangeSpec.DEFAULT_TERM_LENGTH, ExchangeSpec.DEFAULT_MTU, 60_000, 0);
-        ExchangeSpec s = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, WORKERS, transport,
-            "127.0.0.1", ExchangeSpec.DEFAULT_TERM_LENGTH, ExchangeSpec.DEFAULT_MTU, 60_000, 0);
-        ExchangeSpec plain = new ExchangeSpec(s.jobId(), s.layout(), s.workers(), s.transport(), s.host(), s.upstreamPorts(),
-            s.controlPorts(), s.gatherPort(), s.gatherControlPort(), s.termLength(), s.mtu(), s.timeoutMillis(),
-            s.firstStep(), JobSecret.plaintextForBenchmarks());
+        ExchangeSpec sealed = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, WORKERS)
+            .transport(transport).timeoutMillis(60_000).build();
+        ExchangeSpec s = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, WORKERS)
+            .transport(transport).timeoutMillis(60_000).build();
+        ExchangeSpec plain = s.withSecret(JobSecret.plaintextForBenchmarks());
         List<Double> sealedUs = new ArrayList<>();
         List<Double> plainUs = new ArrayList<>();
         ExecutorService pool = Executors.newFixedThreadPool(2 * WORKERS);

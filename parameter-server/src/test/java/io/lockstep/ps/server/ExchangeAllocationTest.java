@@ -47,8 +47,8 @@ class ExchangeAllocationTest {
     void theExchangePathAllocatesNothingPerStepInTheClearAndABoundedAmountSealed(WireFormat wire, boolean sealed)
         throws Exception {
         ShardLayout layout = new ShardLayout(FLOATS, 2, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
-        ExchangeSpec created = ExchangeSpec.create(0x5EED_A110CL, layout, WORKERS, ExchangeSpec.Transport.UDP,
-            "127.0.0.1", ExchangeSpec.DEFAULT_TERM_LENGTH, ExchangeSpec.DEFAULT_MTU, 60_000, 0).withWire(wire);
+        ExchangeSpec created = ExchangeSpec.builder(0x5EED_A110CL, layout, WORKERS)
+            .transport(ExchangeSpec.Transport.UDP).timeoutMillis(60_000).build().withWire(wire);
         ExchangeSpec spec = sealed ? created : created.withSecret(JobSecret.plaintextForBenchmarks());
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         assumeCounting(threads);

@@ -201,8 +201,8 @@ class HostileNetworkTest {
     @Test
     void aForgedFrameWhereAJoinGoesCostsTheJoinAgain() throws Exception {
         ShardLayout layout = new ShardLayout(N, 1, ExchangeSpec.chunkValuesFor(MTU));
-        ExchangeSpec spec = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, 1,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", TERM, MTU, BUDGET_MS, 0);
+        ExchangeSpec spec = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, 1)
+            .transport(ExchangeSpec.Transport.UDP).termLength(TERM).mtu(MTU).timeoutMillis(BUDGET_MS).build();
         try (EmbeddedAeron serverAeron = EmbeddedAeron.forServer(spec);
              EmbeddedAeron workerAeron = EmbeddedAeron.forWorkers(spec);
              ParameterServer server = ParameterServer.start(serverAeron.aeron(), spec, StepListener.NONE);
@@ -236,8 +236,8 @@ class HostileNetworkTest {
     @Test
     void forgedNaksDrawAtMostAFewFramesEach() throws Exception {
         ShardLayout layout = new ShardLayout(N, SHARDS, ExchangeSpec.chunkValuesFor(MTU));
-        ExchangeSpec spec = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, 1,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", TERM, MTU, BUDGET_MS, 0);
+        ExchangeSpec spec = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, 1)
+            .transport(ExchangeSpec.Transport.UDP).termLength(TERM).mtu(MTU).timeoutMillis(BUDGET_MS).build();
         try (EmbeddedAeron serverAeron = EmbeddedAeron.forServer(spec);
              EmbeddedAeron workerAeron = EmbeddedAeron.forWorkers(spec);
              ParameterServer server = ParameterServer.start(serverAeron.aeron(), spec, StepListener.NONE);
@@ -284,8 +284,8 @@ class HostileNetworkTest {
     static Run run(java.util.function.LongFunction<Attack> plan, java.util.function.LongFunction<Attack> gatherPlan,
                    boolean stranger) throws Exception {
         ShardLayout layout = new ShardLayout(N, SHARDS, ExchangeSpec.chunkValuesFor(MTU));
-        ExchangeSpec spec = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, WORKERS,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", TERM, MTU, BUDGET_MS, 0);
+        ExchangeSpec spec = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, WORKERS)
+            .transport(ExchangeSpec.Transport.UDP).termLength(TERM).mtu(MTU).timeoutMillis(BUDGET_MS).build();
         ExecutorService pool = Executors.newFixedThreadPool(WORKERS + 1);
         AtomicBoolean done = new AtomicBoolean();
         try (EmbeddedAeron serverAeron = EmbeddedAeron.forServer(spec);

@@ -96,16 +96,14 @@ class MembershipTest {
     void theSecretShowsInNoStringAndAPlaintextOneNeverLeavesItsProcess() throws Exception {
         byte[] bytes = new byte[JobSecret.LENGTH];
         new java.util.Random(98).nextBytes(bytes); // a fixed secret: the check below looks for its bytes in strings
-        ExchangeSpec spec = new ExchangeSpec(7, new ShardLayout(100, 1, 10), 2, ExchangeSpec.Transport.UDP,
-            "127.0.0.1", new int[]{1}, new int[]{2}, 3, 4, 1 << 22, ExchangeSpec.DEFAULT_MTU, 1000, 0,
-            JobSecret.of(bytes));
+        ExchangeSpec spec = ExchangeSpec.builder(7, new ShardLayout(100, 1, 10), 2)
+            .ports(new int[]{1}, new int[]{2}, 3, 4).termLength(1 << 22).timeoutMillis(1000)
+            .secret(JobSecret.of(bytes)).build();
         String text = spec.toString() + " " + spec.secret();
         assertFalse(text.toLowerCase().contains(HexFormat.of().formatHex(bytes, 0, 4)), text);
         assertFalse(text.contains(java.util.Base64.getEncoder().encodeToString(bytes).substring(0, 8)), text);
         assertEquals("JobSecret[redacted]", spec.secret().toString());
-        assertThrows(NullPointerException.class, () -> new ExchangeSpec(7, spec.layout(), 2, spec.transport(),
-            spec.host(), spec.upstreamPorts(), spec.controlPorts(), 3, 4, 1 << 22, ExchangeSpec.DEFAULT_MTU, 1000, 0,
-            null));
+        assertThrows(NullPointerException.class, () -> spec.toBuilder().secret(null));
         assertThrows(NotSerializableException.class, () -> new ObjectOutputStream(new ByteArrayOutputStream())
             .writeObject(JobSecret.plaintextForBenchmarks()));
     }

@@ -83,8 +83,9 @@ class NormLinkTest {
         ParamRoles roles = new ParamRoles.Builder().add(ParamRoles.WEIGHT, n).build();
         UpdateRule rule = new UpdateRule(UpdateRule.Kind.SGD, step -> 0.1, 0, false, 0, 0, 0, 0, 0, 0, 0,
             UpdateRule.Clip.NORM, 1.0);
-        ExchangeSpec spec = ServerOptimizerTest.onExecutors(ExchangeSpec.create(ThreadLocalRandom.current().nextLong(),
-            layout, 2, ExchangeSpec.Transport.UDP, "127.0.0.1", 1 << 20, ExchangeSpec.DEFAULT_MTU, 10_000, 0)
+        ExchangeSpec spec = ServerOptimizerTest.onExecutors(ExchangeSpec.builder(
+                ThreadLocalRandom.current().nextLong(), layout, 2)
+            .transport(ExchangeSpec.Transport.UDP).termLength(1 << 20).timeoutMillis(10_000).build()
             .withOptimizer(new ServerOptimizer(rule, roles)));
         float[] initial = new float[n];
         try (ServerOptimizerTest.Servers servers = new ServerOptimizerTest.Servers(aeron.aeron(), spec,

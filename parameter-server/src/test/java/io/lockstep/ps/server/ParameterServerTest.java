@@ -35,14 +35,12 @@ class ParameterServerTest {
     }
 
     static ExchangeSpec spec(long job, ShardLayout layout, int workers, ExchangeSpec.Transport transport) {
-        return ExchangeSpec.create(job, layout, workers, transport, "127.0.0.1", 4 * 1024 * 1024,
-            ExchangeSpec.DEFAULT_MTU, 20_000, 0);
+        return ExchangeSpec.builder(job, layout, workers).transport(transport).termLength(4 * 1024 * 1024)
+            .timeoutMillis(20_000).build();
     }
 
     static ExchangeSpec withTimeout(ExchangeSpec s, long timeoutMillis) {
-        return new ExchangeSpec(s.jobId(), s.layout(), s.workers(), s.transport(), s.host(), s.upstreamPorts(),
-            s.controlPorts(), s.gatherPort(), s.gatherControlPort(), s.termLength(), s.mtu(), timeoutMillis,
-            s.firstStep(), s.secret());
+        return s.toBuilder().timeoutMillis(timeoutMillis).build();
     }
 
     @ParameterizedTest(name = "{0} workers={1} shards={2}")

@@ -36,8 +36,8 @@ class SealedWireTest {
     @ValueSource(booleans = {true, false})
     void noEightBytesOfTheGradientAppearOnTheWireWhenSealed(boolean sealed) throws Exception {
         ShardLayout layout = new ShardLayout(FLOATS, 2, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
-        ExchangeSpec created = ExchangeSpec.create(0x7A9L, layout, 1, ExchangeSpec.Transport.UDP, "127.0.0.1",
-            ExchangeSpec.DEFAULT_TERM_LENGTH, ExchangeSpec.DEFAULT_MTU, 30_000, 0);
+        ExchangeSpec created = ExchangeSpec.builder(0x7A9L, layout, 1).transport(ExchangeSpec.Transport.UDP)
+            .timeoutMillis(30_000).build();
         ExchangeSpec spec = sealed ? created : created.withSecret(JobSecret.plaintextForBenchmarks());
         float[] gradient = new float[FLOATS];
         for (int i = 0; i < FLOATS; i++) {
@@ -57,10 +57,10 @@ class SealedWireTest {
              UdpTap tap0 = new UdpTap(0, new InetSocketAddress("127.0.0.1", spec.upstreamPorts()[0]), 100_000);
              UdpTap tap1 = new UdpTap(0, new InetSocketAddress("127.0.0.1", spec.upstreamPorts()[1]), 100_000)) {
             // the worker sends to the taps, which relay to the shards
-            ExchangeSpec tapped = new ExchangeSpec(spec.jobId(), spec.layout(), spec.workers(), spec.transport(),
-                spec.host(), new int[]{tap0.address().getPort(), tap1.address().getPort()}, spec.controlPorts(),
-                spec.gatherPort(), spec.gatherControlPort(), spec.termLength(), spec.mtu(), spec.timeoutMillis(),
-                spec.firstStep(), spec.secret());
+            ExchangeSpec tapped = spec.toBuilder()
+                .ports(new int[]{tap0.address().getPort(), tap1.address().getPort()}, spec.controlPorts(),
+                    spec.gatherPort(), spec.gatherControlPort())
+                .build();
             UnsafeBuffer vec = new UnsafeBuffer(BufferUtil.allocateDirectAligned(FLOATS * 4, 64));
             try (EmbeddedAeron workerAeron = EmbeddedAeron.forWorkers(tapped);
                  GradientClient client = new GradientClient(workerAeron.aeron(), tapped, 0, "127.0.0.1")) {

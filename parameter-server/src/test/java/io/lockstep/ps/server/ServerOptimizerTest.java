@@ -60,8 +60,8 @@ class ServerOptimizerTest {
             .add(ParamRoles.FROZEN, 10_000).add(ParamRoles.ASSIGN, 5_000).build();
         UpdateRule rule = new UpdateRule(UpdateRule.Kind.ADAM, step -> 0.01 / (1 + step), 0, false, 0.9, 0.999,
             1e-8, 0, 1e-4, 1e-3, 0, clip, clip == UpdateRule.Clip.VALUE ? 0.5 : 20);
-        ExchangeSpec spec = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, workers, transport,
-            "127.0.0.1", 4 * 1024 * 1024, ExchangeSpec.DEFAULT_MTU, 20_000, 0)
+        ExchangeSpec spec = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, workers)
+            .transport(transport).termLength(4 * 1024 * 1024).timeoutMillis(20_000).build()
             .withOptimizer(new ServerOptimizer(rule, roles));
         if (onExecutors) {
             spec = onExecutors(spec);

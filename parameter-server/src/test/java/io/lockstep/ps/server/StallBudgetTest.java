@@ -41,8 +41,8 @@ class StallBudgetTest {
     @Test
     void aWorkerJvmStoppedLongerThanAeronsDefaultTimeoutsButWithinTheBudgetCarriesOn() throws Exception {
         ShardLayout layout = new ShardLayout(N, 2, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
-        ExchangeSpec spec = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, 2,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", 4 * 1024 * 1024, ExchangeSpec.DEFAULT_MTU, BUDGET_MS, 0);
+        ExchangeSpec spec = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, 2)
+            .transport(ExchangeSpec.Transport.UDP).termLength(4 * 1024 * 1024).timeoutMillis(BUDGET_MS).build();
         Path dir = Files.createTempDirectory("lockstep-stall");
         Path specFile = dir.resolve("spec.bin");
         try (ObjectOutputStream out = new ObjectOutputStream(Files.newOutputStream(specFile))) {

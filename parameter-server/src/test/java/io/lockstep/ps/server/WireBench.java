@@ -103,10 +103,10 @@ public class WireBench {
     /** Rank 0's microseconds per exchange, float32 against {@code wire}, interleaved. */
     static void exchange(WireFormat wire) throws Exception {
         ShardLayout layout = new ShardLayout(N, 2, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
-        ExchangeSpec fp32 = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, WORKERS,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", ExchangeSpec.DEFAULT_TERM_LENGTH, ExchangeSpec.DEFAULT_MTU, 60_000, 0);
-        ExchangeSpec half = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, WORKERS,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", ExchangeSpec.DEFAULT_TERM_LENGTH, ExchangeSpec.DEFAULT_MTU, 60_000, 0)
+        ExchangeSpec fp32 = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, WORKERS)
+            .transport(ExchangeSpec.Transport.UDP).timeoutMillis(60_000).build();
+        ExchangeSpec half = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, WORKERS)
+            .transport(ExchangeSpec.Transport.UDP).timeoutMillis(60_000).build()
             .withWire(wire);
         List<Double> fp32Us = new ArrayList<>();
         List<Double> halfUs = new ArrayList<>();
@@ -189,11 +189,9 @@ public class WireBench {
         int steps = 200;
         int warmUp = 100;
         ShardLayout layout = new ShardLayout(N, 2, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
-        ExchangeSpec s = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, WORKERS,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", ExchangeSpec.DEFAULT_TERM_LENGTH, ExchangeSpec.DEFAULT_MTU, 60_000, 0);
-        ExchangeSpec spec = (sealed ? s : new ExchangeSpec(s.jobId(), s.layout(), s.workers(), s.transport(), s.host(),
-            s.upstreamPorts(), s.controlPorts(), s.gatherPort(), s.gatherControlPort(), s.termLength(), s.mtu(),
-            s.timeoutMillis(), s.firstStep(), JobSecret.plaintextForBenchmarks())).withWire(wire);
+        ExchangeSpec s = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, WORKERS)
+            .transport(ExchangeSpec.Transport.UDP).timeoutMillis(60_000).build();
+        ExchangeSpec spec = (sealed ? s : s.withSecret(JobSecret.plaintextForBenchmarks())).withWire(wire);
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long[] client = new long[1];
         long[] shards = new long[1];

@@ -72,8 +72,8 @@ public class TimelineCostBench {
 
     static void shipping() throws Exception {
         ShardLayout layout = new ShardLayout(N, 2, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
-        ExchangeSpec spec = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, WORKERS,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", ExchangeSpec.DEFAULT_TERM_LENGTH, ExchangeSpec.DEFAULT_MTU, 60_000, 0);
+        ExchangeSpec spec = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, WORKERS)
+            .transport(ExchangeSpec.Transport.UDP).timeoutMillis(60_000).build();
         List<Double> exchangeUs = new ArrayList<>();
         List<Double> gatherUs = new ArrayList<>();
         ExecutorService pool = Executors.newFixedThreadPool(WORKERS);

@@ -101,8 +101,8 @@ class TrainerTest {
                            TrainerOptions options, ServerOptimizer serverOptimizer, boolean grouped) throws Exception {
         int[] everyRank = java.util.stream.IntStream.range(0, workers).toArray();
         ShardLayout layout = new ShardLayout(init.length, 2, 200); // small chunks: many frames per step
-        ExchangeSpec ex = ExchangeSpec.create(ThreadLocalRandom.current().nextLong(), layout, workers,
-            ExchangeSpec.Transport.UDP, "127.0.0.1", 4 << 20, ExchangeSpec.DEFAULT_MTU, 30_000, 0)
+        ExchangeSpec ex = ExchangeSpec.builder(ThreadLocalRandom.current().nextLong(), layout, workers)
+            .transport(ExchangeSpec.Transport.UDP).termLength(4 << 20).timeoutMillis(30_000).build()
             .withOptimizer(serverOptimizer);
         ExecutorService pool = Executors.newFixedThreadPool(workers);
         try (ParameterServer server = ParameterServer.start(aeron.aeron(), ex, StepListener.NONE,

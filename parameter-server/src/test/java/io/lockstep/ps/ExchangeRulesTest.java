@@ -1,0 +1,59 @@
+package io.lockstep.ps;
+
+import io.lockstep.ps.ExchangeSpec.Transport;
+import io.lockstep.ps.wire.JobSecret;
+import io.lockstep.ps.wire.WireFormat;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class ExchangeRulesTest {
+    private static String message(Runnable r) {
+        return assertThrows(IllegalArgumentException.class, r::run).getMessage();
+    }
+
+    @Test
+    void eachRuleSaysWhatIsWrong() {
+        assertNull(ExchangeRules.mtuProblem(4096));
+        assertNull(ExchangeRules.mtuProblem(65504));
+        assertEquals("must be a multiple of 32 in [4096, 65504], got 4000", ExchangeRules.mtuProblem(4000));
+        assertEquals("must be a multiple of 32 in [4096, 65504], got 65505", ExchangeRules.mtuProblem(65505));
+        assertNull(ExchangeRules.executorShardsProblem(Transport.UDP));
+        assertEquals("shards on the executors need udp (they run in other JVMs than most workers and cannot share"
+            + " memory with them), got ipc", ExchangeRules.executorShardsProblem(Transport.IPC));
+    }
+
+    @Test
+    void theBuilderNamesEverySettingAndTheSpecKeepsTheRules() {
+        ShardLayout layout = new ShardLayout(100, 2, 10);
+        JobSecret secret = JobSecret.random();
+        ExchangeSpec spec = ExchangeSpec.builder(7, layout, 3).transport(Transport.IPC).mtu(8192).termLength(1 << 20)
+            .timeoutMillis(5_000).firstStep(11).secret(secret).wire(WireFormat.FP16).build();
+        assertEquals(7, spec.jobId());
+        assertEquals(3, spec.workers());
+        assertEquals(Transport.IPC, spec.transport());
+        assertEquals(8192, spec.mtu());
+        assertEquals(1 << 20, spec.termLength());
+        assertEquals(5_000, spec.timeoutMillis());
+        assertEquals(11, spec.firstStep());
+        assertSame(secret, spec.secret());
+        assertEquals(WireFormat.FP16, spec.wire());
+        assertArrayEquals(new int[2], spec.upstreamPorts()); // IPC: no ports
+        ExchangeSpec copy = spec.toBuilder().timeoutMillis(9_000).build();
+        assertEquals(9_000, copy.timeoutMillis());
+        assertEquals(spec.toString(), copy.toString());
+        assertSame(spec.secret(), copy.secret());
+        assertNotEquals(ExchangeSpec.builder(7, layout, 3).build().secret(),
+            ExchangeSpec.builder(7, layout, 3).build().secret()); // a fresh secret each
+        assertThrows(NullPointerException.class, () -> spec.toBuilder().secret(null));
+        assertEquals("mtu must be a multiple of 32 in [4096, 65504], got 4100",
+            message(() -> ExchangeSpec.builder(7, layout, 3).mtu(4100).build()));
+        assertEquals(ExchangeRules.executorShardsProblem(Transport.IPC), message(() -> spec.withShardEndpoints(
+            new String[]{"a", "b"}, new int[]{1, 2}, new int[]{3, 4}, new int[]{5, 5})));
+    }
+}
