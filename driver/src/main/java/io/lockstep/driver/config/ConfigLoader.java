@@ -315,12 +315,6 @@ public final class ConfigLoader {
             + c.earlyStopping.patience);
         require(c.earlyStopping.minDelta >= 0, "early_stopping.min_delta", "must be >= 0, got "
             + c.earlyStopping.minDelta);
-        if (c.checkpoint.mode != null) {
-            oneOf("checkpoint.mode", c.checkpoint.mode, "min", "max");
-        }
-        if (c.earlyStopping.mode != null) {
-            oneOf("early_stopping.mode", c.earlyStopping.mode, "min", "max");
-        }
         require(!"latest".equalsIgnoreCase(c.resume) || c.checkpoint.dir != null, "resume",
             "is latest but checkpoint.dir is not set");
         try {

@@ -211,8 +211,8 @@ public final class JobConfig {
         public int keep = 3;
         /** A validation metric: keep the best model by it (and publish it as model.zip). */
         public String best;
-        /** min or max; default: what the metric means (loss lower, accuracy higher). */
-        public String mode;
+        /** min or max; default (null): what the metric means (loss lower, accuracy higher). */
+        public MetricMode mode;
     }
 
     public static final class EarlyStopping {
@@ -220,8 +220,8 @@ public final class JobConfig {
         public String metric;
         public int patience = 3;
         public double minDelta = 0;
-        /** min or max; default: what the metric means. */
-        public String mode;
+        /** min or max; default (null): what the metric means. */
+        public MetricMode mode;
     }
 
     public static final class Recovery {

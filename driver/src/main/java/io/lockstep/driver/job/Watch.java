@@ -2,9 +2,9 @@ package io.lockstep.driver.job;
 
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.config.MetricMode;
 import io.lockstep.worker.metrics.EvalMetrics;
 
-import java.util.Locale;
 
 /**
  * The validation metric a job watches, if any: for keeping the best model ({@code checkpoint.best})
@@ -36,10 +36,10 @@ record Watch(String metric, boolean higherIsBetter, double minDelta, int patienc
             throw new ConfigLoader.ConfigException("config key '" + key + "' watches a validation metric, but there is"
                 + " no validation set: set data.validation or data.validation_fraction");
         }
-        String mode = stopOn != null ? cfg.earlyStopping.mode : cfg.checkpoint.mode;
+        MetricMode mode = stopOn != null ? cfg.earlyStopping.mode : cfg.checkpoint.mode;
         boolean higher;
         try {
-            higher = mode == null ? EvalMetrics.higherIsBetter(metric) : mode.toLowerCase(Locale.ROOT).equals("max");
+            higher = mode == null ? EvalMetrics.higherIsBetter(metric) : mode == MetricMode.MAX;
         } catch (IllegalArgumentException e) {
             throw new ConfigLoader.ConfigException("config key '" + key + "': " + e.getMessage());
         }

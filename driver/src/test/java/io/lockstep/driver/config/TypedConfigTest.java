@@ -49,6 +49,7 @@ class TypedConfigTest {
         assertEquals(new Every(200, Every.Unit.STEPS), c.validation.every);
         assertEquals(new Every(2, Every.Unit.EPOCHS), c.checkpoint.every);
         assertEquals(OnNonFinite.SKIP, c.onNonFinite);
+        assertNull(c.checkpoint.mode); // what the metric means
         JobConfig copy = ConfigLoader.snapshot(c, true); // written back under their config names, read again
         assertEquals(WireFormat.BF16, copy.ps.wire);
         assertEquals(new Every(200, Every.Unit.STEPS), copy.validation.every);
@@ -67,6 +68,8 @@ class TypedConfigTest {
         assertEquals(file + ": config key 'validation.every' must be N, 'N epochs' or 'N steps', got 'often'",
             error(MINIMAL + "validation: {every: often}\n"));
         assertEquals("config key 'ps.wire' is required", error(MINIMAL + "ps: {wire: ~}\n"));
+        assertEquals(file + ": config key 'early_stopping.mode' must be one of min, max, got 'up'",
+            error(MINIMAL, "early_stopping.mode=up"));
     }
 
     @Test

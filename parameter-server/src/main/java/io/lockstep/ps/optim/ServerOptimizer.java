@@ -5,7 +5,7 @@ import java.io.Serializable;
 import java.util.Objects;
 
 /**
- * {@code optimizer.placement: server}: the rule every shard applies and the role of every parameter.
+ * {@code optimizer.step_placement: server}: the rule every shard applies and the role of every parameter.
  * Travels in the {@code ExchangeSpec}, so workers know to expect parameters rather than averages.
  */
 public record ServerOptimizer(UpdateRule rule, ParamRoles roles) implements Serializable {

@@ -32,7 +32,7 @@ import java.nio.ByteOrder;
  * 64 + w·length  byte[16] tag
  * </pre>
  *
- * With the optimizer on the server ({@code optimizer.placement: server}) shards answer with the updated
+ * With the optimizer on the server ({@code optimizer.step_placement: server}) shards answer with the updated
  * parameters of the chunk instead ({@link FrameHeader#TYPE_PARAMS}; {@link FrameHeader#FLAG_SKIPPED} and no
  * values when the step's gradient was not finite and nothing was applied), and send their optimizer state
  * on request ({@link FrameHeader#TYPE_STATE_REQUEST}, {@link FrameHeader#TYPE_STATE}: offsets then index the
