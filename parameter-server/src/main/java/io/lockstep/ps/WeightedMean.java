@@ -10,7 +10,7 @@ import org.agrona.UnsafeApi;
  * A first contributor of weight 0 adds nothing, whatever its vector holds (NaN included).
  *
  * <p>Used where the workers of one JVM reduce in shared memory: the split step's optimizer slices
- * ({@code SliceOptimizer.stage}) and a group's reduction ({@code LocalGroup}). Single-threaded; holds one
+ * ({@code SliceOptimizer.stage}) and a group's reduction ({@code JvmWorkerGroup}). Single-threaded; holds one
  * scratch array of the longest run it is asked for.
  */
 public final class WeightedMean {

@@ -64,7 +64,7 @@ public final class BarrierStage {
                               StartPoint start, MetricsLog metrics, GatherListener gathers) throws AttemptFailed {
         Broadcast<StartPoint> startPoint = sc.broadcast(start);
         ExchangeSpec spec = plan.exchange();
-        // workers all in this JVM exchange in memory (InProcessExchange) and report here; else the server,
+        // workers all in this JVM exchange in memory (InMemoryExchange) and report here; else the server,
         // or with the shards on the executors only its all-gather endpoint, which takes shard 0's step reports
         boolean serverNeeded = !topology.inMemory();
         LOG.info("training stage: {} workers from step {}, exchange {}{}", spec.workers(), spec.firstStep(),

@@ -9,9 +9,9 @@ import io.lockstep.worker.data.DataPartition;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.exchange.GradientExchange;
-import io.lockstep.worker.exchange.GroupExchange;
-import io.lockstep.worker.exchange.InProcessExchange;
-import io.lockstep.worker.exchange.LocalGroup;
+import io.lockstep.worker.exchange.AeronGroupExchange;
+import io.lockstep.worker.exchange.InMemoryExchange;
+import io.lockstep.worker.exchange.JvmWorkerGroup;
 import io.lockstep.worker.exchange.WireDrops;
 import io.lockstep.worker.listener.BestModelListener;
 import io.lockstep.worker.listener.CheckpointListener;
@@ -72,8 +72,8 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
             int[] inDriver = driverHere != null ? ranksInThisJvm() : null;
             if (inDriver != null && inDriver.length == spec.workers()) {
                 // every worker in the driver's JVM (embedded Spark): reduce and step in memory, no wire at all
-                LocalGroup group = LocalGroup.join(spec.jobId(), inDriver);
-                GradientExchange exchange = new InProcessExchange(group, rank, spec.workers(), spec.optimizer(),
+                JvmWorkerGroup group = JvmWorkerGroup.join(spec.jobId(), inDriver);
+                GradientExchange exchange = new InMemoryExchange(group, rank, spec.workers(), spec.optimizer(),
                     spec.serverOptimizer() ? start.value().serverState(plan.serverPlan()) : null, driverHere,
                     spec.timeoutMillis());
                 try {
@@ -94,7 +94,7 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
                 AeronExchange alone = new AeronExchange(joined, spec);
                 int[] local = plan.localReduction() ? ranksInThisJvm() : new int[]{rank};
                 GradientExchange exchange = local.length == 1 ? alone
-                    : new GroupExchange(LocalGroup.join(spec.jobId(), local), alone, spec.timeoutMillis());
+                    : new AeronGroupExchange(JvmWorkerGroup.join(spec.jobId(), local), alone, spec.timeoutMillis());
                 try {
                     ReplicaResult result = train(rank, exchange, train, validation, plan, start.value());
                     if (shards != null) {

@@ -113,7 +113,7 @@ public final class GradientClient implements AutoCloseable {
      * As {@link #exchange(long, long, int, float, long)}, contributing only to the shards in {@code shardMask}
      * (bit s: shard s; shards number at most 64): to the others this rank sends empty frames, as a rank without
      * samples does. Workers of one JVM that split their group's reduction each send their part this way
-     * ({@code GroupExchange}); every rank still takes every shard's answer.
+     * ({@code AeronGroupExchange}); every rank still takes every shard's answer.
      */
     public void exchange(long step, long address, int samples, float loss, long resultAddress, long shardMask)
         throws TimeoutException, InterruptedException {

@@ -14,7 +14,7 @@ import java.util.concurrent.TimeoutException;
  *       {@link #exchange} writes the resulting parameters over the replica's; the optimizer state lives
  *       there too ({@link #optimizerState}).</li>
  * </ul>
- * The Aeron parameter-server client is one implementation; {@link LocalExchange} (one worker, no
+ * The Aeron parameter-server client is one implementation; {@link SingleWorkerExchange} (one worker, no
  * network) another. One instance per replica, used by the replica's training thread only.
  */
 public interface GradientExchange extends AutoCloseable {

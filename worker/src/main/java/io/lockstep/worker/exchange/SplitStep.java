@@ -9,7 +9,7 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * One member's part of a step with the optimizer "on the server" when the whole job runs in one JVM: the
- * vector is split into one slice per member of the {@link LocalGroup}, and every member, on its own core,
+ * vector is split into one slice per member of the {@link JvmWorkerGroup}, and every member, on its own core,
  * sums its slice of the group's gradients where they lie straight into its own {@link SliceOptimizer}, posts
  * that slice's sum of squares, and once all have (the total decides finiteness and the clip factor alike
  * everywhere) applies the step to its slice and writes the new values into every member's parameters. The
@@ -19,7 +19,7 @@ import java.util.concurrent.TimeoutException;
  * gradients, their partial sums, their writes. A member may touch its vectors again only after the last.
  */
 final class SplitStep {
-    private final LocalGroup group;
+    private final JvmWorkerGroup group;
     private final int rank;
     private final int members;
     private final int n;
@@ -34,7 +34,7 @@ final class SplitStep {
     private double norm = Double.NaN;
 
     /** This member's slice of {@code params} (the starting parameters) and of {@code state} (slot-major; null: fresh). */
-    SplitStep(LocalGroup group, int rank, ServerOptimizer optimizer, float[] params, float[] state) {
+    SplitStep(JvmWorkerGroup group, int rank, ServerOptimizer optimizer, float[] params, float[] state) {
         this.group = group;
         this.rank = rank;
         this.members = group.size();
@@ -57,7 +57,7 @@ final class SplitStep {
     void step(long step, long gradient, long params, int samples, float localLoss, long timeoutNs)
         throws TimeoutException, InterruptedException {
         group.post(rank, step, gradient, samples, localLoss, params);
-        group.awaitEvery(LocalGroup.STEP, step, rank, timeoutNs, "gradient from rank");
+        group.awaitEvery(JvmWorkerGroup.STEP, step, rank, timeoutNs, "gradient from rank");
         long sum = 0;
         double lossSum = 0;
         int count = 0;
@@ -73,7 +73,7 @@ final class SplitStep {
         total = sum;
         loss = sum == 0 ? 0f : (float) (lossSum / sum);
         group.postPartial(rank, step, slice.stage(addresses, weights, count, sum));
-        group.awaitEvery(LocalGroup.PARTIAL_STEP, step, rank, timeoutNs, "sum of squares from rank");
+        group.awaitEvery(JvmWorkerGroup.PARTIAL_STEP, step, rank, timeoutNs, "sum of squares from rank");
         double sumOfSquares = group.partialTotal();
         norm = Math.sqrt(sumOfSquares);
         skipped = !Double.isFinite(sumOfSquares) || !Float.isFinite(loss);
@@ -86,7 +86,7 @@ final class SplitStep {
             }
         }
         group.postWritten(rank, step);
-        group.awaitEvery(LocalGroup.WRITTEN, step, rank, timeoutNs, "new parameters from rank");
+        group.awaitEvery(JvmWorkerGroup.WRITTEN, step, rank, timeoutNs, "new parameters from rank");
     }
 
     /** The whole optimizer state, slot-major, assembled from every member's slice (between steps). */

@@ -16,10 +16,10 @@ import io.lockstep.worker.data.Digits;
 import io.lockstep.worker.data.Sample;
 import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.exchange.GradientExchange;
-import io.lockstep.worker.exchange.GroupExchange;
-import io.lockstep.worker.exchange.InProcessExchange;
-import io.lockstep.worker.exchange.LocalExchange;
-import io.lockstep.worker.exchange.LocalGroup;
+import io.lockstep.worker.exchange.AeronGroupExchange;
+import io.lockstep.worker.exchange.InMemoryExchange;
+import io.lockstep.worker.exchange.SingleWorkerExchange;
+import io.lockstep.worker.exchange.JvmWorkerGroup;
 import io.lockstep.worker.model.Models;
 import io.lockstep.worker.model.Network;
 import io.lockstep.worker.optim.ClippingSpec;
@@ -96,7 +96,7 @@ class TrainerTest {
         return train(json, init, data, workers, batch, options, serverOptimizer, false);
     }
 
-    /** As above; {@code grouped}: the workers, all in this JVM, reduce locally first ({@link LocalGroup}). */
+    /** As above; {@code grouped}: the workers, all in this JVM, reduce locally first ({@link JvmWorkerGroup}). */
     static List<Run> train(String json, float[] init, List<Sample> data, int workers, int batch,
                            TrainerOptions options, ServerOptimizer serverOptimizer, boolean grouped) throws Exception {
         int[] everyRank = java.util.stream.IntStream.range(0, workers).toArray();
@@ -116,7 +116,7 @@ class TrainerTest {
                         Network net = Network.fromJson(json, init);
                         AeronExchange aeronExchange = new AeronExchange(client, ex);
                         GradientExchange exchange = grouped
-                            ? new GroupExchange(LocalGroup.join(ex.jobId(), everyRank), aeronExchange, 30_000)
+                            ? new AeronGroupExchange(JvmWorkerGroup.join(ex.jobId(), everyRank), aeronExchange, 30_000)
                             : aeronExchange;
                         Trainer trainer = new Trainer(net, exchange, options, new TrainState(5));
                         try (BatchSource batches = new BatchSource(Digits.stride(data, rank, workers), batch,
@@ -138,8 +138,8 @@ class TrainerTest {
         }
     }
 
-    /** The same replicas, all in this JVM with nothing on the wire ({@link InProcessExchange}); steps reported. */
-    static List<Run> trainInProcess(String json, float[] init, List<Sample> data, int workers, int batch,
+    /** The same replicas, all in this JVM with nothing on the wire ({@link InMemoryExchange}); steps reported. */
+    static List<Run> trainInMemory(String json, float[] init, List<Sample> data, int workers, int batch,
                                     TrainerOptions options, ServerOptimizer serverOptimizer, List<long[]> steps)
         throws Exception {
         long job = ThreadLocalRandom.current().nextLong();
@@ -152,8 +152,8 @@ class TrainerTest {
             for (int r = 0; r < workers; r++) {
                 int rank = r;
                 futures.add(pool.submit(() -> {
-                    LocalGroup group = LocalGroup.join(job, everyRank);
-                    try (InProcessExchange exchange = new InProcessExchange(group, rank, workers, serverOptimizer,
+                    JvmWorkerGroup group = JvmWorkerGroup.join(job, everyRank);
+                    try (InMemoryExchange exchange = new InMemoryExchange(group, rank, workers, serverOptimizer,
                         null, listeners, 30_000)) {
                         Network net = Network.fromJson(json, init);
                         Trainer trainer = new Trainer(net, exchange, options, new TrainState(5));
@@ -183,7 +183,7 @@ class TrainerTest {
         TrainerOptions options = new TrainerOptions(2, 21, 1, ClippingSpec.NONE, false);
         for (ServerOptimizer placement : java.util.Arrays.asList(null, serverAdam(init.length))) {
             List<long[]> steps = new java.util.concurrent.CopyOnWriteArrayList<>();
-            List<Run> memory = trainInProcess(json, init, rows, 3, 16, options, placement, steps);
+            List<Run> memory = trainInMemory(json, init, rows, 3, 16, options, placement, steps);
             List<Run> wire = train(json, init, rows, 3, 16, options, placement, false);
             for (Run r : memory) {
                 assertArrayEquals(memory.get(0).params(), r.params(), "replicas diverged");
@@ -249,11 +249,11 @@ class TrainerTest {
     }
 
     @Test
-    void aTrainerOnTheLocalExchangeTakesDl4jsOwnSteps() throws Exception {
+    void aTrainerOnTheSingleWorkerExchangeTakesDl4jsOwnSteps() throws Exception {
         String json = mlp("adam", 0.01);
         float[] init = initialParams(json);
         Network net = Network.fromJson(json, init);
-        Trainer trainer = new Trainer(net, new io.lockstep.worker.exchange.LocalExchange(), steps(25), new TrainState(5));
+        Trainer trainer = new Trainer(net, new io.lockstep.worker.exchange.SingleWorkerExchange(), steps(25), new TrainState(5));
         try (BatchSource batches = new BatchSource(Digits.stride(digits, 0, 1), 32, 25, 0, false, 0)) {
             TrainingLoop.run(trainer, batches);
         }
@@ -305,7 +305,7 @@ class TrainerTest {
         String json = mlp("adam", 0.01);
         float[] init = initialParams(json);
         Network net = Network.fromJson(json, init);
-        Trainer trainer = new Trainer(net, new io.lockstep.worker.exchange.LocalExchange(serverAdam(init.length), null),
+        Trainer trainer = new Trainer(net, new io.lockstep.worker.exchange.SingleWorkerExchange(serverAdam(init.length), null),
             new TrainerOptions(4, 25, 1, ClippingSpec.NONE, false), new TrainState(5));
         try (BatchSource batches = new BatchSource(Digits.stride(digits, 0, 1), 32, 25, 0, false, 0)) {
             TrainingLoop.run(trainer, batches);
@@ -419,7 +419,7 @@ class TrainerTest {
         List<java.util.concurrent.Callable<List<Run>>> placements = List.of(
             () -> train(json, init, digits, 2, 16, steps(30), sgd, false),
             () -> train(json, init, digits, 2, 16, steps(30), sgd, true),
-            () -> trainInProcess(json, init, digits, 2, 16, steps(30), sgd, new java.util.concurrent.CopyOnWriteArrayList<>()));
+            () -> trainInMemory(json, init, digits, 2, 16, steps(30), sgd, new java.util.concurrent.CopyOnWriteArrayList<>()));
         for (java.util.concurrent.Callable<List<Run>> placement : placements) {
             Exception failed = assertThrows(Exception.class, placement::call);
             Throwable why = failed;

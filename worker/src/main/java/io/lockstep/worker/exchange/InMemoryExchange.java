@@ -16,18 +16,18 @@ import java.util.concurrent.TimeoutException;
  * <ul>
  *   <li>Optimizer "on the server": the members split the vector and each reduces, checks and steps its
  *       slice on its own core ({@link SplitStep}), then writes it into every member's parameters.</li>
- *   <li>Optimizer on the replicas: the {@link LocalGroup}'s leader reduces the gradients into its own
+ *   <li>Optimizer on the replicas: the {@link JvmWorkerGroup}'s leader reduces the gradients into its own
  *       vector; the members copy that mean and acknowledge, after which the leader may write it again;
  *       every replica applies its DL4J updater.</li>
  * </ul>
  */
-public final class InProcessExchange implements GradientExchange {
-    private final LocalGroup group;
+public final class InMemoryExchange implements GradientExchange {
+    private final JvmWorkerGroup group;
     private final int rank;
     private final int workers;
     private final ServerOptimizer serverOptimizer; // null: the replicas apply the optimizer
     private final float[] serverState;
-    private final LocalExchange leader; // replica placement, on the lowest rank: reports the step
+    private final SingleWorkerExchange leader; // replica placement, on the lowest rank: reports the step
     private final JobListeners listeners;
     private final long timeoutNs;
     private final UnsafeBuffer answer = new UnsafeBuffer(0, 0);
@@ -43,7 +43,7 @@ public final class InProcessExchange implements GradientExchange {
      * @param serverState     its state to start from, slot-major (null: fresh)
      * @param listeners       the driver's, or null
      */
-    public InProcessExchange(LocalGroup group, int rank, int workers, ServerOptimizer serverOptimizer,
+    public InMemoryExchange(JvmWorkerGroup group, int rank, int workers, ServerOptimizer serverOptimizer,
                              float[] serverState, JobListeners listeners, long timeoutMillis) {
         if (group.size() != workers) {
             throw new IllegalArgumentException("an in-process exchange needs every worker in this JVM: " + group.size()
@@ -56,7 +56,7 @@ public final class InProcessExchange implements GradientExchange {
         this.serverOptimizer = serverOptimizer;
         this.serverState = serverState;
         this.listeners = listeners;
-        this.leader = serverOptimizer == null && group.leads(rank) ? new LocalExchange(null, null, listeners) : null;
+        this.leader = serverOptimizer == null && group.leads(rank) ? new SingleWorkerExchange(null, null, listeners) : null;
         this.timeoutNs = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     }
 

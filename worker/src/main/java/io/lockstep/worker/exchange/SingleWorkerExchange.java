@@ -13,7 +13,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Given the driver's {@link JobListeners} (the worker runs in the driver's JVM), it tells them of every
  * step and all-gather, as the parameter server would.
  */
-public final class LocalExchange implements GradientExchange {
+public final class SingleWorkerExchange implements GradientExchange {
     private final ServerOptimizer serverOptimizer; // null: the replica applies its DL4J updater
     private final float[] initialState;
     private final JobListeners listeners; // null: nobody to tell
@@ -26,7 +26,7 @@ public final class LocalExchange implements GradientExchange {
     private double norm = Double.NaN;
 
     /** Placement replica. */
-    public LocalExchange() {
+    public SingleWorkerExchange() {
         this(null, null, null);
     }
 
@@ -34,12 +34,12 @@ public final class LocalExchange implements GradientExchange {
      * Placement server, starting from the parameters of the first exchange and {@code state}
      * (slot-major; null or empty: a fresh optimizer).
      */
-    public LocalExchange(ServerOptimizer serverOptimizer, float[] state) {
+    public SingleWorkerExchange(ServerOptimizer serverOptimizer, float[] state) {
         this(serverOptimizer, state, null);
     }
 
     /** As above, reporting steps and gathers to the driver's {@code listeners} (null: none). */
-    public LocalExchange(ServerOptimizer serverOptimizer, float[] state, JobListeners listeners) {
+    public SingleWorkerExchange(ServerOptimizer serverOptimizer, float[] state, JobListeners listeners) {
         this.serverOptimizer = serverOptimizer;
         this.initialState = state;
         this.listeners = listeners;

@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * and split over the members (server placement); each thread's allocation counter is read around windows of
  * steps after a warm-up, and some window must show 0 bytes on every thread (a per-step allocation shows in all).
  */
-class InProcessAllocationTest {
+class InMemoryAllocationTest {
     static final int FLOATS = 20_000;
     static final int WORKERS = 3;
     static final int WARM_UP = 2_000;
@@ -58,7 +58,7 @@ class InProcessAllocationTest {
                     INDArray gradient = Nd4j.create(DataType.FLOAT, FLOATS);
                     INDArray params = Nd4j.create(DataType.FLOAT, FLOATS);
                     long me = Thread.currentThread().getId();
-                    try (InProcessExchange exchange = new InProcessExchange(LocalGroup.join(job, everyRank), rank,
+                    try (InMemoryExchange exchange = new InMemoryExchange(JvmWorkerGroup.join(job, everyRank), rank,
                         WORKERS, optimizer, null, null, 30_000)) {
                         long step = 0;
                         for (; step < WARM_UP; step++) {
@@ -93,7 +93,7 @@ class InProcessAllocationTest {
         assertEquals(0, least, "no window of " + STEPS + " steps allocated nothing:\n" + report);
     }
 
-    private static void exchange(InProcessExchange exchange, INDArray gradient, INDArray params, long step, int rank)
+    private static void exchange(InMemoryExchange exchange, INDArray gradient, INDArray params, long step, int rank)
         throws Exception {
         exchange.exchange(step, gradient, params, 16 + rank, 0.5f);
     }

@@ -7,7 +7,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import java.util.concurrent.TimeoutException;
 
 /**
- * One member of a {@link LocalGroup} exchanging through the parameter server: the members split the
+ * One member of a {@link JvmWorkerGroup} exchanging through the Aeron parameter server: the members split the
  * group's reduction by shard. Member m of k owns the shards s with {@code s·k/S = m}; it waits for every
  * member's gradient, writes the group's sample-weighted mean of its shards' ranges (summed in rank order)
  * into its own vector and sends those shards that mean with the group's sample count and loss, and every
@@ -20,22 +20,22 @@ import java.util.concurrent.TimeoutException;
  * exists before every member has sent every shard a frame, which each does only after all its reading, so a
  * member that has its answers may write its vectors again.
  */
-public final class GroupExchange implements GradientExchange {
-    private final LocalGroup group;
+public final class AeronGroupExchange implements GradientExchange {
+    private final JvmWorkerGroup group;
     private final AeronExchange upstream;
     private final int rank;
     private final long timeoutNs;
-    private final LocalGroup.Reduction reduction;
+    private final JvmWorkerGroup.Reduction reduction;
     private final long shardMask;   // the shards this member reduces and sends
     private final long from;        // their byte range of the vector (empty: none)
     private final long to;
 
-    public GroupExchange(LocalGroup group, AeronExchange upstream, long timeoutMillis) {
+    public AeronGroupExchange(JvmWorkerGroup group, AeronExchange upstream, long timeoutMillis) {
         this.group = group;
         this.upstream = upstream;
         this.rank = upstream.rank();
         this.timeoutNs = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        this.reduction = new LocalGroup.Reduction(group);
+        this.reduction = new JvmWorkerGroup.Reduction(group);
         int member = group.index(rank); // fails early for a rank outside the group
         // the shards spread over the members as over ranks (ExchangeSpec.hostRank): a member's are contiguous,
         // so its part of the vector is one range

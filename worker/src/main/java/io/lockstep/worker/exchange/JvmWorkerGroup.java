@@ -18,10 +18,10 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The workers of one job that share a JVM: before anything crosses a wire they combine their batch means
  * into one sample-weighted mean in shared memory, and only that goes to the parameter server. Over the wire
- * ({@link GroupExchange}) the members split that reduction by shard, each reducing and sending its shards'
+ * ({@link AeronGroupExchange}) the members split that reduction by shard, each reducing and sending its shards'
  * ranges ({@link Reduction}) and empty frames to the rest, which keep the server's per-rank bookkeeping (and
  * its deadlines) as they were; the server's weighting by samples is unchanged: the frames carry the group's
- * sample count and loss. With the whole job in this JVM ({@link InProcessExchange}) the leader (lowest rank)
+ * sample count and loss. With the whole job in this JVM ({@link InMemoryExchange}) the leader (lowest rank)
  * reduces for the replicas, or every member steps its own slice ({@link SplitStep}).
  *
  * <p>Each member posts the address, sample count and loss of its gradient for a step into its own slot
@@ -30,14 +30,14 @@ import java.util.concurrent.locks.LockSupport;
  * step. A member may not touch its gradient again before the answer to the step is back, which cannot
  * happen before every reducing member has sent, hence read, its part: no second handshake is needed.
  */
-public final class LocalGroup {
-    private static final Map<Long, LocalGroup> GROUPS = new ConcurrentHashMap<>();
+public final class JvmWorkerGroup {
+    private static final Map<Long, JvmWorkerGroup> GROUPS = new ConcurrentHashMap<>();
     private static final int SLOT = 128; // two cache lines per member
     private static final int ADDRESS = 8;
     private static final int SAMPLES = 16;
     private static final int LOSS = 20;
     // the leader's slot also carries the answer, for a group that is the whole job with the optimizer on the
-    // replicas (InProcessExchange)
+    // replicas (InMemoryExchange)
     private static final int RESULT = 24;   // long: address of the answer vector
     private static final int DONE = 32;     // long: step whose answer is ready (release)
     private static final int ACK = 40;      // long, each member's slot: step whose answer it has copied
@@ -56,7 +56,7 @@ public final class LocalGroup {
     private final AtomicReferenceArray<SliceOptimizer> slices; // the split step's optimizers, by member
     private int open;
 
-    private LocalGroup(long jobId, int[] ranks) {
+    private JvmWorkerGroup(long jobId, int[] ranks) {
         this.jobId = jobId;
         this.ranks = ranks;
         this.slots = new UnsafeBuffer(BufferUtil.allocateDirectAligned(ranks.length * SLOT, SLOT));
@@ -72,10 +72,10 @@ public final class LocalGroup {
     }
 
     /** The group of {@code ranks} (this JVM's ranks of the job, the same array on every member), joined once per member. */
-    public static LocalGroup join(long jobId, int[] ranks) {
+    public static JvmWorkerGroup join(long jobId, int[] ranks) {
         int[] sorted = ranks.clone();
         Arrays.sort(sorted);
-        LocalGroup group = GROUPS.computeIfAbsent(jobId, id -> new LocalGroup(id, sorted));
+        JvmWorkerGroup group = GROUPS.computeIfAbsent(jobId, id -> new JvmWorkerGroup(id, sorted));
         if (!Arrays.equals(group.ranks, sorted)) {
             throw new IllegalStateException("job " + Long.toHexString(jobId) + ": this JVM's ranks are "
                 + Arrays.toString(group.ranks) + ", a task claims " + Arrays.toString(sorted));
@@ -135,7 +135,7 @@ public final class LocalGroup {
         return total;
     }
 
-    private final Reduction leader; // InProcessExchange's and the unsplit reduction's
+    private final Reduction leader; // InMemoryExchange's and the unsplit reduction's
 
     /** The group's weighted loss of the last {@link #reduce}. */
     float loss() { return leader.loss(); }
@@ -146,14 +146,14 @@ public final class LocalGroup {
      * vector reduce disjoint ranges, each into its own vector, at the same time.
      */
     static final class Reduction {
-        private final LocalGroup group;
+        private final JvmWorkerGroup group;
         private final long[] addresses; // the vectors with samples, in rank order
         private final float[] weights;
         private int count;
         private long total;
         private float loss;
 
-        Reduction(LocalGroup group) {
+        Reduction(JvmWorkerGroup group) {
             this.group = group;
             this.addresses = new long[group.ranks.length];
             this.weights = new float[group.ranks.length];

@@ -10,7 +10,7 @@ import java.util.concurrent.TimeoutException;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The in-JVM reduction on its own: weights, the loss, a missing member, membership. */
-class LocalGroupTest {
+class JvmWorkerGroupTest {
 
     private static UnsafeBuffer vector(float... values) {
         UnsafeBuffer b = new UnsafeBuffer(BufferUtil.allocateDirectAligned(values.length * 4, 64));
@@ -22,7 +22,7 @@ class LocalGroupTest {
 
     @Test
     void theLeaderHoldsTheSampleWeightedMeanOfItsGroup() throws Exception {
-        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{4, 2, 7});
+        JvmWorkerGroup group = JvmWorkerGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{4, 2, 7});
         UnsafeBuffer r2 = vector(1, 2, 3);
         UnsafeBuffer r4 = vector(4, 5, 6);
         UnsafeBuffer r7 = vector(100, 100, 100);
@@ -52,14 +52,14 @@ class LocalGroupTest {
         for (int i = 0; i < n; i++) {
             want[i] = (weights[0] * grads[0].getFloat(i * 4) + weights[2] * grads[2].getFloat(i * 4)) / 64f;
         }
-        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), ranks);
+        JvmWorkerGroup group = JvmWorkerGroup.join(ThreadLocalRandom.current().nextLong(), ranks);
         for (int r = 0; r < 3; r++) {
             group.post(r, 0, grads[r].addressOffset(), (int) weights[r], 1f);
         }
-        // every member reduces a third of the vector into its own, as GroupExchange splits it
+        // every member reduces a third of the vector into its own, as AeronGroupExchange splits it
         long[] cut = {0, 4L * 3001, 4L * 7000, 4L * n};
         for (int r = 0; r < 3; r++) {
-            LocalGroup.Reduction part = new LocalGroup.Reduction(group);
+            JvmWorkerGroup.Reduction part = new JvmWorkerGroup.Reduction(group);
             assertEquals(64, part.collect(r, 0, 1_000_000_000L));
             part.mean(grads[r].addressOffset(), cut[r], cut[r + 1]);
         }
@@ -72,7 +72,7 @@ class LocalGroupTest {
 
     @Test
     void aLeaderWithoutSamplesContributesNothingWhateverItsVectorHolds() throws Exception {
-        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 1});
+        JvmWorkerGroup group = JvmWorkerGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 1});
         UnsafeBuffer stale = vector(Float.NaN, 7);
         UnsafeBuffer b = vector(2, 4);
         group.post(1, 3, b.addressOffset(), 5, 0.2f);
@@ -85,7 +85,7 @@ class LocalGroupTest {
 
     @Test
     void aMemberWithANonFiniteLossMakesTheGroupsLossNaN() throws Exception {
-        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 1});
+        JvmWorkerGroup group = JvmWorkerGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 1});
         UnsafeBuffer a = vector(1);
         UnsafeBuffer b = vector(2);
         group.post(1, 5, b.addressOffset(), 2, Float.NaN);
@@ -96,7 +96,7 @@ class LocalGroupTest {
 
     @Test
     void theLeaderWaitsForAMissingMemberOnlyUntilTheDeadlineAndNamesIt() {
-        LocalGroup group = LocalGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 3});
+        JvmWorkerGroup group = JvmWorkerGroup.join(ThreadLocalRandom.current().nextLong(), new int[]{0, 3});
         UnsafeBuffer a = vector(1);
         group.post(0, 9, a.addressOffset(), 1, 0f);
         group.post(3, 8, vector(1).addressOffset(), 1, 0f); // an older step does not count
@@ -108,11 +108,11 @@ class LocalGroupTest {
     @Test
     void tasksOfOneJobMustAgreeOnTheGroupAndTheLastToLeaveRemovesIt() {
         long job = ThreadLocalRandom.current().nextLong();
-        LocalGroup first = LocalGroup.join(job, new int[]{1, 0});
-        assertSame(first, LocalGroup.join(job, new int[]{0, 1}));
-        assertThrows(IllegalStateException.class, () -> LocalGroup.join(job, new int[]{0, 2}));
+        JvmWorkerGroup first = JvmWorkerGroup.join(job, new int[]{1, 0});
+        assertSame(first, JvmWorkerGroup.join(job, new int[]{0, 1}));
+        assertThrows(IllegalStateException.class, () -> JvmWorkerGroup.join(job, new int[]{0, 2}));
         first.leave();
         first.leave();
-        assertNotSame(first, LocalGroup.join(job, new int[]{0, 1}), "a new group once every member left");
+        assertNotSame(first, JvmWorkerGroup.join(job, new int[]{0, 1}), "a new group once every member left");
     }
 }
