@@ -2,6 +2,7 @@ package io.lockstep.driver.cli;
 
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.doctor.Checkup;
 import io.lockstep.driver.job.TrainingJob;
 import io.lockstep.worker.cpu.NativeBuild;
 
@@ -42,7 +43,7 @@ public final class LockstepCli {
                 settings.add("resume=latest");
             }
             JobConfig job = ConfigLoader.load(config, settings);
-            Doctor.preflight(job); // output.dir, data paths, /dev/shm, memory, ps.host: before Spark starts
+            Checkup.preflight(job); // output.dir, data paths, /dev/shm, memory, ps.host: before Spark starts
             TrainingJob.run(job);
             return 0;
         }

@@ -15,6 +15,7 @@ import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.RmsProp;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.learning.regularization.Regularization;
+import org.nd4j.linalg.schedule.FixedSchedule;
 import org.nd4j.linalg.schedule.ISchedule;
 
 import java.util.ArrayList;
@@ -65,6 +66,14 @@ public final class Optimizers {
         };
         u.setLrAndSchedule(Double.NaN, lr); // as DL4J's own schedule constructors: the schedule, not the NaN, is used
         return u;
+    }
+
+    /**
+     * Optimizer state values each parameter carries ({@link #updater}'s state size per parameter): sgd 0 (1 with
+     * momentum), rmsprop 1, adam and adamw 2.
+     */
+    public static int stateSlots(OptimizerSpec spec) {
+        return Math.toIntExact(updater(spec, new FixedSchedule(spec.lr())).stateSize(1));
     }
 
     /**

@@ -90,6 +90,15 @@ class OptimizersTest {
     }
 
     @Test
+    void stateSlotsAreTheUpdatersStatePerParameter() {
+        assertEquals(0, Optimizers.stateSlots(OptimizerSpec.sgd(0.1)));
+        assertEquals(1, Optimizers.stateSlots(OptimizerSpec.builder(Type.SGD, 0.1).momentum(0.9).build()));
+        assertEquals(1, Optimizers.stateSlots(OptimizerSpec.builder(Type.RMSPROP, 0.1).build()));
+        assertEquals(2, Optimizers.stateSlots(OptimizerSpec.adam(1e-3)));
+        assertEquals(2, Optimizers.stateSlots(OptimizerSpec.builder(Type.ADAMW, 1e-3).build()));
+    }
+
+    @Test
     void updaterByType() {
         LrSchedule s = LrSchedule.of(OptimizerSpec.sgd(0.1), 1, 10);
         assertEquals(s, ((Sgd) Optimizers.updater(OptimizerSpec.sgd(0.1), s)).getLearningRateSchedule());
