@@ -159,19 +159,28 @@ public final class TrainingJob {
         double rate = s.samples() / Math.max(1e-9, seconds);
         int workers = cfg.workers;
         Watch watch = p.watch();
-        RunSummary summary = new RunSummary(task, workers, s.replicas(), cfg.epochs, end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1),
-            cfg.batchSize, cfg.accumulateSteps, workers * cfg.batchSize * cfg.accumulateSteps, end.step(),
-            p.plan().options().stepsPerEpoch(), p.start().state().step(), end.skippedSteps(), lead.stopReason(),
-            data.trainCount(), data.validationCount(), data.testCount(), s.samples(), published.length,
-            RunSummary.finite(s.finalLoss()), round(seconds), round(rate), round((System.nanoTime() - wallStart) / 1e9),
-            new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
-                round(lead.times().exchange()), round(lead.times().apply())), s.timeline(),
-            new RunSummary.Ps(p.topology().exchangeKind(), p.plan().exchange().layout().shards(),
-                p.topology().placement(), s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"),
-            s.attempts(), s.lastValidation(),
-            watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
-                RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null,
-            test == null ? null : test.toMap(), outputs.model().toString());
+        RunSummary summary = RunSummary.builder()
+            .task(task).workers(workers).replicas(s.replicas())
+            .epochs(cfg.epochs).epochsCompleted(end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1))
+            .batchSizePerWorker(cfg.batchSize).accumulateSteps(cfg.accumulateSteps)
+            .globalBatchSize(workers * cfg.batchSize * cfg.accumulateSteps)
+            .steps(end.step()).stepsPerEpoch(p.plan().options().stepsPerEpoch())
+            .resumedFromStep(p.start().state().step()).skippedSteps(end.skippedSteps()).stoppedEarly(lead.stopReason())
+            .trainSamples(data.trainCount()).validationSamples(data.validationCount()).testSamples(data.testCount())
+            .samplesTrained(s.samples()).parameters(published.length)
+            .finalLoss(RunSummary.finite(s.finalLoss()))
+            .trainSeconds(round(seconds)).samplesPerSecond(round(rate))
+            .wallSeconds(round((System.nanoTime() - wallStart) / 1e9))
+            .timeSplitSeconds(new RunSummary.TimeSplit(round(lead.times().data()), round(lead.times().compute()),
+                round(lead.times().exchange()), round(lead.times().apply())))
+            .timeline(s.timeline())
+            .ps(new RunSummary.Ps(p.topology().exchangeKind(), p.plan().exchange().layout().shards(),
+                p.topology().placement(), s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"))
+            .attempts(s.attempts()).validation(s.lastValidation())
+            .best(watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
+                RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null)
+            .test(test == null ? null : test.toMap()).model(outputs.model().toString())
+            .build();
         outputs.writeSummary(summary.toJson());
         LOG.info(String.format(Locale.ROOT, "done: %s; %,.0f samples/s over %.1f s of training; outputs in %s",
             test == null ? "no test split" : "test " + headline(test), rate, seconds, outputs.dir()));

@@ -107,6 +107,87 @@ public record RunSummary(
     public record Best(String metric, Double value, int epoch, long step, boolean published) {
     }
 
+    /** A summary built member by member (every member is named where it is set; unset ones are 0 or null). */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builds a {@link RunSummary}: one setter per summary.json member, in the file's order. */
+    public static final class Builder {
+        private String task;
+        private int workers;
+        private List<String> replicas;
+        private int epochs;
+        private int epochsCompleted;
+        private int batchSizePerWorker;
+        private int accumulateSteps;
+        private int globalBatchSize;
+        private long steps;
+        private int stepsPerEpoch;
+        private long resumedFromStep;
+        private long skippedSteps;
+        private String stoppedEarly;
+        private long trainSamples;
+        private long validationSamples;
+        private long testSamples;
+        private long samplesTrained;
+        private long parameters;
+        private Double finalLoss;
+        private double trainSeconds;
+        private double samplesPerSecond;
+        private double wallSeconds;
+        private TimeSplit timeSplitSeconds;
+        private Timeline timeline;
+        private Ps ps;
+        private List<Attempt> attempts;
+        private Map<String, Object> validation;
+        private Best best;
+        private Map<String, Object> test;
+        private String model;
+
+        private Builder() {
+        }
+
+        public Builder task(String v) { task = v; return this; }
+        public Builder workers(int v) { workers = v; return this; }
+        public Builder replicas(List<String> v) { replicas = v; return this; }
+        public Builder epochs(int v) { epochs = v; return this; }
+        public Builder epochsCompleted(int v) { epochsCompleted = v; return this; }
+        public Builder batchSizePerWorker(int v) { batchSizePerWorker = v; return this; }
+        public Builder accumulateSteps(int v) { accumulateSteps = v; return this; }
+        public Builder globalBatchSize(int v) { globalBatchSize = v; return this; }
+        public Builder steps(long v) { steps = v; return this; }
+        public Builder stepsPerEpoch(int v) { stepsPerEpoch = v; return this; }
+        public Builder resumedFromStep(long v) { resumedFromStep = v; return this; }
+        public Builder skippedSteps(long v) { skippedSteps = v; return this; }
+        public Builder stoppedEarly(String v) { stoppedEarly = v; return this; }
+        public Builder trainSamples(long v) { trainSamples = v; return this; }
+        public Builder validationSamples(long v) { validationSamples = v; return this; }
+        public Builder testSamples(long v) { testSamples = v; return this; }
+        public Builder samplesTrained(long v) { samplesTrained = v; return this; }
+        public Builder parameters(long v) { parameters = v; return this; }
+        public Builder finalLoss(Double v) { finalLoss = v; return this; }
+        public Builder trainSeconds(double v) { trainSeconds = v; return this; }
+        public Builder samplesPerSecond(double v) { samplesPerSecond = v; return this; }
+        public Builder wallSeconds(double v) { wallSeconds = v; return this; }
+        public Builder timeSplitSeconds(TimeSplit v) { timeSplitSeconds = v; return this; }
+        public Builder timeline(Timeline v) { timeline = v; return this; }
+        public Builder ps(Ps v) { ps = v; return this; }
+        public Builder attempts(List<Attempt> v) { attempts = v; return this; }
+        public Builder validation(Map<String, Object> v) { validation = v; return this; }
+        public Builder best(Best v) { best = v; return this; }
+        public Builder test(Map<String, Object> v) { test = v; return this; }
+        public Builder model(String v) { model = v; return this; }
+
+        public RunSummary build() {
+            return new RunSummary(task, workers, replicas, epochs, epochsCompleted, batchSizePerWorker,
+                accumulateSteps, globalBatchSize, steps, stepsPerEpoch, resumedFromStep, skippedSteps, stoppedEarly,
+                trainSamples, validationSamples, testSamples, samplesTrained, parameters, finalLoss, trainSeconds,
+                samplesPerSecond, wallSeconds, timeSplitSeconds, timeline, ps, attempts, validation, best, test,
+                model);
+        }
+    }
+
     public String toJson() {
         try {
             return JSON.writeValueAsString(this);
