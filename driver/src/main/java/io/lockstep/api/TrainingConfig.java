@@ -1,5 +1,7 @@
 package io.lockstep.api;
 
+import io.lockstep.driver.config.Normalize;
+import io.lockstep.driver.config.DataFormat;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
@@ -44,7 +46,7 @@ public final class TrainingConfig implements Serializable {
 
     public static Builder builder() {
         JobConfig c = new JobConfig();
-        c.data.format = "parquet";
+        c.data.format = DataFormat.PARQUET;
         return new Builder(c);
     }
 
@@ -159,7 +161,7 @@ public final class TrainingConfig implements Serializable {
         public Builder featureColumns(String... columns) { c.data.featureColumns = List.of(columns); return this; }
         public Builder labelColumn(String column) { c.data.labelColumn = JobConfig.Data.Column.name(column); return this; }
         /** none, standardize (z-score per feature, fitted on the training rows) or minmax. */
-        public Builder normalize(String normalization) { c.data.normalize = normalization; return this; }
+        public Builder normalize(Normalize normalization) { c.data.normalize = normalization; return this; }
         /** Number of classes (classification); default: largest training label + 1. */
         public Builder classes(int classes) { c.data.classes = classes; return this; }
         /** Hold out this share of the training rows (chosen by seed) as the validation split. */

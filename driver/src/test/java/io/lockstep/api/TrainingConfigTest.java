@@ -1,6 +1,7 @@
 package io.lockstep.api;
 
 import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.ShardPlacement;
 import io.lockstep.driver.config.Specs;
@@ -54,7 +55,7 @@ class TrainingConfigTest {
         fromBuilder.remove("optimizer");
         assertEquals(fromYaml, fromBuilder);
         assertEquals(Task.BINARY, c.task);
-        assertEquals("parquet", c.data.format); // datasets are read by column
+        assertEquals(DataFormat.PARQUET, c.data.format); // datasets are read by column
         assertEquals(List.of(32, 8), c.model.hidden);
         assertEquals(OptimizerSpec.Type.SGD, c.optimizer.type);
         assertEquals(0.9, c.optimizer.momentum);

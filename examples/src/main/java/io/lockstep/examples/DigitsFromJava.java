@@ -2,6 +2,7 @@ package io.lockstep.examples;
 
 import io.lockstep.api.Lockstep;
 import io.lockstep.api.TrainingConfig;
+import io.lockstep.driver.config.Normalize;
 import io.lockstep.driver.data.Task;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.optim.OptimizerSpec;
@@ -60,7 +61,7 @@ public final class DigitsFromJava {
             .task(Task.CLASSIFICATION)
             .featuresColumn("pixels")
             .labelColumn("label")
-            .normalize("standardize")
+            .normalize(Normalize.STANDARDIZE)
             .workers(2)
             .batchSize(32)
             .epochs(30)

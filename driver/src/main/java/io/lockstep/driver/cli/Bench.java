@@ -1,5 +1,6 @@
 package io.lockstep.driver.cli;
 
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.worker.train.Every;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.driver.config.StepPlacement;
@@ -197,7 +198,7 @@ public final class Bench implements Callable<Integer> {
 
     private JobConfig mnistJob() {
         JobConfig c = new JobConfig();
-        c.data.format = "idx";
+        c.data.format = DataFormat.IDX;
         c.data.train = dataDir.resolve("train-images-idx3-ubyte").toString();
         c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
         c.data.download = "mnist";

@@ -342,12 +342,12 @@ public final class ConfigLoader {
 
     /** The data.* keys on their own and against data.format and the task (train/test presence aside). */
     public static void validateData(JobConfig.Data d, Task task) {
-        oneOf("data.format", d.format, "idx", "csv", "parquet", "libsvm");
-        oneOf("data.normalize", d.normalize, "none", "standardize", "minmax");
+        require(d.format != null, "data.format", "is required");
+        require(d.normalize != null, "data.normalize", "is required");
         if (d.download != null) {
             oneOf("data.download", d.download, "mnist");
         }
-        String format = d.format.toLowerCase(Locale.ROOT);
+        DataFormat format = d.format;
         if (d.validation != null && d.validationFraction != null) {
             throw new ConfigException("config keys 'data.validation' and 'data.validation_fraction' are both set;"
                 + " use one of them");
@@ -357,16 +357,16 @@ public final class ConfigLoader {
             require(f > 0 && f < 1, "data.validation_fraction", "must be > 0 and < 1, got " + f);
         }
         if (d.labelColumn != null) {
-            require(!format.equals("idx") && !format.equals("libsvm"), "data.label_column",
+            require(format != DataFormat.IDX && format != DataFormat.LIBSVM, "data.label_column",
                 "does not apply to data.format " + format + " (the label is part of the format)");
-            require(!format.equals("parquet") || !d.labelColumn.isIndex(), "data.label_column",
+            require(format != DataFormat.PARQUET || !d.labelColumn.isIndex(), "data.label_column",
                 "must be a column name for data.format parquet, got " + d.labelColumn);
-            require(!format.equals("csv") || d.labelColumn.isIndex() || d.header, "data.label_column",
+            require(format != DataFormat.CSV || d.labelColumn.isIndex() || d.header, "data.label_column",
                 "is a column name ('" + d.labelColumn + "'), which needs data.header: true for csv");
         }
-        require(d.featuresColumn == null || format.equals("parquet"), "data.features_column",
+        require(d.featuresColumn == null || format == DataFormat.PARQUET, "data.features_column",
             "applies to data.format parquet only");
-        require(d.featureColumns == null || format.equals("parquet"), "data.feature_columns",
+        require(d.featureColumns == null || format == DataFormat.PARQUET, "data.feature_columns",
             "applies to data.format parquet only");
         if (d.featuresColumn != null && d.featureColumns != null) {
             throw new ConfigException("config keys 'data.features_column' and 'data.feature_columns' are both set;"
@@ -380,7 +380,7 @@ public final class ConfigLoader {
                 "data.feature_columns", "contains the label column '" + d.labelColumn + "'");
         }
         if (d.features != null) {
-            require(format.equals("libsvm"), "data.features", "applies to data.format libsvm only");
+            require(format == DataFormat.LIBSVM, "data.features", "applies to data.format libsvm only");
             require(d.features >= 1, "data.features", "must be >= 1, got " + d.features);
         }
         if (d.classes != null) {

@@ -50,7 +50,7 @@ public final class JobConfig {
 
     public static final class Data {
         /** idx (MNIST-style image + label files), csv (numeric columns), parquet or libsvm. */
-        public String format = "idx";
+        public DataFormat format = DataFormat.IDX;
         public String train;
         public String test;
         /** Validation split, same format as train; or set validationFraction instead. */
@@ -79,7 +79,7 @@ public final class JobConfig {
         /** Number of classes (task classification); default: largest training label + 1. */
         public Integer classes;
         /** none, standardize (z-score per feature, fitted on the training split) or minmax. */
-        public String normalize = "none";
+        public Normalize normalize = Normalize.NONE;
 
         /** A column named by its index (CSV) or by its name; YAML: an integer or a string. */
         public static final class Column implements java.io.Serializable {

@@ -1,5 +1,7 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Normalize;
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.worker.data.Sample;
@@ -11,7 +13,6 @@ import org.apache.spark.sql.SparkSession;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * Reads the train, validation and test splits with Spark into {@link Sample}s: IDX image/label
@@ -45,21 +46,21 @@ public final class DataLoader {
             throw new ConfigLoader.ConfigException("config key '" + (cfg.train == null ? "data.train" : "data.test")
                 + "' is required");
         }
-        switch (cfg.format.toLowerCase(Locale.ROOT)) {
-            case "idx": {
+        switch (cfg.format) {
+            case IDX: {
                 IdxReader r = new IdxReader(sc, task, task == Task.CLASSIFICATION ? cfg.classes : null);
                 Part train = r.read(cfg.train, cfg.trainLabels);
                 Part validation = cfg.validation == null ? null : r.read(cfg.validation, cfg.validationLabels);
                 Part test = r.read(cfg.test, cfg.testLabels);
                 return assemble(train, validation, test, r.features(), task, cfg, job.seed, true);
             }
-            case "csv": {
+            case CSV: {
                 CsvReader r = new CsvReader(sc, cfg, task);
                 Part train = r.read(cfg.train);
                 Part validation = cfg.validation == null ? null : r.read(cfg.validation);
                 return assemble(train, validation, r.read(cfg.test), r.features(), task, cfg, job.seed, false);
             }
-            case "libsvm": {
+            case LIBSVM: {
                 List<String> paths = new ArrayList<>(List.of(cfg.train));
                 if (cfg.validation != null) {
                     paths.add(cfg.validation);
@@ -71,7 +72,7 @@ public final class DataLoader {
                 Part validation = cfg.validation == null ? null : r.read(cfg.validation);
                 return assemble(train, validation, r.read(cfg.test), r.features(), task, cfg, job.seed, false);
             }
-            case "parquet": {
+            default: { // parquet
                 SparkSession spark = session(sc);
                 Dataset<Row> trainData = parquet(spark, cfg.train);
                 DatasetReader r = new DatasetReader(trainData, cfg.train, cfg, task);
@@ -80,9 +81,6 @@ public final class DataLoader {
                 Part test = r.read(parquet(spark, cfg.test), cfg.test);
                 return assemble(train, validation, test, r.features(), task, cfg, job.seed, false);
             }
-            default:
-                throw new ConfigLoader.ConfigException("config key 'data.format' must be one of idx, csv, parquet,"
-                    + " libsvm, got '" + cfg.format + "'");
         }
     }
 
@@ -108,7 +106,7 @@ public final class DataLoader {
                 + " datasets, got " + cfg.labelColumn);
         }
         JobConfig.Data columns = new JobConfig.Data();
-        columns.format = "parquet";
+        columns.format = DataFormat.PARQUET;
         columns.labelColumn = cfg.labelColumn;
         columns.featuresColumn = cfg.featuresColumn;
         columns.featureColumns = cfg.featureColumns;
@@ -144,8 +142,8 @@ public final class DataLoader {
         if (train.count() == 0) {
             throw new IllegalArgumentException(train.name() + ": no data rows");
         }
-        String normalize = pixels ? "none" : cfg.normalize;
-        Normalization.Stats stats = task == Task.REGRESSION && normalize.equalsIgnoreCase("none") ? null
+        Normalize normalize = pixels ? Normalize.NONE : cfg.normalize;
+        Normalization.Stats stats = task == Task.REGRESSION && normalize == Normalize.NONE ? null
             : Normalization.stats(train.rows(), features, normalize);
         int classes;
         int outputs;

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.config.JobConfig;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -15,7 +16,6 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -41,7 +41,7 @@ public final class DataPaths {
     /** Every data path of the job by its config key (IDX label files included, derived where not set). */
     public static Map<String, String> of(JobConfig.Data d) {
         Map<String, String> paths = new LinkedHashMap<>();
-        boolean idx = d.format.equalsIgnoreCase("idx");
+        boolean idx = d.format == DataFormat.IDX;
         put(paths, "data.train", d.train);
         if (idx) {
             put(paths, "data.train_labels", labels(d.trainLabels, d.train));
@@ -130,12 +130,12 @@ public final class DataPaths {
      */
     public static int features(Configuration hadoop, JobConfig.Data d) {
         try {
-            switch (d.format.toLowerCase(Locale.ROOT)) {
-                case "csv": {
+            switch (d.format) {
+                case CSV: {
                     String line = firstLine(hadoop, d.train);
                     return line == null ? -1 : line.split(",", -1).length - 1;
                 }
-                case "idx": {
+                case IDX: {
                     FileStatus f = first(hadoop, d.train);
                     if (f == null) {
                         return "mnist".equalsIgnoreCase(d.download) ? 784 : -1;
@@ -145,12 +145,10 @@ public final class DataPaths {
                         return IdxFile.readHeader(in, d.train, 3).itemSize();
                     }
                 }
-                case "libsvm":
+                case LIBSVM:
                     return d.features != null ? d.features : -1;
-                case "parquet":
+                default: // parquet
                     return d.featureColumns != null ? d.featureColumns.size() : -1;
-                default:
-                    return -1;
             }
         } catch (IOException | RuntimeException e) {
             return -1;

@@ -1,10 +1,10 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Normalize;
 import org.apache.spark.api.java.JavaRDD;
 
 import java.io.Serializable;
 import java.util.Arrays;
-import java.util.Locale;
 
 /**
  * Statistics of the training split in one Spark aggregate (row count, label range and, when a
@@ -70,22 +70,22 @@ final class Normalization {
     }
 
     /** One pass over the training rows; feature statistics only when {@code normalize} needs them. */
-    static Stats stats(JavaRDD<Example> train, int features, String normalize) {
-        int tracked = normalize.equalsIgnoreCase("none") ? 0 : features;
+    static Stats stats(JavaRDD<Example> train, int features, Normalize normalize) {
+        int tracked = normalize == Normalize.NONE ? 0 : features;
         return train.aggregate(new Stats(tracked), Stats::add, Stats::merge);
     }
 
     /** The scaling {@code normalize} (none, standardize or minmax) asks for, from the training statistics. */
-    static FeatureScaling fit(Stats s, String normalize) {
-        switch (normalize.toLowerCase(Locale.ROOT)) {
-            case "standardize": {
+    static FeatureScaling fit(Stats s, Normalize normalize) {
+        switch (normalize) {
+            case STANDARDIZE: {
                 double[] std = new double[s.mean.length];
                 for (int i = 0; i < std.length; i++) {
                     std[i] = Math.sqrt(Math.max(0, s.m2[i] / s.n)); // population standard deviation
                 }
                 return FeatureScaling.standardize(s.mean.clone(), std);
             }
-            case "minmax":
+            case MINMAX:
                 return FeatureScaling.minmax(s.min.clone(), s.max.clone());
             default:
                 return FeatureScaling.none();

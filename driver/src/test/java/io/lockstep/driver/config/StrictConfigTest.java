@@ -60,7 +60,7 @@ class StrictConfigTest {
     @Test
     void aConfigBuiltInCodeIsCheckedForInfinitiesToo() {
         JobConfig c = new JobConfig();
-        c.data.format = "csv";
+        c.data.format = DataFormat.CSV;
         c.data.train = "a.csv";
         c.data.test = "b.csv";
         c.model.dropout = Double.POSITIVE_INFINITY;

@@ -1,5 +1,7 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Normalize;
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.driver.cli.LockstepCli;
 import io.lockstep.driver.config.JobConfig;
@@ -44,7 +46,7 @@ class DataLoaderTest {
 
     JobConfig.Data csv(Path train, Path test) {
         JobConfig.Data d = new JobConfig.Data();
-        d.format = "csv";
+        d.format = DataFormat.CSV;
         d.train = train.toString();
         d.test = test.toString();
         return d;
@@ -58,7 +60,7 @@ class DataLoaderTest {
     void digitsCsvLoadsWithOneHotLabelsAndStandardizedFeatures() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1500);
         JobConfig.Data d = csv(split[0], split[1]);
-        d.normalize = "standardize";
+        d.normalize = Normalize.STANDARDIZE;
         DataLoader.Loaded data = load(d);
         assertEquals(1500, data.trainCount());
         assertEquals(297, data.testCount());
@@ -80,7 +82,7 @@ class DataLoaderTest {
     void minmaxScalesTrainingFeaturesIntoTheUnitInterval() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1000);
         JobConfig.Data d = csv(split[0], split[1]);
-        d.normalize = "minmax";
+        d.normalize = Normalize.MINMAX;
         DataLoader.Loaded data = load(d);
         float min = Float.MAX_VALUE, max = -Float.MAX_VALUE;
         for (Sample s : data.train().collect()) {

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.cli.LockstepCli;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.worker.data.Sample;
@@ -73,7 +74,7 @@ class FormatsTest {
 
     static JobConfig.Data data(String format, Path train, Path test) {
         JobConfig.Data d = new JobConfig.Data();
-        d.format = format;
+        d.format = DataFormat.parse(format);
         d.train = train.toString();
         d.test = test.toString();
         return d;

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.cli.LockstepCli;
 import io.lockstep.driver.config.JobConfig;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -56,7 +57,7 @@ class LabelBoundsTest {
 
     static JobConfig job(String format, Path train, Path test) {
         JobConfig c = new JobConfig();
-        c.data.format = format;
+        c.data.format = DataFormat.parse(format);
         c.data.train = train.toString();
         c.data.test = test.toString();
         return c;

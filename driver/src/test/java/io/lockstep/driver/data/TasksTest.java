@@ -1,5 +1,7 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Normalize;
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.cli.LockstepCli;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.worker.data.Sample;
@@ -40,7 +42,7 @@ class TasksTest {
     static JobConfig job(String format, Path train, Path test, String task) {
         JobConfig c = new JobConfig();
         c.task = Task.of(task);
-        c.data.format = format;
+        c.data.format = DataFormat.parse(format);
         c.data.train = train.toString();
         c.data.test = test.toString();
         return c;
@@ -200,7 +202,7 @@ class TasksTest {
         JobConfig c = job("csv", EXAMPLES.resolve("diabetes-train.csv.gz"), EXAMPLES.resolve("diabetes-test.csv.gz"),
             "regression");
         c.data.header = true;
-        c.data.normalize = "standardize";
+        c.data.normalize = Normalize.STANDARDIZE;
         DataLoader.Loaded d = DataLoader.load(sc, c);
         assertEquals(442, d.trainCount() + d.testCount());
         assertEquals(354, d.trainCount());

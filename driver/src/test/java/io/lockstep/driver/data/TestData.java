@@ -1,5 +1,7 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Normalize;
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.driver.config.JobConfig;
 
@@ -50,10 +52,10 @@ public final class TestData {
     /** A digits CSV job: small MLP, local Spark, outputs under {@code out}. */
     public static JobConfig digitsJob(Path train, Path test, Path out) {
         JobConfig c = new JobConfig();
-        c.data.format = "csv";
+        c.data.format = DataFormat.CSV;
         c.data.train = train.toString();
         c.data.test = test.toString();
-        c.data.normalize = "standardize";
+        c.data.normalize = Normalize.STANDARDIZE;
         c.model.hidden = List.of(32);
         c.optimizer.type = OptimizerSpec.Type.ADAM;
         c.optimizer.lr = 0.01;

@@ -1,5 +1,7 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Normalize;
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.worker.data.Sample;
@@ -48,11 +50,11 @@ class ValidationSplitTest {
 
     static JobConfig job(double fraction, long seed, String normalize) {
         JobConfig c = new JobConfig();
-        c.data.format = "csv";
+        c.data.format = DataFormat.CSV;
         c.data.train = train.toString();
         c.data.test = test.toString();
         c.data.validationFraction = fraction;
-        c.data.normalize = normalize;
+        c.data.normalize = Normalize.parse(normalize);
         c.seed = seed;
         return c;
     }

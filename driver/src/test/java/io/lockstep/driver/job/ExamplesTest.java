@@ -1,5 +1,7 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.driver.config.Normalize;
+import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.data.Task;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
@@ -110,8 +112,8 @@ class ExamplesTest {
         Path train = idx(digits.subList(0, 1200), "train");
         Path test = idx(digits.subList(1200, digits.size()), "t10k");
         JobConfig c = TestData.digitsJob(train, test, dir.resolve("idx"));
-        c.data.format = "idx";
-        c.data.normalize = "none"; // IDX pixels are scaled to [0, 1]; model.zip carries that scaler
+        c.data.format = DataFormat.IDX;
+        c.data.normalize = Normalize.NONE; // IDX pixels are scaled to [0, 1]; model.zip carries that scaler
         c.epochs = 2;
         Map<String, Object> summary = TrainingJob.run(c);
         assertTrue(test(summary, "accuracy") > 0.8, "IDX test accuracy " + test(summary, "accuracy"));

@@ -1,5 +1,6 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.driver.config.Normalize;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.StepPlacement;
@@ -150,7 +151,7 @@ class WireEquivalenceTest {
 
     static JobConfig job(Path train, Path test, Path out, String optimizer, int accumulate) {
         JobConfig c = TestData.digitsJob(train, test, out);
-        c.data.normalize = "none";
+        c.data.normalize = Normalize.NONE;
         c.epochs = 1;
         c.accumulateSteps = accumulate;
         c.optimizer.type = OptimizerSpec.Type.parse(optimizer);
