@@ -14,14 +14,16 @@ import picocli.CommandLine.Parameters;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.ServiceLoader;
 import java.util.concurrent.Callable;
 
-/** {@code lockstep train CONFIG [--set key=value]...}, {@code lockstep doctor [CONFIG]} and {@code lockstep bench}. */
+/**
+ * {@code lockstep train CONFIG [--set key=value]...} and {@code lockstep doctor [CONFIG]}, and the commands other
+ * modules on the classpath add ({@link MoreCommands}: {@code lockstep bench} and the other benchmarks).
+ */
 @Command(name = "lockstep", mixinStandardHelpOptions = true, version = "lockstep 0.1.0",
     description = "Synchronous data-parallel DL4J training on Spark with an Aeron parameter server.",
-    subcommands = {LockstepCli.Train.class, Doctor.class, Bench.class, CpuBench.class,
-        io.lockstep.driver.bench.ExchangeBench.class, io.lockstep.driver.bench.AllocationBench.class,
-        io.lockstep.driver.bench.Scaling.class})
+    subcommands = {LockstepCli.Train.class, Doctor.class})
 public final class LockstepCli {
 
     @Command(name = "train", mixinStandardHelpOptions = true, description = "Run a training job.")
@@ -53,7 +55,7 @@ public final class LockstepCli {
         NativeBuild.select(); // the AVX2 or the generic natives, before anything loads ND4J
         int code;
         try {
-            code = new CommandLine(new LockstepCli())
+            code = commandLine()
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     System.err.println("lockstep: error: " + oneLine(e));
                     if (Boolean.getBoolean("lockstep.trace")) {
@@ -68,6 +70,15 @@ public final class LockstepCli {
         }
         // Spark leaves non-daemon threads (e.g. the barrier task timer): end the JVM with the job
         System.exit(code);
+    }
+
+    /** The command line: train, doctor, and every command a {@link MoreCommands} on the classpath adds. */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new LockstepCli());
+        for (MoreCommands more : ServiceLoader.load(MoreCommands.class)) {
+            more.commands().forEach(cli::addSubcommand);
+        }
+        return cli;
     }
 
     /** The first message in the cause chain that explains the failure (Spark's wrappers skipped), on one line. */

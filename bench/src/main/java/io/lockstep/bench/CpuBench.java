@@ -1,4 +1,4 @@
-package io.lockstep.driver.cli;
+package io.lockstep.bench;
 
 import io.lockstep.driver.config.DataFormat;
 import io.lockstep.worker.optim.OptimizerSpec;

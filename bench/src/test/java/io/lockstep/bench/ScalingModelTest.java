@@ -1,6 +1,6 @@
-package io.lockstep.driver.bench;
+package io.lockstep.bench;
 
-import io.lockstep.driver.bench.ScalingModel.Placement;
+import io.lockstep.bench.ScalingModel.Placement;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;

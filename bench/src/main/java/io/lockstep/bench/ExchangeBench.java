@@ -1,4 +1,4 @@
-package io.lockstep.driver.bench;
+package io.lockstep.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;

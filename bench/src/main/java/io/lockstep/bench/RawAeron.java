@@ -1,4 +1,4 @@
-package io.lockstep.driver.bench;
+package io.lockstep.bench;
 
 import io.aeron.ExclusivePublication;
 import io.aeron.Publication;

@@ -1,4 +1,4 @@
-package io.lockstep.driver.bench;
+package io.lockstep.bench;
 
 /**
  * Step time and scaling efficiency of synchronous data parallelism through a parameter server, from a

@@ -1,4 +1,4 @@
-package io.lockstep.driver.bench;
+package io.lockstep.bench;
 
 import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.driver.config.JobConfig;

@@ -1,4 +1,4 @@
-package io.lockstep.driver.bench;
+package io.lockstep.bench;
 
 import io.lockstep.driver.cli.LockstepCli;
 import org.junit.jupiter.api.Test;
@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class ScalingTest {
     @Test
     void theBenchmarkCommandsAreRegistered() {
-        CommandLine cli = new CommandLine(new LockstepCli());
+        CommandLine cli = LockstepCli.commandLine();
         assertTrue(cli.getSubcommands().keySet().containsAll(List.of("bench-exchange", "bench-alloc", "scaling")),
             cli.getSubcommands().keySet().toString());
     }

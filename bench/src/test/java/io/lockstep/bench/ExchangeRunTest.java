@@ -1,4 +1,4 @@
-package io.lockstep.driver.bench;
+package io.lockstep.bench;
 
 import io.lockstep.ps.ExchangeSpec;
 import org.junit.jupiter.params.ParameterizedTest;

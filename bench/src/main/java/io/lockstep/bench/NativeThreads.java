@@ -1,4 +1,4 @@
-package io.lockstep.driver.cli;
+package io.lockstep.bench;
 
 import org.nd4j.linalg.factory.Nd4j;
 

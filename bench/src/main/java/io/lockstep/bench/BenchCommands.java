@@ -1,0 +1,13 @@
+package io.lockstep.bench;
+
+import io.lockstep.driver.cli.MoreCommands;
+
+import java.util.List;
+
+/** The benchmarks as {@code lockstep} commands: bench, bench-cpu, bench-exchange, bench-alloc and scaling. */
+public final class BenchCommands implements MoreCommands {
+    @Override
+    public List<Object> commands() {
+        return List.of(new Bench(), new CpuBench(), new ExchangeBench(), new AllocationBench(), new Scaling());
+    }
+}
