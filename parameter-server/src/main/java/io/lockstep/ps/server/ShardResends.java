@@ -8,7 +8,8 @@ import io.lockstep.ps.wire.FrameHeader;
 import java.util.Arrays;
 
 /**
- * A shard's bookkeeping of resends, both ways (no I/O: {@link ShardAgent} sends what this decides).
+ * A shard's bookkeeping of resends, both ways (no I/O: {@link ShardAsks} and {@link ShardAnswers} send what this
+ * decides).
  *
  * <p><b>Why.</b> Aeron keeps the first frame written at a stream position: a forged frame (or a PAD frame) placed at
  * the next term offset of a sender's session wins, Lockstep drops it as unauthenticated, and the genuine frame that
