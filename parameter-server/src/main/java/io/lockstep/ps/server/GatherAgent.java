@@ -4,7 +4,6 @@ import io.aeron.Publication;
 import io.aeron.logbuffer.BufferClaim;
 import io.aeron.logbuffer.FragmentHandler;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.ps.session.AskClock;
 import io.lockstep.ps.session.BoundSubscriptions;
 import io.lockstep.ps.wire.FrameCipher;
 import io.lockstep.ps.wire.FrameHeader;
@@ -28,8 +27,9 @@ import java.util.concurrent.TimeUnit;
  * channel go to the {@link Destinations} of the gathered-blobs publication.
  *
  * <p>Pieces lost or forged over on the wire are asked for again, both ways: the endpoint asks a rank whose blob is
- * not all in (after a bad frame on its session, or silence) for its pieces, with how far it has read them; a
- * worker asks for a rank's forwarded blob, which goes out again if it ended below the worker's read position.
+ * not all in (after a bad frame on its session, or silence) for its pieces, with how far it has read them
+ * ({@link GatherAsks}); a worker asks for a rank's forwarded blob, which goes out again if it ended below the worker's
+ * read position.
  *
  * <p>Runs in the same thread as shard 0's {@link ShardAgent} (a composite agent): gathers are
  * rare, and on small machines a thread of their own would only compete with training.
@@ -63,10 +63,7 @@ final class GatherAgent implements Agent {
     private int publishedMissing = -1;
 
     private final FrameCipher[] asksFromRank;
-    private final FrameCipher askSealer;      // this endpoint's asks to the ranks
-    private final UnsafeBuffer askPayload = new UnsafeBuffer(org.agrona.BufferUtil.allocateDirectAligned(8, 8));
-    private final AskClock asks;              // by rank
-    private long askSeq;                      // over the job: the asks' nonces
+    private final GatherAsks asks;            // this endpoint's asks to the ranks
     private final GradientFrame askFrame = new GradientFrame();
     private final long[] lastAskSeq;  // by asker: the last ask taken for lastAskRound
     private long lastAskRound = -1;
@@ -107,9 +104,7 @@ final class GatherAgent implements Agent {
         this.asksFromRank = FrameCipher.perRank(secret, jobId, FrameHeader.TYPE_GATHER_ASK, workers,
             new FrameCipher.Scratch());
         this.lastAskSeq = new long[workers];
-        this.askSealer = new FrameCipher(secret, jobId, FrameHeader.TYPE_GATHER_ASK, GradientFrame.SERVER_RANK,
-            new FrameCipher.Scratch());
-        this.asks = new AskClock(workers);
+        this.asks = new GatherAsks(aggregator, upstream, downstream, claim, resendCounters, jobId, secret, workers);
         this.resendFrom = new int[workers];
         this.resendCount = new int[workers];
         this.endOpen = new long[workers];
@@ -135,7 +130,7 @@ final class GatherAgent implements Agent {
             }
             switch (aggregator.onFrame(buffer, offset, length)) {
                 case ACCEPTED, BLOB_READY, COMPLETED -> asks.onProgress(sender, System.nanoTime());
-                case UNAUTHENTICATED, MALFORMED -> asks.onBadFrame(sender, false);
+                case UNAUTHENTICATED, MALFORMED -> asks.onBadFrame(sender);
                 default -> { }
             }
             return;
@@ -231,61 +226,13 @@ final class GatherAgent implements Agent {
         return work;
     }
 
-    /**
-     * Asks each rank whose blob of the open round is not all in, after a bad frame on its session or
-     * {@value AskClock#FIRST_ASK_MS} ms without progress (doubling to a second), for its pieces again, with how
-     * far its uploads were read; with no round open, a rank after a bad frame (its round's first piece may have been
-     * the one forged over: the endpoint opens a round only on an authenticated piece).
-     */
-    private int askForMissing() {
-        long now = System.nanoTime();
-        boolean open = aggregator.isOpen() && aggregator.blobs() != null && !aggregator.isComplete();
-        int work = 0;
-        for (int r = 0; r < lastAskSeq.length; r++) {
-            boolean waiting = open && !aggregator.hasAll(r);
-            if (!(asks.suspect(r) || waiting && asks.overdue(r, now))) {
-                continue;
-            }
-            long round = open ? aggregator.round() : -1;
-            if (!sendAsk(r, round)) {
-                return work;
-            }
-            asks.asked(r, now);
-            work++;
-        }
-        return work;
-    }
-
-    private boolean sendAsk(int rank, long round) {
-        long result = downstream.tryClaim(GradientFrame.frameLength(2), claim);
-        if (result < 0) {
-            return false; // again on the next cycle; the forwards' own deadline covers a publication that stays shut
-        }
-        int index = claim.offset();
-        try {
-            long seq = askSeq++;
-            askPayload.putLong(0, upstream.position(rank), FrameHeader.ORDER);
-            askFrame.wrapForWrite(claim.buffer(), index, claim.length())
-                .header(FrameHeader.TYPE_GATHER_ASK, jobId, round, rank, 0, round < 0 ? 0 : aggregator.receivedFrom(rank),
-                    0, 0, 0f, (int) seq, 2);
-            askSealer.seal(claim.buffer(), index, GradientFrame.HEADER_LENGTH, askPayload, 0, Long.BYTES, round,
-                (int) seq);
-        } catch (RuntimeException e) {
-            claim.abort();
-            throw new AgentTerminationException(e);
-        }
-        claim.commit();
-        resendCounters.askSent();
-        return true;
-    }
-
     @Override
     public int doWork() {
         int work = aggregator.isComplete() ? 0 : upstream.poll(onFragment, FRAGMENT_LIMIT);
         if (open != aggregator.isOpen() && aggregator.isOpen()) {
-            asks.restart(System.nanoTime()); // the round opened: every rank's silence from now
+            asks.onRoundOpened(System.nanoTime()); // the round opened: every rank's silence from now
         }
-        work += askForMissing();
+        work += asks.askForMissing();
         work += forwardAgain();
         if (!open && aggregator.isOpen()) {
             open = true;
