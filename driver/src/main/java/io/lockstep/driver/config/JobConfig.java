@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * A training job, typed: YAML (snake_case keys), {@code --set key=value} and the Java API's
- * {@code TrainingConfig} builder all fill it, and {@link ConfigLoader#validate} checks it once. Choices are
+ * {@code TrainingConfig} builder all fill it, and {@link ConfigRules#validate} checks it once. Choices are
  * enums parsed where the text is read (a bad name fails there, naming its key); every field has a default so a
  * config names only what it changes; unknown keys are rejected by {@link ConfigLoader}.
  */

@@ -3,6 +3,7 @@ package io.lockstep.driver.data;
 import io.lockstep.driver.config.Normalize;
 import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.ConfigRules;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.worker.data.Sample;
 import org.apache.spark.api.java.JavaRDD;
@@ -41,7 +42,7 @@ public final class DataLoader {
     public static Loaded load(JavaSparkContext sc, JobConfig job) {
         JobConfig.Data cfg = job.data;
         Task task = job.task;
-        ConfigLoader.validateData(cfg, task);
+        ConfigRules.validateData(cfg, task);
         if (cfg.train == null || cfg.test == null) {
             throw new ConfigLoader.ConfigException("config key '" + (cfg.train == null ? "data.train" : "data.test")
                 + "' is required");
@@ -113,7 +114,7 @@ public final class DataLoader {
         columns.classes = cfg.classes;
         columns.normalize = cfg.normalize;
         columns.validationFraction = cfg.validationFraction;
-        ConfigLoader.validateData(columns, t);
+        ConfigRules.validateData(columns, t);
         DatasetReader r = new DatasetReader(train, "train dataset", columns, t);
         return assemble(r.read(train, "train dataset"),
             validation == null ? null : r.read(validation, "validation dataset"),

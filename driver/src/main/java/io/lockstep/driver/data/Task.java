@@ -1,6 +1,6 @@
 package io.lockstep.driver.data;
 
-import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.ConfigRules;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
@@ -40,7 +40,7 @@ public enum Task {
      * Why {@code v} cannot be a label of this task, or null when it can. {@code minusOneIsZero}:
      * LibSVM's -1/+1 convention for binary labels. {@code classes}: {@code data.classes}, or null when
      * the training labels decide; class indices must be below it, and below
-     * {@link ConfigLoader#MAX_CLASSES} in any case (a label of 1e9 would otherwise ask for one-hot
+     * {@link ConfigRules#MAX_CLASSES} in any case (a label of 1e9 would otherwise ask for one-hot
      * vectors of a billion floats).
      */
     String labelProblem(double v, boolean minusOneIsZero, Integer classes) {
@@ -55,8 +55,8 @@ public enum Task {
                 if (classes != null && v >= classes) {
                     return "is outside 0.." + (classes - 1) + " (data.classes is " + classes + ")";
                 }
-                return v < ConfigLoader.MAX_CLASSES ? null : "is too large a class index: a job has at most "
-                    + ConfigLoader.MAX_CLASSES + " classes (0.." + (ConfigLoader.MAX_CLASSES - 1) + ")";
+                return v < ConfigRules.MAX_CLASSES ? null : "is too large a class index: a job has at most "
+                    + ConfigRules.MAX_CLASSES + " classes (0.." + (ConfigRules.MAX_CLASSES - 1) + ")";
             case BINARY:
                 return v == 0 || v == 1 || minusOneIsZero && v == -1 ? null
                     : minusOneIsZero ? "is not a binary label (0 or 1; -1 reads as 0)" : "is not 0 or 1 (task binary)";

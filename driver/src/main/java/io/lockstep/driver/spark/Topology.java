@@ -1,7 +1,7 @@
 package io.lockstep.driver.spark;
 
 import io.lockstep.driver.config.ShardPlacement;
-import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.ConfigRules;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ShardLayout;
@@ -77,7 +77,7 @@ public final class Topology {
      * none takes everyone's gradient.
      */
     public int shardCount() {
-        return shardsOnExecutors() ? Math.min(ConfigLoader.MAX_SHARDS, Math.max(cfg.ps.shards, cfg.workers))
+        return shardsOnExecutors() ? Math.min(ConfigRules.MAX_SHARDS, Math.max(cfg.ps.shards, cfg.workers))
             : cfg.ps.shards;
     }
 
