@@ -25,8 +25,8 @@ import java.util.function.Consumer;
  *                   binary_cross_entropy with one sigmoid output; regression: mse with identity)
  * @param training   the job's optimizer settings (updater and its schedule, l1 / l2 / weight decay, gradient
  *                   normalisation) applied to a network-wide builder; null = DL4J's defaults. For transfer
- *                   learning {@link ModelBuilder} derives a {@code FineTuneConfiguration} from what this sets
- *                   (see {@link ModelBuilder#fineTuneConfiguration}). It may be called more than once per
+ *                   learning {@link FineTune} derives a {@code FineTuneConfiguration} from what this sets
+ *                   (see {@link FineTune#fineTuneConfiguration}). It may be called more than once per
  *                   build, so it must only set things on the builder it is given
  * @param seed       weight initialisation (and anything else random when building)
  */

@@ -103,7 +103,7 @@ class FineTuneTest {
         ComputationGraph tuned = (ComputationGraph) ModelBuilder.build(
             ModelSpec.mlp(null, null).withInitFrom(zip.getPath(), 1, true), THREE);
 
-        assertEquals(List.of("h1", "h2", "out"), ModelBuilder.layerVertices(tuned));
+        assertEquals(List.of("h1", "h2", "out"), FineTune.layerVertices(tuned));
         assertInstanceOf(org.deeplearning4j.nn.layers.FrozenLayer.class, tuned.getLayer("h1"));
         assertFalse(tuned.getLayer("h2") instanceof org.deeplearning4j.nn.layers.FrozenLayer);
         OutputLayer out = (OutputLayer) tuned.getLayer("out").conf().getLayer();
