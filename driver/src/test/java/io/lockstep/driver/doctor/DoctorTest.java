@@ -98,11 +98,11 @@ class DoctorTest {
     void parameterEstimatesMatchTheModelsTheJobBuilds() throws IOException {
         JobConfig mlp = new JobConfig();
         mlp.data.classes = 10;
-        assertEquals(235_146, ModelSize.parameters(mlp, 784), "README: the MNIST MLP");
+        assertEquals(235_146, ModelSize.parameters(mlp, 784), "the MNIST MLP (784-256-128-10)");
         JobConfig lenet = new JobConfig();
         lenet.model.type = "lenet";
         lenet.data.classes = 10;
-        assertEquals(431_080, ModelSize.parameters(lenet, 784), "README: the MNIST CNN");
+        assertEquals(431_080, ModelSize.parameters(lenet, 784), "the MNIST CNN (LeNet)");
         for (int features : new int[]{64, 100, 784, 1024}) {
             assertEquals(ModelSetup.build(lenet, features, null, 10, "classification", 10).network().parameterCount(),
                 ModelSize.parameters(lenet, features), features + " features");
