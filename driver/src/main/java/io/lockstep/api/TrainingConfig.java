@@ -9,7 +9,7 @@ import io.lockstep.driver.config.OnNonFinite;
 import io.lockstep.driver.config.ShardPlacement;
 import io.lockstep.driver.config.StepPlacement;
 import io.lockstep.driver.config.Transport;
-import io.lockstep.driver.data.Task;
+import io.lockstep.driver.config.Task;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.optim.ClippingSpec;
 import io.lockstep.worker.optim.OptimizerSpec;

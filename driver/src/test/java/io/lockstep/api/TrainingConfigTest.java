@@ -6,7 +6,7 @@ import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.ShardPlacement;
 import io.lockstep.driver.config.Specs;
 import io.lockstep.driver.config.StepPlacement;
-import io.lockstep.driver.data.Task;
+import io.lockstep.driver.config.Task;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.train.Every;

@@ -3,7 +3,7 @@ package io.lockstep.examples;
 import io.lockstep.api.Lockstep;
 import io.lockstep.api.TrainingConfig;
 import io.lockstep.driver.config.Normalize;
-import io.lockstep.driver.data.Task;
+import io.lockstep.driver.config.Task;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.train.StepResult;

@@ -2,7 +2,6 @@ package io.lockstep.driver.config;
 
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import io.lockstep.driver.config.ConfigLoader.ConfigException;
-import io.lockstep.driver.data.Task;
 import io.lockstep.ps.ExchangeRules;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.worker.model.Models;

@@ -1,6 +1,5 @@
 package io.lockstep.driver.config;
 
-import io.lockstep.driver.data.Task;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.optim.ClippingSpec;
 import io.lockstep.worker.optim.OptimizerSpec;

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Task;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import org.apache.spark.api.java.JavaRDD;
@@ -105,12 +106,12 @@ final class CsvReader {
                     + ": '" + cell + "' is not a number");
             }
             if (c == labelColumn) {
-                String problem = task.labelProblem(v, false, classes);
+                String problem = Labels.problem(task, v, false, classes);
                 if (problem != null) {
                     throw new IllegalArgumentException(path + ": line " + line + ", column " + (c + 1)
                         + ": label '" + cell + "' " + problem);
                 }
-                label = task.label(v);
+                label = Labels.stored(task, v);
             } else {
                 String problem = Values.featureProblem(v);
                 if (problem != null) {

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Task;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import org.apache.spark.api.java.JavaRDD;
@@ -170,7 +171,7 @@ final class DatasetReader implements Serializable {
         }
         Object raw = row.get(0);
         double y = raw instanceof Boolean b ? (b ? 1 : 0) : ((Number) raw).doubleValue();
-        String problem = task.labelProblem(y, false, classes);
+        String problem = Labels.problem(task, y, false, classes);
         if (problem != null) {
             throw new IllegalArgumentException(at.where(pos) + ", column '" + label + "': label '"
                 + Values.text(y) + "' " + problem);
@@ -210,7 +211,7 @@ final class DatasetReader implements Serializable {
                 x[i] = (float) v;
             }
         }
-        return new Example(index, pos, x, task.label(y));
+        return new Example(index, pos, x, Labels.stored(task, y));
     }
 
     /** The values of a vector cell (ML or old MLlib Vector, or an array of numbers); null for a null element. */

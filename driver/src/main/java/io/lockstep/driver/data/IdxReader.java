@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Task;
 import io.lockstep.driver.config.ConfigLoader;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -71,11 +72,11 @@ final class IdxReader {
         JavaRDD<Example> rows = items.rows().map(p -> {
             long item = p._2();
             int label = p._1()._2();
-            String problem = t.labelProblem(label, false, k);
+            String problem = Labels.problem(t, label, false, k);
             if (problem != null) {
                 throw new IllegalArgumentException(labels + ": item " + item + ": label '" + label + "' " + problem);
             }
-            return new Example(item, item, p._1()._1(), t.label(label));
+            return new Example(item, item, p._1()._1(), Labels.stored(t, label));
         });
         return new Part(rows, items.count(), labels, Part.Locator.of(labels, "item"), "");
     }

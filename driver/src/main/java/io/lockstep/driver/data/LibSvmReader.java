@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Task;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.storage.StorageLevel;
@@ -74,7 +75,7 @@ final class LibSvmReader {
     static Example parse(String path, long line, String text, int width, Task task, Integer classes) {
         String[] tokens = text.split("\\s+");
         double y = number(path, line, tokens[0], "label");
-        String problem = task.labelProblem(y, true, classes);
+        String problem = Labels.problem(task, y, true, classes);
         if (problem != null) {
             throw new IllegalArgumentException(path + ": line " + line + ": label '" + tokens[0] + "' " + problem);
         }
@@ -97,7 +98,7 @@ final class LibSvmReader {
             x[index - 1] = (float) v;
             previous = index;
         }
-        return new Example(-1, line, x, task.label(y));
+        return new Example(-1, line, x, Labels.stored(task, y));
     }
 
     static int maxIndex(String path, long line, String text) {

@@ -1,6 +1,6 @@
 package io.lockstep.driver.doctor;
 
-import io.lockstep.driver.data.Task;
+import io.lockstep.driver.config.Task;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataPaths;
 

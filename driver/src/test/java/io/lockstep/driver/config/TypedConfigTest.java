@@ -1,6 +1,5 @@
 package io.lockstep.driver.config;
 
-import io.lockstep.driver.data.Task;
 import io.lockstep.ps.ExchangeRules;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.wire.WireFormat;

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Task;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Task;
 import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.cli.LockstepCli;
 import io.lockstep.driver.config.JobConfig;

@@ -2,7 +2,7 @@ package io.lockstep.driver.job;
 
 import io.lockstep.driver.config.Normalize;
 import io.lockstep.driver.config.DataFormat;
-import io.lockstep.driver.data.Task;
+import io.lockstep.driver.config.Task;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.TestData;
