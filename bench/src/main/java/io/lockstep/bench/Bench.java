@@ -69,7 +69,8 @@ public final class Bench implements Callable<Integer> {
     @Option(names = "--transport", description = "auto (ipc here), udp or ipc")
     String transport = "auto";
 
-    @Option(names = "--placement", description = "where Lockstep's optimizer runs: server or replica")
+    @Option(names = {"--step-placement", "--placement"},
+        description = "where Lockstep's optimizer step runs, as optimizer.step_placement: server or replica")
     String placement = "server";
 
     @Option(names = "--target-accuracy", description = "also time (a) and (c) to this MNIST test accuracy; 0: skip")
