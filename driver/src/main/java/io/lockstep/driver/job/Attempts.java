@@ -86,7 +86,7 @@ final class Attempts {
             long began = System.nanoTime();
             long from = start.state().step();
             RunPlan plan = p.plan().withExchange(p.topology().exchangeSpec(
-                Math.toIntExact(p.model().network().parameterCount()), p.model().serverPlan(), from));
+                Math.toIntExact(p.model().network().parameterCount()), p.model().stepSite(), from));
             recovery.attemptStarts();
             try {
                 BarrierStage.Outcome outcome = BarrierStage.run(sc, plan, p.topology(), p.rows(), start, metrics,

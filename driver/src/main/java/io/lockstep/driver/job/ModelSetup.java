@@ -14,6 +14,7 @@ import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.Optimizers;
 
 import io.lockstep.worker.optim.ServerPlan;
+import io.lockstep.worker.optim.StepSite;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,7 +25,7 @@ import java.util.function.LongToDoubleFunction;
  * JSON rebuilds it there. {@code learningRate} gives the rate at a global step when Lockstep's
  * optimizer settings drive the model (null when a model file brings its own).
  */
-public record ModelSetup(Network network, String json, LongToDoubleFunction learningRate, ServerPlan serverPlan) {
+public record ModelSetup(Network network, String json, LongToDoubleFunction learningRate, StepSite stepSite) {
     private static final Logger LOG = LoggerFactory.getLogger("lockstep");
 
     /**
@@ -46,25 +47,25 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
         }
         ModelDataCheck.check(cfg, network.dl4j(), features, outputs, task); // widths vs the data, before any stage
         return new ModelSetup(network, network.toJson(), schedule[0] == null ? null : schedule[0]::rate,
-            serverPlan(cfg, network, optimizer, schedule[0]));
+            stepSite(cfg, network, optimizer, schedule[0]));
     }
 
     /**
-     * Where the optimizer runs ({@code optimizer.step_placement}): the server's plan, or null for the replicas.
+     * Where the optimizer runs ({@code optimizer.step_placement}): the server, with its plan, or the replicas.
      * Auto (unset), the server takes it when it can mirror the model's updater and the replicas otherwise (logged);
      * {@code server} refuses a model it cannot mirror, naming the layer and the reason.
      */
-    private static ServerPlan serverPlan(JobConfig cfg, Network network, OptimizerSpec optimizer, LrSchedule schedule) {
+    private static StepSite stepSite(JobConfig cfg, Network network, OptimizerSpec optimizer, LrSchedule schedule) {
         StepPlacement placement = cfg.optimizer.stepPlacement;
         if (placement == StepPlacement.REPLICA) {
-            return null;
+            return StepSite.replicas();
         }
         String why;
         if (schedule == null) {
             why = "the model file brings its own updater; the job's optimizer settings do not drive it";
         } else {
             try {
-                return ServerPlan.of(network, optimizer, Specs.clipping(cfg.clipping), schedule);
+                return StepSite.server(ServerPlan.of(network, optimizer, Specs.clipping(cfg.clipping), schedule));
             } catch (IllegalArgumentException e) {
                 why = e.getMessage();
             }
@@ -74,6 +75,6 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
                 + " server cannot mirror this model's optimizer: " + why + " (set optimizer.step_placement: replica)");
         }
         LOG.info("optimizer on the replicas: {}", why);
-        return null;
+        return StepSite.replicas();
     }
 }

@@ -119,16 +119,16 @@ public final class TrainingJob {
         RunPlan plan = RunPlan.builder()
             .modelJson(model.json()).task(task).outputs(data.outputs()).features(data.features())
             .batchSize(cfg.batchSize).shuffle(cfg.shuffle).seed(cfg.seed).options(options)
-            .exchange(topology.exchangeSpec(initial.length, model.serverPlan(), start.state().step()))
+            .exchange(topology.exchangeSpec(initial.length, model.stepSite(), start.state().step()))
             .validation(data.validation() == null ? null : cfg.validation.every)
             .bestMetric(watch.metric()).higherIsBetter(watch.higherIsBetter()).minDelta(watch.minDelta())
             .patience(watch.patience())
             .checkpoints(store).checkpointEvery(cfg.checkpoint.every).identity(identity)
-            .listeners(listeners).serverPlan(model.serverPlan())
+            .listeners(listeners).stepSite(model.stepSite())
             .localReduction(cfg.ps.localReduction).shardsOnExecutors(topology.shardsOnExecutors())
             .logEvery(cfg.logEvery)
             .build();
-        LOG.info("optimizer on the {}; exchange {}", model.serverPlan() != null ? "parameter server" : "replicas",
+        LOG.info("optimizer on the {}; exchange {}", model.stepSite().isServer() ? "parameter server" : "replicas",
             topology.exchangeKind());
         if (topology.inMemory() && cfg.ps.wire != WireFormat.FP32) {
             LOG.warn("ps.wire {} does not apply: every worker runs in this JVM and exchanges in memory"
@@ -175,7 +175,7 @@ public final class TrainingJob {
                 round(lead.times().exchange()), round(lead.times().apply())))
             .timeline(s.timeline())
             .ps(new RunSummary.Ps(p.topology().exchangeKind(), p.plan().exchange().layout().shards(),
-                p.topology().placement(), s.droppedFrames(), p.plan().serverPlan() != null ? "server" : "replica"))
+                p.topology().placement(), s.droppedFrames(), p.plan().stepSite().name()))
             .attempts(s.attempts()).validation(s.lastValidation())
             .best(watch.metric() != null && end.bestStep() >= 0 ? new RunSummary.Best(watch.metric(),
                 RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null)

@@ -75,7 +75,7 @@ public final class BarrierStage {
              ParameterServer server = !serverNeeded ? null
                  : plan.shardsOnExecutors() ? ParameterServer.startGather(aeron.aeron(), spec, metrics, gathers)
                  : ParameterServer.start(aeron.aeron(), spec, metrics, gathers, start.params(),
-                     plan.serverPlan() == null ? null : start.serverState(plan.serverPlan()))) {
+                     start.serverState(plan.stepSite()))) {
             List<ReplicaResult> results = collect(sc, plan, rows, startPoint, server);
             WireDrops drops = WireDrops.of(server, true); // here, and on the executors: their shards', every client's
             for (ReplicaResult r : results) {

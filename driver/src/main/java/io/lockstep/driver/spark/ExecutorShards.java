@@ -44,7 +44,7 @@ final class ExecutorShards implements AutoCloseable {
         EmbeddedAeron aeron = EmbeddedAeron.forServer(full);
         try {
             return new ExecutorShards(full, aeron, ParameterServer.startShards(aeron.aeron(), full, mine, from.params(),
-                plan.serverPlan() == null ? null : from.serverState(plan.serverPlan())));
+                from.serverState(plan.stepSite())));
         } catch (RuntimeException e) {
             aeron.close();
             throw e;

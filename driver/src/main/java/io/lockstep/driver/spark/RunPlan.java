@@ -3,7 +3,7 @@ package io.lockstep.driver.spark;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
-import io.lockstep.worker.optim.ServerPlan;
+import io.lockstep.worker.optim.StepSite;
 import io.lockstep.worker.train.Every;
 import io.lockstep.worker.train.TrainerOptions;
 import io.lockstep.worker.train.TrainingListener;
@@ -33,7 +33,7 @@ import java.util.List;
  * @param checkpointEvery   how often rank 0 writes one
  * @param identity          what a checkpoint must match to resume this run
  * @param listeners         the user's own listeners (Java API), serializable: they run inside every replica
- * @param serverPlan        with the optimizer on the server: what it applies, how its state maps to DL4J's; else null
+ * @param stepSite          where the optimizer steps; on the server, what it applies and how its state maps to DL4J's
  * @param localReduction    workers sharing a JVM reduce their gradients there first ({@code ps.local_reduction})
  * @param shardsOnExecutors the shards run next to the workers ({@code ps.shard_placement}): the tasks start them
  *                    and exchange their endpoints when the stage starts ({@link ExecutorShards})
@@ -58,7 +58,7 @@ public record RunPlan(
     Every checkpointEvery,
     RunIdentity identity,
     List<TrainingListener> listeners,
-    ServerPlan serverPlan,
+    StepSite stepSite,
     boolean localReduction,
     boolean shardsOnExecutors,
     int logEvery
@@ -93,7 +93,7 @@ public record RunPlan(
         private Every checkpointEvery;
         private RunIdentity identity;
         private List<TrainingListener> listeners = List.of();
-        private ServerPlan serverPlan;
+        private StepSite stepSite = StepSite.replicas();
         private boolean localReduction;
         private boolean shardsOnExecutors;
         private int logEvery;
@@ -120,7 +120,7 @@ public record RunPlan(
             checkpointEvery = p.checkpointEvery;
             identity = p.identity;
             listeners = p.listeners;
-            serverPlan = p.serverPlan;
+            stepSite = p.stepSite;
             localReduction = p.localReduction;
             shardsOnExecutors = p.shardsOnExecutors;
             logEvery = p.logEvery;
@@ -144,7 +144,7 @@ public record RunPlan(
         public Builder checkpointEvery(Every v) { checkpointEvery = v; return this; }
         public Builder identity(RunIdentity v) { identity = v; return this; }
         public Builder listeners(List<TrainingListener> v) { listeners = List.copyOf(v); return this; }
-        public Builder serverPlan(ServerPlan v) { serverPlan = v; return this; }
+        public Builder stepSite(StepSite v) { stepSite = v; return this; }
         public Builder localReduction(boolean v) { localReduction = v; return this; }
         public Builder shardsOnExecutors(boolean v) { shardsOnExecutors = v; return this; }
         public Builder logEvery(int v) { logEvery = v; return this; }
@@ -152,7 +152,7 @@ public record RunPlan(
         public RunPlan build() {
             return new RunPlan(modelJson, task, outputs, features, batchSize, shuffle, seed, options, exchange,
                 validation, bestMetric, higherIsBetter, minDelta, patience, checkpoints, checkpointEvery, identity,
-                listeners, serverPlan, localReduction, shardsOnExecutors, logEvery);
+                listeners, stepSite, localReduction, shardsOnExecutors, logEvery);
         }
     }
 }

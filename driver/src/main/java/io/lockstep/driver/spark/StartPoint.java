@@ -1,5 +1,6 @@
 package io.lockstep.driver.spark;
 
+import io.lockstep.worker.optim.StepSite;
 import io.lockstep.worker.train.TrainState;
 
 import java.io.Serializable;
@@ -11,9 +12,10 @@ import java.io.Serializable;
 public record StartPoint(float[] params, float[] updaterState, TrainState state, float[] bestParams)
     implements Serializable {
 
-    /** The optimizer state in the server's slot-major layout (null: a fresh optimizer). */
-    public float[] serverState(io.lockstep.worker.optim.ServerPlan plan) {
-        return updaterState == null || updaterState.length == 0 ? null : plan.toServerState(updaterState);
+    /** The optimizer state in the server's slot-major layout (null: a fresh optimizer, or the replicas step). */
+    public float[] serverState(StepSite site) {
+        return !site.isServer() || updaterState == null || updaterState.length == 0 ? null
+            : site.plan().toServerState(updaterState);
     }
 
     public static StartPoint fresh(float[] params, long seed) {

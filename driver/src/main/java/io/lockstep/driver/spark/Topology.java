@@ -7,7 +7,7 @@ import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ShardLayout;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.ps.optim.ServerOptimizer;
-import io.lockstep.worker.optim.ServerPlan;
+import io.lockstep.worker.optim.StepSite;
 
 import java.security.SecureRandom;
 import java.util.Locale;
@@ -97,13 +97,13 @@ public final class Topology {
     }
 
     /** The exchange of one attempt: a fresh job id, the shards of this topology, from {@code firstStep}. */
-    public ExchangeSpec exchangeSpec(int paramCount, ServerPlan serverPlan, long firstStep) {
+    public ExchangeSpec exchangeSpec(int paramCount, StepSite site, long firstStep) {
         ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount),
             ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
         return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers).transport(transport())
             .host(cfg.ps.host).termLength(cfg.ps.termLength).mtu(cfg.ps.mtu)
             .timeoutMillis(cfg.ps.timeoutSeconds * 1000L).firstStep(firstStep).build()
-            .withOptimizer(serverPlan == null ? null : new ServerOptimizer(serverPlan.rule(), serverPlan.roles()))
+            .withOptimizer(site.isServer() ? new ServerOptimizer(site.plan().rule(), site.plan().roles()) : null)
             .withWire(cfg.ps.wire);
     }
 }

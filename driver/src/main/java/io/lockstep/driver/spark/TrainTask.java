@@ -74,7 +74,7 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
                 // every worker in the driver's JVM (embedded Spark): reduce and step in memory, no wire at all
                 JvmWorkerGroup group = JvmWorkerGroup.join(spec.jobId(), inDriver);
                 GradientExchange exchange = new InMemoryExchange(group, rank, spec.workers(), spec.optimizer(),
-                    spec.serverOptimizer() ? start.value().serverState(plan.serverPlan()) : null, driverHere,
+                    start.value().serverState(plan.stepSite()), driverHere,
                     spec.timeoutMillis());
                 try {
                     return JavaConverters.asScalaIterator(List.of(train(rank, exchange, train, validation, plan,
@@ -144,8 +144,8 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
         TrainState state = from.state().copy();
         TrainerOptions options = plan.options();
         Trainer trainer = new Trainer(network, exchange, options, state);
-        if (plan.serverPlan() != null) {
-            trainer.serverStateLayout(plan.serverPlan()::toDl4jState);
+        if (plan.stepSite().isServer()) {
+            trainer.serverStateLayout(plan.stepSite().plan()::toDl4jState);
         }
         trainer.addListener(new TimelineListener(plan.logEvery())); // first: its gather round precedes validation's
         BestModelListener best = null;

@@ -16,6 +16,7 @@
  *       formulation, its state in the updater state view.</li>
  *   <li>{@link io.lockstep.worker.optim.GradientClipping} / {@link io.lockstep.worker.optim.ClippingSpec}:
  *       global clipping of the averaged flat gradient (DL4J's per-layer GradientNormalization is not used).</li>
+ *   <li>{@link io.lockstep.worker.optim.StepSite}: where the step runs, the replicas or the server
  *   <li>{@link io.lockstep.worker.optim.ServerPlan}: the same step for the parameter-server shards
  *       ({@code optimizer.step_placement: server}): rule, parameter roles, and the optimizer state in both layouts.</li>
  * </ul>
