@@ -26,8 +26,8 @@ class ParameterCountTest {
             }
         }
         assertEquals(235_146, ParameterCount.of(ModelSpec.mlp(ModelSpec.DEFAULT_HIDDEN, "relu"), mnist),
-            "README: the MNIST MLP");
-        assertEquals(431_080, ParameterCount.of(ModelSpec.lenet(null), mnist), "README: the MNIST CNN");
+            "the MNIST MLP (784-256-128-10)");
+        assertEquals(431_080, ParameterCount.of(ModelSpec.lenet(null), mnist), "the MNIST CNN (LeNet)");
 
         Model built = ModelBuilder.build(ModelSpec.mlp(List.of(20), "relu"), digits);
         Path json = Files.writeString(dir.resolve("net.json"), Network.of(built).toJson());
