@@ -2,7 +2,6 @@ package io.lockstep.driver.config;
 
 import io.lockstep.worker.optim.OptimizerSpec;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,18 +10,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-class ConfigLoaderTest {
-    @TempDir
-    Path dir;
-
-    Path yaml(String text) throws IOException {
-        Path p = dir.resolve("job.yaml");
-        Files.writeString(p, text);
-        return p;
-    }
-
-    static final String MINIMAL = "data: {format: csv, train: a.csv, test: b.csv}\n";
-
+class ConfigLoaderTest extends ConfigFiles {
     @Test
     void theExampleConfigLoadsWithItsDocumentedValues() {
         JobConfig c = ConfigLoader.load(Path.of("..", "examples", "mnist-mlp.yaml"), List.of());

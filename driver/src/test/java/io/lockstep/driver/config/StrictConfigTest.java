@@ -1,7 +1,6 @@
 package io.lockstep.driver.config;
 
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,24 +10,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Values YAML and Jackson would otherwise let through quietly: fractions for integers, infinities, keys given twice. */
-class StrictConfigTest {
-    static final String MINIMAL = "data: {format: csv, train: a.csv, test: b.csv}\n";
-
-    @TempDir
-    Path dir;
-
-    Path yaml(String text) throws IOException {
-        Path p = dir.resolve("job.yaml");
-        Files.writeString(p, text);
-        return p;
-    }
-
-    String error(String text, String... overrides) throws IOException {
-        Path p = yaml(text);
-        return assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.load(p, List.of(overrides)))
-            .getMessage();
-    }
-
+class StrictConfigTest extends ConfigFiles {
     @Test
     void aFractionForAnIntegerKeyIsRefusedNamingKeyAndValue() throws IOException {
         Path p = dir.resolve("job.yaml");

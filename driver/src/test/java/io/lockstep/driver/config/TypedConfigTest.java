@@ -6,7 +6,6 @@ import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.optim.ScheduleSpec;
 import io.lockstep.worker.train.Every;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,24 +15,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Choices are typed where the text is read; each rule is stated once; the renamed keys still work, warned once. */
-class TypedConfigTest {
-    static final String MINIMAL = "data: {format: csv, train: a.csv, test: b.csv}\n";
-
-    @TempDir
-    Path dir;
-
-    Path yaml(String text) throws IOException {
-        Path p = dir.resolve("job.yaml");
-        Files.writeString(p, text);
-        return p;
-    }
-
-    String error(String text, String... overrides) throws IOException {
-        Path p = yaml(text);
-        return assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.load(p, List.of(overrides)))
-            .getMessage();
-    }
-
+class TypedConfigTest extends ConfigFiles {
     @Test
     void choicesAreTypedWhenRead() throws IOException {
         JobConfig c = ConfigLoader.load(yaml(MINIMAL + "task: Binary\nps: {wire: BF16, transport: udp,"
