@@ -35,9 +35,9 @@ STATE="${LOCKSTEP_CLUSTER_DIR:-$ROOT/target/local-cluster}"
 MARK="$STATE/.lockstep-local-cluster"   # only a dir holding this file is ever deleted
 HOST=127.0.0.1
 TIMEOUT="${LOCKSTEP_CLUSTER_TIMEOUT:-90}"
+# shellcheck source=deploy/spark-home.sh
+source "$ROOT/deploy/spark-home.sh"
 SCALA_VERSION=$(sed -n 's:.*<scala.binary.version>\(.*\)</scala.binary.version>.*:\1:p' "$ROOT/pom.xml" | head -n 1)
-# groups Spark does not bring: the application jar carries them (matched as Maven repository path segments)
-APP_ONLY='/(io/lockstep|org/deeplearning4j|org/nd4j|org/bytedeco|org/datavec|io/aeron|org/agrona|info/picocli|org/junit|org/opentest4j|org/apiguardian)/'
 
 log() { echo "local-cluster: $*" >&2; }
 die() { echo "local-cluster: error: $*" >&2; exit 1; }
@@ -98,18 +98,8 @@ wait_for() { # description pid logfile command...: until the command succeeds, t
 }
 
 make_spark_home() {
-  local cp="$ROOT/driver/target/classpath.txt" jar n=0
-  [[ -f "$cp" ]] || die "$cp not found: build first (./mvnw -B -DskipTests package)"
-  mkdir -p "$STATE/spark-home/jars" "$STATE/spark-home/bin"
-  while IFS= read -r jar; do
-    [[ "$jar" == *.jar && "$jar" != "$ROOT"/* ]] || continue
-    [[ "$jar" =~ $APP_ONLY ]] && continue
-    [[ -f "$jar" ]] || die "$jar (listed in $cp) is missing: rebuild (./mvnw -B -DskipTests package)"
-    ln -sf "$jar" "$STATE/spark-home/jars/"
-    n=$((n + 1))
-  done < <(tr ':' '\n' <"$cp")
-  compgen -G "$STATE/spark-home/jars/spark-core_*.jar" >/dev/null || die "no spark-core jar in $cp"
-  cp "$ROOT/deploy/spark-shims/spark-class" "$ROOT/deploy/spark-shims/spark-submit" "$STATE/spark-home/bin/"
+  local n
+  n=$(lockstep_spark_home "$ROOT" "$STATE/spark-home") || die "no SPARK_HOME made"
   log "SPARK_HOME $STATE/spark-home ($n jars)"
 }
 

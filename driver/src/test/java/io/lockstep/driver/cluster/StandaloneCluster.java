@@ -31,14 +31,15 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
- * A Spark standalone cluster on 127.0.0.1 for tests: a master and N workers as separate JVMs, started and
- * stopped by {@code deploy/local-cluster.sh} (so the harness and the script do the same thing), plus what
+ * A Spark standalone cluster for tests: a master and N workers as separate JVMs, on 127.0.0.1 or each in its own
+ * network namespace with its own address ({@link Hosts}), started and stopped by {@code deploy/local-cluster.sh}
+ * or {@code deploy/netns-cluster.sh} (so the harness and the scripts do the same thing), plus what
  * chaos tests need: the executor JVMs' pids, SIGKILL / SIGSTOP / SIGCONT for this cluster's processes only,
  * and job submission through {@code deploy/spark-submit.sh} in a child process.
  *
  * <pre>{@code
  * try (StandaloneCluster cluster = StandaloneCluster.start("MyIT", 2)) {
- *     StandaloneCluster.Submission job = cluster.submit(List.of(), config, "epochs=5");
+ *     Submission job = cluster.submit(List.of(), config, "epochs=5");
  *     job.awaitOutput(Pattern.compile("epoch 2/5"), Duration.ofSeconds(60));
  *     cluster.kill9(cluster.executors().get(0).pid());
  *     StandaloneCluster.Result result = job.await(Duration.ofMinutes(2));
@@ -58,6 +59,27 @@ public final class StandaloneCluster implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend";
 
+    /**
+     * Where the hosts of a cluster live: every daemon on 127.0.0.1 ({@code deploy/local-cluster.sh}), or the master
+     * (and the submitted driver) and each worker in its own network namespace with its own address on a bridge
+     * ({@code deploy/netns-cluster.sh}: root only; {@link #namespacesUnavailable()} says why not).
+     */
+    public enum Hosts {
+        LOOPBACK("deploy/local-cluster.sh"),
+        NAMESPACES("deploy/netns-cluster.sh");
+
+        private final String script;
+
+        Hosts(String script) {
+            this.script = script;
+        }
+    }
+
+    private static final java.util.concurrent.atomic.AtomicInteger NETNS_CLUSTERS =
+        new java.util.concurrent.atomic.AtomicInteger();
+
+    private final Hosts hosts;
+    private final Map<String, String> scriptEnv;
     private final Path root;
     private final Path state;
     private final Path logs;
@@ -68,12 +90,15 @@ public final class StandaloneCluster implements AutoCloseable {
     private final List<Long> workerPids;
     private final List<ProcessHandle> daemons;
     private final List<Submission> submissions = new CopyOnWriteArrayList<>();
-    private final Set<Long> seen = ConcurrentHashMap.newKeySet();
+    final Set<Long> seen = ConcurrentHashMap.newKeySet();
     private final Thread hook;
     private volatile boolean closed;
     private boolean stopped;
 
-    private StandaloneCluster(Path root, Path state, Path logs, int workers) throws IOException {
+    private StandaloneCluster(Hosts hosts, Map<String, String> scriptEnv, Path root, Path state, Path logs, int workers)
+        throws IOException {
+        this.hosts = hosts;
+        this.scriptEnv = scriptEnv;
         this.root = root;
         this.state = state;
         this.logs = logs;
@@ -100,28 +125,78 @@ public final class StandaloneCluster implements AutoCloseable {
 
     /** Starts a master and {@code workers} workers in {@code target/local-cluster-it/name} and waits until all are ALIVE. */
     public static StandaloneCluster start(String name, int workers) throws IOException, InterruptedException {
-        Path base = Path.of(System.getProperty("lockstep.cluster.dir", "target/local-cluster-it")).toAbsolutePath();
-        return start(base.resolve(name), workers);
+        return start(Hosts.LOOPBACK, name, workers);
     }
 
-    /** Starts a master and {@code workers} workers with their state in {@code stateDir}. */
-    public static StandaloneCluster start(Path stateDir, int workers) throws IOException, InterruptedException {
+    /**
+     * As {@link #start(String, int)}, with the hosts where {@code hosts} says. A cluster in namespaces gets a name
+     * of its own (its namespaces are NAME-master, NAME-w1, ...), so clusters of concurrent test JVMs never meet.
+     */
+    public static StandaloneCluster start(Hosts hosts, String name, int workers) throws IOException, InterruptedException {
+        Path base = Path.of(System.getProperty("lockstep.cluster.dir", "target/local-cluster-it")).toAbsolutePath();
         Path root = projectRoot();
-        Path state = stateDir.toAbsolutePath().normalize();
+        Path state = base.resolve(name).normalize();
         Path logs = state.resolveSibling(state.getFileName() + "-logs");
+        Map<String, String> env = new java.util.HashMap<>();
+        if (hosts == Hosts.NAMESPACES) {
+            env.put("LOCKSTEP_NETNS_NAME", "l" + Long.toString(ProcessHandle.current().pid() % 1_000_000, 36)
+                + NETNS_CLUSTERS.getAndIncrement() % 10);
+        }
         deleteRecursively(logs);
         Files.createDirectories(logs);
-        Script stale = script(root, state, logs, "stop", Duration.ofMinutes(1)); // a crashed run's leftovers
+        Script stale = script(hosts, env, root, state, logs, "stop", Duration.ofMinutes(1)); // a crashed run's leftovers
         if (stale.exit() != 0) {
             throw new IllegalStateException("could not clear " + state + ": " + stale.stderr());
         }
-        Script started = script(root, state, logs, "start", Duration.ofMinutes(6), String.valueOf(workers));
+        Script started = script(hosts, env, root, state, logs, "start", Duration.ofMinutes(6), String.valueOf(workers));
         if (started.exit() != 0) {
             keepLogs(state, logs);
-            throw new IllegalStateException("the local cluster did not start (deploy/local-cluster.sh start "
-                + workers + ", exit " + started.exit() + "; logs in " + logs + "):\n" + started.stderr());
+            throw new IllegalStateException("the cluster did not start (" + hosts.script + " start " + workers
+                + ", exit " + started.exit() + "; logs in " + logs + "):\n" + started.stderr());
         }
-        return new StandaloneCluster(root, state, logs, workers);
+        return new StandaloneCluster(hosts, Map.copyOf(env), root, state, logs, workers);
+    }
+
+    /**
+     * Why a cluster in network namespaces cannot be made on this machine ({@code deploy/netns-cluster.sh check}:
+     * not root, no {@code ip netns}, ...), or null when it can.
+     */
+    public static String namespacesUnavailable() throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("bash", projectRoot().resolve(Hosts.NAMESPACES.script).toString(), "check")
+            .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            return Hosts.NAMESPACES.script + " check did not answer within 60 s";
+        }
+        return p.exitValue() == 0 ? null : out.isEmpty() ? Hosts.NAMESPACES.script + " check exited " + p.exitValue() : out;
+    }
+
+    public Hosts hosts() {
+        return hosts;
+    }
+
+    /** A host's address: {@code master}, {@code worker-1}, ... (all 127.0.0.1 on {@link Hosts#LOOPBACK}). */
+    public String address(String host) throws IOException, InterruptedException {
+        if (hosts == Hosts.LOOPBACK) {
+            return "127.0.0.1";
+        }
+        Script a = script(hosts, scriptEnv, root, state, logs, "address", Duration.ofSeconds(30), host);
+        if (a.exit() != 0) {
+            throw new IllegalStateException("no address for " + host + ": " + a.stderr());
+        }
+        return a.stdout().strip();
+    }
+
+    /** Takes a host's link down, or brings it back ({@link Hosts#NAMESPACES} only): a cable pulled and put back. */
+    public void link(String host, boolean up) throws IOException, InterruptedException {
+        if (hosts != Hosts.NAMESPACES) {
+            throw new UnsupportedOperationException("links are a cluster in network namespaces' only");
+        }
+        Script l = script(hosts, scriptEnv, root, state, logs, "link", Duration.ofSeconds(30), host, up ? "up" : "down");
+        if (l.exit() != 0) {
+            throw new IllegalStateException("link " + host + (up ? " up" : " down") + " failed: " + l.stderr());
+        }
     }
 
     public String masterUrl() {
@@ -205,6 +280,14 @@ public final class StandaloneCluster implements AutoCloseable {
 
     /** The master's view ({@code /json/}: workers with their state, aliveworkers, activeapps, completedapps). */
     public JsonNode masterState() throws IOException, InterruptedException {
+        if (hosts == Hosts.NAMESPACES) { // only the cluster's hosts reach its addresses
+            Script json = script(hosts, scriptEnv, root, state, logs, "exec", Duration.ofSeconds(30), "master", "curl",
+                "-fsS", "--max-time", "10", masterUi.resolve("/json/").toString());
+            if (json.exit() != 0) {
+                throw new IOException(masterUi + "/json/: " + json.stderr());
+            }
+            return JSON.readTree(json.stdout());
+        }
         HttpResponse<String> r = HttpClient.newHttpClient().send(
             HttpRequest.newBuilder(masterUi.resolve("/json/")).timeout(Duration.ofSeconds(10)).build(),
             HttpResponse.BodyHandlers.ofString());
@@ -284,7 +367,10 @@ public final class StandaloneCluster implements AutoCloseable {
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("no dist jar at " + jar + ": build it with ./mvnw -Pdist package");
         }
-        List<String> cmd = new ArrayList<>(List.of("bash", root.resolve("deploy/spark-submit.sh").toString(),
+        // in namespaces the driver runs on the master's host, where spark-submit is run
+        List<String> cmd = new ArrayList<>(hosts == Hosts.NAMESPACES
+            ? List.of("bash", root.resolve(hosts.script).toString(), "exec", "master") : List.of());
+        cmd.addAll(List.of("bash", root.resolve("deploy/spark-submit.sh").toString(),
             "--master", masterUrl,
             "--conf", "spark.executor.cores=1",
             "--conf", "spark.cores.max=" + workers,
@@ -303,7 +389,12 @@ public final class StandaloneCluster implements AutoCloseable {
             .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         Map<String, String> env = pb.environment();
         env.put("SPARK_HOME", sparkHome().toString());
-        env.put("SPARK_LOCAL_IP", "127.0.0.1");
+        if (hosts == Hosts.LOOPBACK) {
+            env.put("SPARK_LOCAL_IP", "127.0.0.1");
+        } else {
+            env.remove("SPARK_LOCAL_IP"); // the driver finds its address as on a host of a real cluster
+            env.putAll(scriptEnv);
+        }
         env.put("OMP_NUM_THREADS", "1");
         env.put("LOCKSTEP_DIST_JAR", jar.toString());
         env.remove("SPARK_CONF_DIR");
@@ -323,118 +414,6 @@ public final class StandaloneCluster implements AutoCloseable {
         }
     }
 
-    /** A job running in a spark-submit child process. */
-    public static final class Submission implements AutoCloseable {
-        private final StandaloneCluster cluster;
-        private final Process process;
-        private final Path log;
-        private final StringBuffer output = new StringBuffer();
-        private final Set<Long> executors = ConcurrentHashMap.newKeySet();
-        private final Thread pump;
-        private final Thread watcher;
-
-        private Submission(StandaloneCluster cluster, Process process, Path log) {
-            this.cluster = cluster;
-            this.process = process;
-            this.log = log;
-            cluster.seen.add(process.pid());
-            this.pump = new Thread(this::pump, "spark-submit-output-" + process.pid());
-            this.pump.setDaemon(true);
-            this.pump.start();
-            // the executors this job ran on (they exit with the application): look every 200 ms while it runs
-            this.watcher = new Thread(() -> {
-                while (process.isAlive()) {
-                    cluster.executors().forEach(e -> executors.add(e.pid()));
-                    try {
-                        Thread.sleep(200);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            }, "spark-submit-executors-" + process.pid());
-            this.watcher.setDaemon(true);
-            this.watcher.start();
-        }
-
-        private void pump() {
-            try (InputStream in = process.getInputStream(); OutputStream file = Files.newOutputStream(log)) {
-                byte[] buf = new byte[8192];
-                for (int n; (n = in.read(buf)) >= 0; ) {
-                    file.write(buf, 0, n);
-                    file.flush();
-                    output.append(new String(buf, 0, n, StandardCharsets.UTF_8));
-                }
-            } catch (IOException e) {
-                output.append("\n[output pump: ").append(e).append("]\n");
-            }
-        }
-
-        /** The driver's pid (the spark-submit scripts exec into the driver JVM). */
-        public long pid() {
-            return process.pid();
-        }
-
-        public boolean isAlive() {
-            return process.isAlive();
-        }
-
-        /** Everything the driver printed so far (stdout and stderr interleaved). */
-        public String output() {
-            return output.toString();
-        }
-
-        public Path logFile() {
-            return log;
-        }
-
-        /** Executor pids seen while this job ran (polled every 200 ms). */
-        public Set<Long> executorsSeen() {
-            return Set.copyOf(executors);
-        }
-
-        /** Waits until the output matches {@code pattern} (anywhere); false if the job ended or time ran out first. */
-        public boolean awaitOutput(Pattern pattern, Duration timeout) throws InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (System.nanoTime() < deadline) {
-                if (pattern.matcher(output).find()) {
-                    return true;
-                }
-                if (!process.isAlive()) {
-                    pump.join(5000);
-                    return pattern.matcher(output).find();
-                }
-                Thread.sleep(100);
-            }
-            return false;
-        }
-
-        /** Waits for the job to end; kills the driver (and fails) if it runs past {@code timeout}. */
-        public Result await(Duration timeout) throws InterruptedException {
-            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                kill();
-                throw new IllegalStateException("spark-submit did not finish within " + timeout + " (killed); output in "
-                    + log + ", ends:\n" + tail(output(), 30));
-            }
-            pump.join(10_000);
-            watcher.join(5_000);
-            return new Result(process.exitValue(), output(), process.pid(), executorsSeen());
-        }
-
-        /** SIGKILL to the driver and anything it started. */
-        public void kill() throws InterruptedException {
-            process.descendants().forEach(ProcessHandle::destroyForcibly);
-            process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            if (process.isAlive()) {
-                kill();
-            }
-            pump.join(5_000);
-        }
-    }
 
     /** Kills any running submission, keeps the logs, stops the master, workers and executors, removes the state. */
     @Override
@@ -473,12 +452,12 @@ public final class StandaloneCluster implements AutoCloseable {
         }
         String problem = null;
         try {
-            Script stop = script(root, state, logs, "stop", Duration.ofMinutes(1));
+            Script stop = script(hosts, scriptEnv, root, state, logs, "stop", Duration.ofMinutes(1));
             if (stop.exit() != 0) {
-                problem = "deploy/local-cluster.sh stop exited " + stop.exit() + ": " + stop.stderr();
+                problem = hosts.script + " stop exited " + stop.exit() + ": " + stop.stderr();
             }
         } catch (IOException | InterruptedException e) {
-            problem = "deploy/local-cluster.sh stop failed: " + e;
+            problem = hosts.script + " stop failed: " + e;
         }
         // backstop: whatever the script did not end
         before.forEach(ProcessHandle::destroyForcibly);
@@ -496,7 +475,7 @@ public final class StandaloneCluster implements AutoCloseable {
         List<ProcessHandle> all = new ArrayList<>();
         List<ProcessHandle> roots = new ArrayList<>(daemons);
         for (Submission s : submissions) {
-            roots.add(s.process.toHandle());
+            roots.add(s.handle());
         }
         for (ProcessHandle r : roots) {
             if (r.isAlive()) { // a handle checks the start time: a reused pid is not alive here
@@ -558,16 +537,18 @@ public final class StandaloneCluster implements AutoCloseable {
     private record Script(int exit, String stdout, String stderr) {
     }
 
-    private static Script script(Path root, Path state, Path logs, String command, Duration timeout, String... args)
-        throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("bash", root.resolve("deploy/local-cluster.sh").toString(), command));
+    private static Script script(Hosts hosts, Map<String, String> env, Path root, Path state, Path logs, String command,
+                                 Duration timeout, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("bash", root.resolve(hosts.script).toString(), command));
         cmd.addAll(List.of(args));
+        String name = Path.of(hosts.script).getFileName().toString().replace(".sh", "");
         // output to files, never pipes: the daemons the script leaves running must not hold them open
-        Path out = Files.createTempFile(logs, "local-cluster-" + command, ".out");
-        Path err = Files.createTempFile(logs, "local-cluster-" + command, ".err");
+        Path out = Files.createTempFile(logs, name + "-" + command, ".out");
+        Path err = Files.createTempFile(logs, name + "-" + command, ".err");
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(root.toFile())
             .redirectOutput(out.toFile()).redirectError(err.toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.environment().putAll(env);
         pb.environment().put("LOCKSTEP_CLUSTER_DIR", state.toString());
         // the cluster stops by itself if this JVM dies without closing it (kill -9)
         pb.environment().put("LOCKSTEP_CLUSTER_OWNER_PID", String.valueOf(ProcessHandle.current().pid()));
@@ -575,13 +556,13 @@ public final class StandaloneCluster implements AutoCloseable {
         if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
-            throw new IllegalStateException("deploy/local-cluster.sh " + command + " ran past " + timeout);
+            throw new IllegalStateException(hosts.script + " " + command + " ran past " + timeout);
         }
         String stdout = Files.readString(out);
         String stderr = Files.readString(err);
         Files.delete(out);
         // the script's progress and errors stay in the log dir
-        Files.writeString(logs.resolve("local-cluster-" + command + ".log"), stderr,
+        Files.writeString(logs.resolve(name + "-" + command + ".log"), stderr,
             java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         Files.delete(err);
         return new Script(p.exitValue(), stdout, stderr);

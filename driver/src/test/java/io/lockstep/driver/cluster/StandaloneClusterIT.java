@@ -153,7 +153,7 @@ class StandaloneClusterIT {
     void anExecutorKilledMidJobIsRecoveredToTheUndisturbedResult() throws Exception {
         String[] sets = {"epochs=30", "checkpoint.every=20 steps", "output.dir=" + dir.resolve("chaos"),
             "checkpoint.dir=" + dir.resolve("chaos-ckpt")};
-        StandaloneCluster.Submission job = cluster.submit(List.of(), config, sets);
+        Submission job = cluster.submit(List.of(), config, sets);
         Path checkpoints = dir.resolve("chaos-ckpt");
         long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
         while (job.isAlive() && System.nanoTime() < deadline && !hasCheckpoint(checkpoints)) {
@@ -219,7 +219,7 @@ class StandaloneClusterIT {
 
     /** Submits the digits job, pauses one executor JVM for {@code seconds} once a checkpoint exists, returns the summary. */
     private JsonNode pauseAnExecutor(String name, int budgetSeconds, int seconds) throws Exception {
-        StandaloneCluster.Submission job = cluster.submit(List.of(), config, "epochs=30",
+        Submission job = cluster.submit(List.of(), config, "epochs=30",
             "checkpoint.every=20 steps", "ps.timeout_seconds=" + budgetSeconds, "output.dir=" + dir.resolve(name),
             "checkpoint.dir=" + dir.resolve(name + "-ckpt"));
         long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();

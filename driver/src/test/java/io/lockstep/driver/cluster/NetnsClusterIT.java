@@ -1,0 +1,159 @@
+package io.lockstep.driver.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.data.TestData;
+import io.lockstep.driver.job.TrainingJob;
+import org.deeplearning4j.util.ModelSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.abort;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Many hosts on this machine: a Spark standalone cluster whose master (with the driver spark-submit starts there)
+ * and two workers each live in their own network namespace with their own address on a bridge
+ * ({@code deploy/netns-cluster.sh}, root only: skipped with the reason where namespaces cannot be made). The
+ * digits job trains across the hosts exactly as in local mode, with the shards on the executors and on the driver.
+ * Runs after {@code package} in {@code ./mvnw -Pdist verify}, like {@link StandaloneClusterIT}.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Tag("slow")
+class NetnsClusterIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration JOB_TIMEOUT = Duration.ofMinutes(5);
+
+    @TempDir
+    static Path dir;
+
+    static StandaloneCluster cluster;
+    static Path config;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        assumeTrue(System.getProperty(StandaloneCluster.DIST_JAR_PROPERTY) != null,
+            "the namespace cluster tests submit the dist jar: they run after package in ./mvnw -Pdist verify");
+        String unavailable = StandaloneCluster.namespacesUnavailable();
+        if (unavailable != null) {
+            System.out.println("NetnsClusterIT skipped: no network namespaces here: " + unavailable);
+            abort("no network namespaces here: " + unavailable);
+        }
+        Path[] split = TestData.digitsSplit(dir, 1400);
+        config = dir.resolve("digits.yaml");
+        Files.writeString(config, String.join("\n",
+            "data:",
+            "  format: csv",
+            "  train: " + split[0],
+            "  test: " + split[1],
+            "  normalize: standardize",
+            "  validation_fraction: 0.2",
+            "model: {hidden: [64]}",
+            "optimizer: {type: adam, lr: 0.01}",
+            "batch_size: 32",
+            "epochs: 3",
+            "workers: 2",
+            "ps: {timeout_seconds: 60}",
+            ""));
+        cluster = StandaloneCluster.start(StandaloneCluster.Hosts.NAMESPACES, "NetnsClusterIT", 2);
+    }
+
+    @AfterAll
+    static void stopCluster() throws Exception {
+        if (cluster == null) {
+            return;
+        }
+        List<Long> pids = new ArrayList<>(cluster.livePids());
+        Path state = cluster.stateDir();
+        cluster.close();
+        List<Long> left = new ArrayList<>();
+        for (long pid : pids) {
+            if (!StandaloneCluster.awaitExit(pid, Duration.ofSeconds(10))) {
+                left.add(pid);
+            }
+        }
+        assertEquals(List.of(), left, "close() must end every process of the cluster");
+        assertFalse(Files.exists(state), "close() removes the state dir " + state);
+    }
+
+    @Test
+    @Order(1)
+    void theHostsHaveTheirOwnAddresses() throws Exception {
+        assertEquals("10.77.0.10", cluster.address("master"));
+        assertEquals("10.77.0.11", cluster.address("worker-1"));
+        assertEquals("10.77.0.12", cluster.address("worker-2"));
+        assertEquals("spark://10.77.0.10:7077", cluster.masterUrl());
+        JsonNode master = cluster.masterState();
+        assertEquals(2, master.get("aliveworkers").asInt(), master.toString());
+        List<String> hosts = new ArrayList<>();
+        master.get("workers").forEach(w -> hosts.add(w.get("host").asText()));
+        assertEquals(List.of("10.77.0.11", "10.77.0.12"), hosts.stream().sorted().toList(), master.toString());
+    }
+
+    @Test
+    @Order(2)
+    void shardsOnTheExecutorsTrainAsLocalModeDoes() throws Exception {
+        JsonNode summary = trainOnTheCluster("executors");
+        assertEquals("executors", summary.get("ps").get("placement").asText(), summary.get("ps").toString());
+        assertArrayEquals(localParams(), params("executors"),
+            "trained across three hosts, the parameters are bit-identical to local mode's");
+    }
+
+    @Test
+    @Order(3)
+    void shardsOnTheDriverTrainAsLocalModeDoes() throws Exception {
+        JsonNode summary = trainOnTheCluster("driver");
+        assertEquals("driver", summary.get("ps").get("placement").asText(), summary.get("ps").toString());
+        assertArrayEquals(localParams(), params("driver"),
+            "trained across three hosts, the parameters are bit-identical to local mode's");
+    }
+
+    /** The job submitted from the master's host with the shards at {@code placement}; its summary. */
+    private static JsonNode trainOnTheCluster(String placement) throws Exception {
+        StandaloneCluster.Result run = cluster.run(JOB_TIMEOUT, List.of(), config,
+            "ps.shard_placement=" + placement, "ps.host=" + cluster.address("master"),
+            "output.dir=" + dir.resolve(placement), "checkpoint.dir=" + dir.resolve(placement + "-ckpt"));
+        assertEquals(0, run.exitCode(), () -> "spark-submit failed:\n" + StandaloneCluster.tail(run.output(), 40));
+        JsonNode summary = JSON.readTree(dir.resolve(placement + "/summary.json").toFile());
+        List<Long> replicas = new ArrayList<>();
+        summary.get("replicas").forEach(r -> replicas.add(Long.parseLong(r.asText().substring(0, r.asText().indexOf('@')))));
+        assertEquals(2, replicas.size(), summary.get("replicas").toString());
+        assertTrue(run.executorPids().containsAll(replicas),
+            "the replicas ran in the executor JVMs of the workers' hosts " + run.executorPids() + ": " + replicas);
+        return summary;
+    }
+
+    private static float[] localRun;
+
+    /** The same job in local mode (once). */
+    private static synchronized float[] localParams() throws Exception {
+        if (localRun == null) {
+            JobConfig local = ConfigLoader.load(config,
+                List.of("output.dir=" + dir.resolve("local"), "checkpoint.dir=" + dir.resolve("local-ckpt")));
+            local.spark.master = "local[2]";
+            TrainingJob.run(local);
+            localRun = params("local");
+        }
+        return localRun;
+    }
+
+    private static float[] params(String run) throws Exception {
+        return ModelSerializer.restoreMultiLayerNetwork(dir.resolve(run).resolve("model.zip").toFile())
+            .params().toFloatVector();
+    }
+}
