@@ -92,12 +92,12 @@ public final class Bench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         JobConfig base = mnistJob();
-        MnistFetcher.ensure(base.data);
+        MnistFetcher.ensure(base.data());
         String omp = System.getenv().getOrDefault("OMP_NUM_THREADS", "(unset)");
         System.out.printf(Locale.ROOT, "bench: MNIST MLP 784-256-128-10, Adam 1e-3, global batch %d, %d epoch(s), "
             + "OMP_NUM_THREADS=%s, %d cores%n", globalBatch, epochs, omp, Runtime.getRuntime().availableProcessors());
 
-        List<Sample> mnist = mnistSamples(base.data.train);
+        List<Sample> mnist = mnistSamples(base.data().train());
         double[][] rounds = new double[4][repeat]; // (a), (d), (b), (c) per round, interleaved against drift
         double[][] byThreads = new double[2][repeat]; // (a) at 1 and at 2 native threads
         if (warmup < 0 || repeat < 1) {
@@ -198,18 +198,18 @@ public final class Bench implements Callable<Integer> {
     }
 
     private JobConfig mnistJob() {
-        JobConfig c = new JobConfig();
-        c.data.format = DataFormat.IDX;
-        c.data.train = dataDir.resolve("train-images-idx3-ubyte").toString();
-        c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
-        c.data.download = "mnist";
-        c.model.hidden = List.of(256, 128);
-        c.optimizer.type = OptimizerSpec.Type.ADAM;
-        c.optimizer.lr = 1e-3;
-        c.epochs = epochs;
-        c.shuffle = true;
-        c.ps.transport = Transport.parse(transport);
-        c.logEvery = 1_000_000;
+        JobConfig c = JobConfig.defaults()
+            .with("data.format", DataFormat.IDX)
+            .with("data.train", dataDir.resolve("train-images-idx3-ubyte").toString())
+            .with("data.test", dataDir.resolve("t10k-images-idx3-ubyte").toString())
+            .with("data.download", "mnist")
+            .with("model.hidden", List.of(256, 128))
+            .with("optimizer.type", OptimizerSpec.Type.ADAM)
+            .with("optimizer.lr", 1e-3)
+            .with("epochs", epochs)
+            .with("shuffle", true)
+            .with("ps.transport", Transport.parse(transport))
+            .with("log_every", 1_000_000);
         return c;
     }
 
@@ -259,7 +259,7 @@ public final class Bench implements Callable<Integer> {
                 MultiLayerNetwork net = (MultiLayerNetwork) ModelSetup.build(c, 784, new int[]{28, 28, 1}, 10, "classification",
                     (long) steps * epochs).network().dl4j();
                 long n = 0;
-                try (BatchSource batches = new BatchSource(shard, batch, steps, c.seed, true, 0)) {
+                try (BatchSource batches = new BatchSource(shard, batch, steps, c.seed(), true, 0)) {
                     ready.countDown();
                     go.await();
                     for (int s = 0; s < steps * epochs; s++) {
@@ -290,12 +290,12 @@ public final class Bench implements Callable<Integer> {
 
     /** Lockstep with {@code n} workers at the global batch, on embedded Spark, writing to {@code outName}. */
     private void configure(JobConfig base, int n, String outName) {
-        base.workers = n;
-        base.batchSize = globalBatch / n;
-        base.ps.shards = Math.min(2, n);
-        base.spark.master = "local[" + n + "]";
-        base.output.dir = out.resolve(outName).toString();
-        base.optimizer.stepPlacement = StepPlacement.parse(placement);
+        base = base.with("workers", n)
+            .with("batch_size", globalBatch / n)
+            .with("ps.shards", Math.min(2, n))
+            .with("spark.master", "local[" + n + "]")
+            .with("output.dir", out.resolve(outName).toString())
+            .with("optimizer.step_placement", StepPlacement.parse(placement));
     }
 
     /**
@@ -310,7 +310,7 @@ public final class Bench implements Callable<Integer> {
             (long) steps * maxEpochs).network().dl4j();
         int checkEvery = Math.max(1, steps / 4);
         long trainingNs = 0;
-        try (BatchSource batches = new BatchSource(shard, globalBatch, steps, c.seed, true, 0)) {
+        try (BatchSource batches = new BatchSource(shard, globalBatch, steps, c.seed(), true, 0)) {
             for (int s = 1; s <= steps * maxEpochs; s++) {
                 Batch b = batches.next();
                 long t0 = System.nanoTime();
@@ -331,19 +331,19 @@ public final class Bench implements Callable<Integer> {
     /** The same for Lockstep with {@code n} workers: the test set as validation, every quarter epoch. */
     private double lockstepTimeTo(JobConfig base, int n, double target) throws Exception {
         configure(base, n, "lockstep-target-" + n);
-        base.epochs = maxEpochs;
-        base.data.validation = base.data.test;
-        base.validation.every = new Every(Math.max(1, TrainerOptions.stepsPerEpoch(60_000 / n, base.batchSize, 1) / 4),
-            Every.Unit.STEPS);
+        base = base.with("epochs", maxEpochs)
+            .with("data.validation", base.data().test());
+        base = base.with("validation.every", new Every(Math.max(1, TrainerOptions.stepsPerEpoch(60_000 / n, base.batchSize(), 1) / 4),
+            Every.Unit.STEPS));
         TargetReached.reset();
         TrainingJob.run(base, List.of(new TargetReached(target)));
-        base.epochs = epochs;
-        base.data.validation = null;
+        base = base.with("epochs", epochs)
+            .with("data.validation", null);
         return TargetReached.seconds();
     }
 
     private static DataSet testSet(JobConfig c) throws IOException {
-        List<Sample> test = mnistSamples(c.data.test);
+        List<Sample> test = mnistSamples(c.data().test());
         float[][] xs = new float[test.size()][];
         float[][] ys = new float[test.size()][];
         for (int i = 0; i < xs.length; i++) {

@@ -86,7 +86,7 @@ public final class CpuBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        MnistFetcher.ensure(mnistJob(dataDir).data);
+        MnistFetcher.ensure(mnistJob(dataDir).data());
         List<Variant> variants = only == null ? VARIANTS : only.stream().map(VARIANTS::get).toList();
         System.out.printf(Locale.ROOT, "bench-cpu: MNIST MLP 784-256-128-10, Adam, batch %d, plain DL4J fit; %d rounds"
             + " x %d JVMs; per JVM %d warm-up steps, median of %d windows of %d steps; %d cores%n", batch, rounds,
@@ -148,14 +148,14 @@ public final class CpuBench implements Callable<Integer> {
     }
 
     static JobConfig mnistJob(Path dataDir) {
-        JobConfig c = new JobConfig();
-        c.data.format = DataFormat.IDX;
-        c.data.train = dataDir.resolve("train-images-idx3-ubyte").toString();
-        c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
-        c.data.download = "mnist";
-        c.model.hidden = List.of(256, 128);
-        c.optimizer.type = OptimizerSpec.Type.ADAM;
-        c.optimizer.lr = 1e-3;
+        JobConfig c = JobConfig.defaults()
+            .with("data.format", DataFormat.IDX)
+            .with("data.train", dataDir.resolve("train-images-idx3-ubyte").toString())
+            .with("data.test", dataDir.resolve("t10k-images-idx3-ubyte").toString())
+            .with("data.download", "mnist")
+            .with("model.hidden", List.of(256, 128))
+            .with("optimizer.type", OptimizerSpec.Type.ADAM)
+            .with("optimizer.lr", 1e-3);
         return c;
     }
 
@@ -171,14 +171,14 @@ public final class CpuBench implements Callable<Integer> {
             int warmup = Integer.parseInt(args[2]);
             int windows = Integer.parseInt(args[3]);
             int window = Integer.parseInt(args[4]);
-            DataPartition train = DataPartition.of(Bench.mnistSamples(c.data.train).iterator(), 784, 10);
+            DataPartition train = DataPartition.of(Bench.mnistSamples(c.data().train()).iterator(), 784, 10);
             int steps = train.size() / batch;
             MultiLayerNetwork net = (MultiLayerNetwork) ModelSetup.build(c, 784, new int[]{28, 28, 1}, 10,
                 "classification", warmup + (long) windows * window).network().dl4j();
             double[] ms = new double[windows];
             double[] cpuMs = new double[windows];
             ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-            try (BatchSource batches = new BatchSource(train, batch, steps, c.seed, true, 0)) {
+            try (BatchSource batches = new BatchSource(train, batch, steps, c.seed(), true, 0)) {
                 for (int s = 0; s < warmup; s++) {
                     step(net, batches.next());
                 }

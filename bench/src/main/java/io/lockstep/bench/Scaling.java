@@ -147,7 +147,7 @@ public final class Scaling implements Callable<Integer> {
         int[] ns = {1, 2, 4};
         int[] sizes = {Math.toIntExact(MNIST_MLP_PARAMS), 1_000_000, 4_000_000};
         JobConfig base = mnistJob();
-        MnistFetcher.ensure(base.data);
+        MnistFetcher.ensure(base.data());
         int cores = Runtime.getRuntime().availableProcessors();
         double[][] exchange = new double[sizes.length * ns.length][rounds];
         double[][] step = new double[ns.length][rounds];
@@ -213,31 +213,31 @@ public final class Scaling implements Callable<Integer> {
     }
 
     private JobConfig mnistJob() {
-        JobConfig c = new JobConfig();
-        c.data.format = DataFormat.IDX;
-        c.data.train = dataDir.resolve("train-images-idx3-ubyte").toString();
-        c.data.test = dataDir.resolve("t10k-images-idx3-ubyte").toString();
-        c.data.download = "mnist";
-        c.model.hidden = List.of(256, 128);
-        c.optimizer.type = OptimizerSpec.Type.ADAM;
-        c.optimizer.lr = 1e-3;
-        c.epochs = 1;
-        c.shuffle = true;
-        c.ps.transport = Transport.parse(transport);
+        JobConfig c = JobConfig.defaults()
+            .with("data.format", DataFormat.IDX)
+            .with("data.train", dataDir.resolve("train-images-idx3-ubyte").toString())
+            .with("data.test", dataDir.resolve("t10k-images-idx3-ubyte").toString())
+            .with("data.download", "mnist")
+            .with("model.hidden", List.of(256, 128))
+            .with("optimizer.type", OptimizerSpec.Type.ADAM)
+            .with("optimizer.lr", 1e-3)
+            .with("epochs", 1)
+            .with("shuffle", true)
+            .with("ps.transport", Transport.parse(transport));
         // what the model describes and bench-exchange measures: every worker's gradient through the
         // parameter server (no in-JVM reduction first), averages back, each replica applying the step
-        c.ps.localReduction = false;
-        c.optimizer.stepPlacement = StepPlacement.REPLICA;
-        c.logEvery = 1_000_000;
+        c = c.with("ps.local_reduction", false)
+            .with("optimizer.step_placement", StepPlacement.REPLICA)
+            .with("log_every", 1_000_000);
         return c;
     }
 
     private Map<String, Object> train(JobConfig base, int n) throws Exception {
-        base.workers = n;
-        base.batchSize = checkBatch;
-        base.ps.shards = 2;
-        base.spark.master = "local[" + n + "]";
-        base.output.dir = out.resolve("workers-" + n).toString();
+        base = base.with("workers", n)
+            .with("batch_size", checkBatch)
+            .with("ps.shards", 2)
+            .with("spark.master", "local[" + n + "]")
+            .with("output.dir", out.resolve("workers-" + n).toString());
         return TrainingJob.run(base);
     }
 }

@@ -23,10 +23,10 @@ final class SparkAggregate implements AutoCloseable {
 
     /** A local[N] Spark context in this JVM (the settings a local training job gets). */
     SparkAggregate(int partitions) {
-        JobConfig cfg = new JobConfig();
-        cfg.workers = partitions;
-        cfg.spark.master = "local[" + partitions + "]";
-        cfg.spark.conf.put("spark.driver.maxResultSize", "0"); // N vectors of up to 100 MB come back
+        JobConfig cfg = JobConfig.defaults()
+            .with("workers", partitions)
+            .with("spark.master", "local[" + partitions + "]")
+            .with("spark.conf.spark.driver.maxResultSize", "0"); // N vectors of up to 100 MB come back
         this.sc = new JavaSparkContext(SparkConfs.of(cfg).setAppName("lockstep-bench-exchange"));
         this.partitions = partitions;
     }

@@ -58,12 +58,12 @@ public final class Lockstep {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         RunOutputs outputs;
         try {
-            outputs = new RunOutputs(Path.of(cfg.output.dir));
+            outputs = new RunOutputs(Path.of(cfg.output().dir()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         try {
-            DataLoader.Loaded data = DataLoader.fromDatasets(train, validation, test, cfg.data, cfg.task, cfg.seed);
+            DataLoader.Loaded data = DataLoader.fromDatasets(train, validation, test, cfg.data(), cfg.task(), cfg.seed());
             TrainingJob.Result r = TrainingJob.train(cfg, sc, data, outputs, List.of(listeners), start);
             return new Result(r.network(), r.summary());
         } catch (IOException e) {

@@ -48,17 +48,17 @@ class TrainingConfigTest {
         TrainingConfig read = TrainingConfig.fromYaml(yaml);
         JobConfig c = built.toJobConfig();
         // the optimizer as the trainer takes it (the builder's spec spells out the defaults the YAML leaves unset)
-        assertEquals(Specs.optimizer(read.toJobConfig().optimizer), Specs.optimizer(c.optimizer));
+        assertEquals(Specs.optimizer(read.toJobConfig().optimizer()), Specs.optimizer(c.optimizer()));
         var fromYaml = ConfigLoader.toTree(read.toJobConfig());
         var fromBuilder = ConfigLoader.toTree(c);
         fromYaml.remove("optimizer");
         fromBuilder.remove("optimizer");
         assertEquals(fromYaml, fromBuilder);
-        assertEquals(Task.BINARY, c.task);
-        assertEquals(DataFormat.PARQUET, c.data.format); // datasets are read by column
-        assertEquals(List.of(32, 8), c.model.hidden);
-        assertEquals(OptimizerSpec.Type.SGD, c.optimizer.type);
-        assertEquals(0.9, c.optimizer.momentum);
+        assertEquals(Task.BINARY, c.task());
+        assertEquals(DataFormat.PARQUET, c.data().format()); // datasets are read by column
+        assertEquals(List.of(32, 8), c.model().hidden());
+        assertEquals(OptimizerSpec.Type.SGD, c.optimizer().type());
+        assertEquals(0.9, c.optimizer().momentum());
     }
 
     @Test
@@ -66,10 +66,11 @@ class TrainingConfigTest {
         TrainingConfig.Builder b = TrainingConfig.builder().workers(2);
         TrainingConfig two = b.build();
         b.workers(5);
-        two.toJobConfig().workers = 7;
-        assertEquals(2, two.toJobConfig().workers);
-        assertEquals(5, b.build().toJobConfig().workers);
-        assertEquals(9, two.toBuilder().epochs(9).build().toJobConfig().epochs);
+        JobConfig seven = two.toJobConfig().with("workers", 7); // a changed copy; the config itself is immutable
+        assertEquals(7, seven.workers());
+        assertEquals(2, two.toJobConfig().workers());
+        assertEquals(5, b.build().toJobConfig().workers());
+        assertEquals(9, two.toBuilder().epochs(9).build().toJobConfig().epochs());
     }
 
     @Test
@@ -92,8 +93,8 @@ class TrainingConfigTest {
     void anyKeyGoesInAsSetTakesItOldNamesIncluded() {
         JobConfig c = TrainingConfig.builder().set("ps.placement=executors").set("ps.transport=udp")
             .set("spark.conf.spark.executor.memory=2g").build().toJobConfig();
-        assertEquals(ShardPlacement.EXECUTORS, c.ps.shardPlacement);
-        assertEquals("2g", c.spark.conf.get("spark.executor.memory"));
+        assertEquals(ShardPlacement.EXECUTORS, c.ps().shardPlacement());
+        assertEquals("2g", c.spark().conf().get("spark.executor.memory"));
         var e = assertThrows(ConfigLoader.ConfigException.class, () -> TrainingConfig.builder().set("ps.wire=fp8"));
         assertEquals("TrainingConfig: config key 'ps.wire' must be one of fp32, bf16, fp16, got 'fp8'", e.getMessage());
     }

@@ -41,7 +41,7 @@ public final class Doctor implements Callable<Integer> {
             if (!overrides.isEmpty()) {
                 throw new ConfigLoader.ConfigException("--set " + overrides.get(0) + " needs a CONFIG");
             }
-            cfg = new JobConfig();
+            cfg = JobConfig.defaults();
         }
         boolean failed = false;
         for (Finding f : Checkup.run(cfg, config != null)) {

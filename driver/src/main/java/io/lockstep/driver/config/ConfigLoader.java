@@ -62,12 +62,10 @@ public final class ConfigLoader {
         return bind(readTree(file), overrides, file.toString(), true);
     }
 
-    /**
-     * A validated private copy of {@code config}: what a run reads, whatever its caller changes
-     * afterwards. Configs built in code are checked by the same rules as YAML files.
-     */
-    public static JobConfig snapshot(JobConfig config, boolean withFiles) {
-        return bind(toTree(config), List.of(), "config", withFiles);
+    /** {@code config}, checked by the rules a YAML file is: configs built in code get the same messages. */
+    public static JobConfig checked(JobConfig config, boolean withFiles) {
+        ConfigRules.validate(config, withFiles);
+        return config;
     }
 
     /** The YAML file as a tree of config keys (an empty mapping for an empty file). */
@@ -125,10 +123,47 @@ public final class ConfigLoader {
         return toConfig(tree, source);
     }
 
+    /** Every key at its default, read once from {@code defaults.yaml}. */
+    private static final ObjectNode DEFAULTS = defaultsTree();
+
+    private static ObjectNode defaultsTree() {
+        try (var in = ConfigLoader.class.getResourceAsStream("defaults.yaml")) {
+            return (ObjectNode) YAML.readTree(in);
+        } catch (IOException | NullPointerException e) {
+            throw new IllegalStateException("io/lockstep/driver/config/defaults.yaml is missing from the classpath", e);
+        }
+    }
+
+    static JobConfig defaults() {
+        return toConfig(DEFAULTS.deepCopy(), "defaults.yaml");
+    }
+
+    /** A copy of {@code config} with {@code key} (dotted, as in --set) set to {@code value}, bound without the rules. */
+    static JobConfig with(JobConfig config, String key, Object value) {
+        ObjectNode tree = toTree(config);
+        set(tree, key, YAML.valueToTree(value));
+        return toConfig(tree, "config");
+    }
+
+    static JobConfig.Data with(JobConfig.Data data, String key, Object value) {
+        return with(defaults().with("data", data), key, value).data();
+    }
+
+    /** A copy of {@code config} with {@code key=value} overrides, bound without the rules. */
+    static JobConfig with(JobConfig config, List<String> overrides) {
+        return with(config, overrides, "config");
+    }
+
+    /** As {@link #with(JobConfig, List)}, errors naming {@code source} (what the overrides came from). */
+    public static JobConfig with(JobConfig config, List<String> overrides, String source) {
+        return read(toTree(config), overrides, source);
+    }
+
+    /** Binds the keys of {@code tree} laid over every key's default. */
     private static JobConfig toConfig(ObjectNode tree, String source) {
         JobConfig config;
         try {
-            config = YAML.treeToValue(tree, JobConfig.class);
+            config = YAML.treeToValue(overDefaults(DEFAULTS.deepCopy(), tree), JobConfig.class);
         } catch (UnrecognizedPropertyException e) {
             throw new ConfigException(source + ": unknown config key '" + path(e) + "'");
         } catch (InvalidFormatException e) {
@@ -153,6 +188,17 @@ public final class ConfigLoader {
             throw new ConfigException(source + ": " + e.getOriginalMessage());
         }
         return config;
+    }
+
+    /** {@code given} laid over {@code base}: sections merge key by key, any other value replaces. */
+    private static ObjectNode overDefaults(ObjectNode base, ObjectNode given) {
+        given.fields().forEachRemaining(e -> {
+            JsonNode under = base.get(e.getKey());
+            boolean section = under instanceof ObjectNode && e.getValue() instanceof ObjectNode
+                && !"conf".equals(e.getKey()); // spark.conf is a map: the given one is the whole map
+            base.set(e.getKey(), section ? overDefaults((ObjectNode) under, (ObjectNode) e.getValue()) : e.getValue());
+        });
+        return base;
     }
 
     /** The tree of a config's keys and values, as a YAML file would give them (the names of the current release). */
@@ -205,6 +251,17 @@ public final class ConfigLoader {
         if (value == null || value.isMissingNode()) {
             value = TextNode.valueOf(raw);
         }
+        set(tree, keys, value);
+    }
+
+    private static void set(ObjectNode tree, String key, JsonNode value) {
+        if (RENAMED.containsKey(key)) {
+            throw new ConfigException("config key '" + key + "' is now '" + RENAMED.get(key) + "'");
+        }
+        set(tree, splitKey(key), value);
+    }
+
+    private static void set(ObjectNode tree, String[] keys, JsonNode value) {
         ObjectNode node = tree;
         for (int i = 0; i < keys.length - 1; i++) {
             JsonNode child = node.get(keys[i]);

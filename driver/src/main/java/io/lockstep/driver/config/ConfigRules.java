@@ -6,8 +6,7 @@ import io.lockstep.ps.ExchangeRules;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.worker.model.Models;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
+import java.lang.reflect.RecordComponent;
 import java.util.List;
 import java.util.Locale;
 
@@ -42,47 +41,47 @@ public final class ConfigRules {
     public static void validate(JobConfig c, boolean withFiles) {
         requireFinite(c, "");
         requireChosen(c);
-        require(c.workers >= 1, "workers", "must be >= 1, got " + c.workers);
-        require(c.batchSize >= 1, "batch_size", "must be >= 1, got " + c.batchSize);
-        require(c.epochs >= 1, "epochs", "must be >= 1, got " + c.epochs);
-        require(c.logEvery >= 1, "log_every", "must be >= 1, got " + c.logEvery);
-        require(c.ps.shards >= 1, "ps.shards", "must be >= 1, got " + c.ps.shards);
-        require(c.ps.shards <= MAX_SHARDS, "ps.shards", "must be <= " + MAX_SHARDS + ", got " + c.ps.shards
+        require(c.workers() >= 1, "workers", "must be >= 1, got " + c.workers());
+        require(c.batchSize() >= 1, "batch_size", "must be >= 1, got " + c.batchSize());
+        require(c.epochs() >= 1, "epochs", "must be >= 1, got " + c.epochs());
+        require(c.logEvery() >= 1, "log_every", "must be >= 1, got " + c.logEvery());
+        require(c.ps().shards() >= 1, "ps.shards", "must be >= 1, got " + c.ps().shards());
+        require(c.ps().shards() <= MAX_SHARDS, "ps.shards", "must be <= " + MAX_SHARDS + ", got " + c.ps().shards()
             + ": each shard is a server thread, 2 UDP ports and (workers + 1) log buffers of 3 x ps.term_length"
             + " in /dev/shm per media driver, and every worker connects to every shard before the first step"
             + " (256 shards take ~20 s to start on 2 cores)");
-        require(c.ps.timeoutSeconds >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps.timeoutSeconds);
-        String mtu = ExchangeRules.mtuProblem(c.ps.mtu);
+        require(c.ps().timeoutSeconds() >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps().timeoutSeconds());
+        String mtu = ExchangeRules.mtuProblem(c.ps().mtu());
         require(mtu == null, "ps.mtu", mtu);
         // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
-        require(Integer.bitCount(c.ps.termLength) == 1 && c.ps.termLength >= 8L * c.ps.mtu, "ps.term_length",
-            "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps.mtu + "), got " + c.ps.termLength);
-        if (c.ps.shardPlacement == ShardPlacement.EXECUTORS && c.ps.transport == Transport.IPC) {
+        require(Integer.bitCount(c.ps().termLength()) == 1 && c.ps().termLength() >= 8L * c.ps().mtu(), "ps.term_length",
+            "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps().mtu() + "), got " + c.ps().termLength());
+        if (c.ps().shardPlacement() == ShardPlacement.EXECUTORS && c.ps().transport() == Transport.IPC) {
             throw new ConfigException("config key 'ps.shard_placement' is executors, but "
                 + ExchangeRules.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)");
         }
-        validateData(c.data, c.task);
-        require(!withFiles || c.data.train != null, "data.train", "is required");
-        require(!withFiles || c.data.test != null, "data.test", "is required");
-        require(c.output.dir != null && !c.output.dir.isBlank(), "output.dir", "is required");
-        require(c.recovery.maxAttempts >= 1, "recovery.max_attempts", "must be >= 1, got "
-            + c.recovery.maxAttempts);
-        require(c.accumulateSteps >= 1, "accumulate_steps", "must be >= 1, got " + c.accumulateSteps);
-        Specs.optimizer(c.optimizer);
-        Specs.model(c.model); // model.type and what each type needs: ModelSpec's rules
-        Specs.clipping(c.clipping);
-        require(c.checkpoint.keep >= 1, "checkpoint.keep", "must be >= 1, got " + c.checkpoint.keep);
-        require(c.earlyStopping.patience >= 1, "early_stopping.patience", "must be >= 1, got "
-            + c.earlyStopping.patience);
-        require(c.earlyStopping.minDelta >= 0, "early_stopping.min_delta", "must be >= 0, got "
-            + c.earlyStopping.minDelta);
-        require(!"latest".equalsIgnoreCase(c.resume) || c.checkpoint.dir != null, "resume",
+        validateData(c.data(), c.task());
+        require(!withFiles || c.data().train() != null, "data.train", "is required");
+        require(!withFiles || c.data().test() != null, "data.test", "is required");
+        require(c.output().dir() != null && !c.output().dir().isBlank(), "output.dir", "is required");
+        require(c.recovery().maxAttempts() >= 1, "recovery.max_attempts", "must be >= 1, got "
+            + c.recovery().maxAttempts());
+        require(c.accumulateSteps() >= 1, "accumulate_steps", "must be >= 1, got " + c.accumulateSteps());
+        Specs.optimizer(c.optimizer());
+        Specs.model(c.model()); // model.type and what each type needs: ModelSpec's rules
+        Specs.clipping(c.clipping());
+        require(c.checkpoint().keep() >= 1, "checkpoint.keep", "must be >= 1, got " + c.checkpoint().keep());
+        require(c.earlyStopping().patience() >= 1, "early_stopping.patience", "must be >= 1, got "
+            + c.earlyStopping().patience());
+        require(c.earlyStopping().minDelta() >= 0, "early_stopping.min_delta", "must be >= 0, got "
+            + c.earlyStopping().minDelta());
+        require(!"latest".equalsIgnoreCase(c.resume()) || c.checkpoint().dir() != null, "resume",
             "is latest but checkpoint.dir is not set");
         try {
-            if (c.loss != null) {
-                Models.loss(c.loss);
+            if (c.loss() != null) {
+                Models.loss(c.loss());
             }
-            Models.activation(c.model.activation);
+            Models.activation(c.model().activation());
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
@@ -91,10 +90,10 @@ public final class ConfigRules {
     /** The choices a config cannot leave empty ({@code ps.wire: ~} binds null): each typed key has a value. */
     private static void requireChosen(JobConfig c) {
         Object[][] chosen = {
-            {"task", c.task}, {"optimizer.type", c.optimizer.type}, {"on_non_finite", c.onNonFinite}, {"ps.transport", c.ps.transport},
-            {"ps.shard_placement", c.ps.shardPlacement}, {"ps.wire", c.ps.wire},
-            {"optimizer.step_placement", c.optimizer.stepPlacement}, {"validation.every", c.validation.every},
-            {"checkpoint.every", c.checkpoint.every},
+            {"task", c.task()}, {"optimizer.type", c.optimizer().type()}, {"on_non_finite", c.onNonFinite()}, {"ps.transport", c.ps().transport()},
+            {"ps.shard_placement", c.ps().shardPlacement()}, {"ps.wire", c.ps().wire()},
+            {"optimizer.step_placement", c.optimizer().stepPlacement()}, {"validation.every", c.validation().every()},
+            {"checkpoint.every", c.checkpoint().every()},
         };
         for (Object[] keyValue : chosen) {
             require(keyValue[1] != null, (String) keyValue[0], "is required");
@@ -103,78 +102,75 @@ public final class ConfigRules {
 
     /** The data.* keys on their own and against data.format and the task (train/test presence aside). */
     public static void validateData(JobConfig.Data d, Task task) {
-        require(d.format != null, "data.format", "is required");
-        require(d.normalize != null, "data.normalize", "is required");
-        if (d.download != null) {
-            oneOf("data.download", d.download, "mnist");
+        require(d.format() != null, "data.format", "is required");
+        require(d.normalize() != null, "data.normalize", "is required");
+        if (d.download() != null) {
+            oneOf("data.download", d.download(), "mnist");
         }
-        DataFormat format = d.format;
-        if (d.validation != null && d.validationFraction != null) {
+        DataFormat format = d.format();
+        if (d.validation() != null && d.validationFraction() != null) {
             throw new ConfigException("config keys 'data.validation' and 'data.validation_fraction' are both set;"
                 + " use one of them");
         }
-        if (d.validationFraction != null) {
-            double f = d.validationFraction;
+        if (d.validationFraction() != null) {
+            double f = d.validationFraction();
             require(f > 0 && f < 1, "data.validation_fraction", "must be > 0 and < 1, got " + f);
         }
-        if (d.labelColumn != null) {
+        if (d.labelColumn() != null) {
             require(format != DataFormat.IDX && format != DataFormat.LIBSVM, "data.label_column",
                 "does not apply to data.format " + format + " (the label is part of the format)");
-            require(format != DataFormat.PARQUET || !d.labelColumn.isIndex(), "data.label_column",
-                "must be a column name for data.format parquet, got " + d.labelColumn);
-            require(format != DataFormat.CSV || d.labelColumn.isIndex() || d.header, "data.label_column",
-                "is a column name ('" + d.labelColumn + "'), which needs data.header: true for csv");
+            require(format != DataFormat.PARQUET || !d.labelColumn().isIndex(), "data.label_column",
+                "must be a column name for data.format parquet, got " + d.labelColumn());
+            require(format != DataFormat.CSV || d.labelColumn().isIndex() || d.header(), "data.label_column",
+                "is a column name ('" + d.labelColumn() + "'), which needs data.header: true for csv");
         }
-        require(d.featuresColumn == null || format == DataFormat.PARQUET, "data.features_column",
+        require(d.featuresColumn() == null || format == DataFormat.PARQUET, "data.features_column",
             "applies to data.format parquet only");
-        require(d.featureColumns == null || format == DataFormat.PARQUET, "data.feature_columns",
+        require(d.featureColumns() == null || format == DataFormat.PARQUET, "data.feature_columns",
             "applies to data.format parquet only");
-        if (d.featuresColumn != null && d.featureColumns != null) {
+        if (d.featuresColumn() != null && d.featureColumns() != null) {
             throw new ConfigException("config keys 'data.features_column' and 'data.feature_columns' are both set;"
                 + " use one of them");
         }
-        if (d.featureColumns != null) {
-            require(!d.featureColumns.isEmpty(), "data.feature_columns", "must name at least one column");
-            require(d.featureColumns.stream().distinct().count() == d.featureColumns.size(),
-                "data.feature_columns", "names a column twice: " + d.featureColumns);
-            require(d.labelColumn == null || !d.featureColumns.contains(d.labelColumn.name()),
-                "data.feature_columns", "contains the label column '" + d.labelColumn + "'");
+        if (d.featureColumns() != null) {
+            require(!d.featureColumns().isEmpty(), "data.feature_columns", "must name at least one column");
+            require(d.featureColumns().stream().distinct().count() == d.featureColumns().size(),
+                "data.feature_columns", "names a column twice: " + d.featureColumns());
+            require(d.labelColumn() == null || !d.featureColumns().contains(d.labelColumn().name()),
+                "data.feature_columns", "contains the label column '" + d.labelColumn() + "'");
         }
-        if (d.features != null) {
+        if (d.features() != null) {
             require(format == DataFormat.LIBSVM, "data.features", "applies to data.format libsvm only");
-            require(d.features >= 1, "data.features", "must be >= 1, got " + d.features);
+            require(d.features() >= 1, "data.features", "must be >= 1, got " + d.features());
         }
-        if (d.classes != null) {
-            require(d.classes >= 2 && d.classes <= MAX_CLASSES, "data.classes", "must be >= 2 and <= "
-                + MAX_CLASSES + " (labels are stored one-hot, one float per class per row), got " + d.classes);
-            require(task == Task.CLASSIFICATION || task == Task.BINARY && d.classes == 2, "data.classes",
+        if (d.classes() != null) {
+            require(d.classes() >= 2 && d.classes() <= MAX_CLASSES, "data.classes", "must be >= 2 and <= "
+                + MAX_CLASSES + " (labels are stored one-hot, one float per class per row), got " + d.classes());
+            require(task == Task.CLASSIFICATION || task == Task.BINARY && d.classes() == 2, "data.classes",
                 "applies to task classification only (task is " + task.key() + ")");
         }
     }
 
     /**
-     * Every number-valued key (double fields of the config and its sections, found by reflection, so
+     * Every number-valued key (double components of the config and its sections, found by reflection, so
      * new keys are covered) must be finite: {@code optimizer.lr: 1e400} reads as Infinity.
      */
-    private static void requireFinite(Object section, String prefix) {
+    private static void requireFinite(Record section, String prefix) {
         PropertyNamingStrategies.NamingBase snake = (PropertyNamingStrategies.NamingBase) PropertyNamingStrategies.SNAKE_CASE;
-        for (Field f : section.getClass().getFields()) {
-            if (Modifier.isStatic(f.getModifiers())) {
-                continue;
-            }
+        for (RecordComponent part : section.getClass().getRecordComponents()) {
             Object value;
             try {
-                value = f.get(section);
-            } catch (IllegalAccessException e) {
-                continue;
+                value = part.getAccessor().invoke(section);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
             }
-            String key = prefix + snake.translate(f.getName());
+            String key = prefix + snake.translate(part.getName());
             if (value instanceof Double d && !Double.isFinite(d)) {
                 throw new ConfigException("config key '" + key + "' must be a finite number, got " + d
                     + (d.isInfinite() ? " (the value is too large for a double)" : ""));
             }
-            if (value != null && f.getType().getEnclosingClass() == JobConfig.class) {
-                requireFinite(value, key + ".");
+            if (value instanceof Record inner && part.getType().getEnclosingClass() == JobConfig.class) {
+                requireFinite(inner, key + ".");
             }
         }
     }

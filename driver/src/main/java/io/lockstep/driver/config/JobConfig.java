@@ -6,79 +6,112 @@ import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.ScheduleSpec;
 import io.lockstep.worker.train.Every;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A training job, typed: YAML (snake_case keys), {@code --set key=value} and the Java API's
- * {@code TrainingConfig} builder all fill it, and {@link ConfigRules#validate} checks it once. Choices are
- * enums parsed where the text is read (a bad name fails there, naming its key); every field has a default so a
- * config names only what it changes; unknown keys are rejected by {@link ConfigLoader}.
+ * A training job, typed and immutable: YAML (snake_case keys), {@code --set key=value} and the Java API's
+ * {@code TrainingConfig} builder all fill it through {@link ConfigLoader}, which lays the keys given over every
+ * key's default ({@code defaults.yaml} next to this class) and binds them; {@link ConfigRules#validate} checks
+ * it once. Choices are enums parsed where the text is read (a bad name fails there, naming its key); unknown
+ * keys are rejected. A changed copy comes from {@link #with(String, Object)}, by the same binding.
+ *
+ * @param task            classification (class indices 0..k-1, one-hot), binary (labels 0/1, one output) or
+ *                        regression (real targets)
+ * @param loss            cross_entropy, binary_cross_entropy, mse or mae; null: the task's usual loss
+ * @param batchSize       samples per worker per step; the global batch is batch_size x workers
+ * @param logEvery        write a metrics.jsonl step line (and log progress) every this many steps
+ * @param accumulateSteps micro-batches per optimizer step (gradient accumulation)
+ * @param resume          latest (the newest valid checkpoint in checkpoint.dir) or the path of a checkpoint
+ *                        file; null: a fresh start
+ * @param onNonFinite     fail: stop the job at a NaN/Inf loss or gradient; skip: drop such a step and count it
  */
-public final class JobConfig {
-    /** classification (class indices 0..k-1, one-hot), binary (labels 0/1, one output) or regression (real targets). */
-    public Task task = Task.CLASSIFICATION;
-    public Data data = new Data();
-    public Model model = new Model();
-    public Optimizer optimizer = new Optimizer();
-    /** cross_entropy, binary_cross_entropy, mse or mae; default: the task's usual loss. */
-    public String loss;
-    /** Samples per worker per step; the global batch is batch_size x workers. */
-    public int batchSize = 64;
-    public int epochs = 1;
-    public int workers = 2;
-    public long seed = 42;
-    public boolean shuffle = true;
-    /** Write a metrics.jsonl step line (and log progress) every this many steps. */
-    public int logEvery = 50;
-    /** Micro-batches per optimizer step (gradient accumulation). */
-    public int accumulateSteps = 1;
-    public Clipping clipping = new Clipping();
-    public Validation validation = new Validation();
-    public Checkpoint checkpoint = new Checkpoint();
-    /** latest (the newest valid checkpoint in checkpoint.dir) or the path of a checkpoint file; null: a fresh start. */
-    public String resume;
-    public EarlyStopping earlyStopping = new EarlyStopping();
-    /** fail (default): stop the job at a NaN/Inf loss or gradient; skip: drop such a step and count it. */
-    public OnNonFinite onNonFinite = OnNonFinite.FAIL;
-    public Recovery recovery = new Recovery();
-    public Ps ps = new Ps();
-    public Spark spark = new Spark();
-    public Output output = new Output();
+public record JobConfig(
+    Task task,
+    Data data,
+    Model model,
+    Optimizer optimizer,
+    String loss,
+    int batchSize,
+    int epochs,
+    int workers,
+    long seed,
+    boolean shuffle,
+    int logEvery,
+    int accumulateSteps,
+    Clipping clipping,
+    Validation validation,
+    Checkpoint checkpoint,
+    String resume,
+    EarlyStopping earlyStopping,
+    OnNonFinite onNonFinite,
+    Recovery recovery,
+    Ps ps,
+    Spark spark,
+    Output output) {
 
-    public static final class Data {
-        /** idx (MNIST-style image + label files), csv (numeric columns), parquet or libsvm. */
-        public DataFormat format = DataFormat.IDX;
-        public String train;
-        public String test;
-        /** Validation split, same format as train; or set validationFraction instead. */
-        public String validation;
-        /** 0 < f < 1: hold out this share of the training rows (chosen by seed) as the validation split. */
-        public Double validationFraction;
-        /** IDX label files; default: the images path with images-idx3 replaced by labels-idx1. */
-        public String trainLabels;
-        public String testLabels;
-        public String validationLabels;
-        /** mnist: fetch the MNIST IDX files into the configured paths when they are missing. */
-        public String download;
-        /**
-         * The label column. CSV: an index, negative counts from the end (default -1 = last), or a
-         * name from the header line. Parquet / datasets: a column name (default "label").
-         */
-        public Column labelColumn;
-        /** CSV: the first line is a header (skipped; it names the columns). */
-        public boolean header = false;
-        /** Parquet / datasets: one column holding all features (an ML Vector or an array of numbers). */
-        public String featuresColumn;
-        /** Parquet / datasets: numeric feature columns; default: every numeric column except the label. */
-        public List<String> featureColumns;
-        /** LibSVM: number of features; default: the largest feature index in the files read. */
-        public Integer features;
-        /** Number of classes (task classification); default: largest training label + 1. */
-        public Integer classes;
-        /** none, standardize (z-score per feature, fitted on the training split) or minmax. */
-        public Normalize normalize = Normalize.NONE;
+    /** Every key at its default (data.train and data.test unset). */
+    public static JobConfig defaults() {
+        return ConfigLoader.defaults();
+    }
+
+    /**
+     * A copy with one key changed: {@code with("data.classes", 10)}, {@code with("ps.wire", WireFormat.BF16)},
+     * {@code with("spark.conf.spark.executor.memory", "4g")}. The value is bound as the same key in a YAML file
+     * would be (a wrong type fails, naming the key); the cross-key rules run when a job starts.
+     */
+    public JobConfig with(String key, Object value) {
+        return ConfigLoader.with(this, key, value);
+    }
+
+    /** A copy with {@code key=value} overrides applied as {@code --set} applies them. */
+    public JobConfig with(String... overrides) {
+        return ConfigLoader.with(this, List.of(overrides));
+    }
+
+    /**
+     * @param format            idx (MNIST-style image + label files), csv (numeric columns), parquet or libsvm
+     * @param train             the training split (any Hadoop file system path)
+     * @param validation        the validation split, same format as train; or set validationFraction instead
+     * @param validationFraction 0 < f < 1: hold out this share of the training rows (chosen by seed) as the
+     *                          validation split
+     * @param trainLabels       IDX label files; default: the images path with images-idx3 replaced by labels-idx1
+     * @param download          mnist: fetch the MNIST IDX files into the configured paths when they are missing
+     * @param labelColumn       CSV: an index, negative counts from the end (default -1 = last), or a name from the
+     *                          header line; Parquet / datasets: a column name (default "label")
+     * @param header            CSV: the first line is a header (skipped; it names the columns)
+     * @param featuresColumn    Parquet / datasets: one column holding all features (an ML Vector or an array)
+     * @param featureColumns    Parquet / datasets: numeric feature columns; default: every numeric column but the label
+     * @param features          LibSVM: number of features; default: the largest feature index in the files read
+     * @param classes           number of classes (classification); default: largest training label + 1
+     * @param normalize         none, standardize (z-score per feature, fitted on the training split) or minmax
+     */
+    public record Data(
+        DataFormat format,
+        String train,
+        String test,
+        String validation,
+        Double validationFraction,
+        String trainLabels,
+        String testLabels,
+        String validationLabels,
+        String download,
+        Column labelColumn,
+        boolean header,
+        String featuresColumn,
+        List<String> featureColumns,
+        Integer features,
+        Integer classes,
+        Normalize normalize) {
+
+        public Data {
+            featureColumns = featureColumns == null ? null : List.copyOf(featureColumns);
+        }
+
+        /** A copy with one data key changed ({@code with("normalize", Normalize.MINMAX)}), bound as in YAML. */
+        public Data with(String key, Object value) {
+            return ConfigLoader.with(this, "data." + key, value);
+        }
 
         /** A column named by its index (CSV) or by its name; YAML: an integer or a string. */
         public static final class Column implements java.io.Serializable {
@@ -134,136 +167,129 @@ public final class JobConfig {
         }
     }
 
-    public static final class Model {
-        /** mlp or lenet (built in), json (a DL4J JSON file at path) or factory (a ModelFactory class). */
-        public String type = "mlp";
-        public List<Integer> hidden = List.of(256, 128);
-        public String activation = "relu";
-        /** Probability of dropping a hidden unit while training (built-in models); 0 = off. */
-        public double dropout = 0;
-        public String path;
-        /** Fully qualified class name of a ModelFactory (type: factory). */
-        public String factory;
-        /** A Lockstep or DL4J model zip to start from (fine-tuning). */
-        public String initFrom;
-        /** With init_from: the first k layers keep their parameters. */
-        public int freezeLayers = 0;
-        /** With init_from: a fresh output layer for this job's outputs. */
-        public boolean replaceOutput = false;
-        /** [height, width, channels] of images given as flat rows (lenet); default: square, 1 channel. */
-        public List<Integer> inputShape;
+    /**
+     * @param type          mlp or lenet (built in), json (a DL4J JSON file at path) or factory (a ModelFactory class)
+     * @param dropout       probability of dropping a hidden unit while training (built-in models); 0 = off
+     * @param factory       fully qualified class name of a ModelFactory (type: factory)
+     * @param initFrom      a Lockstep or DL4J model zip to start from (fine-tuning)
+     * @param freezeLayers  with init_from: the first k layers keep their parameters
+     * @param replaceOutput with init_from: a fresh output layer for this job's outputs
+     * @param inputShape    [height, width, channels] of images given as flat rows (lenet); default: square, 1 channel
+     */
+    public record Model(
+        String type,
+        List<Integer> hidden,
+        String activation,
+        double dropout,
+        String path,
+        String factory,
+        String initFrom,
+        int freezeLayers,
+        boolean replaceOutput,
+        List<Integer> inputShape) {
+
+        public Model {
+            hidden = hidden == null ? null : List.copyOf(hidden);
+            inputShape = inputShape == null ? null : List.copyOf(inputShape);
+        }
     }
 
-    public static final class Optimizer {
-        /** sgd, adam, adamw or rmsprop. */
-        public OptimizerSpec.Type type = OptimizerSpec.Type.ADAM;
-        public double lr = 1e-3;
-        /** sgd: momentum (0 = plain SGD); with nesterov: Nesterov momentum. */
-        public double momentum = 0;
-        public boolean nesterov = false;
-        public Double beta1;
-        public Double beta2;
-        public Double epsilon;
-        /** rmsprop: decay of the squared-gradient average. */
-        public Double rmsDecay;
-        /** Decoupled weight decay (adamw's, or for any optimizer). */
-        public double weightDecay = 0;
-        public double l1 = 0;
-        public double l2 = 0;
-        /** none or linear: the base rate times the number of workers. */
-        public OptimizerSpec.LrScaling lrScaling = OptimizerSpec.LrScaling.NONE;
-        public Schedule schedule = new Schedule();
-        /**
-         * server: the parameter server's shards apply the step once, to their slices, and send back parameters;
-         * replica: every worker applies DL4J's updater to the averaged gradient; auto (unset): server when it can
-         * mirror the model's updater, else replica.
-         */
-        public StepPlacement stepPlacement = StepPlacement.AUTO;
+    /**
+     * @param type          sgd, adam, adamw or rmsprop
+     * @param momentum      sgd: momentum (0 = plain SGD); with nesterov: Nesterov momentum
+     * @param rmsDecay      rmsprop: decay of the squared-gradient average
+     * @param weightDecay   decoupled weight decay (adamw's, or for any optimizer)
+     * @param lrScaling     none or linear: the base rate times the number of workers
+     * @param stepPlacement server: the parameter server's shards apply the step once, to their slices, and send
+     *                      back parameters; replicas: every worker applies DL4J's updater to the averaged gradient;
+     *                      auto: server when it can mirror the model's updater, else replicas
+     */
+    public record Optimizer(
+        OptimizerSpec.Type type,
+        double lr,
+        double momentum,
+        boolean nesterov,
+        Double beta1,
+        Double beta2,
+        Double epsilon,
+        Double rmsDecay,
+        double weightDecay,
+        double l1,
+        double l2,
+        OptimizerSpec.LrScaling lrScaling,
+        Schedule schedule,
+        StepPlacement stepPlacement) {
     }
 
-    public static final class Schedule {
-        /** constant, step, exponential or cosine, by global step; linear warmup before any of them. */
-        public ScheduleSpec.Kind kind = ScheduleSpec.Kind.CONSTANT;
-        public int warmupSteps = 0;
-        public double decayRate = 0.1;
-        public int decaySteps = 1000;
-        public double minLr = 0;
+    /** @param kind constant, step, exponential or cosine, by global step; linear warmup before any of them */
+    public record Schedule(ScheduleSpec.Kind kind, int warmupSteps, double decayRate, int decaySteps, double minLr) {
     }
 
-    public static final class Clipping {
-        /** none, norm (global L2 norm of the averaged gradient) or value. */
-        public ClippingSpec.Mode mode = ClippingSpec.Mode.NONE;
-        public double threshold = 1.0;
+    /** @param mode none, norm (global L2 norm of the averaged gradient) or value */
+    public record Clipping(ClippingSpec.Mode mode, double threshold) {
     }
 
-    public static final class Validation {
-        /** How often: N (epochs), "N epochs" or "N steps". */
-        public Every every = new Every(1, Every.Unit.EPOCHS);
+    /** @param every how often: N (epochs), "N epochs" or "N steps" */
+    public record Validation(Every every) {
     }
 
-    public static final class Checkpoint {
-        /** Any Hadoop file system path (local, hdfs://, s3a://); null: no checkpoints. */
-        public String dir;
-        /** N (epochs), "N epochs" or "N steps". */
-        public Every every = new Every(1, Every.Unit.EPOCHS);
-        /** Newest checkpoints kept. */
-        public int keep = 3;
-        /** A validation metric: keep the best model by it (and publish it as model.zip). */
-        public String best;
-        /** min or max; default (null): what the metric means (loss lower, accuracy higher). */
-        public MetricMode mode;
+    /**
+     * @param dir   any Hadoop file system path (local, hdfs://, s3a://); null: no checkpoints
+     * @param every N (epochs), "N epochs" or "N steps"
+     * @param keep  newest checkpoints kept
+     * @param best  a validation metric: keep the best model by it (and publish it as model.zip)
+     * @param mode  min or max; null: what the metric means (loss lower, accuracy higher)
+     */
+    public record Checkpoint(String dir, Every every, int keep, String best, MetricMode mode) {
     }
 
-    public static final class EarlyStopping {
-        /** A validation metric to watch; null: no early stopping. */
-        public String metric;
-        public int patience = 3;
-        public double minDelta = 0;
-        /** min or max; default (null): what the metric means. */
-        public MetricMode mode;
+    /**
+     * @param metric a validation metric to watch; null: no early stopping
+     * @param mode   min or max; null: what the metric means
+     */
+    public record EarlyStopping(String metric, int patience, double minDelta, MetricMode mode) {
     }
 
-    public static final class Recovery {
-        /** Attempts of the training stage before a job with retryable failures (lost executor, stall) gives up. */
-        public int maxAttempts = 3;
+    /** @param maxAttempts attempts of the training stage before a job with retryable failures gives up */
+    public record Recovery(int maxAttempts) {
     }
 
-    public static final class Ps {
-        public int shards = 2;
-        /**
-         * auto (default: ipc when the workers run in the driver's JVM, i.e. embedded Spark, else udp), udp (also
-         * across machines) or ipc (shared memory, workers in the server's JVM only).
-         */
-        public Transport transport = Transport.AUTO;
-        /** Workers sharing a JVM combine their gradients there first; one contribution per JVM crosses the wire. */
-        public boolean localReduction = true;
-        /**
-         * Where the shards run: driver (threads of the driver's JVM), executors (next to the workers, one shard
-         * per worker at least, so no machine takes every worker's gradient), or auto (default: executors when the
-         * workers exchange over UDP outside the driver's JVM, else driver).
-         */
-        public ShardPlacement shardPlacement = ShardPlacement.AUTO;
-        /**
-         * fp32 (default), bf16 or fp16: how gradients (and, with the optimizer on the workers, averages) travel;
-         * 16-bit halves the bytes, with the rounding carried into the next step (error feedback).
-         */
-        public WireFormat wire = WireFormat.FP32;
-        /** Address the parameter server binds and workers send to. */
-        public String host = "127.0.0.1";
-        /** Longest wait for any one step or connection before the job fails naming who it waited for. */
-        public int timeoutSeconds = 120;
-        public int termLength = 8 * 1024 * 1024;
-        public int mtu = 65504;
+    /**
+     * @param transport      auto (ipc when the workers run in the driver's JVM, i.e. embedded Spark, else udp),
+     *                       udp (also across machines) or ipc (shared memory, workers in the server's JVM only)
+     * @param localReduction workers sharing a JVM combine their gradients there first; one contribution per JVM
+     *                       crosses the wire
+     * @param shardPlacement where the shards run: driver (threads of the driver's JVM), executors (next to the
+     *                       workers, one shard per worker at least), or auto (executors when the workers exchange
+     *                       over UDP outside the driver's JVM, else driver)
+     * @param wire           fp32, bf16 or fp16: how gradients (and, with the optimizer on the workers, averages)
+     *                       travel; 16-bit halves the bytes, the rounding carried into the next step
+     * @param host           address the parameter server binds and workers send to
+     * @param timeoutSeconds longest wait for any one step or connection before the job fails naming who it waited for
+     */
+    public record Ps(
+        int shards,
+        Transport transport,
+        boolean localReduction,
+        ShardPlacement shardPlacement,
+        WireFormat wire,
+        String host,
+        int timeoutSeconds,
+        int termLength,
+        int mtu) {
     }
 
-    public static final class Spark {
-        /** Spark master; default local[workers] unless spark-submit already set one. */
-        public String master;
-        /** Extra Spark settings, e.g. spark.executor.memory. */
-        public Map<String, String> conf = new LinkedHashMap<>();
+    /**
+     * @param master Spark master; null: local[workers] unless spark-submit already set one
+     * @param conf   extra Spark settings, e.g. spark.executor.memory
+     */
+    public record Spark(String master, Map<String, String> conf) {
+        public Spark {
+            conf = conf == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(conf));
+        }
     }
 
-    public static final class Output {
-        public String dir = "runs/latest";
+    /** @param dir where model.zip, metrics.jsonl and summary.json go */
+    public record Output(String dir) {
     }
 }

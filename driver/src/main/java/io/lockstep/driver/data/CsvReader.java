@@ -29,34 +29,34 @@ final class CsvReader {
     /** Reads the layout (column count, label column) from the first lines of {@code trainPath}. */
     CsvReader(JavaSparkContext sc, JobConfig.Data cfg, Task task) {
         this.sc = sc;
-        this.header = cfg.header;
+        this.header = cfg.header();
         this.task = task;
-        this.classes = cfg.classes;
-        this.layoutFile = cfg.train;
-        HadoopPaths.requireExists(sc.hadoopConfiguration(), cfg.train);
-        List<String> first = sc.textFile(cfg.train).filter(l -> !l.isBlank()).take(header ? 2 : 1);
+        this.classes = cfg.classes();
+        this.layoutFile = cfg.train();
+        HadoopPaths.requireExists(sc.hadoopConfiguration(), cfg.train());
+        List<String> first = sc.textFile(cfg.train()).filter(l -> !l.isBlank()).take(header ? 2 : 1);
         if (first.size() < (header ? 2 : 1)) {
-            throw new IllegalArgumentException(cfg.train + ": no data rows");
+            throw new IllegalArgumentException(cfg.train() + ": no data rows");
         }
         this.headerLine = header ? first.get(0) : null;
         this.width = first.get(first.size() - 1).split(",", -1).length;
         if (width < 2) {
-            throw new IllegalArgumentException(cfg.train + ": need at least one feature and one label column");
+            throw new IllegalArgumentException(cfg.train() + ": need at least one feature and one label column");
         }
-        JobConfig.Data.Column column = cfg.labelColumn != null ? cfg.labelColumn : JobConfig.Data.Column.index(-1);
+        JobConfig.Data.Column column = cfg.labelColumn() != null ? cfg.labelColumn() : JobConfig.Data.Column.index(-1);
         if (column.isIndex()) {
             int i = column.index();
             this.label = i < 0 ? width + i : i;
             if (label < 0 || label >= width) {
                 throw new ConfigLoader.ConfigException("config key 'data.label_column' is " + i + " but "
-                    + cfg.train + " has " + width + " columns");
+                    + cfg.train() + " has " + width + " columns");
             }
         } else {
             List<String> names = Arrays.stream(headerLine.split(",", -1)).map(String::trim).toList();
             this.label = names.indexOf(column.name().trim());
             if (label < 0) {
                 throw new ConfigLoader.ConfigException("config key 'data.label_column': no column '" + column.name()
-                    + "' in the header of " + cfg.train + " (" + DatasetReader.list(names) + ")");
+                    + "' in the header of " + cfg.train() + " (" + DatasetReader.list(names) + ")");
             }
         }
     }

@@ -39,58 +39,58 @@ public final class DataLoader {
                          int features, int outputs, int classes, FeatureScaling scaling) {
     }
 
-    /** Loads the files of {@code job.data} for {@code job.task}; {@code job.seed} picks a validation_fraction split. */
+    /** Loads the files of {@code job.data()} for {@code job.task()}; {@code job.seed()} picks a validation_fraction split. */
     public static Loaded load(JavaSparkContext sc, JobConfig job) {
-        JobConfig.Data cfg = job.data;
-        Task task = job.task;
+        JobConfig.Data cfg = job.data();
+        Task task = job.task();
         ConfigRules.validateData(cfg, task);
-        if (cfg.train == null || cfg.test == null) {
-            throw new ConfigLoader.ConfigException("config key '" + (cfg.train == null ? "data.train" : "data.test")
+        if (cfg.train() == null || cfg.test() == null) {
+            throw new ConfigLoader.ConfigException("config key '" + (cfg.train() == null ? "data.train" : "data.test")
                 + "' is required");
         }
-        switch (cfg.format) {
+        switch (cfg.format()) {
             case IDX: {
-                IdxReader r = new IdxReader(sc, task, task == Task.CLASSIFICATION ? cfg.classes : null);
-                Part train = r.read(cfg.train, cfg.trainLabels);
-                Part validation = cfg.validation == null ? null : r.read(cfg.validation, cfg.validationLabels);
-                Part test = r.read(cfg.test, cfg.testLabels);
-                return assemble(train, validation, test, r.features(), task, cfg, job.seed, true);
+                IdxReader r = new IdxReader(sc, task, task == Task.CLASSIFICATION ? cfg.classes() : null);
+                Part train = r.read(cfg.train(), cfg.trainLabels());
+                Part validation = cfg.validation() == null ? null : r.read(cfg.validation(), cfg.validationLabels());
+                Part test = r.read(cfg.test(), cfg.testLabels());
+                return assemble(train, validation, test, r.features(), task, cfg, job.seed(), true);
             }
             case CSV: {
                 CsvReader r = new CsvReader(sc, cfg, task);
-                Part train = r.read(cfg.train);
-                Part validation = cfg.validation == null ? null : r.read(cfg.validation);
-                return assemble(train, validation, r.read(cfg.test), r.features(), task, cfg, job.seed, false);
+                Part train = r.read(cfg.train());
+                Part validation = cfg.validation() == null ? null : r.read(cfg.validation());
+                return assemble(train, validation, r.read(cfg.test()), r.features(), task, cfg, job.seed(), false);
             }
             case LIBSVM: {
-                List<String> paths = new ArrayList<>(List.of(cfg.train));
-                if (cfg.validation != null) {
-                    paths.add(cfg.validation);
+                List<String> paths = new ArrayList<>(List.of(cfg.train()));
+                if (cfg.validation() != null) {
+                    paths.add(cfg.validation());
                 }
-                paths.add(cfg.test);
-                LibSvmReader r = new LibSvmReader(sc, cfg.features, task,
-                    task == Task.CLASSIFICATION ? cfg.classes : null, paths);
-                Part train = r.read(cfg.train);
-                Part validation = cfg.validation == null ? null : r.read(cfg.validation);
-                return assemble(train, validation, r.read(cfg.test), r.features(), task, cfg, job.seed, false);
+                paths.add(cfg.test());
+                LibSvmReader r = new LibSvmReader(sc, cfg.features(), task,
+                    task == Task.CLASSIFICATION ? cfg.classes() : null, paths);
+                Part train = r.read(cfg.train());
+                Part validation = cfg.validation() == null ? null : r.read(cfg.validation());
+                return assemble(train, validation, r.read(cfg.test()), r.features(), task, cfg, job.seed(), false);
             }
             default: { // parquet
                 SparkSession spark = session(sc);
-                Dataset<Row> trainData = parquet(spark, cfg.train);
-                DatasetReader r = new DatasetReader(trainData, cfg.train, cfg, task);
-                Part train = r.read(trainData, cfg.train);
-                Part validation = cfg.validation == null ? null : r.read(parquet(spark, cfg.validation), cfg.validation);
-                Part test = r.read(parquet(spark, cfg.test), cfg.test);
-                return assemble(train, validation, test, r.features(), task, cfg, job.seed, false);
+                Dataset<Row> trainData = parquet(spark, cfg.train());
+                DatasetReader r = new DatasetReader(trainData, cfg.train(), cfg, task);
+                Part train = r.read(trainData, cfg.train());
+                Part validation = cfg.validation() == null ? null : r.read(parquet(spark, cfg.validation()), cfg.validation());
+                Part test = r.read(parquet(spark, cfg.test()), cfg.test());
+                return assemble(train, validation, test, r.features(), task, cfg, job.seed(), false);
             }
         }
     }
 
     /**
      * Loads datasets already in Spark (the entry point of the Java API). Columns as for Parquet:
-     * {@code cfg.labelColumn} (a name, default "label"), {@code cfg.featuresColumn} or
-     * {@code cfg.featureColumns}; {@code cfg.normalize} and {@code cfg.validationFraction} apply
-     * (the latter only without a validation dataset), {@code cfg.classes} for classification. The
+     * {@code cfg.labelColumn()} (a name, default "label"), {@code cfg.featuresColumn()} or
+     * {@code cfg.featureColumns()}; {@code cfg.normalize()} and {@code cfg.validationFraction()} apply
+     * (the latter only without a validation dataset), {@code cfg.classes()} for classification. The
      * paths and format of {@code cfg} are ignored. {@code validation} and {@code test} may be null.
      * Messages name the splits "train dataset", "validation dataset" and "test dataset".
      */
@@ -99,22 +99,22 @@ public final class DataLoader {
         if (train == null) {
             throw new IllegalArgumentException("the train dataset is required");
         }
-        if (validation != null && cfg.validationFraction != null) {
+        if (validation != null && cfg.validationFraction() != null) {
             throw new ConfigLoader.ConfigException("config key 'data.validation_fraction' is set and a validation"
                 + " dataset was given too; use one of them");
         }
-        if (cfg.labelColumn != null && cfg.labelColumn.isIndex()) {
+        if (cfg.labelColumn() != null && cfg.labelColumn().isIndex()) {
             throw new ConfigLoader.ConfigException("config key 'data.label_column' must be a column name for"
-                + " datasets, got " + cfg.labelColumn);
+                + " datasets, got " + cfg.labelColumn());
         }
-        JobConfig.Data columns = new JobConfig.Data();
-        columns.format = DataFormat.PARQUET;
-        columns.labelColumn = cfg.labelColumn;
-        columns.featuresColumn = cfg.featuresColumn;
-        columns.featureColumns = cfg.featureColumns;
-        columns.classes = cfg.classes;
-        columns.normalize = cfg.normalize;
-        columns.validationFraction = cfg.validationFraction;
+        JobConfig.Data columns = JobConfig.defaults().data()
+            .with("format", DataFormat.PARQUET)
+            .with("label_column", cfg.labelColumn())
+            .with("features_column", cfg.featuresColumn())
+            .with("feature_columns", cfg.featureColumns())
+            .with("classes", cfg.classes())
+            .with("normalize", cfg.normalize())
+            .with("validation_fraction", cfg.validationFraction());
         ConfigRules.validateData(columns, t);
         DatasetReader r = new DatasetReader(train, "train dataset", columns, t);
         return assemble(r.read(train, "train dataset"),
@@ -130,13 +130,13 @@ public final class DataLoader {
     /** Splits the training rows when asked, checks the labels, fits the scaling on train and encodes. */
     private static Loaded assemble(Part train, Part validation, Part test, int features, Task task,
                                    JobConfig.Data cfg, long seed, boolean pixels) {
-        if (cfg.validationFraction != null) {
+        if (cfg.validationFraction() != null) {
             long all = train.count();
-            Part[] split = Splits.split(train, cfg.validationFraction, seed);
+            Part[] split = Splits.split(train, cfg.validationFraction(), seed);
             train = split[0];
             validation = split[1];
             if (validation.count() == 0 || train.count() == 0) {
-                throw new IllegalArgumentException(train.name() + ": data.validation_fraction " + cfg.validationFraction
+                throw new IllegalArgumentException(train.name() + ": data.validation_fraction " + cfg.validationFraction()
                     + " leaves " + train.count() + " training and " + validation.count() + " validation rows out of "
                     + all);
             }
@@ -144,14 +144,14 @@ public final class DataLoader {
         if (train.count() == 0) {
             throw new IllegalArgumentException(train.name() + ": no data rows");
         }
-        Normalize normalize = pixels ? Normalize.NONE : cfg.normalize;
+        Normalize normalize = pixels ? Normalize.NONE : cfg.normalize();
         Normalization.Stats stats = task == Task.REGRESSION && normalize == Normalize.NONE ? null
             : Normalization.stats(train.rows(), features, normalize);
         int classes;
         int outputs;
         switch (task) {
             case CLASSIFICATION:
-                classes = cfg.classes != null ? cfg.classes : (int) stats.labelMax + 1;
+                classes = cfg.classes() != null ? cfg.classes() : (int) stats.labelMax + 1;
                 if (classes < 2) {
                     throw new IllegalArgumentException(train.name() + ": all labels are 0; a classifier needs >= 2"
                         + " classes");
@@ -173,7 +173,7 @@ public final class DataLoader {
         // Every split is read through once more before anything trains (the training split only when
         // the statistics did not already): bad rows of the test split fail now rather than after the
         // last epoch, and class indices the training labels do not cover are named with their place.
-        String known = cfg.classes != null ? "data.classes is " + classes
+        String known = cfg.classes() != null ? "data.classes is " + classes
             : "the training split's labels are 0.." + (classes - 1) + "; set data.classes if it lacks some classes";
         if (stats == null) {
             LabelCheck.check(train, task, classes, known);

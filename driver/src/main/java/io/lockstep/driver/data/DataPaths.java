@@ -30,7 +30,7 @@ public final class DataPaths {
     /** The Hadoop configuration a job's Spark context would have: defaults plus spark.hadoop.* of spark.conf. */
     public static Configuration hadoop(JobConfig cfg) {
         Configuration hadoop = new Configuration();
-        cfg.spark.conf.forEach((k, v) -> {
+        cfg.spark().conf().forEach((k, v) -> {
             if (k.startsWith("spark.hadoop.")) {
                 hadoop.set(k.substring("spark.hadoop.".length()), v);
             }
@@ -41,18 +41,18 @@ public final class DataPaths {
     /** Every data path of the job by its config key (IDX label files included, derived where not set). */
     public static Map<String, String> of(JobConfig.Data d) {
         Map<String, String> paths = new LinkedHashMap<>();
-        boolean idx = d.format == DataFormat.IDX;
-        put(paths, "data.train", d.train);
+        boolean idx = d.format() == DataFormat.IDX;
+        put(paths, "data.train", d.train());
         if (idx) {
-            put(paths, "data.train_labels", labels(d.trainLabels, d.train));
+            put(paths, "data.train_labels", labels(d.trainLabels(), d.train()));
         }
-        put(paths, "data.validation", d.validation);
-        if (idx && d.validation != null) {
-            put(paths, "data.validation_labels", labels(d.validationLabels, d.validation));
+        put(paths, "data.validation", d.validation());
+        if (idx && d.validation() != null) {
+            put(paths, "data.validation_labels", labels(d.validationLabels(), d.validation()));
         }
-        put(paths, "data.test", d.test);
+        put(paths, "data.test", d.test());
         if (idx) {
-            put(paths, "data.test_labels", labels(d.testLabels, d.test));
+            put(paths, "data.test_labels", labels(d.testLabels(), d.test()));
         }
         return paths;
     }
@@ -130,25 +130,25 @@ public final class DataPaths {
      */
     public static int features(Configuration hadoop, JobConfig.Data d) {
         try {
-            switch (d.format) {
+            switch (d.format()) {
                 case CSV: {
-                    String line = firstLine(hadoop, d.train);
+                    String line = firstLine(hadoop, d.train());
                     return line == null ? -1 : line.split(",", -1).length - 1;
                 }
                 case IDX: {
-                    FileStatus f = first(hadoop, d.train);
+                    FileStatus f = first(hadoop, d.train());
                     if (f == null) {
-                        return "mnist".equalsIgnoreCase(d.download) ? 784 : -1;
+                        return "mnist".equalsIgnoreCase(d.download()) ? 784 : -1;
                     }
                     FileSystem fs = f.getPath().getFileSystem(hadoop);
                     try (DataInputStream in = IdxFile.open(fs.open(f.getPath()), f.getPath().toString())) {
-                        return IdxFile.readHeader(in, d.train, 3).itemSize();
+                        return IdxFile.readHeader(in, d.train(), 3).itemSize();
                     }
                 }
                 case LIBSVM:
-                    return d.features != null ? d.features : -1;
+                    return d.features() != null ? d.features() : -1;
                 default: // parquet
-                    return d.featureColumns != null ? d.featureColumns.size() : -1;
+                    return d.featureColumns() != null ? d.featureColumns().size() : -1;
             }
         } catch (IOException | RuntimeException e) {
             return -1;

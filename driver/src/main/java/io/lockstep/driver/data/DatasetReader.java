@@ -43,16 +43,16 @@ final class DatasetReader implements Serializable {
 
     DatasetReader(Dataset<Row> train, String name, JobConfig.Data cfg, Task task) {
         this.task = task;
-        this.classes = cfg.classes;
-        if (cfg.labelColumn != null && cfg.labelColumn.isIndex()) {
+        this.classes = cfg.classes();
+        if (cfg.labelColumn() != null && cfg.labelColumn().isIndex()) {
             throw new ConfigLoader.ConfigException("config key 'data.label_column' must be a column name for "
-                + name + ", got " + cfg.labelColumn);
+                + name + ", got " + cfg.labelColumn());
         }
-        this.label = cfg.labelColumn != null ? cfg.labelColumn.name() : "label";
+        this.label = cfg.labelColumn() != null ? cfg.labelColumn().name() : "label";
         StructType schema = train.schema();
         field(schema, label, name, "data.label_column");
-        String vectorColumn = cfg.featuresColumn;
-        List<String> featureColumns = cfg.featureColumns;
+        String vectorColumn = cfg.featuresColumn();
+        List<String> featureColumns = cfg.featureColumns();
         if (vectorColumn == null && featureColumns == null) {
             featureColumns = new ArrayList<>();
             for (StructField f : schema.fields()) {

@@ -46,10 +46,10 @@ public final class MnistFetcher {
 
     /** Makes sure the four configured IDX paths exist, fetching the files by their MNIST names. */
     public static void ensure(JobConfig.Data data) throws IOException {
-        List<Path> wanted = List.of(Path.of(data.train),
-            Path.of(data.trainLabels != null ? data.trainLabels : DataLoader.labelsPathFor(data.train)),
-            Path.of(data.test),
-            Path.of(data.testLabels != null ? data.testLabels : DataLoader.labelsPathFor(data.test)));
+        List<Path> wanted = List.of(Path.of(data.train()),
+            Path.of(data.trainLabels() != null ? data.trainLabels() : DataLoader.labelsPathFor(data.train())),
+            Path.of(data.test()),
+            Path.of(data.testLabels() != null ? data.testLabels() : DataLoader.labelsPathFor(data.test())));
         Map<Path, String> missing = new LinkedHashMap<>();
         for (Path p : wanted) {
             if (!Files.exists(p)) {

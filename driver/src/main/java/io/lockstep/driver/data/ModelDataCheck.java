@@ -53,14 +53,14 @@ public final class ModelDataCheck {
      * @param task classification, binary or regression
      */
     public static void check(JobConfig cfg, Model model, int features, int outputs, String task) {
-        check(model, features, outputs, describe(cfg.model),
+        check(model, features, outputs, describe(cfg.model()),
             task.equalsIgnoreCase("classification") ? outputs + " classes" : "task " + task.toLowerCase(Locale.ROOT));
         long params = model.numParams();
-        long chunks = (params + ExchangeSpec.chunkValuesFor(cfg.ps.mtu) - 1) / ExchangeSpec.chunkValuesFor(cfg.ps.mtu);
-        if (cfg.ps.shards > Math.max(new JobConfig.Ps().shards, chunks)) { // the default is fine for any model
+        long chunks = (params + ExchangeSpec.chunkValuesFor(cfg.ps().mtu()) - 1) / ExchangeSpec.chunkValuesFor(cfg.ps().mtu());
+        if (cfg.ps().shards() > Math.max(JobConfig.defaults().ps().shards(), chunks)) { // the default is fine for any model
             LOG.warn("ps.shards is {} but the model's {} parameters make {} gradient chunk{} of up to {} floats (one"
                     + " Aeron frame at ps.mtu {}): shards beyond one chunk each only add threads, ports and /dev/shm",
-                cfg.ps.shards, params, chunks, chunks == 1 ? "" : "s", ExchangeSpec.chunkValuesFor(cfg.ps.mtu), cfg.ps.mtu);
+                cfg.ps().shards(), params, chunks, chunks == 1 ? "" : "s", ExchangeSpec.chunkValuesFor(cfg.ps().mtu()), cfg.ps().mtu());
         }
     }
 
@@ -92,13 +92,13 @@ public final class ModelDataCheck {
 
     /** The model as its config keys name it, for messages. */
     public static String describe(JobConfig.Model m) {
-        if (m.initFrom != null) {
-            return "model.init_from: " + m.initFrom;
+        if (m.initFrom() != null) {
+            return "model.init_from: " + m.initFrom();
         }
-        return switch (m.type.toLowerCase(Locale.ROOT)) {
-            case "json" -> "model.path: " + m.path;
-            case "factory" -> "model.factory: " + m.factory;
-            default -> "model.type: " + m.type;
+        return switch (m.type().toLowerCase(Locale.ROOT)) {
+            case "json" -> "model.path: " + m.path();
+            case "factory" -> "model.factory: " + m.factory();
+            default -> "model.type: " + m.type();
         };
     }
 

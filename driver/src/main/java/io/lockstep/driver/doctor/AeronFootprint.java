@@ -36,7 +36,7 @@ final class AeronFootprint {
     /** Shared memory the driver JVM needs (with every driver this host runs, for local masters). */
     static long driverHostNeeds(Setting job, long term) {
         int shards = job.topology().shardCount();
-        int workers = job.cfg().workers;
+        int workers = job.cfg().workers();
         String exchange = job.topology().exchangeKind();
         if (exchange.equals("memory")) {
             return 0;
@@ -61,7 +61,7 @@ final class AeronFootprint {
     static long executorNeeds(Setting job, long term) {
         int shards = job.topology().shardCount();
         int perExecutor = job.where().workersPerExecutor();
-        int workers = job.cfg().workers;
+        int workers = job.cfg().workers();
         return workersDriverBytes(shards, perExecutor, term) + (job.topology().shardsOnExecutors()
             ? serverDriverBytes((shards * perExecutor + workers - 1) / workers, workers, term) : 0);
     }

@@ -50,7 +50,7 @@ public final class Checkup {
      * {@link ConfigLoader.ConfigException} when a config key's value causes it.
      */
     public static void preflight(JobConfig cfg) throws IOException {
-        RunOutputs.prepare(Path.of(cfg.output.dir));
+        RunOutputs.prepare(Path.of(cfg.output().dir()));
         for (Finding f : run(cfg, true)) {
             if (f.name().equals("output")) {
                 continue; // prepared above

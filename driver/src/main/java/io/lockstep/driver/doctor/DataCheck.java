@@ -16,9 +16,9 @@ final class DataCheck implements Check {
     public List<Finding> run(Setting job) {
         Configuration hadoop = DataPaths.hadoop(job.cfg());
         List<Finding> findings = new ArrayList<>();
-        boolean download = "mnist".equalsIgnoreCase(job.cfg().data.download);
+        boolean download = "mnist".equalsIgnoreCase(job.cfg().data().download());
         List<String> local = new ArrayList<>();
-        for (Map.Entry<String, String> e : DataPaths.of(job.cfg().data).entrySet()) {
+        for (Map.Entry<String, String> e : DataPaths.of(job.cfg().data()).entrySet()) {
             String key = e.getKey();
             String path = e.getValue();
             if (DataPaths.isLocal(path)) {

@@ -18,7 +18,7 @@ final class MemoryCheck implements Check {
     @Override
     public List<Finding> run(Setting job) {
         long params = job.withJob()
-            ? ModelSize.parameters(job.cfg(), DataPaths.features(DataPaths.hadoop(job.cfg()), job.cfg().data)) : -1;
+            ? ModelSize.parameters(job.cfg(), DataPaths.features(DataPaths.hadoop(job.cfg()), job.cfg().data())) : -1;
         return find(job, params, Runtime.getRuntime().maxMemory(), offHeapLimit());
     }
 
@@ -29,8 +29,8 @@ final class MemoryCheck implements Check {
         if (params < 0) {
             findings.add(Finding.ok("heap", "-Xmx " + format(heapMax) + "; off-heap limit " + format(offHeapMax)
                 + " (org.bytedeco.javacpp.maxbytes); the model's size is not known before the data or the model is read"
-                + " (model.type " + cfg.model.type + (cfg.model.initFrom != null ? ", model.init_from" : "")
-                + ", data.format " + cfg.data.format + ")"));
+                + " (model.type " + cfg.model().type() + (cfg.model().initFrom() != null ? ", model.init_from" : "")
+                + ", data.format " + cfg.data().format() + ")"));
             return findings;
         }
         if (params > Integer.MAX_VALUE) {
@@ -38,22 +38,22 @@ final class MemoryCheck implements Check {
                 + " parameter vector holds (model.hidden, model.*): train a smaller model", params, Integer.MAX_VALUE)));
         }
         int copies = ModelSize.stateCopies(cfg);
-        int replicas = where.workersInDriver() ? cfg.workers + 1 : 1;
+        int replicas = where.workersInDriver() ? cfg.workers() + 1 : 1;
         long offHeap = params * Float.BYTES * (2 + copies) * replicas;
         String model = String.format(Locale.ROOT, "%,d parameters%s", params,
-            cfg.task == Task.CLASSIFICATION && cfg.data.classes == null ? " or more (data.classes not set)" : "");
+            cfg.task() == Task.CLASSIFICATION && cfg.data().classes() == null ? " or more (data.classes not set)" : "");
         String offWhat = model + " x 4 B x (parameters, gradient" + (copies == 0 ? "" : ", " + copies
             + " optimizer state vector" + (copies == 1 ? "" : "s")) + ") x " + replicas
-            + (where.workersInDriver() ? " (" + cfg.workers + " workers and the driver's copy)" : " (the driver's copy)");
+            + (where.workersInDriver() ? " (" + cfg.workers() + " workers and the driver's copy)" : " (the driver's copy)");
         findings.add(limit("off-heap", offHeap, offHeapMax, "about " + format(offHeap) + " off-heap for " + offWhat
             + ", of " + format(offHeapMax) + " allowed (org.bytedeco.javacpp.maxbytes, default -Xmx)",
             "raise it (LOCKSTEP_JAVA_OPTS=\"-Xmx16g -Dorg.bytedeco.javacpp.maxbytes=16g\", spark.driver.memory with"
                 + " spark-submit), run fewer workers in this JVM, or train a smaller model"));
         // float[] copies on the heap: the start point and the published parameters, and each replica's
         // result (last and best parameters) collected to the driver
-        long heap = params * Float.BYTES * (2 + 2L * cfg.workers);
+        long heap = params * Float.BYTES * (2 + 2L * cfg.workers());
         findings.add(limit("heap", heap, heapMax, "about " + format(heap) + " of heap for " + model + " x 4 B x "
-            + (2 + 2L * cfg.workers) + " float[] copies (start point, published, last and best of each worker), of "
+            + (2 + 2L * cfg.workers()) + " float[] copies (start point, published, last and best of each worker), of "
             + format(heapMax) + " (-Xmx)", "raise -Xmx (LOCKSTEP_JAVA_OPTS=-Xmx16g; spark.driver.memory with"
             + " spark-submit) or train a smaller model"));
         if (!where.sameHost()) {
@@ -64,7 +64,7 @@ final class MemoryCheck implements Check {
 
     /** Each executor JVM's off-heap need against spark.executor.memory (the off-heap limit follows -Xmx). */
     private static Finding executor(JobConfig cfg, Placement where, long need) {
-        long executorMemory = sizeOf(cfg.spark.conf.get("spark.executor.memory"), 1024 * MIB);
+        long executorMemory = sizeOf(cfg.spark().conf().get("spark.executor.memory"), 1024 * MIB);
         String line = "each executor JVM needs about " + format(need) + " off-heap for its "
             + where.workersPerExecutor() + " worker" + (where.workersPerExecutor() == 1 ? "" : "s")
             + ", spark.executor.memory is " + format(executorMemory);

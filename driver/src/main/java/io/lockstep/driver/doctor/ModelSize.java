@@ -23,19 +23,19 @@ final class ModelSize {
      */
     static long parameters(JobConfig cfg, int features) {
         try {
-            if (cfg.model.initFrom != null) {
+            if (cfg.model().initFrom() != null) {
                 return -1;
             }
-            if (cfg.model.type.equalsIgnoreCase("json")) {
-                return ParameterCount.ofJson(Files.readString(Path.of(cfg.model.path)));
+            if (cfg.model().type().equalsIgnoreCase("json")) {
+                return ParameterCount.ofJson(Files.readString(Path.of(cfg.model().path())));
             }
             if (features <= 0) {
                 return -1;
             }
-            int outputs = cfg.task == Task.CLASSIFICATION
-                ? (cfg.data.classes != null ? cfg.data.classes : 2) : 1;
-            return ParameterCount.of(Specs.model(cfg.model),
-                new ModelContext(features, null, outputs, cfg.task.key(), null, null, cfg.seed));
+            int outputs = cfg.task() == Task.CLASSIFICATION
+                ? (cfg.data().classes() != null ? cfg.data().classes() : 2) : 1;
+            return ParameterCount.of(Specs.model(cfg.model()),
+                new ModelContext(features, null, outputs, cfg.task().key(), null, null, cfg.seed()));
         } catch (IOException | RuntimeException e) {
             return -1; // the job names what is wrong with the model or its file
         }
@@ -46,9 +46,9 @@ final class ModelSize {
      * brings its own updater: Adam's 2 assumed.
      */
     static int stateCopies(JobConfig cfg) {
-        if (cfg.model.type.equalsIgnoreCase("json") || cfg.model.type.equalsIgnoreCase("factory")) {
+        if (cfg.model().type().equalsIgnoreCase("json") || cfg.model().type().equalsIgnoreCase("factory")) {
             return 2;
         }
-        return Optimizers.stateSlots(Specs.optimizer(cfg.optimizer));
+        return Optimizers.stateSlots(Specs.optimizer(cfg.optimizer()));
     }
 }

@@ -11,7 +11,7 @@ import java.util.List;
 final class OutputCheck implements Check {
     @Override
     public List<Finding> run(Setting job) {
-        Path dir = Path.of(job.cfg().output.dir);
+        Path dir = Path.of(job.cfg().output().dir());
         String problem = RunOutputs.problem(dir);
         if (problem != null) {
             return List.of(problem.contains("the disk is full") ? Finding.fail("output", problem)

@@ -17,14 +17,14 @@ record Placement(boolean workersInDriver, boolean sameHost, int executors, int w
             int executors = Math.max(1, Integer.parseInt(m.group(1)));
             int cores = Math.max(1, Integer.parseInt(m.group(2)));
             return new Placement(false, true, executors,
-                Math.min(cores, (cfg.workers + executors - 1) / executors));
+                Math.min(cores, (cfg.workers() + executors - 1) / executors));
         }
         if (Topology.workersInDriver(master)) {
-            return new Placement(true, true, 0, cfg.workers);
+            return new Placement(true, true, 0, cfg.workers());
         }
-        int cores = parse(cfg.spark.conf.get("spark.executor.cores"), 1);
-        int perTask = parse(cfg.spark.conf.get("spark.task.cpus"), 1);
-        return new Placement(false, false, -1, Math.max(1, Math.min(cfg.workers, cores / Math.max(1, perTask))));
+        int cores = parse(cfg.spark().conf().get("spark.executor.cores"), 1);
+        int perTask = parse(cfg.spark().conf().get("spark.task.cpus"), 1);
+        return new Placement(false, false, -1, Math.max(1, Math.min(cfg.workers(), cores / Math.max(1, perTask))));
     }
 
     private static int parse(String v, int dflt) {

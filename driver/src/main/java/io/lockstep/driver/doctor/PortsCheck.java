@@ -29,12 +29,12 @@ final class PortsCheck implements Check {
             }
             return findings;
         }
-        String host = cfg.ps.host;
+        String host = cfg.ps().host();
         try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(host), 0))) {
             findings.add(Finding.ok("ports", "ps.host " + host + ": a UDP socket binds (ephemeral port "
                 + socket.getLocalPort() + "); the job takes " + (job.topology().shardsOnExecutors()
                 ? "2 such ports here (the all-gather endpoint; each hosting executor takes 2 per shard and 1 more on"
-                + " its own address)" : (2 * cfg.ps.shards + 2) + " such ports")));
+                + " its own address)" : (2 * cfg.ps().shards() + 2) + " such ports")));
         } catch (IOException | SecurityException e) {
             findings.add(Finding.configFail("ports", "config key 'ps.host' is '" + host + "', which this machine cannot"
                 + " bind (" + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()) + "): set it"

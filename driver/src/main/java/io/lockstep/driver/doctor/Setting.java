@@ -20,7 +20,7 @@ record Setting(JobConfig cfg, boolean withJob, String master, String sparkError,
         try {
             return on(cfg, withJob, SparkConfs.of(cfg).get("spark.master"), null);
         } catch (ConfigLoader.ConfigException e) {
-            return on(cfg, withJob, "local[" + cfg.workers + "]", e.getMessage());
+            return on(cfg, withJob, "local[" + cfg.workers() + "]", e.getMessage());
         }
     }
 

@@ -43,12 +43,12 @@ final class ShmCheck implements Check {
         List<Finding> findings = new ArrayList<>();
         JobConfig cfg = job.cfg();
         Placement where = job.where();
-        long term = cfg.ps.termLength;
+        long term = cfg.ps().termLength();
         long need = AeronFootprint.driverHostNeeds(job, term);
         boolean onExecutors = job.topology().shardsOnExecutors();
         int shards = job.topology().shardCount();
-        String what = (where.workersInDriver() ? "this JVM runs the parameter server and " + cfg.workers + " worker"
-            + (cfg.workers == 1 ? "" : "s") : where.sameHost() ? "the driver and " + where.executors()
+        String what = (where.workersInDriver() ? "this JVM runs the parameter server and " + cfg.workers() + " worker"
+            + (cfg.workers() == 1 ? "" : "s") : where.sameHost() ? "the driver and " + where.executors()
             + " executor JVM" + (where.executors() == 1 ? "" : "s") + " on this host"
             : onExecutors ? "the driver's all-gather endpoint" : "the parameter server")
             + ", " + shards + " shard" + (shards == 1 ? "" : "s")
@@ -82,9 +82,9 @@ final class ShmCheck implements Check {
         JobConfig cfg = job.cfg();
         StringBuilder sb = new StringBuilder("give /dev/shm at least ")
             .append(format(roundUp(need))).append(" (docker run --shm-size=").append(roundUp(need) / MIB).append("m)");
-        long minTerm = Integer.highestOneBit(Math.max(64 * 1024, 8 * cfg.ps.mtu - 1)) * 2L;
+        long minTerm = Integer.highestOneBit(Math.max(64 * 1024, 8 * cfg.ps().mtu() - 1)) * 2L;
         long fitting = -1;
-        for (long t = cfg.ps.termLength / 2; t >= minTerm; t /= 2) {
+        for (long t = cfg.ps().termLength() / 2; t >= minTerm; t /= 2) {
             if (AeronFootprint.driverHostNeeds(job, t) <= free) {
                 fitting = t;
                 break;
@@ -96,7 +96,7 @@ final class ShmCheck implements Check {
                 .append("; smaller terms may slow large models)");
         } else if (job.where().workersInDriver() && !job.topology().exchangeKind().equals("ipc")) {
             Setting ipc = job.with(copyForIpc(cfg));
-            for (long t = cfg.ps.termLength; t >= minTerm; t /= 2) {
+            for (long t = cfg.ps().termLength(); t >= minTerm; t /= 2) {
                 if (AeronFootprint.driverHostNeeds(ipc, t) <= free) {
                     sb.append(", or set ps.transport: ipc and ps.term_length: ").append(t).append(" (about ")
                         .append(format(AeronFootprint.driverHostNeeds(ipc, t))).append(": one media driver)");
@@ -108,13 +108,13 @@ final class ShmCheck implements Check {
     }
 
     private static JobConfig copyForIpc(JobConfig cfg) {
-        JobConfig c = new JobConfig();
-        c.workers = cfg.workers;
-        c.ps.shards = cfg.ps.shards;
-        c.ps.mtu = cfg.ps.mtu;
-        c.ps.termLength = cfg.ps.termLength;
-        c.ps.transport = Transport.IPC;
-        c.ps.localReduction = false;
+        JobConfig c = JobConfig.defaults()
+            .with("workers", cfg.workers())
+            .with("ps.shards", cfg.ps().shards())
+            .with("ps.mtu", cfg.ps().mtu())
+            .with("ps.term_length", cfg.ps().termLength())
+            .with("ps.transport", Transport.IPC)
+            .with("ps.local_reduction", false);
         return c;
     }
 

@@ -9,7 +9,7 @@ final class SparkCheck implements Check {
         if (job.sparkError() != null) {
             return List.of(Finding.configFail("spark", job.sparkError()));
         }
-        int workers = job.cfg().workers;
+        int workers = job.cfg().workers();
         return List.of(Finding.ok("spark", "spark.master " + job.master() + (job.master().startsWith("local[")
             ? ": task slots for " + workers + " worker" + (workers == 1 ? "" : "s") : "")));
     }

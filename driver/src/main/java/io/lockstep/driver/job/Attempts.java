@@ -57,8 +57,8 @@ final class Attempts {
         MetricsLog metrics;
         ValidationLog validationLog;
         try (RecoveryPolicy recovery = new RecoveryPolicy(sc, cfg, p)) {
-            metrics = outputs.openMetrics(p.plan().options().stepsPerEpoch(), cfg.epochs,
-                cfg.logEvery, p.model().learningRate(), p.start().state().step() > 0).withTimeline();
+            metrics = outputs.openMetrics(p.plan().options().stepsPerEpoch(), cfg.epochs(),
+                cfg.logEvery(), p.model().learningRate(), p.start().state().step() > 0).withTimeline();
             validationLog = new ValidationLog(metrics, p.plan().options().stepsPerEpoch());
             try (metrics) {
                 results = untilOneCompletes(recovery, metrics, validationLog);
@@ -122,7 +122,7 @@ final class Attempts {
                     + RecoveryPolicy.droppedThisAttempt(attemptDrops.get(attemptDrops.size() - 1)));
             }
         }
-        ReplicaResult lead = checkReplicas(results, cfg.workers);
+        ReplicaResult lead = checkReplicas(results, cfg.workers());
         if (lead.stopReason() != null) {
             LOG.info(lead.stopReason());
         }

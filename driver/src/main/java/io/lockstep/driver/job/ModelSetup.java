@@ -34,11 +34,11 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
      */
     public static ModelSetup build(JobConfig cfg, int features, int[] inputShape, int outputs, String task,
                                    long totalSteps) {
-        OptimizerSpec optimizer = Specs.optimizer(cfg.optimizer);
-        ModelSpec spec = Specs.model(cfg.model);
+        OptimizerSpec optimizer = Specs.optimizer(cfg.optimizer());
+        ModelSpec spec = Specs.model(cfg.model());
         LrSchedule[] schedule = new LrSchedule[1];
-        ModelContext ctx = new ModelContext(features, inputShape, outputs, task, cfg.loss,
-            builder -> schedule[0] = Optimizers.configure(builder, optimizer, cfg.workers, totalSteps), cfg.seed);
+        ModelContext ctx = new ModelContext(features, inputShape, outputs, task, cfg.loss(),
+            builder -> schedule[0] = Optimizers.configure(builder, optimizer, cfg.workers(), totalSteps), cfg.seed());
         Network network;
         try {
             network = Network.of(ModelBuilder.build(spec, ctx));
@@ -56,7 +56,7 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
      * {@code server} refuses a model it cannot mirror, naming the layer and the reason.
      */
     private static StepSite stepSite(JobConfig cfg, Network network, OptimizerSpec optimizer, LrSchedule schedule) {
-        StepPlacement placement = cfg.optimizer.stepPlacement;
+        StepPlacement placement = cfg.optimizer().stepPlacement();
         if (placement == StepPlacement.REPLICA) {
             return StepSite.replicas();
         }
@@ -65,7 +65,7 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
             why = "the model file brings its own updater; the job's optimizer settings do not drive it";
         } else {
             try {
-                return StepSite.server(ServerPlan.of(network, optimizer, Specs.clipping(cfg.clipping), schedule));
+                return StepSite.server(ServerPlan.of(network, optimizer, Specs.clipping(cfg.clipping()), schedule));
             } catch (IllegalArgumentException e) {
                 why = e.getMessage();
             }

@@ -74,7 +74,7 @@ final class RecoveryPolicy implements AutoCloseable {
      * (logged here with its whole chain; the CLI prints one line); null when another attempt runs.
      */
     IllegalStateException giveUp(Diagnosis d, int attempt, Throwable cause) {
-        if (d.retryable() && attempt < cfg.recovery.maxAttempts) {
+        if (d.retryable() && attempt < cfg.recovery().maxAttempts()) {
             return null;
         }
         String message = (!d.retryable() ? "training stage failed: " + d.cause()
@@ -91,7 +91,7 @@ final class RecoveryPolicy implements AutoCloseable {
     }
 
     int maxAttempts() {
-        return cfg.recovery.maxAttempts;
+        return cfg.recovery().maxAttempts();
     }
 
     /** For the one-line error: " (frames dropped this attempt: shards malformed=3; workers ignored=2)", or "". */

@@ -28,13 +28,13 @@ final class Resume {
 
     static StartPoint startPoint(JobConfig cfg, CheckpointStore store, RunIdentity identity, float[] initial)
         throws IOException {
-        if (cfg.resume == null || cfg.resume.isBlank()) {
-            return StartPoint.fresh(initial, cfg.seed);
+        if (cfg.resume() == null || cfg.resume().isBlank()) {
+            return StartPoint.fresh(initial, cfg.seed());
         }
-        if (cfg.resume.equalsIgnoreCase("latest")) { // with checkpoint.dir set: a config rule
+        if (cfg.resume().equalsIgnoreCase("latest")) { // with checkpoint.dir set: a config rule
             return latest(cfg, store, identity, initial, "resume");
         }
-        return from(HadoopCheckpointStore.read(cfg.resume), cfg.resume, store, identity, initial, "resume");
+        return from(HadoopCheckpointStore.read(cfg.resume()), cfg.resume(), store, identity, initial, "resume");
     }
 
     /**
@@ -46,11 +46,11 @@ final class Resume {
         Optional<Checkpoint> latest = store == null ? Optional.empty() : store.latestValid(LOG::warn);
         if (latest.isEmpty()) {
             LOG.warn("{}: no valid checkpoint{}: starting from step 0", why,
-                store == null ? " (checkpoint.dir is not set)" : " in " + cfg.checkpoint.dir);
-            return StartPoint.fresh(initial, cfg.seed);
+                store == null ? " (checkpoint.dir is not set)" : " in " + cfg.checkpoint().dir());
+            return StartPoint.fresh(initial, cfg.seed());
         }
         Checkpoint checkpoint = latest.get();
-        return from(checkpoint, cfg.checkpoint.dir + " (step " + checkpoint.step() + ")", store, identity, initial, why);
+        return from(checkpoint, cfg.checkpoint().dir() + " (step " + checkpoint.step() + ")", store, identity, initial, why);
     }
 
     private static StartPoint from(Checkpoint checkpoint, String name, CheckpointStore store, RunIdentity identity,

@@ -57,11 +57,11 @@ public final class TrainingJob {
     /** As {@link #run(JobConfig)}, with the caller's listeners inside every replica (serializable). */
     public static Map<String, Object> run(JobConfig config, List<TrainingListener> listeners) throws IOException {
         long wallStart = System.nanoTime();
-        JobConfig cfg = ConfigLoader.snapshot(config, true); // validated, and fixed for this run
+        JobConfig cfg = ConfigLoader.checked(config, true); // validated, and fixed for this run
         SparkConf conf = SparkConfs.of(cfg);
-        RunOutputs outputs = new RunOutputs(Path.of(cfg.output.dir)); // checks output.dir before any download
-        if ("mnist".equalsIgnoreCase(cfg.data.download)) {
-            MnistFetcher.ensure(cfg.data);
+        RunOutputs outputs = new RunOutputs(Path.of(cfg.output().dir())); // checks output.dir before any download
+        if ("mnist".equalsIgnoreCase(cfg.data().download())) {
+            MnistFetcher.ensure(cfg.data());
         }
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
             return train(cfg, sc, DataLoader.load(sc, cfg), outputs, listeners, wallStart).summary();
@@ -90,9 +90,9 @@ public final class TrainingJob {
 
     private static Prepared prepare(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data,
                                     List<TrainingListener> listeners) throws IOException {
-        int workers = cfg.workers;
+        int workers = cfg.workers();
         if (data.trainCount() < workers) {
-            throw new IllegalArgumentException((cfg.data.train != null ? cfg.data.train : "the train dataset") + ": "
+            throw new IllegalArgumentException((cfg.data().train() != null ? cfg.data().train() : "the train dataset") + ": "
                 + data.trainCount() + " training samples cannot feed " + workers + " workers");
         }
         String task = data.task().key();
@@ -100,39 +100,39 @@ public final class TrainingJob {
             data.validationCount(), data.testCount(), data.features(), data.outputs());
 
         long largestPartition = (data.trainCount() + workers - 1) / workers;
-        TrainerOptions options = new TrainerOptions(cfg.epochs,
-            TrainerOptions.stepsPerEpoch(largestPartition, cfg.batchSize, cfg.accumulateSteps), cfg.accumulateSteps,
-            Specs.clipping(cfg.clipping), cfg.onNonFinite == OnNonFinite.SKIP);
+        TrainerOptions options = new TrainerOptions(cfg.epochs(),
+            TrainerOptions.stepsPerEpoch(largestPartition, cfg.batchSize(), cfg.accumulateSteps()), cfg.accumulateSteps(),
+            Specs.clipping(cfg.clipping()), cfg.onNonFinite() == OnNonFinite.SKIP);
         ModelSetup model = ModelSetup.build(cfg, data.features(), null, data.outputs(), task, options.totalSteps());
         float[] initial = model.network().params().toFloatVector();
         LOG.info("model: {} parameters; {} workers x batch {}{} = global batch {}; {} steps/epoch x {} epochs",
-            initial.length, workers, cfg.batchSize,
-            cfg.accumulateSteps > 1 ? " x " + cfg.accumulateSteps + " micro-batches" : "",
-            workers * cfg.batchSize * cfg.accumulateSteps, options.stepsPerEpoch(), cfg.epochs);
+            initial.length, workers, cfg.batchSize(),
+            cfg.accumulateSteps() > 1 ? " x " + cfg.accumulateSteps() + " micro-batches" : "",
+            workers * cfg.batchSize() * cfg.accumulateSteps(), options.stepsPerEpoch(), cfg.epochs());
 
         RunIdentity identity = RunIdentities.of(cfg, RunIdentities.bytes(data.scaling()));
-        CheckpointStore store = cfg.checkpoint.dir == null ? null
-            : new HadoopCheckpointStore(cfg.checkpoint.dir, cfg.checkpoint.keep);
+        CheckpointStore store = cfg.checkpoint().dir() == null ? null
+            : new HadoopCheckpointStore(cfg.checkpoint().dir(), cfg.checkpoint().keep());
         StartPoint start = Resume.startPoint(cfg, store, identity, initial);
         Watch watch = Watch.of(cfg, task, data.validation() != null);
         Topology topology = Topology.of(cfg, sc.master());
         RunPlan plan = RunPlan.builder()
             .modelJson(model.json()).task(task).outputs(data.outputs()).features(data.features())
-            .batchSize(cfg.batchSize).shuffle(cfg.shuffle).seed(cfg.seed).options(options)
+            .batchSize(cfg.batchSize()).shuffle(cfg.shuffle()).seed(cfg.seed()).options(options)
             .exchange(topology.exchangeSpec(initial.length, model.stepSite(), start.state().step()))
-            .validation(data.validation() == null ? null : cfg.validation.every)
+            .validation(data.validation() == null ? null : cfg.validation().every())
             .bestMetric(watch.metric()).higherIsBetter(watch.higherIsBetter()).minDelta(watch.minDelta())
             .patience(watch.patience())
-            .checkpoints(store).checkpointEvery(cfg.checkpoint.every).identity(identity)
+            .checkpoints(store).checkpointEvery(cfg.checkpoint().every()).identity(identity)
             .listeners(listeners).stepSite(model.stepSite())
-            .localReduction(cfg.ps.localReduction).shardsOnExecutors(topology.shardsOnExecutors())
-            .logEvery(cfg.logEvery)
+            .localReduction(cfg.ps().localReduction()).shardsOnExecutors(topology.shardsOnExecutors())
+            .logEvery(cfg.logEvery())
             .build();
         LOG.info("optimizer on the {}; exchange {}", model.stepSite().isServer() ? "parameter server" : "replicas",
             topology.exchangeKind());
-        if (topology.inMemory() && cfg.ps.wire != WireFormat.FP32) {
+        if (topology.inMemory() && cfg.ps().wire() != WireFormat.FP32) {
             LOG.warn("ps.wire {} does not apply: every worker runs in this JVM and exchanges in memory"
-                + " (set ps.local_reduction: false to send gradients over the wire)", cfg.ps.wire.configName());
+                + " (set ps.local_reduction: false to send gradients over the wire)", cfg.ps().wire().configName());
         }
 
         JavaRDD<RankRows> rows = RankRows.byRank(sc, data.train(), data.validation(), workers);
@@ -157,13 +157,13 @@ public final class TrainingJob {
 
         double seconds = lead.trainSeconds();
         double rate = s.samples() / Math.max(1e-9, seconds);
-        int workers = cfg.workers;
+        int workers = cfg.workers();
         Watch watch = p.watch();
         RunSummary summary = RunSummary.builder()
             .task(task).workers(workers).replicas(s.replicas())
-            .epochs(cfg.epochs).epochsCompleted(end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1))
-            .batchSizePerWorker(cfg.batchSize).accumulateSteps(cfg.accumulateSteps)
-            .globalBatchSize(workers * cfg.batchSize * cfg.accumulateSteps)
+            .epochs(cfg.epochs()).epochsCompleted(end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1))
+            .batchSizePerWorker(cfg.batchSize()).accumulateSteps(cfg.accumulateSteps())
+            .globalBatchSize(workers * cfg.batchSize() * cfg.accumulateSteps())
             .steps(end.step()).stepsPerEpoch(p.plan().options().stepsPerEpoch())
             .resumedFromStep(p.start().state().step()).skippedSteps(end.skippedSteps()).stoppedEarly(lead.stopReason())
             .trainSamples(data.trainCount()).validationSamples(data.validationCount()).testSamples(data.testCount())

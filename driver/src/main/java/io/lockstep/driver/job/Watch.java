@@ -17,8 +17,8 @@ record Watch(String metric, boolean higherIsBetter, double minDelta, int patienc
 
     /** @param task the job's task; @param hasValidation whether there is a validation set to watch */
     static Watch of(JobConfig cfg, String task, boolean hasValidation) {
-        String stopOn = cfg.earlyStopping.metric;
-        String keep = cfg.checkpoint.best;
+        String stopOn = cfg.earlyStopping().metric();
+        String keep = cfg.checkpoint().best();
         if (stopOn != null && keep != null && !stopOn.equals(keep)) {
             throw new ConfigLoader.ConfigException("config keys 'early_stopping.metric' (" + stopOn
                 + ") and 'checkpoint.best' (" + keep + ") must name the same metric: both pick the best model");
@@ -36,14 +36,14 @@ record Watch(String metric, boolean higherIsBetter, double minDelta, int patienc
             throw new ConfigLoader.ConfigException("config key '" + key + "' watches a validation metric, but there is"
                 + " no validation set: set data.validation or data.validation_fraction");
         }
-        MetricMode mode = stopOn != null ? cfg.earlyStopping.mode : cfg.checkpoint.mode;
+        MetricMode mode = stopOn != null ? cfg.earlyStopping().mode() : cfg.checkpoint().mode();
         boolean higher;
         try {
             higher = mode == null ? EvalMetrics.higherIsBetter(metric) : mode == MetricMode.MAX;
         } catch (IllegalArgumentException e) {
             throw new ConfigLoader.ConfigException("config key '" + key + "': " + e.getMessage());
         }
-        return new Watch(metric, higher, stopOn != null ? cfg.earlyStopping.minDelta : 0,
-            stopOn != null ? cfg.earlyStopping.patience : 0);
+        return new Watch(metric, higher, stopOn != null ? cfg.earlyStopping().minDelta() : 0,
+            stopOn != null ? cfg.earlyStopping().patience() : 0);
     }
 }

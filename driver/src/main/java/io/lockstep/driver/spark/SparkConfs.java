@@ -22,17 +22,17 @@ public final class SparkConfs {
      */
     public static SparkConf of(JobConfig cfg) {
         SparkConf conf = new SparkConf().setAppName("lockstep");
-        if (cfg.spark.master != null) {
-            conf.setMaster(cfg.spark.master);
+        if (cfg.spark().master() != null) {
+            conf.setMaster(cfg.spark().master());
         } else if (!conf.contains("spark.master")) {
-            conf.setMaster("local[" + cfg.workers + "]");
+            conf.setMaster("local[" + cfg.workers() + "]");
         }
         String master = conf.get("spark.master");
         if (master.startsWith("local")) {
             int slots = localSlots(master);
-            if (slots < cfg.workers) {
+            if (slots < cfg.workers()) {
                 throw new ConfigLoader.ConfigException("config key 'spark.master' is " + master + " (" + slots
-                    + " task slot" + (slots == 1 ? "" : "s") + ") but workers is " + cfg.workers
+                    + " task slot" + (slots == 1 ? "" : "s") + ") but workers is " + cfg.workers()
                     + ": the barrier stage runs all workers at once, one slot each");
             }
             if (!conf.contains("spark.local.dir") && System.getenv("SPARK_LOCAL_DIRS") == null) {
@@ -48,10 +48,10 @@ public final class SparkConfs {
         conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "5s");
         // the barrier's allGather (shard endpoints) and barrier() (the shards' last step) wait for every rank:
         // within the stall budget, not Spark's default of a year
-        conf.setIfMissing("spark.barrier.sync.timeout", cfg.ps.timeoutSeconds + "s");
+        conf.setIfMissing("spark.barrier.sync.timeout", cfg.ps().timeoutSeconds() + "s");
         conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
-            String.valueOf(Math.max(1, cfg.ps.timeoutSeconds / 5)));
-        cfg.spark.conf.forEach(conf::set);
+            String.valueOf(Math.max(1, cfg.ps().timeoutSeconds() / 5)));
+        cfg.spark().conf().forEach(conf::set);
         return conf;
     }
 

@@ -42,7 +42,7 @@ public final class Topology {
 
     /** Every worker in the driver's JVM reduces in memory ({@code ps.local_reduction}): no parameter server at all. */
     public boolean inMemory() {
-        return workersInDriver && cfg.ps.localReduction;
+        return workersInDriver && cfg.ps().localReduction();
     }
 
     /**
@@ -50,9 +50,9 @@ public final class Topology {
      * shards, else UDP.
      */
     public ExchangeSpec.Transport transport() {
-        return switch (cfg.ps.transport) {
+        return switch (cfg.ps().transport()) {
             // shards on the executors: other JVMs, in general
-            case AUTO -> workersInDriver && cfg.ps.shardPlacement != ShardPlacement.EXECUTORS
+            case AUTO -> workersInDriver && cfg.ps().shardPlacement() != ShardPlacement.EXECUTORS
                 ? ExchangeSpec.Transport.IPC : ExchangeSpec.Transport.UDP;
             case UDP -> ExchangeSpec.Transport.UDP;
             case IPC -> ExchangeSpec.Transport.IPC;
@@ -64,10 +64,10 @@ public final class Topology {
      * JVM; never when every worker runs in the driver's JVM and reduces in memory (no server at all then).
      */
     public boolean shardsOnExecutors() {
-        if (cfg.ps.shardPlacement == ShardPlacement.DRIVER || inMemory()) {
+        if (cfg.ps().shardPlacement() == ShardPlacement.DRIVER || inMemory()) {
             return false;
         }
-        return cfg.ps.shardPlacement == ShardPlacement.EXECUTORS
+        return cfg.ps().shardPlacement() == ShardPlacement.EXECUTORS
             || (!workersInDriver && transport() == ExchangeSpec.Transport.UDP);
     }
 
@@ -77,8 +77,8 @@ public final class Topology {
      * none takes everyone's gradient.
      */
     public int shardCount() {
-        return shardsOnExecutors() ? Math.min(ConfigRules.MAX_SHARDS, Math.max(cfg.ps.shards, cfg.workers))
-            : cfg.ps.shards;
+        return shardsOnExecutors() ? Math.min(ConfigRules.MAX_SHARDS, Math.max(cfg.ps().shards(), cfg.workers()))
+            : cfg.ps().shards();
     }
 
     /** {@link #shardCount()} for a model of {@code paramCount} parameters (on the executors, at most one each). */
@@ -99,11 +99,11 @@ public final class Topology {
     /** The exchange of one attempt: a fresh job id, the shards of this topology, from {@code firstStep}. */
     public ExchangeSpec exchangeSpec(int paramCount, StepSite site, long firstStep) {
         ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount),
-            ExchangeSpec.chunkValuesFor(cfg.ps.mtu));
-        return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers).transport(transport())
-            .host(cfg.ps.host).termLength(cfg.ps.termLength).mtu(cfg.ps.mtu)
-            .timeoutMillis(cfg.ps.timeoutSeconds * 1000L).firstStep(firstStep).build()
+            ExchangeSpec.chunkValuesFor(cfg.ps().mtu()));
+        return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers()).transport(transport())
+            .host(cfg.ps().host()).termLength(cfg.ps().termLength()).mtu(cfg.ps().mtu())
+            .timeoutMillis(cfg.ps().timeoutSeconds() * 1000L).firstStep(firstStep).build()
             .withOptimizer(site.isServer() ? new ServerOptimizer(site.plan().rule(), site.plan().roles()) : null)
-            .withWire(cfg.ps.wire);
+            .withWire(cfg.ps().wire());
     }
 }

@@ -133,7 +133,7 @@ class StandaloneClusterIT {
 
         JobConfig local = ConfigLoader.load(config,
             List.of("output.dir=" + dir.resolve("local"), "checkpoint.dir=" + dir.resolve("local-ckpt")));
-        local.spark.master = "local[2]";
+        local = local.with("spark.master", "local[2]");
         TrainingJob.run(local);
 
         float[] onCluster = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("cluster/model.zip").toFile())
@@ -177,8 +177,8 @@ class StandaloneClusterIT {
         List<String> localSets = new ArrayList<>(List.of(sets));
         localSets.set(2, "output.dir=" + dir.resolve("chaos-local"));
         localSets.set(3, "checkpoint.dir=" + dir.resolve("chaos-local-ckpt"));
-        JobConfig local = ConfigLoader.load(config, localSets);
-        local.spark.master = "local[2]";
+        JobConfig local = ConfigLoader.load(config, localSets)
+            .with("spark.master", "local[2]");
         TrainingJob.run(local);
         assertArrayEquals(
             ModelSerializer.restoreMultiLayerNetwork(dir.resolve("chaos-local/model.zip").toFile()).params().toFloatVector(),

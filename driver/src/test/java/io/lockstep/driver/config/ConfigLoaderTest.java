@@ -14,14 +14,14 @@ class ConfigLoaderTest extends ConfigFiles {
     @Test
     void theExampleConfigLoadsWithItsDocumentedValues() {
         JobConfig c = ConfigLoader.load(Path.of("..", "examples", "mnist-mlp.yaml"), List.of());
-        assertEquals(List.of(256, 128), c.model.hidden);
-        assertEquals(OptimizerSpec.Type.ADAM, c.optimizer.type);
-        assertEquals(0.001, c.optimizer.lr);
-        assertEquals(64, c.batchSize);
-        assertEquals(2, c.workers);
-        assertTrue(c.shuffle);
-        assertTrue(c.epochs >= 1 && c.epochs <= 5);
-        assertEquals("mnist", c.data.download);
+        assertEquals(List.of(256, 128), c.model().hidden());
+        assertEquals(OptimizerSpec.Type.ADAM, c.optimizer().type());
+        assertEquals(0.001, c.optimizer().lr());
+        assertEquals(64, c.batchSize());
+        assertEquals(2, c.workers());
+        assertTrue(c.shuffle());
+        assertTrue(c.epochs() >= 1 && c.epochs() <= 5);
+        assertEquals("mnist", c.data().download());
     }
 
     @Test
@@ -29,13 +29,13 @@ class ConfigLoaderTest extends ConfigFiles {
         JobConfig c = ConfigLoader.load(yaml(MINIMAL + "epochs: 3\n"),
             List.of("epochs=5", "model.hidden=[512, 64, 32]", "optimizer.lr=0.05", "ps.transport=ipc",
                 "spark.master=local[3]", "spark.conf.spark.executor.memory=2g", "shuffle=false"));
-        assertEquals(5, c.epochs);
-        assertEquals(List.of(512, 64, 32), c.model.hidden);
-        assertEquals(0.05, c.optimizer.lr);
-        assertEquals(Transport.IPC, c.ps.transport);
-        assertEquals("local[3]", c.spark.master);
-        assertFalse(c.shuffle);
-        assertEquals("2g", c.spark.conf.get("spark.executor.memory"));
+        assertEquals(5, c.epochs());
+        assertEquals(List.of(512, 64, 32), c.model().hidden());
+        assertEquals(0.05, c.optimizer().lr());
+        assertEquals(Transport.IPC, c.ps().transport());
+        assertEquals("local[3]", c.spark().master());
+        assertFalse(c.shuffle());
+        assertEquals("2g", c.spark().conf().get("spark.executor.memory"));
     }
 
     @Test
@@ -65,16 +65,19 @@ class ConfigLoaderTest extends ConfigFiles {
     }
 
     @Test
-    void aSnapshotIsAValidatedIndependentCopy() throws IOException {
+    void aConfigIsImmutableAndCheckedByTheFileRules() throws IOException {
         JobConfig original = ConfigLoader.load(yaml(MINIMAL + "model: {hidden: [8, 4]}\nepochs: 3\n"), List.of());
-        JobConfig copy = ConfigLoader.snapshot(original, true);
-        original.epochs = 9;
-        original.model.hidden = List.of(1);
-        assertEquals(3, copy.epochs);
-        assertEquals(List.of(8, 4), copy.model.hidden);
-        original.workers = 0;
-        var e = assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.snapshot(original, true));
+        JobConfig changed = original.with("epochs", 9).with("model.hidden", List.of(1));
+        assertEquals(3, original.epochs());
+        assertEquals(List.of(8, 4), original.model().hidden());
+        assertEquals(9, changed.epochs());
+        assertEquals(List.of(1), changed.model().hidden());
+        assertThrows(UnsupportedOperationException.class, () -> original.model().hidden().set(0, 99));
+        JobConfig none = original.with("workers", 0); // bound (the type is right), refused by the rules
+        var e = assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.checked(none, true));
         assertTrue(e.getMessage().contains("config key 'workers' must be >= 1"), e.getMessage());
+        var typed = assertThrows(ConfigLoader.ConfigException.class, () -> original.with("workers", "two"));
+        assertTrue(typed.getMessage().contains("workers"), typed.getMessage());
     }
 
     @Test

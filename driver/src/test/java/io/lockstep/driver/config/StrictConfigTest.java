@@ -22,7 +22,7 @@ class StrictConfigTest extends ConfigFiles {
         assertEquals(p + ": config key 'ps.term_length' must be a whole number, got 1.0E7",
             error(MINIMAL + "ps: {term_length: 1e7}\n"));
         // whole numbers still bind
-        assertEquals(3, ConfigLoader.load(yaml(MINIMAL + "workers: 3\n"), List.of()).workers);
+        assertEquals(3, ConfigLoader.load(yaml(MINIMAL + "workers: 3\n"), List.of()).workers());
     }
 
     @Test
@@ -41,12 +41,12 @@ class StrictConfigTest extends ConfigFiles {
 
     @Test
     void aConfigBuiltInCodeIsCheckedForInfinitiesToo() {
-        JobConfig c = new JobConfig();
-        c.data.format = DataFormat.CSV;
-        c.data.train = "a.csv";
-        c.data.test = "b.csv";
-        c.model.dropout = Double.POSITIVE_INFINITY;
-        var e = assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.snapshot(c, true));
+        JobConfig c = JobConfig.defaults()
+            .with("data.format", DataFormat.CSV)
+            .with("data.train", "a.csv")
+            .with("data.test", "b.csv")
+            .with("model.dropout", Double.POSITIVE_INFINITY);
+        var e = assertThrows(ConfigLoader.ConfigException.class, () -> ConfigLoader.checked(c, true));
         assertEquals("config key 'model.dropout' must be a finite number, got Infinity (the value is too large for"
             + " a double)", e.getMessage());
     }
@@ -65,7 +65,7 @@ class StrictConfigTest extends ConfigFiles {
         String shards = error(MINIMAL + "ps: {shards: 1000}\n");
         assertTrue(shards.startsWith("config key 'ps.shards' must be <= 64, got 1000: each shard is a server thread"),
             shards);
-        assertEquals(64, ConfigLoader.load(yaml(MINIMAL + "ps: {shards: 64}\n"), List.of()).ps.shards);
+        assertEquals(64, ConfigLoader.load(yaml(MINIMAL + "ps: {shards: 64}\n"), List.of()).ps().shards());
         assertEquals("config key 'data.classes' must be >= 2 and <= 100000 (labels are stored one-hot, one float per"
             + " class per row), got 1000000000", error(MINIMAL, "data.classes=1000000000"));
     }

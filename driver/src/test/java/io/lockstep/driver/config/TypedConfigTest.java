@@ -21,20 +21,20 @@ class TypedConfigTest extends ConfigFiles {
         JobConfig c = ConfigLoader.load(yaml(MINIMAL + "task: Binary\nps: {wire: BF16, transport: udp,"
                 + " shard_placement: executors}\noptimizer: {step_placement: replica, schedule: {kind: cosine}}\n"
                 + "validation: {every: 200 steps}\ncheckpoint: {every: 2}\non_non_finite: skip\n"), List.of());
-        assertEquals(Task.BINARY, c.task);
-        assertEquals(WireFormat.BF16, c.ps.wire);
-        assertEquals(Transport.UDP, c.ps.transport);
-        assertEquals(ShardPlacement.EXECUTORS, c.ps.shardPlacement);
-        assertEquals(StepPlacement.REPLICA, c.optimizer.stepPlacement);
-        assertEquals(ScheduleSpec.Kind.COSINE, c.optimizer.schedule.kind);
-        assertEquals(new Every(200, Every.Unit.STEPS), c.validation.every);
-        assertEquals(new Every(2, Every.Unit.EPOCHS), c.checkpoint.every);
-        assertEquals(OnNonFinite.SKIP, c.onNonFinite);
-        assertNull(c.checkpoint.mode); // what the metric means
-        JobConfig copy = ConfigLoader.snapshot(c, true); // written back under their config names, read again
-        assertEquals(WireFormat.BF16, copy.ps.wire);
-        assertEquals(new Every(200, Every.Unit.STEPS), copy.validation.every);
-        assertEquals(StepPlacement.REPLICA, copy.optimizer.stepPlacement);
+        assertEquals(Task.BINARY, c.task());
+        assertEquals(WireFormat.BF16, c.ps().wire());
+        assertEquals(Transport.UDP, c.ps().transport());
+        assertEquals(ShardPlacement.EXECUTORS, c.ps().shardPlacement());
+        assertEquals(StepPlacement.REPLICA, c.optimizer().stepPlacement());
+        assertEquals(ScheduleSpec.Kind.COSINE, c.optimizer().schedule().kind());
+        assertEquals(new Every(200, Every.Unit.STEPS), c.validation().every());
+        assertEquals(new Every(2, Every.Unit.EPOCHS), c.checkpoint().every());
+        assertEquals(OnNonFinite.SKIP, c.onNonFinite());
+        assertNull(c.checkpoint().mode()); // what the metric means
+        JobConfig copy = ConfigLoader.checked(c, true); // written back under their config names, read again
+        assertEquals(WireFormat.BF16, copy.ps().wire());
+        assertEquals(new Every(200, Every.Unit.STEPS), copy.validation().every());
+        assertEquals(StepPlacement.REPLICA, copy.optimizer().stepPlacement());
     }
 
     @Test
@@ -79,11 +79,11 @@ class TypedConfigTest extends ConfigFiles {
         try (LogCapture log = new LogCapture()) {
             c = ConfigLoader.load(yaml(MINIMAL + "ps: {placement: executors, transport: udp}\n"),
                 List.of("optimizer.placement=replica", "ps.placement=driver"));
-            ConfigLoader.snapshot(c, true); // the run's own copy: new names only, nothing more to warn about
+            ConfigLoader.checked(c, true); // the run's own copy: new names only, nothing more to warn about
             warnings = log.warnings();
         }
-        assertEquals(ShardPlacement.DRIVER, c.ps.shardPlacement); // --set still overrides the file
-        assertEquals(StepPlacement.REPLICA, c.optimizer.stepPlacement);
+        assertEquals(ShardPlacement.DRIVER, c.ps().shardPlacement()); // --set still overrides the file
+        assertEquals(StepPlacement.REPLICA, c.optimizer().stepPlacement());
         assertEquals(List.of(
             "config key 'optimizer.placement' is now 'optimizer.step_placement'; the old name works for this release only",
             "config key 'ps.placement' is now 'ps.shard_placement'; the old name works for this release only"),

@@ -31,31 +31,31 @@ class DataConfigTest {
     @Test
     void defaults() throws IOException {
         JobConfig c = load("");
-        assertNull(c.data.labelColumn);
-        assertNull(c.data.validation);
-        assertNull(c.data.validationFraction);
-        assertNull(c.data.featuresColumn);
-        assertNull(c.data.featureColumns);
-        assertNull(c.data.features);
-        assertEquals(Task.CLASSIFICATION, c.task);
+        assertNull(c.data().labelColumn());
+        assertNull(c.data().validation());
+        assertNull(c.data().validationFraction());
+        assertNull(c.data().featuresColumn());
+        assertNull(c.data().featureColumns());
+        assertNull(c.data().features());
+        assertEquals(Task.CLASSIFICATION, c.task());
     }
 
     @Test
     void newKeysBind() throws IOException {
         JobConfig c = load("task: regression\n", "data.format=parquet", "data.label_column=y",
             "data.feature_columns=[a, b]", "data.validation_fraction=0.25");
-        assertEquals(Task.REGRESSION, c.task);
-        assertFalse(c.data.labelColumn.isIndex());
-        assertEquals("y", c.data.labelColumn.name());
-        assertEquals(List.of("a", "b"), c.data.featureColumns);
-        assertEquals(0.25, c.data.validationFraction);
+        assertEquals(Task.REGRESSION, c.task());
+        assertFalse(c.data().labelColumn().isIndex());
+        assertEquals("y", c.data().labelColumn().name());
+        assertEquals(List.of("a", "b"), c.data().featureColumns());
+        assertEquals(0.25, c.data().validationFraction());
 
         JobConfig csv = load("", "data.format=csv", "data.label_column=0");
-        assertTrue(csv.data.labelColumn.isIndex());
-        assertEquals(0, csv.data.labelColumn.index());
+        assertTrue(csv.data().labelColumn().isIndex());
+        assertEquals(0, csv.data().labelColumn().index());
         JobConfig svm = load("", "data.format=libsvm", "data.features=784", "data.validation=v.svm", "task=binary");
-        assertEquals(784, svm.data.features);
-        assertEquals("v.svm", svm.data.validation);
+        assertEquals(784, svm.data().features());
+        assertEquals("v.svm", svm.data().validation());
     }
 
     @Test

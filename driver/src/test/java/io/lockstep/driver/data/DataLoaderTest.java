@@ -33,9 +33,9 @@ class DataLoaderTest {
 
     @BeforeAll
     static void spark() {
-        JobConfig c = new JobConfig();
-        c.workers = 2;
-        c.spark.conf.put("spark.ui.enabled", "false");
+        JobConfig c = JobConfig.defaults()
+            .with("workers", 2)
+            .with("spark.conf.spark.ui.enabled", "false");
         sc = new JavaSparkContext(SparkConfs.of(c));
     }
 
@@ -45,10 +45,10 @@ class DataLoaderTest {
     }
 
     JobConfig.Data csv(Path train, Path test) {
-        JobConfig.Data d = new JobConfig.Data();
-        d.format = DataFormat.CSV;
-        d.train = train.toString();
-        d.test = test.toString();
+        JobConfig.Data d = JobConfig.defaults().data()
+            .with("format", DataFormat.CSV)
+            .with("train", train.toString())
+            .with("test", test.toString());
         return d;
     }
 
@@ -59,8 +59,8 @@ class DataLoaderTest {
     @Test
     void digitsCsvLoadsWithOneHotLabelsAndStandardizedFeatures() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1500);
-        JobConfig.Data d = csv(split[0], split[1]);
-        d.normalize = Normalize.STANDARDIZE;
+        JobConfig.Data d = csv(split[0], split[1])
+            .with("normalize", Normalize.STANDARDIZE);
         DataLoader.Loaded data = load(d);
         assertEquals(1500, data.trainCount());
         assertEquals(297, data.testCount());
@@ -81,8 +81,8 @@ class DataLoaderTest {
     @Test
     void minmaxScalesTrainingFeaturesIntoTheUnitInterval() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1000);
-        JobConfig.Data d = csv(split[0], split[1]);
-        d.normalize = Normalize.MINMAX;
+        JobConfig.Data d = csv(split[0], split[1])
+            .with("normalize", Normalize.MINMAX);
         DataLoader.Loaded data = load(d);
         float min = Float.MAX_VALUE, max = -Float.MAX_VALUE;
         for (Sample s : data.train().collect()) {
@@ -123,9 +123,9 @@ class DataLoaderTest {
         Path images = dir.resolve("train-images-idx3-ubyte");
         Path labels = dir.resolve("train-labels-idx1-ubyte");
         writeIdx(images, labels, 30, 3);
-        JobConfig.Data d = new JobConfig.Data();
-        d.train = images.toString();
-        d.test = images.toString();
+        JobConfig.Data d = JobConfig.defaults().data()
+            .with("train", images.toString())
+            .with("test", images.toString());
         DataLoader.Loaded data = load(d);
         assertEquals(30, data.trainCount());
         assertEquals(16, data.features());
@@ -143,8 +143,8 @@ class DataLoaderTest {
         e = assertThrows(IllegalArgumentException.class, () -> load(d));
         assertTrue(e.getMessage().contains(images + ": not an unsigned-byte IDX file"), e.getMessage());
 
-        d.train = dir.resolve("missing-images-idx3-ubyte").toString();
-        e = assertThrows(IllegalArgumentException.class, () -> load(d));
+        JobConfig.Data missing = d.with("train", dir.resolve("missing-images-idx3-ubyte").toString());
+        e = assertThrows(IllegalArgumentException.class, () -> load(missing));
         assertTrue(e.getMessage().contains("missing-images-idx3-ubyte: file not found"), e.getMessage());
     }
 
@@ -153,17 +153,17 @@ class DataLoaderTest {
         Path images = dir.resolve("v-images-idx3-ubyte");
         Path labels = dir.resolve("v-labels-idx1-ubyte");
         writeIdx(images, labels, 40, 4);
-        JobConfig c = new JobConfig();
-        c.data.train = images.toString();
-        c.data.test = images.toString();
-        c.data.validation = images.toString();
+        JobConfig c = JobConfig.defaults()
+            .with("data.train", images.toString())
+            .with("data.test", images.toString())
+            .with("data.validation", images.toString());
         DataLoader.Loaded file = DataLoader.load(sc, c);
         assertEquals(40, file.validationCount());
         assertEquals(40, file.validation().count());
 
-        c.data.validation = null;
-        c.data.validationFraction = 0.25;
-        c.seed = 3;
+        c = c.with("data.validation", null)
+            .with("data.validation_fraction", 0.25)
+            .with("seed", 3);
         DataLoader.Loaded split = DataLoader.load(sc, c);
         assertEquals(40, split.trainCount() + split.validationCount());
         assertTrue(split.validationCount() > 0 && split.trainCount() > 0);
@@ -184,9 +184,9 @@ class DataLoaderTest {
         writeIdx(images, labels, 10, 2);
         byte[] all = Files.readAllBytes(images);
         Files.write(images, java.util.Arrays.copyOf(all, all.length - 20));
-        JobConfig.Data d = new JobConfig.Data();
-        d.train = images.toString();
-        d.test = images.toString();
+        JobConfig.Data d = JobConfig.defaults().data()
+            .with("train", images.toString())
+            .with("test", images.toString());
         Exception e = assertThrows(Exception.class, () -> load(d).train().count());
         assertTrue(LockstepCli.oneLine(e).contains("t-images-idx3-ubyte: truncated"), LockstepCli.oneLine(e));
     }

@@ -74,10 +74,10 @@ class FormatsTest {
     }
 
     static JobConfig.Data data(String format, Path train, Path test) {
-        JobConfig.Data d = new JobConfig.Data();
-        d.format = DataFormat.parse(format);
-        d.train = train.toString();
-        d.test = test.toString();
+        JobConfig.Data d = JobConfig.defaults().data()
+            .with("format", DataFormat.parse(format))
+            .with("train", train.toString())
+            .with("test", test.toString());
         return d;
     }
 
@@ -161,33 +161,33 @@ class FormatsTest {
         // default features: every numeric column except the label (the vector and array columns are not numeric)
         assertLoadsLikeCsv(DataLoader.load(sc, TestData.job(data("parquet", parquetTrain, parquetTest),
             "classification")));
-        JobConfig.Data d = data("parquet", parquetTrain, parquetTest);
-        d.featureColumns = new ArrayList<>();
+        JobConfig.Data d = data("parquet", parquetTrain, parquetTest)
+            .with("feature_columns", new ArrayList<>());
         for (int i = 0; i < 64; i++) {
-            d.featureColumns.add("p" + i);
+            d.featureColumns().add("p" + i);
         }
         assertLoadsLikeCsv(DataLoader.load(sc, TestData.job(d, "classification")));
     }
 
     @Test
     void parquetVectorColumnLoadsLikeCsv() {
-        JobConfig.Data d = data("parquet", parquetTrain, parquetTest);
-        d.featuresColumn = "features";
+        JobConfig.Data d = data("parquet", parquetTrain, parquetTest)
+            .with("features_column", "features");
         assertLoadsLikeCsv(DataLoader.load(sc, TestData.job(d, "classification")));
     }
 
     @Test
     void parquetArrayColumnLoadsLikeCsv() {
-        JobConfig.Data d = data("parquet", parquetTrain, parquetTest);
-        d.featuresColumn = "pixels";
-        d.labelColumn = JobConfig.Data.Column.name("label");
+        JobConfig.Data d = data("parquet", parquetTrain, parquetTest)
+            .with("features_column", "pixels")
+            .with("label_column", JobConfig.Data.Column.name("label"));
         assertLoadsLikeCsv(DataLoader.load(sc, TestData.job(d, "classification")));
     }
 
     @Test
     void libsvmLoadsLikeCsv() throws IOException {
-        JobConfig.Data d = data("libsvm", svmTrain, svmTest);
-        d.features = 64;
+        JobConfig.Data d = data("libsvm", svmTrain, svmTest)
+            .with("features", 64);
         assertLoadsLikeCsv(DataLoader.load(sc, TestData.job(d, "classification")));
         // without data.features: the largest index in train and test
         int largest = 0;
@@ -195,15 +195,15 @@ class FormatsTest {
             String[] t = line.split(" ");
             largest = Math.max(largest, Integer.parseInt(t[t.length - 1].split(":")[0]));
         }
-        d.features = null;
+        d = d.with("features", null);
         DataLoader.Loaded inferred = DataLoader.load(sc, TestData.job(d, "classification"));
         assertTrue(inferred.features() >= largest, inferred.features() + " >= " + largest);
     }
 
     @Test
     void datasetsLoadLikeCsv() {
-        JobConfig.Data d = new JobConfig.Data();
-        d.featuresColumn = "features";
+        JobConfig.Data d = JobConfig.defaults().data()
+            .with("features_column", "features");
         Dataset<Row> train = spark.read().parquet(parquetTrain.toString());
         Dataset<Row> test = spark.read().parquet(parquetTest.toString());
         DataLoader.Loaded data = DataLoader.fromDatasets(train, null, test, d, Task.CLASSIFICATION, 42);
@@ -219,20 +219,20 @@ class FormatsTest {
 
     @Test
     void aMissingParquetColumnIsNamedWithTheKey() {
-        JobConfig.Data d = data("parquet", parquetTrain, parquetTest);
-        d.labelColumn = JobConfig.Data.Column.name("lable");
+        JobConfig.Data d = data("parquet", parquetTrain, parquetTest)
+            .with("label_column", JobConfig.Data.Column.name("lable"));
         var e = assertThrows(IllegalArgumentException.class, () -> DataLoader.load(sc, TestData.job(d, "classification")));
         assertTrue(e.getMessage().startsWith("config key 'data.label_column': no column 'lable' in " + parquetTrain
             + " (columns: label, features, pixels, p0"), e.getMessage());
 
-        JobConfig.Data f = data("parquet", parquetTrain, parquetTest);
-        f.featureColumns = List.of("p0", "p64");
+        JobConfig.Data f = data("parquet", parquetTrain, parquetTest)
+            .with("feature_columns", List.of("p0", "p64"));
         e = assertThrows(IllegalArgumentException.class, () -> DataLoader.load(sc, TestData.job(f, "classification")));
         assertTrue(e.getMessage().startsWith("config key 'data.feature_columns': no column 'p64' in " + parquetTrain),
             e.getMessage());
 
-        JobConfig.Data v = data("parquet", parquetTrain, parquetTest);
-        v.featuresColumn = "p3";
+        JobConfig.Data v = data("parquet", parquetTrain, parquetTest)
+            .with("features_column", "p3");
         e = assertThrows(IllegalArgumentException.class, () -> DataLoader.load(sc, TestData.job(v, "classification")));
         assertEquals("config key 'data.features_column': column 'p3' of " + parquetTrain
             + " is double, not a vector or an array of numbers", e.getMessage());
@@ -251,8 +251,8 @@ class FormatsTest {
         rows.set(6, RowFactory.create(1e39, 1.0, 0.0));
         Path bad = dir.resolve("overflow.parquet");
         spark.createDataFrame(rows, schema).coalesce(1).write().parquet(bad.toString());
-        JobConfig.Data d = data("parquet", bad, bad);
-        d.labelColumn = JobConfig.Data.Column.name("y");
+        JobConfig.Data d = data("parquet", bad, bad)
+            .with("label_column", JobConfig.Data.Column.name("y"));
         Exception e = assertThrows(Exception.class, () -> DataLoader.load(sc, TestData.job(d, "binary")));
         String message = LockstepCli.oneLine(e);
         assertTrue(message.matches(java.util.regex.Pattern.quote(bad.toString())
@@ -267,8 +267,8 @@ class FormatsTest {
         }
         spark.createDataFrame(good, schema).coalesce(1).write().parquet(two.toString());
         spark.createDataFrame(rows, schema).coalesce(1).write().mode("append").parquet(two.toString());
-        JobConfig.Data t = data("parquet", two, two);
-        t.labelColumn = JobConfig.Data.Column.name("y");
+        JobConfig.Data t = data("parquet", two, two)
+            .with("label_column", JobConfig.Data.Column.name("y"));
         e = assertThrows(Exception.class, () -> DataLoader.load(sc, TestData.job(t, "binary")));
         message = LockstepCli.oneLine(e);
         assertTrue(message.matches(java.util.regex.Pattern.quote(two.toString())

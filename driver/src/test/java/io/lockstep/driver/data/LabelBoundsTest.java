@@ -57,10 +57,10 @@ class LabelBoundsTest {
     }
 
     static JobConfig job(String format, Path train, Path test) {
-        JobConfig c = new JobConfig();
-        c.data.format = DataFormat.parse(format);
-        c.data.train = train.toString();
-        c.data.test = test.toString();
+        JobConfig c = JobConfig.defaults()
+            .with("data.format", DataFormat.parse(format))
+            .with("data.train", train.toString())
+            .with("data.test", test.toString());
         return c;
     }
 
@@ -80,8 +80,8 @@ class LabelBoundsTest {
         // the label column in the middle: its own column number
         Path mid = write("mid.csv", "1,0,2", "3,1,4");
         Path midTest = write("midtest.csv", "1,0,2", "3,4,4");
-        JobConfig c = job("csv", mid, midTest);
-        c.data.labelColumn = JobConfig.Data.Column.index(1);
+        JobConfig c = job("csv", mid, midTest)
+            .with("data.label_column", JobConfig.Data.Column.index(1));
         assertEquals(midTest + ": line 2, column 2: label 4 is outside 0..1 (" + TRAINING_LABELS + ")", loadError(c));
     }
 
@@ -89,8 +89,8 @@ class LabelBoundsTest {
     void aValidationFileIsCheckedToo() throws IOException {
         Path train = write("train.csv", "1,2,0", "3,4,1");
         Path validation = write("validation.csv", "1,2,1", "3,4,2");
-        JobConfig c = job("csv", train, train);
-        c.data.validation = validation.toString();
+        JobConfig c = job("csv", train, train)
+            .with("data.validation", validation.toString());
         assertEquals(validation + ": line 2, column 3: label 2 is outside 0..1 (" + TRAINING_LABELS + ")",
             loadError(c));
     }
@@ -99,12 +99,12 @@ class LabelBoundsTest {
     void dataClassesBoundsEverySplit() throws IOException {
         Path train = write("train.csv", "1,2,0", "3,4,2", "5,6,1");
         Path test = write("test.csv", "1,2,0", "3,4,1");
-        JobConfig c = job("csv", train, test);
-        c.data.classes = 2;
+        JobConfig c = job("csv", train, test)
+            .with("data.classes", 2);
         assertEquals(train + ": line 2, column 3: label '2' is outside 0..1 (data.classes is 2)", loadError(c));
-        c.data.classes = 3;
+        c = c.with("data.classes", 3);
         Path badTest = write("badtest.csv", "1,2,0", "3,4,3");
-        c.data.test = badTest.toString();
+        c = c.with("data.test", badTest.toString());
         assertEquals(badTest + ": line 2, column 3: label '3' is outside 0..2 (data.classes is 3)", loadError(c));
     }
 
@@ -135,8 +135,8 @@ class LabelBoundsTest {
         DataLoaderTest.writeIdx(testImages, dir.resolve("b-labels-idx1-ubyte"), 30, 5);
         assertEquals(dir.resolve("b-labels-idx1-ubyte") + ": item 3: label 3 is outside 0..2 (the training split's"
             + " labels are 0..2; set data.classes if it lacks some classes)", loadError(job("idx", trainImages, testImages)));
-        JobConfig c = job("idx", trainImages, testImages);
-        c.data.classes = 5;
+        JobConfig c = job("idx", trainImages, testImages)
+            .with("data.classes", 5);
         DataLoader.Loaded loaded = DataLoader.load(sc, c);
         assertEquals(5, loaded.classes());
     }
@@ -155,8 +155,8 @@ class LabelBoundsTest {
         rows.set(4, RowFactory.create(4.0, 6.0));
         Path test = dir.resolve("test.parquet");
         spark.createDataFrame(rows, schema).coalesce(1).write().parquet(test.toString());
-        JobConfig c = job("parquet", train, test);
-        c.data.labelColumn = JobConfig.Data.Column.name("y");
+        JobConfig c = job("parquet", train, test)
+            .with("data.label_column", JobConfig.Data.Column.name("y"));
         String message = loadError(c);
         assertTrue(message.matches(Pattern.quote(test.toString()) + "/part-00000-[^:/]+\\.parquet: row 5, column 'y':"
             + " label 6 is outside 0\\.\\.1 \\(" + Pattern.quote(TRAINING_LABELS) + "\\)"), message);
@@ -165,9 +165,9 @@ class LabelBoundsTest {
         rows.set(4, RowFactory.create(Double.NaN, 1.0));
         Path nan = dir.resolve("nan.parquet");
         spark.createDataFrame(rows, schema).coalesce(1).write().parquet(nan.toString());
-        JobConfig r = job("parquet", nan, train);
-        r.task = Task.REGRESSION;
-        r.data.labelColumn = JobConfig.Data.Column.name("y");
+        JobConfig r = job("parquet", nan, train)
+            .with("task", Task.REGRESSION)
+            .with("data.label_column", JobConfig.Data.Column.name("y"));
         message = loadError(r);
         assertTrue(message.matches(Pattern.quote(nan.toString()) + "/part-00000-[^:/]+\\.parquet: row 5, column 'a':"
             + " 'NaN' is not finite"), message);

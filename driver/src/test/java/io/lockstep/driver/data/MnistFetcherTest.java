@@ -47,9 +47,9 @@ class MnistFetcherTest {
 
     @Test
     void presentFilesAreUsedWithoutFetching() throws IOException {
-        JobConfig.Data d = new JobConfig.Data();
-        d.train = dir.resolve("train-images-idx3-ubyte").toString();
-        d.test = dir.resolve("t10k-images-idx3-ubyte").toString();
+        JobConfig.Data d = JobConfig.defaults().data()
+            .with("train", dir.resolve("train-images-idx3-ubyte").toString())
+            .with("test", dir.resolve("t10k-images-idx3-ubyte").toString());
         for (String f : MnistFetcher.FILES.keySet()) {
             Files.writeString(dir.resolve(f), "local copy");
         }

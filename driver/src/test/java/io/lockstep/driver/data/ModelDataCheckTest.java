@@ -91,9 +91,9 @@ class ModelDataCheckTest {
     @Test
     void aJsonModelThatDoesNotFitTheDataIsRefusedWhenTheJobBuildsIt() throws IOException {
         Path json = Files.writeString(dir.resolve("net.json"), mlp(100, 10).getLayerWiseConfigurations().toJson());
-        JobConfig cfg = new JobConfig();
-        cfg.model.type = "json";
-        cfg.model.path = json.toString();
+        JobConfig cfg = JobConfig.defaults()
+            .with("model.type", "json")
+            .with("model.path", json.toString());
         var e = assertThrows(ConfigLoader.ConfigException.class,
             () -> ModelSetup.build(cfg, 64, null, 10, "classification", 100));
         assertEquals("model.path: " + json + ": the network takes 100 inputs (layer 0, DenseLayer nIn) but the data has"

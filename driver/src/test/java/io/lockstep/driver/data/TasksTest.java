@@ -41,11 +41,11 @@ class TasksTest {
     }
 
     static JobConfig job(String format, Path train, Path test, String task) {
-        JobConfig c = new JobConfig();
-        c.task = Task.of(task);
-        c.data.format = DataFormat.parse(format);
-        c.data.train = train.toString();
-        c.data.test = test.toString();
+        JobConfig c = JobConfig.defaults()
+            .with("task", Task.of(task))
+            .with("data.format", DataFormat.parse(format))
+            .with("data.train", train.toString())
+            .with("data.test", test.toString());
         return c;
     }
 
@@ -119,8 +119,8 @@ class TasksTest {
         assertArrayEquals(new float[]{-75.25f}, rows.get(1).labels());
         assertEquals("none", d.scaling().kind());
 
-        JobConfig firstColumn = job("csv", f, f, "regression");
-        firstColumn.data.labelColumn = JobConfig.Data.Column.index(0);
+        JobConfig firstColumn = job("csv", f, f, "regression")
+            .with("data.label_column", JobConfig.Data.Column.index(0));
         assertArrayEquals(new float[]{3}, FormatsTest.sorted(DataLoader.load(sc, firstColumn).train().collect())
             .get(1).labels());
 
@@ -175,26 +175,26 @@ class TasksTest {
         Path token = write("token.svm", "1 1:0.5", "0 qid:3 1:1");
         assertEquals(token + ": line 2: 'qid' is not a feature index", error(job("libsvm", token, token, "binary")));
         Path wide = write("wide.svm", "1 1:0.5", "0 5:1");
-        JobConfig c = job("libsvm", wide, wide, "binary");
-        c.data.features = 4;
+        JobConfig c = job("libsvm", wide, wide, "binary")
+            .with("data.features", 4);
         assertEquals(wide + ": line 2: feature index 5 is beyond the 4 features (data.features)", error(c));
     }
 
     @Test
     void csvLabelColumnByHeaderName() throws IOException {
         Path f = write("h.csv", "a,target,b", "1,7.5,2", "3,8.5,4");
-        JobConfig c = job("csv", f, f, "regression");
-        c.data.header = true;
-        c.data.labelColumn = JobConfig.Data.Column.name("target");
+        JobConfig c = job("csv", f, f, "regression")
+            .with("data.header", true)
+            .with("data.label_column", JobConfig.Data.Column.name("target"));
         List<Sample> rows = FormatsTest.sorted(DataLoader.load(sc, c).train().collect());
         assertArrayEquals(new float[]{3, 4}, rows.get(1).features());
         assertArrayEquals(new float[]{8.5f}, rows.get(1).labels());
-        c.data.labelColumn = JobConfig.Data.Column.name("y");
+        c = c.with("data.label_column", JobConfig.Data.Column.name("y"));
         assertEquals("config key 'data.label_column': no column 'y' in the header of " + f + " (columns: a, target, b)",
             error(c));
         Path other = write("other.csv", "a,b,target", "1,2,7.5");
-        c.data.labelColumn = JobConfig.Data.Column.name("target");
-        c.data.test = other.toString();
+        c = c.with("data.label_column", JobConfig.Data.Column.name("target"))
+            .with("data.test", other.toString());
         assertTrue(error(c).startsWith(other + ": header differs from the one of " + f), error(c));
     }
 
@@ -202,8 +202,8 @@ class TasksTest {
     void shippedDiabetesLoadsForRegression() {
         JobConfig c = job("csv", EXAMPLES.resolve("diabetes-train.csv.gz"), EXAMPLES.resolve("diabetes-test.csv.gz"),
             "regression");
-        c.data.header = true;
-        c.data.normalize = Normalize.STANDARDIZE;
+        c = c.with("data.header", true)
+            .with("data.normalize", Normalize.STANDARDIZE);
         DataLoader.Loaded d = DataLoader.load(sc, c);
         assertEquals(442, d.trainCount() + d.testCount());
         assertEquals(354, d.trainCount());
@@ -221,9 +221,9 @@ class TasksTest {
     void shippedBreastCancerLoadsForBinary() {
         JobConfig c = job("csv", EXAMPLES.resolve("breast-cancer-train.csv.gz"),
             EXAMPLES.resolve("breast-cancer-test.csv.gz"), "binary");
-        c.data.header = true;
-        c.data.labelColumn = JobConfig.Data.Column.name("target");
-        c.data.validationFraction = 0.2;
+        c = c.with("data.header", true)
+            .with("data.label_column", JobConfig.Data.Column.name("target"))
+            .with("data.validation_fraction", 0.2);
         DataLoader.Loaded d = DataLoader.load(sc, c);
         assertEquals(569, d.trainCount() + d.validationCount() + d.testCount());
         assertEquals(114, d.testCount());

@@ -36,36 +36,36 @@ public final class TestData {
 
     /** A job around {@code data} with {@code task} and the default seed. */
     public static JobConfig job(JobConfig.Data data, String task) {
-        JobConfig c = new JobConfig();
-        c.data = data;
-        c.task = Task.of(task);
+        JobConfig c = JobConfig.defaults()
+            .with("data", data)
+            .with("task", Task.of(task));
         return c;
     }
 
     /** A local Spark context for data tests (2 slots, no UI). */
     public static org.apache.spark.api.java.JavaSparkContext sparkContext() {
-        JobConfig c = new JobConfig();
-        c.workers = 2;
-        c.spark.conf.put("spark.ui.enabled", "false");
+        JobConfig c = JobConfig.defaults()
+            .with("workers", 2)
+            .with("spark.conf.spark.ui.enabled", "false");
         return new org.apache.spark.api.java.JavaSparkContext(io.lockstep.driver.spark.SparkConfs.of(c));
     }
 
     /** A digits CSV job: small MLP, local Spark, outputs under {@code out}. */
     public static JobConfig digitsJob(Path train, Path test, Path out) {
-        JobConfig c = new JobConfig();
-        c.data.format = DataFormat.CSV;
-        c.data.train = train.toString();
-        c.data.test = test.toString();
-        c.data.normalize = Normalize.STANDARDIZE;
-        c.model.hidden = List.of(32);
-        c.optimizer.type = OptimizerSpec.Type.ADAM;
-        c.optimizer.lr = 0.01;
-        c.batchSize = 16;
-        c.epochs = 1;
-        c.workers = 2;
-        c.ps.timeoutSeconds = 60;
-        c.output.dir = out.toString();
-        c.logEvery = 10;
+        JobConfig c = JobConfig.defaults()
+            .with("data.format", DataFormat.CSV)
+            .with("data.train", train.toString())
+            .with("data.test", test.toString())
+            .with("data.normalize", Normalize.STANDARDIZE)
+            .with("model.hidden", List.of(32))
+            .with("optimizer.type", OptimizerSpec.Type.ADAM)
+            .with("optimizer.lr", 0.01)
+            .with("batch_size", 16)
+            .with("epochs", 1)
+            .with("workers", 2)
+            .with("ps.timeout_seconds", 60)
+            .with("output.dir", out.toString())
+            .with("log_every", 10);
         return c;
     }
 }

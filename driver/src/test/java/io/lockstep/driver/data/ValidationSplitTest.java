@@ -49,13 +49,13 @@ class ValidationSplitTest {
     }
 
     static JobConfig job(double fraction, long seed, String normalize) {
-        JobConfig c = new JobConfig();
-        c.data.format = DataFormat.CSV;
-        c.data.train = train.toString();
-        c.data.test = test.toString();
-        c.data.validationFraction = fraction;
-        c.data.normalize = Normalize.parse(normalize);
-        c.seed = seed;
+        JobConfig c = JobConfig.defaults()
+            .with("data.format", DataFormat.CSV)
+            .with("data.train", train.toString())
+            .with("data.test", test.toString())
+            .with("data.validation_fraction", fraction)
+            .with("data.normalize", Normalize.parse(normalize))
+            .with("seed", seed);
         return c;
     }
 
@@ -78,8 +78,8 @@ class ValidationSplitTest {
 
     @Test
     void validationFractionSplitsTheTrainingRowsDisjointlyAndCoversThem() {
-        JobConfig whole = job(0.5, 1, "none");
-        whole.data.validationFraction = null;
+        JobConfig whole = job(0.5, 1, "none")
+            .with("data.validation_fraction", null);
         DataLoader.Loaded all = DataLoader.load(sc, whole);
         assertNull(all.validation());
         DataLoader.Loaded data = DataLoader.load(sc, job(0.2, 7, "none"));
@@ -118,8 +118,8 @@ class ValidationSplitTest {
         try (var out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
             out.write(Files.readAllBytes(train));
         }
-        JobConfig c = job(0.25, 11, "none");
-        c.data.train = gz.toString();
+        JobConfig c = job(0.25, 11, "none")
+            .with("data.train", gz.toString());
         assertEquals(1, sc.textFile(gz.toString()).getNumPartitions());
         assertTrue(sc.textFile(train.toString()).getNumPartitions() > 1);
         assertEquals(byIndex(DataLoader.load(sc, job(0.25, 11, "none")).validation().collect()).stream()
@@ -178,25 +178,24 @@ class ValidationSplitTest {
 
     @Test
     void aValidationFileIsLoadedLikeTheTestFile() throws IOException {
-        JobConfig c = job(0.5, 1, "standardize");
-        c.data.validationFraction = null;
-        c.data.validation = test.toString();
+        JobConfig c = job(0.5, 1, "standardize")
+            .with("data.validation_fraction", null)
+            .with("data.validation", test.toString());
         DataLoader.Loaded data = DataLoader.load(sc, c);
         assertEquals(1500, data.trainCount());
         assertEquals(297, data.validationCount());
         assertEquals(byIndex(data.test().collect()).stream().map(ValidationSplitTest::key).toList(),
             byIndex(data.validation().collect()).stream().map(ValidationSplitTest::key).toList());
 
-        c.data.validationFraction = 0.1;
-        var e = assertThrows(ConfigLoader.ConfigException.class, () -> DataLoader.load(sc, c));
+        JobConfig both = c.with("data.validation_fraction", 0.1);
+        var e = assertThrows(ConfigLoader.ConfigException.class, () -> DataLoader.load(sc, both));
         assertEquals("config keys 'data.validation' and 'data.validation_fraction' are both set; use one of them",
             e.getMessage());
 
         Path wide = dir.resolve("wide.csv");
         Files.write(wide, List.of("1,2,3,4,5,6,0"));
-        c.data.validationFraction = null;
-        c.data.validation = wide.toString();
-        Exception bad = assertThrows(Exception.class, () -> DataLoader.load(sc, c));
+        JobConfig tooWide = c.with("data.validation", wide.toString());
+        Exception bad = assertThrows(Exception.class, () -> DataLoader.load(sc, tooWide));
         assertTrue(io.lockstep.driver.cli.LockstepCli.oneLine(bad).contains("wide.csv: line 1 has 7 columns, expected 65"),
             io.lockstep.driver.cli.LockstepCli.oneLine(bad));
     }

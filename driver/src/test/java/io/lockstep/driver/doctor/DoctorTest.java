@@ -30,7 +30,7 @@ class DoctorTest {
     Path dir;
 
     static Setting local(JobConfig cfg) {
-        return on(cfg, "local[" + cfg.workers + "]");
+        return on(cfg, "local[" + cfg.workers() + "]");
     }
 
     static Setting on(JobConfig cfg, String master) {
@@ -39,9 +39,9 @@ class DoctorTest {
 
     /** Embedded Spark over the wire: UDP, no in-memory exchange (what a local job did before local reduction). */
     static JobConfig udpLocal() {
-        JobConfig cfg = new JobConfig();
-        cfg.ps.transport = Transport.UDP;
-        cfg.ps.localReduction = false;
+        JobConfig cfg = JobConfig.defaults()
+            .with("ps.transport", Transport.UDP)
+            .with("ps.local_reduction", false);
         return cfg;
     }
 
@@ -55,15 +55,15 @@ class DoctorTest {
         assertEquals(143, AeronFootprint.workersDriverBytes(2, 1, term) / (double) MIB, 4);
         JobConfig cfg = udpLocal();
         assertEquals(382, AeronFootprint.driverHostNeeds(local(cfg), term) / (double) MIB, 8);
-        JobConfig memory = new JobConfig(); // the default under embedded Spark: no Aeron at all
+        JobConfig memory = JobConfig.defaults(); // the default under embedded Spark: no Aeron at all
         assertEquals("memory", local(memory).topology().exchangeKind());
         assertEquals(0, AeronFootprint.driverHostNeeds(local(memory), term));
-        JobConfig cluster = new JobConfig();
+        JobConfig cluster = JobConfig.defaults();
         // shards on the executors (the default on a cluster): the driver keeps only the all-gather endpoint
         assertEquals(AeronFootprint.serverDriverBytes(0, 2, term), AeronFootprint.driverHostNeeds(
             on(cluster, "spark://h:7077"), term));
-        JobConfig onDriver = new JobConfig();
-        onDriver.ps.shardPlacement = ShardPlacement.DRIVER;
+        JobConfig onDriver = JobConfig.defaults()
+            .with("ps.shard_placement", ShardPlacement.DRIVER);
         assertEquals(191, AeronFootprint.driverHostNeeds(on(onDriver, "spark://h:7077"), term)
             / (double) MIB, 4);
         assertEquals(191 + 2 * 143, AeronFootprint.driverHostNeeds(on(cluster, "local-cluster[2,1,1024]"), term) / (double) MIB, 12);
@@ -71,7 +71,7 @@ class DoctorTest {
 
     @Test
     void dockersDefaultSharedMemoryFailsAndTheRemedyIsNamed() {
-        JobConfig memory = new JobConfig();
+        JobConfig memory = JobConfig.defaults();
         Finding none = ShmCheck.find(local(memory), new ShmCheck.Shm("/dev/shm", 64 * MIB)).get(0);
         assertEquals(Status.OK, none.status());
         assertTrue(none.message().startsWith("no Aeron shared memory needed"), none.message());
@@ -96,33 +96,33 @@ class DoctorTest {
 
     @Test
     void parameterEstimatesMatchTheModelsTheJobBuilds() throws IOException {
-        JobConfig mlp = new JobConfig();
-        mlp.data.classes = 10;
+        JobConfig mlp = JobConfig.defaults()
+            .with("data.classes", 10);
         assertEquals(235_146, ModelSize.parameters(mlp, 784), "the MNIST MLP (784-256-128-10)");
-        JobConfig lenet = new JobConfig();
-        lenet.model.type = "lenet";
-        lenet.data.classes = 10;
+        JobConfig lenet = JobConfig.defaults()
+            .with("model.type", "lenet")
+            .with("data.classes", 10);
         assertEquals(431_080, ModelSize.parameters(lenet, 784), "the MNIST CNN (LeNet)");
         for (int features : new int[]{64, 100, 784, 1024}) {
             assertEquals(ModelSetup.build(lenet, features, null, 10, "classification", 10).network().parameterCount(),
                 ModelSize.parameters(lenet, features), features + " features");
         }
-        JobConfig json = new JobConfig();
-        json.model.type = "json";
-        json.model.path = Files.writeString(dir.resolve("net.json"), new NeuralNetConfiguration.Builder().list()
+        JobConfig json = JobConfig.defaults()
+            .with("model.type", "json");
+        json = json.with("model.path", Files.writeString(dir.resolve("net.json"), new NeuralNetConfiguration.Builder().list()
             .layer(new DenseLayer.Builder().nIn(64).nOut(20).activation(Activation.RELU).build())
             .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nIn(20).nOut(10)
                 .activation(Activation.SOFTMAX).build())
-            .build().toJson()).toString();
+            .build().toJson()).toString());
         assertEquals(64 * 20 + 20 + 20 * 10 + 10, ModelSize.parameters(json, -1));
-        JobConfig factory = new JobConfig();
-        factory.model.type = "factory";
+        JobConfig factory = JobConfig.defaults()
+            .with("model.type", "factory");
         assertEquals(-1, ModelSize.parameters(factory, 64));
     }
 
     @Test
     void aModelTooLargeForTheHeapFailsNamingWhatToChange() {
-        JobConfig cfg = new JobConfig();
+        JobConfig cfg = JobConfig.defaults();
         List<Finding> checks = MemoryCheck.find(local(cfg), 100_000_000, 256 * MIB, 256 * MIB);
         Finding offHeap = checks.stream().filter(c -> c.name().equals("off-heap")).findFirst().orElseThrow();
         Finding heap = checks.stream().filter(c -> c.name().equals("heap")).findFirst().orElseThrow();
@@ -141,17 +141,17 @@ class DoctorTest {
     @Test
     void aHostThatCannotBeBoundFailsAndAClusterWithLoopbackWarns() {
         JobConfig cfg = udpLocal();
-        cfg.ps.host = "192.0.2.1"; // TEST-NET-1: documentation only, on no interface
+        cfg = cfg.with("ps.host", "192.0.2.1"); // TEST-NET-1: documentation only, on no interface
         Finding c = new PortsCheck().run(local(cfg)).get(0);
         assertEquals(Status.FAIL, c.status());
         assertTrue(c.configError());
         assertTrue(c.message().startsWith("config key 'ps.host' is '192.0.2.1', which this machine cannot bind ("),
             c.message());
-        JobConfig cluster = new JobConfig();
+        JobConfig cluster = JobConfig.defaults();
         List<Finding> checks = new PortsCheck().run(on(cluster, "spark://h:7077"));
         assertEquals(Status.OK, checks.get(0).status());
         assertEquals(Status.WARN, checks.get(1).status());
-        cluster.ps.transport = Transport.IPC;
+        cluster = cluster.with("ps.transport", Transport.IPC);
         c = new PortsCheck().run(on(cluster, "spark://h:7077")).get(0);
         assertEquals(Status.FAIL, c.status());
         assertEquals("config key 'ps.transport' is ipc, which needs every worker in the driver's JVM, but spark.master"

@@ -32,17 +32,17 @@ class ChaosTest {
     JobConfig job(String master, String out) {
         Path[] split = {dir.resolve("train.csv"), dir.resolve("test.csv")};
         JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve(out));
-        c.epochs = 40; // long enough to be killed in the middle (about 45 steps per epoch)
-        c.model.hidden = List.of(64);
-        c.checkpoint.dir = dir.resolve(out + "-ckpt").toString();
-        c.checkpoint.every = new Every(50, Every.Unit.STEPS);
-        c.ps.timeoutSeconds = 20;
-        c.spark.master = master;
+        c = c.with("epochs", 40); // long enough to be killed in the middle (about 45 steps per epoch)
+        c = c.with("model.hidden", List.of(64));
+        c = c.with("checkpoint.dir", dir.resolve(out + "-ckpt").toString())
+            .with("checkpoint.every", new Every(50, Every.Unit.STEPS))
+            .with("ps.timeout_seconds", 20)
+            .with("spark.master", master);
         if (master.startsWith("local-cluster")) {
-            c.spark.conf.put("spark.executor.extraClassPath", System.getProperty("java.class.path"));
-            c.spark.conf.put("spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"));
-            c.spark.conf.put("spark.executorEnv.OMP_NUM_THREADS", "1");
-            c.spark.conf.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
+            c = c.with("spark.conf.spark.executor.extraClassPath", System.getProperty("java.class.path"))
+                .with("spark.conf.spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"))
+                .with("spark.conf.spark.executorEnv.OMP_NUM_THREADS", "1")
+                .with("spark.conf.spark.scheduler.minRegisteredResourcesRatio", "1.0");
         }
         return c;
     }
@@ -82,7 +82,7 @@ class ChaosTest {
             }
         });
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!anyCheckpoint(Path.of(job.checkpoint.dir)) && !running.isDone() && System.nanoTime() < deadline) {
+        while (!anyCheckpoint(Path.of(job.checkpoint().dir())) && !running.isDone() && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
         assertFalse(running.isDone(), "the job must still be running when the fault is injected");
@@ -104,7 +104,7 @@ class ChaosTest {
     @SuppressWarnings("unchecked")
     void anExecutorPausedBelowTheDeadlineIsWaitedFor() throws Exception {
         JobConfig paused = job("local-cluster[2,1,1024]", "paused");
-        paused.ps.timeoutSeconds = 45; // the one stall budget: a 30 s pause is tolerated
+        paused = paused.with("ps.timeout_seconds", 45); // the one stall budget: a 30 s pause is tolerated
         CompletableFuture<Map<String, Object>> running = startAndWaitForACheckpoint(paused);
         ProcessHandle victim = executors().get(0);
         signal("STOP", victim);
@@ -119,8 +119,8 @@ class ChaosTest {
     @Test
     @SuppressWarnings("unchecked")
     void anExecutorPausedPastTheDeadlineIsNamedAndRecovered() throws Exception {
-        JobConfig stalled = job("local-cluster[2,1,1024]", "stalled");
-        stalled.ps.timeoutSeconds = 5;
+        JobConfig stalled = job("local-cluster[2,1,1024]", "stalled")
+            .with("ps.timeout_seconds", 5);
         CompletableFuture<Map<String, Object>> running = startAndWaitForACheckpoint(stalled);
         ProcessHandle victim = executors().get(0);
         signal("STOP", victim);

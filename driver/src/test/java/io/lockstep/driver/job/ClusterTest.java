@@ -31,13 +31,13 @@ class ClusterTest {
 
     JobConfig job(String master, String out) {
         Path[] split = {dir.resolve("train.csv"), dir.resolve("test.csv")};
-        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve(out));
-        c.data.validationFraction = 0.2;
-        c.epochs = 3;
-        c.model.hidden = List.of(48);
-        c.checkpoint.dir = dir.resolve(out + "-ckpt").toString();
-        c.checkpoint.best = "accuracy";
-        c.spark.master = master;
+        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve(out))
+            .with("data.validation_fraction", 0.2)
+            .with("epochs", 3)
+            .with("model.hidden", List.of(48))
+            .with("checkpoint.dir", dir.resolve(out + "-ckpt").toString())
+            .with("checkpoint.best", "accuracy")
+            .with("spark.master", master);
         return c;
     }
 
@@ -46,11 +46,11 @@ class ClusterTest {
         TestData.digitsSplit(dir, 1400);
         // executors are separate processes: give them the project's classes and the JVM flags it needs
         Files.createDirectories(Path.of(System.getenv("SPARK_HOME"), "jars"));
-        JobConfig cluster = job("local-cluster[2,1,1024]", "cluster");
-        cluster.spark.conf.put("spark.executor.extraClassPath", System.getProperty("java.class.path"));
-        cluster.spark.conf.put("spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"));
-        cluster.spark.conf.put("spark.executorEnv.OMP_NUM_THREADS", "1");
-        cluster.spark.conf.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
+        JobConfig cluster = job("local-cluster[2,1,1024]", "cluster")
+            .with("spark.conf.spark.executor.extraClassPath", System.getProperty("java.class.path"))
+            .with("spark.conf.spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"))
+            .with("spark.conf.spark.executorEnv.OMP_NUM_THREADS", "1")
+            .with("spark.conf.spark.scheduler.minRegisteredResourcesRatio", "1.0");
         Map<String, Object> onCluster = TrainingJob.run(cluster);
         Map<String, Object> local = TrainingJob.run(job("local[2]", "local"));
 
@@ -82,19 +82,19 @@ class ClusterTest {
     void twoWorkersPerExecutorSplitTheirReductionAndHostTheirShards() throws Exception {
         TestData.digitsSplit(dir, 1400);
         JobConfig cluster = job("local-cluster[2,2,1024]", "grouped");
-        cluster.workers = 4; // two per executor JVM: each JVM reduces its two ranks' gradients first
-        cluster.epochs = 2;
-        cluster.checkpoint.dir = null;
-        cluster.checkpoint.best = null;
-        cluster.spark.conf.put("spark.executor.extraClassPath", System.getProperty("java.class.path"));
-        cluster.spark.conf.put("spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"));
-        cluster.spark.conf.put("spark.executorEnv.OMP_NUM_THREADS", "1");
-        cluster.spark.conf.put("spark.scheduler.minRegisteredResourcesRatio", "1.0");
-        JobConfig local = job("local[4]", "grouped-local");
-        local.workers = 4;
-        local.epochs = 2;
-        local.checkpoint.dir = null;
-        local.checkpoint.best = null;
+        cluster = cluster.with("workers", 4); // two per executor JVM: each JVM reduces its two ranks' gradients first
+        cluster = cluster.with("epochs", 2);
+        cluster = cluster.with("checkpoint.dir", null)
+            .with("checkpoint.best", null)
+            .with("spark.conf.spark.executor.extraClassPath", System.getProperty("java.class.path"))
+            .with("spark.conf.spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"))
+            .with("spark.conf.spark.executorEnv.OMP_NUM_THREADS", "1")
+            .with("spark.conf.spark.scheduler.minRegisteredResourcesRatio", "1.0");
+        JobConfig local = job("local[4]", "grouped-local")
+            .with("workers", 4)
+            .with("epochs", 2)
+            .with("checkpoint.dir", null)
+            .with("checkpoint.best", null);
         Map<String, Object> onCluster = TrainingJob.run(cluster);
         TrainingJob.run(local);
         Map<?, ?> ps = (Map<?, ?>) onCluster.get("ps");

@@ -33,7 +33,7 @@ class ExamplesTest {
     JobConfig example(String name, String... overrides) {
         JobConfig plain = ConfigLoader.load(Path.of("..", "examples", name), List.of());
         List<String> settings = new ArrayList<>(List.of(
-            "data.train=../" + plain.data.train, "data.test=../" + plain.data.test,
+            "data.train=../" + plain.data().train(), "data.test=../" + plain.data().test(),
             "output.dir=" + dir.resolve(name), "checkpoint.dir=" + dir.resolve(name + "-ckpt")));
         settings.addAll(Arrays.asList(overrides));
         return ConfigLoader.load(Path.of("..", "examples", name), settings);
@@ -68,9 +68,9 @@ class ExamplesTest {
     void aLenetCnnTrainsOnImagesWellAboveChance() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1400);
         JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve("cnn"));
-        c.model.type = "lenet"; // 64 features: 8x8 single-channel images
-        c.optimizer.lr = 0.003;
-        c.epochs = 2;
+        c = c.with("model.type", "lenet"); // 64 features: 8x8 single-channel images
+        c = c.with("optimizer.lr", 0.003);
+        c = c.with("epochs", 2);
         Map<String, Object> summary = TrainingJob.run(c);
         assertTrue(test(summary, "accuracy") > 0.6, "CNN test accuracy " + test(summary, "accuracy") + " (chance 0.1)");
     }
@@ -93,10 +93,10 @@ class ExamplesTest {
             .setOutputs("out").build().toJson();
         Path file = dir.resolve("graph.json");
         Files.writeString(file, json);
-        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve("graph"));
-        c.model.type = "json";
-        c.model.path = file.toString();
-        c.epochs = 3;
+        JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve("graph"))
+            .with("model.type", "json")
+            .with("model.path", file.toString())
+            .with("epochs", 3);
         Map<String, Object> summary = TrainingJob.run(c);
         assertTrue(test(summary, "accuracy") > 0.85, "graph test accuracy " + test(summary, "accuracy"));
         org.deeplearning4j.nn.graph.ComputationGraph graph =
@@ -111,10 +111,10 @@ class ExamplesTest {
         List<String> digits = TestData.digitsLines();
         Path train = idx(digits.subList(0, 1200), "train");
         Path test = idx(digits.subList(1200, digits.size()), "t10k");
-        JobConfig c = TestData.digitsJob(train, test, dir.resolve("idx"));
-        c.data.format = DataFormat.IDX;
-        c.data.normalize = Normalize.NONE; // IDX pixels are scaled to [0, 1]; model.zip carries that scaler
-        c.epochs = 2;
+        JobConfig c = TestData.digitsJob(train, test, dir.resolve("idx"))
+            .with("data.format", DataFormat.IDX);
+        c = c.with("data.normalize", Normalize.NONE); // IDX pixels are scaled to [0, 1]; model.zip carries that scaler
+        c = c.with("epochs", 2);
         Map<String, Object> summary = TrainingJob.run(c);
         assertTrue(test(summary, "accuracy") > 0.8, "IDX test accuracy " + test(summary, "accuracy"));
         PublishedModel.assertScoresItsSummary(dir.resolve("idx"), "classification", PublishedModel.idx(test,
@@ -141,21 +141,21 @@ class ExamplesTest {
     @Test
     void fineTuningWithAFrozenLayerChangesOnlyTheUnfrozenParameters() throws Exception {
         Path[] split = TestData.digitsSplit(dir, 1400);
-        JobConfig base = TestData.digitsJob(split[0], split[1], dir.resolve("base"));
-        base.model.hidden = List.of(32, 16);
-        base.epochs = 2;
+        JobConfig base = TestData.digitsJob(split[0], split[1], dir.resolve("base"))
+            .with("model.hidden", List.of(32, 16))
+            .with("epochs", 2);
         TrainingJob.run(base);
         MultiLayerNetwork saved = ModelSerializer.restoreMultiLayerNetwork(dir.resolve("base/model.zip").toFile());
 
         // the same images, now "is it a digit below 5?": a new task on a fresh output layer
         Path binaryTrain = relabel(split[0], "binary-train.csv");
         Path binaryTest = relabel(split[1], "binary-test.csv");
-        JobConfig tune = TestData.digitsJob(binaryTrain, binaryTest, dir.resolve("tuned"));
-        tune.task = Task.BINARY;
-        tune.model.initFrom = dir.resolve("base/model.zip").toString();
-        tune.model.freezeLayers = 1;
-        tune.model.replaceOutput = true;
-        tune.epochs = 2;
+        JobConfig tune = TestData.digitsJob(binaryTrain, binaryTest, dir.resolve("tuned"))
+            .with("task", Task.BINARY)
+            .with("model.init_from", dir.resolve("base/model.zip").toString())
+            .with("model.freeze_layers", 1)
+            .with("model.replace_output", true)
+            .with("epochs", 2);
         Map<String, Object> summary = TrainingJob.run(tune);
         assertTrue(test(summary, "auc") > 0.8, "fine-tuned AUC " + test(summary, "auc"));
 

@@ -103,15 +103,15 @@ class RecoveryTest {
     JobConfig job(String out) throws Exception {
         Path[] split = TestData.digitsSplit(dir, 1000);
         JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve(out));
-        c.epochs = 3; // 32 steps per epoch
-        c.checkpoint.dir = dir.resolve(out + "-ckpt").toString();
-        c.checkpoint.every = new Every(20, Every.Unit.STEPS);
+        c = c.with("epochs", 3); // 32 steps per epoch
+        c = c.with("checkpoint.dir", dir.resolve(out + "-ckpt").toString());
+        c = c.with("checkpoint.every", new Every(20, Every.Unit.STEPS));
         return c;
     }
 
     static Map<String, Object> run(JobConfig cfg, TrainingListener... listeners) throws Exception {
         try (JavaSparkContext sc = new JavaSparkContext(SparkConfs.of(cfg))) {
-            return TrainingJob.train(cfg, sc, DataLoader.load(sc, cfg), new RunOutputs(Path.of(cfg.output.dir)),
+            return TrainingJob.train(cfg, sc, DataLoader.load(sc, cfg), new RunOutputs(Path.of(cfg.output().dir())),
                 List.of(listeners), System.nanoTime()).summary();
         }
     }
@@ -139,13 +139,13 @@ class RecoveryTest {
      * only the all-gather endpoint. One epoch of 32 steps, a checkpoint at step 20.
      */
     JobConfig overTheWire(String out) throws Exception {
-        JobConfig c = job(out);
-        c.epochs = 1;
-        c.ps.transport = Transport.UDP;
-        c.ps.shardPlacement = ShardPlacement.EXECUTORS;
-        c.ps.localReduction = false;
-        c.ps.shards = 3;
-        c.ps.timeoutSeconds = 20;
+        JobConfig c = job(out)
+            .with("epochs", 1)
+            .with("ps.transport", Transport.UDP)
+            .with("ps.shard_placement", ShardPlacement.EXECUTORS)
+            .with("ps.local_reduction", false)
+            .with("ps.shards", 3)
+            .with("ps.timeout_seconds", 20);
         return c;
     }
 
@@ -176,7 +176,7 @@ class RecoveryTest {
         // the budget bounds every wait of both attempts, so it must hold for a whole attempt on a loaded machine
         // (2 cores, several builds: 3 s did not always); the stall outlasts it by far, and ends when the failed
         // attempt's tasks are interrupted
-        c.ps.timeoutSeconds = 10;
+        c = c.with("ps.timeout_seconds", 10);
         FAULTS.set(1);
         Map<String, Object> summary = run(c, new Fault(1, 30, null, 40_000));
         List<Map<String, Object>> attempts = attempts(summary);
@@ -193,8 +193,8 @@ class RecoveryTest {
     void framesDroppedInAFailedAttemptAreReportedWithItInTheErrorTheSummaryAndTheMetrics() throws Exception {
         // junk at shard 2 (next to rank 1) and at the driver's all-gather endpoint after step 10; rank 1 fails
         // after step 25: shard 2's counts reach the driver only on rank 1's exception
-        JobConfig once = overTheWire("drops-once");
-        once.recovery.maxAttempts = 1;
+        JobConfig once = overTheWire("drops-once")
+            .with("recovery.max_attempts", 1);
         JUNK.set(1);
         FAULTS.set(1);
         Exception failed = assertThrows(IllegalStateException.class,
@@ -257,9 +257,9 @@ class RecoveryTest {
             && fatal.getMessage().contains("rows 3..9 are unusable"), fatal.getMessage());
         assertEquals(0, FAULTS.get(), "one attempt only");
 
-        JobConfig c = job("giveup");
-        c.checkpoint.dir = null; // no checkpoint: every attempt restarts from step 0
-        c.recovery.maxAttempts = 2;
+        JobConfig c = job("giveup")
+            .with("checkpoint.dir", null) // no checkpoint: every attempt restarts from step 0
+            .with("recovery.max_attempts", 2);
         FAULTS.set(5);
         Exception gaveUp = assertThrows(IllegalStateException.class,
             () -> run(c, new Fault(1, 3, new IllegalStateException("flaky node"), 0)));

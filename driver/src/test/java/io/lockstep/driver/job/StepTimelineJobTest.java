@@ -36,11 +36,11 @@ class StepTimelineJobTest {
         Files.write(validation, rows.subList(900, 1200));
         Files.write(test, rows.subList(1200, rows.size()));
         JobConfig c = TestData.digitsJob(train, test, dir.resolve("out"));
-        c.data.validation = validation.toString(); // validation's all-gather rounds interleave with the timeline's
-        c.validation.every = new Every(7, Every.Unit.STEPS);
-        c.workers = 2;
-        c.epochs = 2;
-        c.logEvery = 5;
+        c = c.with("data.validation", validation.toString()); // validation's all-gather rounds interleave with the timeline's
+        c = c.with("validation.every", new Every(7, Every.Unit.STEPS));
+        c = c.with("workers", 2)
+            .with("epochs", 2)
+            .with("log_every", 5);
         Map<String, Object> summary = TrainingJob.run(c);
         long steps = ((Number) summary.get("steps")).longValue();
 
@@ -91,9 +91,9 @@ class StepTimelineJobTest {
     void afterARecoveryTheRedoneStepsLinesCarryTheirOwnTimeline() throws Exception {
         Path[] split = TestData.digitsSplit(dir, 1000);
         JobConfig c = TestData.digitsJob(split[0], split[1], dir.resolve("recovered"));
-        c.epochs = 2; // 32 steps per epoch, a line every 10
-        c.checkpoint.dir = dir.resolve("ckpt").toString();
-        c.checkpoint.every = new Every(20, Every.Unit.STEPS);
+        c = c.with("epochs", 2); // 32 steps per epoch, a line every 10
+        c = c.with("checkpoint.dir", dir.resolve("ckpt").toString());
+        c = c.with("checkpoint.every", new Every(20, Every.Unit.STEPS));
         RecoveryTest.FAULTS.set(1);
         Map<String, Object> summary = RecoveryTest.run(c,
             new RecoveryTest.Fault(1, 45, new IllegalStateException("injected fault"), 0));

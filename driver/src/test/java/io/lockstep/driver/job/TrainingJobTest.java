@@ -47,16 +47,16 @@ class TrainingJobTest {
     @Test
     void twoWorkersAtBatchBEqualOneWorkerAtBatch2B() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1280);
-        JobConfig two = TestData.digitsJob(split[0], split[1], dir.resolve("two"));
-        two.shuffle = false;
-        two.workers = 2;
-        two.batchSize = 16;
-        two.ps.shards = 3;
-        JobConfig one = TestData.digitsJob(split[0], split[1], dir.resolve("one"));
-        one.shuffle = false;
-        one.workers = 1;
-        one.batchSize = 32;
-        one.ps.shards = 1;
+        JobConfig two = TestData.digitsJob(split[0], split[1], dir.resolve("two"))
+            .with("shuffle", false)
+            .with("workers", 2)
+            .with("batch_size", 16)
+            .with("ps.shards", 3);
+        JobConfig one = TestData.digitsJob(split[0], split[1], dir.resolve("one"))
+            .with("shuffle", false)
+            .with("workers", 1)
+            .with("batch_size", 32)
+            .with("ps.shards", 1);
 
         Map<String, Object> s2 = TrainingJob.run(two);
         Map<String, Object> s1 = TrainingJob.run(one);
@@ -72,8 +72,8 @@ class TrainingJobTest {
     @Test
     void digitsEndToEndBeatsChanceByFarAndWritesEveryOutput() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1400);
-        JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve("run"));
-        job.epochs = 8;
+        JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve("run"))
+            .with("epochs", 8);
         Map<String, Object> summary = TrainingJob.run(job);
 
         JsonNode written = new ObjectMapper().readTree(dir.resolve("run/summary.json").toFile());
@@ -121,9 +121,9 @@ class TrainingJobTest {
         Path json = dir.resolve("model.json");
         Files.writeString(json, io.lockstep.worker.model.Models.mlp(64, List.of(24, 12), "tanh", 10, "cross_entropy",
             io.lockstep.worker.model.Models.optimizer("rmsprop", 0.005), 7).toJson());
-        JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve("json"));
-        job.model.type = "json";
-        job.model.path = json.toString();
+        JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve("json"))
+            .with("model.type", "json")
+            .with("model.path", json.toString());
         Map<String, Object> summary = TrainingJob.run(job);
         assertEquals(64L * 24 + 24 + 24 * 12 + 12 + 12 * 10 + 10, ((Number) summary.get("parameters")).longValue());
 
@@ -136,13 +136,13 @@ class TrainingJobTest {
     void unevenShardsCompleteWithoutHanging() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1001);   // 334/334/333 rows over 3 workers
         JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve("uneven"));
-        job.workers = 3;
-        job.batchSize = 32;                             // 11 steps/epoch, the last one ragged
-        job.epochs = 2;
-        job.ps.shards = 2;
-        job.loss = "mse";                               // and the other built-in loss and optimizer
-        job.optimizer.type = OptimizerSpec.Type.SGD;
-        job.optimizer.lr = 0.1;
+        job = job.with("workers", 3);
+        job = job.with("batch_size", 32);                             // 11 steps/epoch, the last one ragged
+        job = job.with("epochs", 2);
+        job = job.with("ps.shards", 2);
+        job = job.with("loss", "mse");                               // and the other built-in loss and optimizer
+        job = job.with("optimizer.type", OptimizerSpec.Type.SGD);
+        job = job.with("optimizer.lr", 0.1);
         Map<String, Object> summary = TrainingJob.run(job);
         assertEquals(22L, ((Number) summary.get("steps")).longValue());
         String firstStep = Files.readAllLines(dir.resolve("uneven/metrics.jsonl")).get(0);
@@ -156,9 +156,9 @@ class TrainingJobTest {
         Path[] split = TestData.digitsSplit(dir, 640);
         Map<String, JsonNode> written = new java.util.LinkedHashMap<>();
         for (String transport : List.of("udp", "ipc")) {
-            JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve(transport));
-            job.ps.transport = Transport.parse(transport);
-            job.ps.localReduction = false; // else every worker of local mode takes the in-memory exchange
+            JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve(transport))
+                .with("ps.transport", Transport.parse(transport));
+            job = job.with("ps.local_reduction", false); // else every worker of local mode takes the in-memory exchange
             TrainingJob.run(job);
             written.put(transport, new ObjectMapper().readTree(dir.resolve(transport + "/summary.json").toFile()));
         }
@@ -178,12 +178,12 @@ class TrainingJobTest {
         JobConfig[] jobs = new JobConfig[2];
         for (int i = 0; i < 2; i++) {
             JobConfig job = TestData.digitsJob(split[0], split[1], dir.resolve(i == 0 ? "driver" : "executors"));
-            job.workers = 2;                    // two addends: the sums are exact in any arrival order
-            job.ps.shards = 3;                  // rank 0 runs shards 0 and 1, rank 1 shard 2
-            job.ps.localReduction = false;      // every gradient over the wire (else the job exchanges in memory)
-            job.ps.shardPlacement = i == 0 ? ShardPlacement.DRIVER : ShardPlacement.EXECUTORS;
-            job.clipping.mode = ClippingSpec.Mode.NORM;         // the global norm needs the shards' sums over the norm link
-            job.clipping.threshold = 0.5;
+            job = job.with("workers", 2);                    // two addends: the sums are exact in any arrival order
+            job = job.with("ps.shards", 3);                  // rank 0 runs shards 0 and 1, rank 1 shard 2
+            job = job.with("ps.local_reduction", false);      // every gradient over the wire (else the job exchanges in memory)
+            job = job.with("ps.shard_placement", i == 0 ? ShardPlacement.DRIVER : ShardPlacement.EXECUTORS);
+            job = job.with("clipping.mode", ClippingSpec.Mode.NORM);         // the global norm needs the shards' sums over the norm link
+            job = job.with("clipping.threshold", 0.5);
             jobs[i] = job;
         }
         Map<String, Object> onDriver = TrainingJob.run(jobs[0]);
@@ -209,8 +209,8 @@ class TrainingJobTest {
 
     @Test
     void tooFewLocalSlotsFailAtOnceInsteadOfWaitingForSlots() {
-        JobConfig job = TestData.digitsJob(Path.of("a.csv"), Path.of("b.csv"), dir.resolve("slots"));
-        job.spark.master = "local[1]";
+        JobConfig job = TestData.digitsJob(Path.of("a.csv"), Path.of("b.csv"), dir.resolve("slots"))
+            .with("spark.master", "local[1]");
         var e = assertThrows(ConfigLoader.ConfigException.class, () -> TrainingJob.run(job));
         assertTrue(e.getMessage().contains("'spark.master' is local[1] (1 task slot) but workers is 2"), e.getMessage());
         assertFalse(Files.exists(dir.resolve("slots")), "nothing is written for a job that cannot run");

@@ -47,8 +47,8 @@ class TrainingLoopJobTest {
     }
 
     JobConfig job(Path[] files, String out) {
-        JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve(out));
-        c.data.validation = files[1].toString();
+        JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve(out))
+            .with("data.validation", files[1].toString());
         return c;
     }
 
@@ -89,9 +89,9 @@ class TrainingLoopJobTest {
     void validationMergedOverTwoAndThreeWorkersEqualsOneDl4jEvaluationOfTheSameParameters() throws Exception {
         Path[] files = split(900, 433);
         for (int workers : new int[]{2, 3}) {
-            JobConfig c = job(files, "w" + workers);
-            c.workers = workers;
-            c.epochs = 2;
+            JobConfig c = job(files, "w" + workers)
+                .with("workers", workers)
+                .with("epochs", 2);
             Map<String, Object> summary = TrainingJob.run(c);
             List<JsonNode> validations = lines(dir.resolve("w" + workers + "/metrics.jsonl"), "validation");
             assertEquals(2, validations.size(), "one validation per epoch");
@@ -126,9 +126,9 @@ class TrainingLoopJobTest {
     @Test
     void aValidationFractionIsNeverTrainedOn() throws Exception {
         Path[] files = split(1000, 0);
-        JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("frac"));
-        c.data.validationFraction = 0.25;
-        c.epochs = 2;
+        JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("frac"))
+            .with("data.validation_fraction", 0.25)
+            .with("epochs", 2);
         Map<String, Object> summary = TrainingJob.run(c);
         long train = ((Number) summary.get("train_samples")).longValue();
         long validation = ((Number) summary.get("validation_samples")).longValue();
@@ -143,15 +143,15 @@ class TrainingLoopJobTest {
     @Test
     void theLoggedRateOfEveryStepFollowsWarmupCosineAndLinearScaling() throws Exception {
         Path[] files = split(640, 0);
-        JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("lr"));
-        c.optimizer.type = OptimizerSpec.Type.SGD;
-        c.optimizer.lr = 0.05;
-        c.optimizer.lrScaling = OptimizerSpec.LrScaling.LINEAR;
-        c.optimizer.schedule.kind = ScheduleSpec.Kind.COSINE;
-        c.optimizer.schedule.warmupSteps = 6;
-        c.optimizer.schedule.minLr = 0.001;
-        c.epochs = 2;
-        c.logEvery = 1;
+        JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("lr"))
+            .with("optimizer.type", OptimizerSpec.Type.SGD)
+            .with("optimizer.lr", 0.05)
+            .with("optimizer.lr_scaling", OptimizerSpec.LrScaling.LINEAR)
+            .with("optimizer.schedule.kind", ScheduleSpec.Kind.COSINE)
+            .with("optimizer.schedule.warmup_steps", 6)
+            .with("optimizer.schedule.min_lr", 0.001)
+            .with("epochs", 2)
+            .with("log_every", 1);
         TrainingJob.run(c);
         List<JsonNode> steps = lines(dir.resolve("lr/metrics.jsonl"), "step");
         int total = 40; // 640 rows / (2 workers x 16) x 2 epochs
@@ -169,13 +169,13 @@ class TrainingLoopJobTest {
     void earlyStoppingStopsWhenValidationLossStopsFallingAndPublishesTheBestEpoch() throws Exception {
         Path[] files = split(120, 400); // a tiny training set and a big network: it overfits quickly
         JobConfig c = job(files, "early");
-        c.model.hidden = List.of(256, 256);
-        c.optimizer.lr = 0.01;
-        c.batchSize = 8;
-        c.epochs = 80;
-        c.earlyStopping.metric = "loss";
-        c.earlyStopping.patience = 3;
-        c.checkpoint.dir = dir.resolve("early-ckpt").toString();
+        c = c.with("model.hidden", List.of(256, 256))
+            .with("optimizer.lr", 0.01)
+            .with("batch_size", 8)
+            .with("epochs", 80)
+            .with("early_stopping.metric", "loss")
+            .with("early_stopping.patience", 3)
+            .with("checkpoint.dir", dir.resolve("early-ckpt").toString());
         Map<String, Object> summary = TrainingJob.run(c);
 
         List<JsonNode> validations = lines(dir.resolve("early/metrics.jsonl"), "validation");
@@ -201,22 +201,22 @@ class TrainingLoopJobTest {
     @Test
     void resumingFromANamedCheckpointFileEndsWhereTheWholeRunEnded() throws Exception {
         Path[] files = split(900, 200);
-        JobConfig whole = job(files, "whole");
-        whole.epochs = 3;
-        whole.model.dropout = 0.2; // dropout masks must be redrawn identically after the resume
-        whole.checkpoint.dir = dir.resolve("ckpt").toString();
-        whole.checkpoint.every = new Every(20, Every.Unit.STEPS); // 29 steps per epoch: checkpoints fall mid-epoch
-        whole.checkpoint.keep = 10;
+        JobConfig whole = job(files, "whole")
+            .with("epochs", 3);
+        whole = whole.with("model.dropout", 0.2); // dropout masks must be redrawn identically after the resume
+        whole = whole.with("checkpoint.dir", dir.resolve("ckpt").toString());
+        whole = whole.with("checkpoint.every", new Every(20, Every.Unit.STEPS)); // 29 steps per epoch: checkpoints fall mid-epoch
+        whole = whole.with("checkpoint.keep", 10);
         TrainingJob.run(whole);
         Path mid;
         try (var list = Files.list(dir.resolve("ckpt"))) {
             mid = list.filter(f -> f.getFileName().toString().equals("ckpt-000000000040.lsck")).findFirst()
                 .orElseThrow();
         }
-        JobConfig resumed = job(files, "resumed");
-        resumed.epochs = 3;
-        resumed.model.dropout = 0.2;
-        resumed.resume = mid.toString();
+        JobConfig resumed = job(files, "resumed")
+            .with("epochs", 3)
+            .with("model.dropout", 0.2)
+            .with("resume", mid.toString());
         Map<String, Object> summary = TrainingJob.run(resumed);
         assertEquals(40L, ((Number) summary.get("resumed_from_step")).longValue());
         assertEquals(87L, ((Number) summary.get("steps")).longValue());
@@ -230,24 +230,24 @@ class TrainingLoopJobTest {
     @Test
     void aCheckpointOfOnePlacementResumesUnderTheOtherAndBothPlacementsTrainAlike() throws Exception {
         Path[] files = split(900, 200);
-        JobConfig replica = job(files, "replica");
-        replica.epochs = 3;
-        replica.optimizer.stepPlacement = StepPlacement.REPLICA;
-        replica.checkpoint.dir = dir.resolve("ckpt").toString();
-        replica.checkpoint.every = new Every(20, Every.Unit.STEPS);
-        replica.checkpoint.keep = 10;
+        JobConfig replica = job(files, "replica")
+            .with("epochs", 3)
+            .with("optimizer.step_placement", StepPlacement.REPLICA)
+            .with("checkpoint.dir", dir.resolve("ckpt").toString())
+            .with("checkpoint.every", new Every(20, Every.Unit.STEPS))
+            .with("checkpoint.keep", 10);
         Map<String, Object> replicaSummary = TrainingJob.run(replica);
         JobConfig server = job(files, "server");
-        server.epochs = 3; // placement unset: the server, which can mirror this model
+        server = server.with("epochs", 3); // placement unset: the server, which can mirror this model
         Map<String, Object> serverSummary = TrainingJob.run(server);
         assertEquals("replica", ((Map<?, ?>) replicaSummary.get("ps")).get("optimizer"));
         assertEquals("server", ((Map<?, ?>) serverSummary.get("ps")).get("optimizer"));
         assertEquals("memory", ((Map<?, ?>) serverSummary.get("ps")).get("transport"), "embedded Spark: every worker in this JVM");
         // the replica run's checkpoint at step 40 (DL4J's updater state) resumes on the server
-        JobConfig resumed = job(files, "resumed");
-        resumed.epochs = 3;
-        resumed.optimizer.stepPlacement = StepPlacement.SERVER;
-        resumed.resume = dir.resolve("ckpt").resolve("ckpt-000000000040.lsck").toString();
+        JobConfig resumed = job(files, "resumed")
+            .with("epochs", 3)
+            .with("optimizer.step_placement", StepPlacement.SERVER)
+            .with("resume", dir.resolve("ckpt").resolve("ckpt-000000000040.lsck").toString());
         TrainingJob.run(resumed);
         float[] a = params(dir.resolve("replica/model.zip"));
         float[] b = params(dir.resolve("server/model.zip"));
@@ -271,14 +271,14 @@ class TrainingLoopJobTest {
     @Test
     void watchingAMetricNeedsAValidationSetAndAMetricOfTheTask() throws Exception {
         Path[] files = split(640, 100);
-        JobConfig noValidation = TestData.digitsJob(files[0], files[2], dir.resolve("nv"));
-        noValidation.earlyStopping.metric = "loss";
+        JobConfig noValidation = TestData.digitsJob(files[0], files[2], dir.resolve("nv"))
+            .with("early_stopping.metric", "loss");
         var e = assertThrows(io.lockstep.driver.config.ConfigLoader.ConfigException.class,
             () -> TrainingJob.run(noValidation));
         assertTrue(e.getMessage().contains("'early_stopping.metric' watches a validation metric, but there is no"
             + " validation set"), e.getMessage());
-        JobConfig wrongMetric = job(files, "wm");
-        wrongMetric.checkpoint.best = "r2";
+        JobConfig wrongMetric = job(files, "wm")
+            .with("checkpoint.best", "r2");
         e = assertThrows(io.lockstep.driver.config.ConfigLoader.ConfigException.class,
             () -> TrainingJob.run(wrongMetric));
         assertTrue(e.getMessage().contains("'checkpoint.best': 'r2' is not a classification metric"), e.getMessage());
@@ -287,10 +287,10 @@ class TrainingLoopJobTest {
     @Test
     void aDivergingJobStopsInItsFirstEpochNamingStepAndRank() throws Exception {
         Path[] files = split(1000, 0);
-        JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("nan"));
-        c.optimizer.type = OptimizerSpec.Type.SGD;
-        c.optimizer.lr = 1e6;
-        c.epochs = 3;
+        JobConfig c = TestData.digitsJob(files[0], files[2], dir.resolve("nan"))
+            .with("optimizer.type", OptimizerSpec.Type.SGD)
+            .with("optimizer.lr", 1e6)
+            .with("epochs", 3);
         Exception e = assertThrows(Exception.class, () -> TrainingJob.run(c));
         String message = io.lockstep.driver.cli.LockstepCli.oneLine(e);
         java.util.regex.Matcher m = java.util.regex.Pattern

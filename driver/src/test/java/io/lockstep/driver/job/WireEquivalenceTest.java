@@ -56,21 +56,21 @@ class WireEquivalenceTest {
         Path train = Files.write(dir.resolve("train.csv"), lines);
         Path test = Files.write(dir.resolve("test.csv"), scaledDigits(1797).subList(ROWS, 1797));
 
-        JobConfig three = job(train, test, dir.resolve("three"), optimizer, accumulate);
-        three.workers = WORKERS;
-        three.batchSize = BATCH;
-        three.shuffle = true;
-        three.ps.shards = 2;
-        three.ps.transport = Transport.parse(transport);
-        three.ps.localReduction = false; // every gradient crosses the parameter server
-        three.optimizer.stepPlacement = StepPlacement.parse(placement);
+        JobConfig three = job(train, test, dir.resolve("three"), optimizer, accumulate)
+            .with("workers", WORKERS)
+            .with("batch_size", BATCH)
+            .with("shuffle", true)
+            .with("ps.shards", 2)
+            .with("ps.transport", Transport.parse(transport));
+        three = three.with("ps.local_reduction", false); // every gradient crosses the parameter server
+        three = three.with("optimizer.step_placement", StepPlacement.parse(placement));
 
         int micro = TrainerOptions.stepsPerEpoch((ROWS + WORKERS - 1) / WORKERS, BATCH, accumulate) * accumulate;
-        Path inDrawOrder = Files.write(dir.resolve("draw-order.csv"), drawOrder(lines, three.seed, micro));
-        JobConfig one = job(inDrawOrder, test, dir.resolve("one"), optimizer, accumulate);
-        one.workers = 1;
-        one.batchSize = WORKERS * BATCH;
-        one.shuffle = false;
+        Path inDrawOrder = Files.write(dir.resolve("draw-order.csv"), drawOrder(lines, three.seed(), micro));
+        JobConfig one = job(inDrawOrder, test, dir.resolve("one"), optimizer, accumulate)
+            .with("workers", 1)
+            .with("batch_size", WORKERS * BATCH)
+            .with("shuffle", false);
 
         Map<String, Object> s3 = TrainingJob.run(three);
         Map<String, Object> s1 = TrainingJob.run(one);
@@ -150,18 +150,18 @@ class WireEquivalenceTest {
     }
 
     static JobConfig job(Path train, Path test, Path out, String optimizer, int accumulate) {
-        JobConfig c = TestData.digitsJob(train, test, out);
-        c.data.normalize = Normalize.NONE;
-        c.epochs = 1;
-        c.accumulateSteps = accumulate;
-        c.optimizer.type = OptimizerSpec.Type.parse(optimizer);
+        JobConfig c = TestData.digitsJob(train, test, out)
+            .with("data.normalize", Normalize.NONE)
+            .with("epochs", 1)
+            .with("accumulate_steps", accumulate)
+            .with("optimizer.type", OptimizerSpec.Type.parse(optimizer));
         switch (optimizer) {
             case "sgd" -> {
-                c.optimizer.lr = 0.1;
-                c.optimizer.momentum = 0.9;
+                c = c.with("optimizer.lr", 0.1)
+                    .with("optimizer.momentum", 0.9);
             }
-            case "rmsprop" -> c.optimizer.lr = 0.005;
-            default -> c.optimizer.lr = 0.01;
+            case "rmsprop" -> c = c.with("optimizer.lr", 0.005);
+            default -> c = c.with("optimizer.lr", 0.01);
         }
         return c;
     }

@@ -36,12 +36,12 @@ class SparkScratchTest {
 
     @Test
     void aLocalJobPutsSparksScratchSpaceInAFolderOfItsOwn() {
-        JobConfig cfg = new JobConfig();
-        cfg.workers = 1;
+        JobConfig cfg = JobConfig.defaults()
+            .with("workers", 1);
         SparkConf conf = SparkConfs.of(cfg);
         assertTrue(conf.get("spark.local.dir").endsWith("lockstep-spark-" + ProcessHandle.current().pid()),
             conf.get("spark.local.dir"));
-        cfg.spark.conf.put("spark.local.dir", tmp.toString());
+        cfg = cfg.with("spark.conf.spark.local.dir", tmp.toString());
         assertEquals(tmp.toString(), SparkConfs.of(cfg).get("spark.local.dir"), "a user's choice wins");
     }
 }
