@@ -4,11 +4,8 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import io.lockstep.driver.config.ConfigLoader.ConfigException;
 import io.lockstep.ps.ExchangeRules;
 import io.lockstep.ps.ExchangeSpec;
-import io.lockstep.worker.model.Models;
 
 import java.lang.reflect.RecordComponent;
-import java.util.List;
-import java.util.Locale;
 
 /**
  * The rules a job config keeps, stated once each with its message (naming the key and the bad value), the
@@ -75,16 +72,8 @@ public final class ConfigRules {
             + c.earlyStopping().patience());
         require(c.earlyStopping().minDelta() >= 0, "early_stopping.min_delta", "must be >= 0, got "
             + c.earlyStopping().minDelta());
-        require(!"latest".equalsIgnoreCase(c.resume()) || c.checkpoint().dir() != null, "resume",
+        require(c.resume() == null || !c.resume().isLatest() || c.checkpoint().dir() != null, "resume",
             "is latest but checkpoint.dir is not set");
-        try {
-            if (c.loss() != null) {
-                Models.loss(c.loss());
-            }
-            Models.activation(c.model().activation());
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(e.getMessage());
-        }
     }
 
     /** The choices a config cannot leave empty ({@code ps.wire: ~} binds null): each typed key has a value. */
@@ -104,9 +93,6 @@ public final class ConfigRules {
     public static void validateData(JobConfig.Data d, Task task) {
         require(d.format() != null, "data.format", "is required");
         require(d.normalize() != null, "data.normalize", "is required");
-        if (d.download() != null) {
-            oneOf("data.download", d.download(), "mnist");
-        }
         DataFormat format = d.format();
         if (d.validation() != null && d.validationFraction() != null) {
             throw new ConfigException("config keys 'data.validation' and 'data.validation_fraction' are both set;"
@@ -173,11 +159,6 @@ public final class ConfigRules {
                 requireFinite(inner, key + ".");
             }
         }
-    }
-
-    private static void oneOf(String key, String value, String... allowed) {
-        require(value != null && List.of(allowed).contains(value.toLowerCase(Locale.ROOT)), key,
-            "must be one of " + String.join(", ", allowed) + ", got '" + value + "'");
     }
 
     private static void require(boolean ok, String key, String message) {

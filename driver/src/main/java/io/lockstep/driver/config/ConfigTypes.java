@@ -9,6 +9,10 @@ import com.fasterxml.jackson.databind.JsonSerializer;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import io.lockstep.ps.wire.WireFormat;
+import io.lockstep.worker.model.Loss;
+import io.lockstep.worker.model.ModelType;
+import io.lockstep.worker.model.Models;
+import org.nd4j.linalg.activations.Activation;
 import io.lockstep.worker.optim.ClippingSpec;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.ScheduleSpec;
@@ -35,6 +39,10 @@ final class ConfigTypes {
         add(m, ScheduleSpec.Kind.class, ScheduleSpec.Kind::parse, ScheduleSpec.Kind::key);
         add(m, ClippingSpec.Mode.class, ClippingSpec.Mode::parse, ClippingSpec.Mode::key);
         add(m, Every.class, ConfigTypes::every, Every::toString);
+        add(m, ResumeFrom.class, ResumeFrom::parse, ResumeFrom::toString);
+        add(m, ModelType.class, ModelType::parse, ModelType::key);
+        add(m, Loss.class, Loss::parse, Loss::key);
+        add(m, Activation.class, Models::activation, a -> a.name().toLowerCase(Locale.ROOT));
         return m;
     }
 

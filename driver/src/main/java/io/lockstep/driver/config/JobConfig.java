@@ -1,10 +1,14 @@
 package io.lockstep.driver.config;
 
 import io.lockstep.ps.wire.WireFormat;
+import io.lockstep.worker.model.Loss;
+import io.lockstep.worker.model.ModelType;
 import io.lockstep.worker.optim.ClippingSpec;
 import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.optim.ScheduleSpec;
 import io.lockstep.worker.train.Every;
+
+import org.nd4j.linalg.activations.Activation;
 
 import java.util.List;
 import java.util.Map;
@@ -31,7 +35,7 @@ public record JobConfig(
     Data data,
     Model model,
     Optimizer optimizer,
-    String loss,
+    Loss loss,
     int batchSize,
     int epochs,
     int workers,
@@ -42,7 +46,7 @@ public record JobConfig(
     Clipping clipping,
     Validation validation,
     Checkpoint checkpoint,
-    String resume,
+    ResumeFrom resume,
     EarlyStopping earlyStopping,
     OnNonFinite onNonFinite,
     Recovery recovery,
@@ -95,7 +99,7 @@ public record JobConfig(
         String trainLabels,
         String testLabels,
         String validationLabels,
-        String download,
+        Download download,
         Column labelColumn,
         boolean header,
         String featuresColumn,
@@ -177,9 +181,9 @@ public record JobConfig(
      * @param inputShape    [height, width, channels] of images given as flat rows (lenet); default: square, 1 channel
      */
     public record Model(
-        String type,
+        ModelType type,
         List<Integer> hidden,
-        String activation,
+        Activation activation,
         double dropout,
         String path,
         String factory,

@@ -1,5 +1,6 @@
 package io.lockstep.driver.data;
 
+import io.lockstep.driver.config.Download;
 import io.lockstep.driver.config.DataFormat;
 import io.lockstep.driver.config.JobConfig;
 import org.apache.hadoop.conf.Configuration;
@@ -138,7 +139,7 @@ public final class DataPaths {
                 case IDX: {
                     FileStatus f = first(hadoop, d.train());
                     if (f == null) {
-                        return "mnist".equalsIgnoreCase(d.download()) ? 784 : -1;
+                        return d.download() == Download.MNIST ? 784 : -1;
                     }
                     FileSystem fs = f.getPath().getFileSystem(hadoop);
                     try (DataInputStream in = IdxFile.open(fs.open(f.getPath()), f.getPath().toString())) {

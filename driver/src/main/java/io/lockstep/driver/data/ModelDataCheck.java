@@ -95,10 +95,10 @@ public final class ModelDataCheck {
         if (m.initFrom() != null) {
             return "model.init_from: " + m.initFrom();
         }
-        return switch (m.type().toLowerCase(Locale.ROOT)) {
-            case "json" -> "model.path: " + m.path();
-            case "factory" -> "model.factory: " + m.factory();
-            default -> "model.type: " + m.type();
+        return switch (m.type()) {
+            case JSON -> "model.path: " + m.path();
+            case FACTORY -> "model.factory: " + m.factory();
+            default -> "model.type: " + m.type().key();
         };
     }
 

@@ -1,5 +1,6 @@
 package io.lockstep.driver.doctor;
 
+import io.lockstep.driver.config.Download;
 import io.lockstep.driver.data.DataPaths;
 import org.apache.hadoop.conf.Configuration;
 
@@ -16,7 +17,7 @@ final class DataCheck implements Check {
     public List<Finding> run(Setting job) {
         Configuration hadoop = DataPaths.hadoop(job.cfg());
         List<Finding> findings = new ArrayList<>();
-        boolean download = "mnist".equalsIgnoreCase(job.cfg().data().download());
+        boolean download = job.cfg().data().download() == Download.MNIST;
         List<String> local = new ArrayList<>();
         for (Map.Entry<String, String> e : DataPaths.of(job.cfg().data()).entrySet()) {
             String key = e.getKey();

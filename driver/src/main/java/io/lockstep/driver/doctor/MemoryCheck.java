@@ -29,7 +29,7 @@ final class MemoryCheck implements Check {
         if (params < 0) {
             findings.add(Finding.ok("heap", "-Xmx " + format(heapMax) + "; off-heap limit " + format(offHeapMax)
                 + " (org.bytedeco.javacpp.maxbytes); the model's size is not known before the data or the model is read"
-                + " (model.type " + cfg.model().type() + (cfg.model().initFrom() != null ? ", model.init_from" : "")
+                + " (model.type " + cfg.model().type().key() + (cfg.model().initFrom() != null ? ", model.init_from" : "")
                 + ", data.format " + cfg.data().format() + ")"));
             return findings;
         }

@@ -4,6 +4,7 @@ import io.lockstep.driver.config.Task;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.Specs;
 import io.lockstep.worker.model.ModelContext;
+import io.lockstep.worker.model.ModelType;
 import io.lockstep.worker.model.ParameterCount;
 import io.lockstep.worker.optim.Optimizers;
 
@@ -26,7 +27,7 @@ final class ModelSize {
             if (cfg.model().initFrom() != null) {
                 return -1;
             }
-            if (cfg.model().type().equalsIgnoreCase("json")) {
+            if (cfg.model().type() == ModelType.JSON) {
                 return ParameterCount.ofJson(Files.readString(Path.of(cfg.model().path())));
             }
             if (features <= 0) {
@@ -46,7 +47,7 @@ final class ModelSize {
      * brings its own updater: Adam's 2 assumed.
      */
     static int stateCopies(JobConfig cfg) {
-        if (cfg.model().type().equalsIgnoreCase("json") || cfg.model().type().equalsIgnoreCase("factory")) {
+        if (cfg.model().type().isUserDefined()) {
             return 2;
         }
         return Optimizers.stateSlots(Specs.optimizer(cfg.optimizer()));

@@ -37,7 +37,7 @@ public record ModelSetup(Network network, String json, LongToDoubleFunction lear
         OptimizerSpec optimizer = Specs.optimizer(cfg.optimizer());
         ModelSpec spec = Specs.model(cfg.model());
         LrSchedule[] schedule = new LrSchedule[1];
-        ModelContext ctx = new ModelContext(features, inputShape, outputs, task, cfg.loss(),
+        ModelContext ctx = new ModelContext(features, inputShape, outputs, task, cfg.loss() == null ? null : cfg.loss().key(),
             builder -> schedule[0] = Optimizers.configure(builder, optimizer, cfg.workers(), totalSteps), cfg.seed());
         Network network;
         try {

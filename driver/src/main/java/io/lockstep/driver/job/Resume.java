@@ -28,13 +28,13 @@ final class Resume {
 
     static StartPoint startPoint(JobConfig cfg, CheckpointStore store, RunIdentity identity, float[] initial)
         throws IOException {
-        if (cfg.resume() == null || cfg.resume().isBlank()) {
+        if (cfg.resume() == null) {
             return StartPoint.fresh(initial, cfg.seed());
         }
-        if (cfg.resume().equalsIgnoreCase("latest")) { // with checkpoint.dir set: a config rule
+        if (cfg.resume().isLatest()) { // with checkpoint.dir set: a config rule
             return latest(cfg, store, identity, initial, "resume");
         }
-        return from(HadoopCheckpointStore.read(cfg.resume()), cfg.resume(), store, identity, initial, "resume");
+        return from(HadoopCheckpointStore.read(cfg.resume().path()), cfg.resume().path(), store, identity, initial, "resume");
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.lockstep.driver.job;
 
+import io.lockstep.driver.config.Download;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.driver.config.OnNonFinite;
 import io.lockstep.driver.config.ConfigLoader;
@@ -60,7 +61,7 @@ public final class TrainingJob {
         JobConfig cfg = ConfigLoader.checked(config, true); // validated, and fixed for this run
         SparkConf conf = SparkConfs.of(cfg);
         RunOutputs outputs = new RunOutputs(Path.of(cfg.output().dir())); // checks output.dir before any download
-        if ("mnist".equalsIgnoreCase(cfg.data().download())) {
+        if (cfg.data().download() == Download.MNIST) {
             MnistFetcher.ensure(cfg.data());
         }
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {

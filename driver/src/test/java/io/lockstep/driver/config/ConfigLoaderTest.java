@@ -21,7 +21,7 @@ class ConfigLoaderTest extends ConfigFiles {
         assertEquals(2, c.workers());
         assertTrue(c.shuffle());
         assertTrue(c.epochs() >= 1 && c.epochs() <= 5);
-        assertEquals("mnist", c.data().download());
+        assertEquals(Download.MNIST, c.data().download());
     }
 
     @Test

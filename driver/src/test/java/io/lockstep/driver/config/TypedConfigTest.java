@@ -3,9 +3,12 @@ package io.lockstep.driver.config;
 import io.lockstep.ps.ExchangeRules;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.wire.WireFormat;
+import io.lockstep.worker.model.Loss;
+import io.lockstep.worker.model.ModelType;
 import io.lockstep.worker.optim.ScheduleSpec;
 import io.lockstep.worker.train.Every;
 import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +23,8 @@ class TypedConfigTest extends ConfigFiles {
     void choicesAreTypedWhenRead() throws IOException {
         JobConfig c = ConfigLoader.load(yaml(MINIMAL + "task: Binary\nps: {wire: BF16, transport: udp,"
                 + " shard_placement: executors}\noptimizer: {step_placement: replica, schedule: {kind: cosine}}\n"
-                + "validation: {every: 200 steps}\ncheckpoint: {every: 2}\non_non_finite: skip\n"), List.of());
+                + "validation: {every: 200 steps}\ncheckpoint: {every: 2, dir: ck}\non_non_finite: skip\n"
+                + "model: {type: LeNet, activation: tanh}\nloss: mcxent\nresume: Latest\n"), List.of("data.download=mnist"));
         assertEquals(Task.BINARY, c.task());
         assertEquals(WireFormat.BF16, c.ps().wire());
         assertEquals(Transport.UDP, c.ps().transport());
@@ -31,6 +35,12 @@ class TypedConfigTest extends ConfigFiles {
         assertEquals(new Every(2, Every.Unit.EPOCHS), c.checkpoint().every());
         assertEquals(OnNonFinite.SKIP, c.onNonFinite());
         assertNull(c.checkpoint().mode()); // what the metric means
+        assertEquals(ModelType.LENET, c.model().type());
+        assertEquals(Activation.TANH, c.model().activation());
+        assertEquals(Loss.CROSS_ENTROPY, c.loss()); // DL4J's name read as the config's
+        assertEquals(ResumeFrom.LATEST, c.resume());
+        assertEquals(Download.MNIST, c.data().download());
+        assertEquals("/ck/step-9.ckpt", ConfigLoader.load(yaml(MINIMAL), List.of("resume=/ck/step-9.ckpt")).resume().path());
         JobConfig copy = ConfigLoader.checked(c, true); // written back under their config names, read again
         assertEquals(WireFormat.BF16, copy.ps().wire());
         assertEquals(new Every(200, Every.Unit.STEPS), copy.validation().every());
@@ -51,6 +61,16 @@ class TypedConfigTest extends ConfigFiles {
         assertEquals("config key 'ps.wire' is required", error(MINIMAL + "ps: {wire: ~}\n"));
         assertEquals(file + ": config key 'early_stopping.mode' must be one of min, max, got 'up'",
             error(MINIMAL, "early_stopping.mode=up"));
+        assertEquals(file + ": model.type must be one of mlp, lenet, json, factory, got 'resnet'",
+            error(MINIMAL, "model.type=resnet"));
+        assertEquals(file + ": model.activation: unknown 'rectifier' (relu, tanh, sigmoid, ...)",
+            error(MINIMAL, "model.activation=rectifier"));
+        assertEquals(file + ": loss: unknown 'hinge' (cross_entropy, binary_cross_entropy, mse, mae)",
+            error(MINIMAL, "loss=hinge"));
+        assertEquals(file + ": config key 'data.download' must be one of mnist, got 'kaggle'",
+            error(MINIMAL, "data.download=kaggle"));
+        assertEquals(file + ": config key 'resume' must be latest or the path of a checkpoint file, got ''",
+            error(MINIMAL, "resume="));
     }
 
     @Test
@@ -67,9 +87,9 @@ class TypedConfigTest extends ConfigFiles {
                 + ExchangeRules.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)",
             error(MINIMAL, "ps.shard_placement=executors", "ps.transport=ipc"));
         assertEquals("config key 'resume' is latest but checkpoint.dir is not set", error(MINIMAL, "resume=latest"));
-        // the model types are the worker's ModelSpec's: its message, not a copy of its list
-        assertEquals("model.type must be one of mlp, lenet, json, factory, got 'resnet'",
-            error(MINIMAL, "model.type=resnet"));
+        // the model types are the worker's ModelType: its message, not a copy of its list
+        assertEquals(dir.resolve("job.yaml") + ": " + assertThrows(IllegalArgumentException.class,
+            () -> ModelType.parse("resnet")).getMessage(), error(MINIMAL, "model.type=resnet"));
     }
 
     @Test

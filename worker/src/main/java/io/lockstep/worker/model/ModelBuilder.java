@@ -54,11 +54,10 @@ public final class ModelBuilder {
         }
         return switch (spec.type()) {
             // DL4J 1.0.0-M2.1 puts builder-level weight decay into each layer twice: keep one
-            case "mlp" -> init(new MultiLayerNetwork(Optimizers.removeDuplicateRegularization(mlpConfig(spec, ctx))));
-            case "lenet" -> init(new MultiLayerNetwork(Optimizers.removeDuplicateRegularization(lenetConfig(spec, ctx))));
-            case "json" -> UserModels.fromJson(spec, ctx);
-            case "factory" -> UserModels.fromFactory(spec, ctx);
-            default -> throw new IllegalArgumentException("model.type: unknown '" + spec.type() + "'");
+            case MLP -> init(new MultiLayerNetwork(Optimizers.removeDuplicateRegularization(mlpConfig(spec, ctx))));
+            case LENET -> init(new MultiLayerNetwork(Optimizers.removeDuplicateRegularization(lenetConfig(spec, ctx))));
+            case JSON -> UserModels.fromJson(spec, ctx);
+            case FACTORY -> UserModels.fromFactory(spec, ctx);
         };
     }
 
@@ -69,7 +68,7 @@ public final class ModelBuilder {
      * (the later hidden layers and the output layer), never on the input features.
      */
     public static MultiLayerConfiguration mlpConfig(ModelSpec spec, ModelContext ctx) {
-        Activation act = Models.activation(spec.activation());
+        Activation act = spec.activation();
         NeuralNetConfiguration.Builder builder = new NeuralNetConfiguration.Builder()
             .seed(ctx.seed())
             .weightInit(act == Activation.RELU || act == Activation.LEAKYRELU ? WeightInit.RELU : WeightInit.XAVIER);
@@ -130,7 +129,7 @@ public final class ModelBuilder {
         }
         int side = (int) Math.round(Math.sqrt(ctx.inputs()));
         if (side * side != ctx.inputs()) {
-            throw new IllegalArgumentException("model.input_shape is required for model.type " + spec.type()
+            throw new IllegalArgumentException("model.input_shape is required for model.type " + spec.type().key()
                 + ": " + ctx.inputs() + " features are not a square single-channel image; give "
                 + "[height, width, channels]");
         }

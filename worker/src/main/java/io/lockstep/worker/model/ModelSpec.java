@@ -1,8 +1,9 @@
 package io.lockstep.worker.model;
 
+import org.nd4j.linalg.activations.Activation;
+
 import java.io.Serializable;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The job config's {@code model.*} keys, checked: which network to train and where its starting
@@ -37,9 +38,9 @@ import java.util.Locale;
  * </ul>
  */
 public record ModelSpec(
-    String type,
+    ModelType type,
     List<Integer> hidden,
-    String activation,
+    Activation activation,
     double dropout,
     String path,
     String factory,
@@ -49,17 +50,12 @@ public record ModelSpec(
     List<Integer> inputShape
 ) implements Serializable {
 
-    public static final List<String> TYPES = List.of("mlp", "lenet", "json", "factory");
     public static final List<Integer> DEFAULT_HIDDEN = List.of(256, 128);
-    public static final String DEFAULT_ACTIVATION = "relu";
+    public static final Activation DEFAULT_ACTIVATION = Activation.RELU;
 
     /** Validates and normalises: null type → mlp, null hidden → [256, 128], null activation → relu. */
     public ModelSpec {
-        type = type == null ? "mlp" : type.toLowerCase(Locale.ROOT);
-        if (!TYPES.contains(type)) {
-            throw new IllegalArgumentException("model.type must be one of " + String.join(", ", TYPES)
-                + ", got '" + type + "'");
-        }
+        type = type == null ? ModelType.MLP : type;
         hidden = hidden == null ? DEFAULT_HIDDEN : List.copyOf(hidden);
         for (Integer width : hidden) {
             if (width == null || width < 1) {
@@ -67,21 +63,20 @@ public record ModelSpec(
             }
         }
         activation = activation == null ? DEFAULT_ACTIVATION : activation;
-        Models.activation(activation); // names model.activation if unknown
         if (!(dropout >= 0 && dropout < 1)) {
             throw new IllegalArgumentException("model.dropout must be in [0, 1), got " + dropout
                 + " (the probability of dropping a unit; 0 = off)");
         }
-        if (type.equals("json") && (path == null || path.isBlank())) {
+        if (type == ModelType.JSON && (path == null || path.isBlank())) {
             throw new IllegalArgumentException("model.path is required when model.type is json");
         }
-        if (type.equals("factory") && (factory == null || factory.isBlank())) {
+        if (type == ModelType.FACTORY && (factory == null || factory.isBlank())) {
             throw new IllegalArgumentException("model.factory is required when model.type is factory "
                 + "(a class implementing " + ModelFactory.class.getName() + ")");
         }
-        if (dropout > 0 && initFrom == null && (type.equals("json") || type.equals("factory"))) {
-            throw new IllegalArgumentException("model.dropout is not used with model.type " + type
-                + ": the " + (type.equals("json") ? "JSON" : "factory") + " configures its own dropout");
+        if (dropout > 0 && initFrom == null && type.isUserDefined()) {
+            throw new IllegalArgumentException("model.dropout is not used with model.type " + type.key()
+                + ": the " + (type == ModelType.JSON ? "JSON" : "factory") + " configures its own dropout");
         }
         if (freezeLayers < 0) {
             throw new IllegalArgumentException("model.freeze_layers must be >= 0, got " + freezeLayers);
@@ -107,23 +102,23 @@ public record ModelSpec(
     }
 
     /** The built-in MLP with the given hidden widths and activation, nothing else set. */
-    public static ModelSpec mlp(List<Integer> hidden, String activation) {
-        return new ModelSpec("mlp", hidden, activation, 0, null, null, null, 0, false, null);
+    public static ModelSpec mlp(List<Integer> hidden, Activation activation) {
+        return new ModelSpec(ModelType.MLP, hidden, activation, 0, null, null, null, 0, false, null);
     }
 
     /** The built-in LeNet-style CNN; {@code inputShape} may be null (square single-channel images). */
     public static ModelSpec lenet(List<Integer> inputShape) {
-        return new ModelSpec("lenet", null, null, 0, null, null, null, 0, false, inputShape);
+        return new ModelSpec(ModelType.LENET, null, null, 0, null, null, null, 0, false, inputShape);
     }
 
     /** A DL4J configuration JSON file (either kind). */
     public static ModelSpec json(String path) {
-        return new ModelSpec("json", null, null, 0, path, null, null, 0, false, null);
+        return new ModelSpec(ModelType.JSON, null, null, 0, path, null, null, 0, false, null);
     }
 
     /** A user's {@link ModelFactory} class, by its fully qualified name. */
     public static ModelSpec factory(String className) {
-        return new ModelSpec("factory", null, null, 0, null, className, null, 0, false, null);
+        return new ModelSpec(ModelType.FACTORY, null, null, 0, null, className, null, 0, false, null);
     }
 
     public ModelSpec withDropout(double p) {

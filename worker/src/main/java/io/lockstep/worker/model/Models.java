@@ -30,7 +30,7 @@ public final class Models {
                                               String loss, IUpdater updater, long seed) {
         String task = loss(loss) == LossFunctions.LossFunction.XENT ? "binary" : "classification";
         ModelContext ctx = new ModelContext(nIn, nOut, task, loss, b -> b.updater(updater), seed);
-        return ModelBuilder.mlpConfig(ModelSpec.mlp(hidden, activation), ctx);
+        return ModelBuilder.mlpConfig(ModelSpec.mlp(hidden, activation(activation)), ctx);
     }
 
     public static IUpdater optimizer(String name, double lr) {
@@ -46,30 +46,13 @@ public final class Models {
         };
     }
 
-    /** The loss names job configs use: cross_entropy, binary_cross_entropy, mse, mae. */
-    public static final List<String> LOSSES = List.of("cross_entropy", "binary_cross_entropy", "mse", "mae");
-
     public static LossFunctions.LossFunction loss(String name) {
-        return switch (lossName(name)) {
-            case "cross_entropy" -> LossFunctions.LossFunction.MCXENT;
-            case "binary_cross_entropy" -> LossFunctions.LossFunction.XENT;
-            case "mse" -> LossFunctions.LossFunction.MSE;
-            case "mae" -> LossFunctions.LossFunction.MEAN_ABSOLUTE_ERROR;
-            default -> throw new IllegalStateException(name);
-        };
+        return Loss.parse(name).function();
     }
 
     /** The canonical loss name (also accepts DL4J's mcxent / xent and dashes); unknown names name {@code loss}. */
     public static String lossName(String name) {
-        String n = name == null ? "" : name.toLowerCase(Locale.ROOT).replace('-', '_');
-        return switch (n) {
-            case "cross_entropy", "mcxent" -> "cross_entropy";
-            case "binary_cross_entropy", "xent" -> "binary_cross_entropy";
-            case "mse" -> "mse";
-            case "mae" -> "mae";
-            default -> throw new IllegalArgumentException("loss: unknown '" + name + "' ("
-                + String.join(", ", LOSSES) + ")");
-        };
+        return Loss.parse(name).key();
     }
 
     public static Activation activation(String name) {

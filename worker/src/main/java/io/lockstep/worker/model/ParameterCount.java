@@ -29,10 +29,10 @@ public final class ParameterCount {
             return -1;
         }
         return switch (spec.type()) {
-            case "mlp" -> of(ModelBuilder.mlpConfig(spec, ctx));
-            case "lenet" -> of(ModelBuilder.lenetConfig(spec, ctx));
-            case "json" -> ofJson(read(spec.path()));
-            default -> -1;
+            case MLP -> of(ModelBuilder.mlpConfig(spec, ctx));
+            case LENET -> of(ModelBuilder.lenetConfig(spec, ctx));
+            case JSON -> ofJson(read(spec.path()));
+            case FACTORY -> -1;
         };
     }
 

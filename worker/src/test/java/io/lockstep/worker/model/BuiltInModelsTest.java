@@ -33,7 +33,7 @@ class BuiltInModelsTest {
 
     @Test
     void mlpHasTheTasksOutputLayer() {
-        MultiLayerNetwork net = (MultiLayerNetwork) ModelBuilder.build(ModelSpec.mlp(List.of(32, 16), "tanh"),
+        MultiLayerNetwork net = (MultiLayerNetwork) ModelBuilder.build(ModelSpec.mlp(List.of(32, 16), Activation.TANH),
             digits(ADAM));
         assertEquals(3, net.getnLayers());
         assertEquals(64 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10, net.numParams());
@@ -42,14 +42,14 @@ class BuiltInModelsTest {
         assertEquals(LossFunctions.LossFunction.MCXENT.getILossFunction(), out.getLossFn());
         assertEquals(new Adam(1e-3), out.getIUpdater());
 
-        MultiLayerNetwork binary = (MultiLayerNetwork) ModelBuilder.build(ModelSpec.mlp(List.of(8), "relu"),
+        MultiLayerNetwork binary = (MultiLayerNetwork) ModelBuilder.build(ModelSpec.mlp(List.of(8), Activation.RELU),
             new ModelContext(5, 1, "binary", null, ADAM, 1));
         OutputLayer b = (OutputLayer) binary.getLayerWiseConfigurations().getConf(1).getLayer();
         assertEquals(1, b.getNOut());
         assertEquals(Activation.SIGMOID.getActivationFunction(), b.getActivationFn());
         assertEquals(LossFunctions.LossFunction.XENT.getILossFunction(), b.getLossFn());
 
-        MultiLayerNetwork regression = (MultiLayerNetwork) ModelBuilder.build(ModelSpec.mlp(List.of(8), "relu"),
+        MultiLayerNetwork regression = (MultiLayerNetwork) ModelBuilder.build(ModelSpec.mlp(List.of(8), Activation.RELU),
             new ModelContext(5, 3, "regression", "mae", ADAM, 1));
         OutputLayer r = (OutputLayer) regression.getLayerWiseConfigurations().getConf(1).getLayer();
         assertEquals(3, r.getNOut());
@@ -126,7 +126,7 @@ class BuiltInModelsTest {
 
     @Test
     void dropoutIsTheDropProbabilityOnLayersReadingHiddenUnits() {
-        MultiLayerConfiguration conf = ModelBuilder.mlpConfig(ModelSpec.mlp(List.of(32, 16), "relu").withDropout(0.25),
+        MultiLayerConfiguration conf = ModelBuilder.mlpConfig(ModelSpec.mlp(List.of(32, 16), Activation.RELU).withDropout(0.25),
             digits(ADAM));
         assertNull(conf.getConf(0).getLayer().getIDropout(), "never on the input features");
         assertEquals(0.75, ((Dropout) conf.getConf(1).getLayer().getIDropout()).getP(), 0, "DL4J's retain probability");
@@ -140,7 +140,7 @@ class BuiltInModelsTest {
 
     @Test
     void dropoutChangesTrainingOutputsButNotInference() {
-        ModelSpec plain = ModelSpec.mlp(List.of(32, 16), "relu");
+        ModelSpec plain = ModelSpec.mlp(List.of(32, 16), Activation.RELU);
         MultiLayerNetwork with = (MultiLayerNetwork) ModelBuilder.build(plain.withDropout(0.5), digits(ADAM));
         MultiLayerNetwork without = (MultiLayerNetwork) ModelBuilder.build(plain, digits(ADAM));
         assertEquals(without.params(), with.params(), "dropout must not change the initial weights");

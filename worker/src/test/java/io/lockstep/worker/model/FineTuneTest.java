@@ -49,7 +49,7 @@ class FineTuneTest {
     File savedMlp() throws IOException {
         ModelContext ten = new ModelContext(64, 10, "classification", null,
             b -> b.updater(new Adam(0.01)).l2(1e-4), 7);
-        Network net = Network.of(ModelBuilder.build(ModelSpec.mlp(List.of(32, 16), "relu"), ten));
+        Network net = Network.of(ModelBuilder.build(ModelSpec.mlp(List.of(32, 16), Activation.RELU), ten));
         for (int s = 0; s < 10; s++) {
             TestData.step(net, TestData.batch(32 * s, 32), s);
         }

@@ -1,5 +1,7 @@
 package io.lockstep.worker.model;
 
+import org.nd4j.linalg.activations.Activation;
+
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayInputStream;
@@ -20,25 +22,25 @@ class ModelSpecTest {
 
     static ModelSpec spec(String type, double dropout, String path, String factory, String initFrom, int freeze,
                           boolean replace, List<Integer> shape) {
-        return new ModelSpec(type, null, null, dropout, path, factory, initFrom, freeze, replace, shape);
+        return new ModelSpec(ModelType.parse(type), null, null, dropout, path, factory, initFrom, freeze, replace, shape);
     }
 
     @Test
     void defaults() {
         ModelSpec s = new ModelSpec(null, null, null, 0, null, null, null, 0, false, null);
-        assertEquals("mlp", s.type());
+        assertEquals(ModelType.MLP, s.type());
         assertEquals(List.of(256, 128), s.hidden());
-        assertEquals("relu", s.activation());
+        assertEquals(Activation.RELU, s.activation());
         assertEquals(1.0, s.retainProbability());
         assertNull(s.inputShapeArray());
-        assertEquals("lenet", spec("LeNet", 0, null, null, null, 0, false, null).type());
+        assertEquals(ModelType.LENET, spec("LeNet", 0, null, null, null, 0, false, null).type());
         assertEquals(0.7, ModelSpec.mlp(null, null).withDropout(0.3).retainProbability(), 1e-12);
     }
 
     @Test
     void isImmutableAndSerializable() throws Exception {
         List<Integer> hidden = new ArrayList<>(List.of(8, 4));
-        ModelSpec s = new ModelSpec("mlp", hidden, "tanh", 0.1, null, null, "m.zip", 1, true, List.of(8, 8, 1));
+        ModelSpec s = new ModelSpec(ModelType.MLP, hidden, Activation.TANH, 0.1, null, null, "m.zip", 1, true, List.of(8, 8, 1));
         hidden.add(2);
         assertEquals(List.of(8, 4), s.hidden());
         assertThrows(UnsupportedOperationException.class, () -> s.hidden().add(1));
@@ -62,9 +64,9 @@ class ModelSpecTest {
         assertEquals("model.type must be one of mlp, lenet, json, factory, got 'resnet'",
             error(() -> spec("resnet", 0, null, null, null, 0, false, null)));
         assertEquals("model.hidden: layer widths must be >= 1, got [64, 0]",
-            error(() -> ModelSpec.mlp(List.of(64, 0), "relu")));
+            error(() -> ModelSpec.mlp(List.of(64, 0), Activation.RELU)));
         assertEquals("model.activation: unknown 'rectifier' (relu, tanh, sigmoid, ...)",
-            error(() -> ModelSpec.mlp(null, "rectifier")));
+            error(() -> Models.activation("rectifier")));
         assertEquals("model.path is required when model.type is json",
             error(() -> spec("json", 0, null, null, null, 0, false, null)));
         assertEquals("model.factory is required when model.type is factory (a class implementing "

@@ -1,5 +1,7 @@
 package io.lockstep.worker.model;
 
+import org.nd4j.linalg.activations.Activation;
+
 import org.deeplearning4j.nn.api.Model;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,17 +21,17 @@ class ParameterCountTest {
     void countsWhatTheBuiltNetworkHolds() throws Exception {
         ModelContext digits = new ModelContext(64, 10, "classification", null, null, 42);
         ModelContext mnist = new ModelContext(784, 10, "classification", null, null, 42);
-        for (ModelSpec spec : List.of(ModelSpec.mlp(List.of(32, 16), "tanh"), ModelSpec.lenet(null))) {
+        for (ModelSpec spec : List.of(ModelSpec.mlp(List.of(32, 16), Activation.TANH), ModelSpec.lenet(null))) {
             for (ModelContext ctx : List.of(digits, mnist)) {
                 assertEquals(Network.of(ModelBuilder.build(spec, ctx)).parameterCount(), ParameterCount.of(spec, ctx),
                     spec.type() + ", " + ctx.inputs() + " features");
             }
         }
-        assertEquals(235_146, ParameterCount.of(ModelSpec.mlp(ModelSpec.DEFAULT_HIDDEN, "relu"), mnist),
+        assertEquals(235_146, ParameterCount.of(ModelSpec.mlp(ModelSpec.DEFAULT_HIDDEN, Activation.RELU), mnist),
             "the MNIST MLP (784-256-128-10)");
         assertEquals(431_080, ParameterCount.of(ModelSpec.lenet(null), mnist), "the MNIST CNN (LeNet)");
 
-        Model built = ModelBuilder.build(ModelSpec.mlp(List.of(20), "relu"), digits);
+        Model built = ModelBuilder.build(ModelSpec.mlp(List.of(20), Activation.RELU), digits);
         Path json = Files.writeString(dir.resolve("net.json"), Network.of(built).toJson());
         assertEquals(64 * 20 + 20 + 20 * 10 + 10, ParameterCount.of(ModelSpec.json(json.toString()), digits));
         assertEquals(-1, ParameterCount.of(ModelSpec.factory("x.Y"), digits), "only building a factory's model tells");

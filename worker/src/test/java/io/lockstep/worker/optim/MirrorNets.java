@@ -93,7 +93,7 @@ final class MirrorNets {
      */
     static Network fineTuned(OptimizerSpec spec, int workers, File dir) throws IOException {
         ModelContext pre = new ModelContext(64, 10, "classification", null, b -> b.updater(new Adam(0.01)), 3);
-        Network saved = Network.of(ModelBuilder.build(ModelSpec.mlp(List.of(32, 16), "relu"), pre));
+        Network saved = Network.of(ModelBuilder.build(ModelSpec.mlp(List.of(32, 16), Activation.RELU), pre));
         for (int t = 0; t < 5; t++) {
             var batch = Mirror.batch(t);
             saved.computeGradient(batch.getFeatures(), batch.getLabels());
