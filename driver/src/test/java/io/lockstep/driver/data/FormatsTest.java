@@ -161,11 +161,11 @@ class FormatsTest {
         // default features: every numeric column except the label (the vector and array columns are not numeric)
         assertLoadsLikeCsv(DataLoader.load(sc, TestData.job(data("parquet", parquetTrain, parquetTest),
             "classification")));
-        JobConfig.Data d = data("parquet", parquetTrain, parquetTest)
-            .with("feature_columns", new ArrayList<>());
+        List<String> columns = new ArrayList<>();
         for (int i = 0; i < 64; i++) {
-            d.featureColumns().add("p" + i);
+            columns.add("p" + i);
         }
+        JobConfig.Data d = data("parquet", parquetTrain, parquetTest).with("feature_columns", columns);
         assertLoadsLikeCsv(DataLoader.load(sc, TestData.job(d, "classification")));
     }
 
