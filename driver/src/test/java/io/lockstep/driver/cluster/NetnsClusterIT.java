@@ -143,9 +143,8 @@ class NetnsClusterIT {
     /** The same job in local mode (once). */
     private static synchronized float[] localParams() throws Exception {
         if (localRun == null) {
-            JobConfig local = ConfigLoader.load(config,
-                List.of("output.dir=" + dir.resolve("local"), "checkpoint.dir=" + dir.resolve("local-ckpt")));
-            local.spark.master = "local[2]";
+            JobConfig local = ConfigLoader.load(config, List.of("output.dir=" + dir.resolve("local"),
+                "checkpoint.dir=" + dir.resolve("local-ckpt"), "spark.master=local[2]"));
             TrainingJob.run(local);
             localRun = params("local");
         }
