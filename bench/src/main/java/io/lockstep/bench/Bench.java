@@ -1,8 +1,6 @@
 package io.lockstep.bench;
 
-import io.lockstep.driver.config.DataFormat;
 import io.lockstep.worker.train.Every;
-import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.driver.config.StepPlacement;
 import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.JobConfig;
@@ -198,14 +196,7 @@ public final class Bench implements Callable<Integer> {
     }
 
     private JobConfig mnistJob() {
-        JobConfig c = JobConfig.defaults()
-            .with("data.format", DataFormat.IDX)
-            .with("data.train", dataDir.resolve("train-images-idx3-ubyte").toString())
-            .with("data.test", dataDir.resolve("t10k-images-idx3-ubyte").toString())
-            .with("data.download", "mnist")
-            .with("model.hidden", List.of(256, 128))
-            .with("optimizer.type", OptimizerSpec.Type.ADAM)
-            .with("optimizer.lr", 1e-3)
+        JobConfig c = CpuBench.mnistJob(dataDir)
             .with("epochs", epochs)
             .with("shuffle", true)
             .with("ps.transport", Transport.parse(transport))

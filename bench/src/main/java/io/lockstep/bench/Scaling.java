@@ -1,7 +1,5 @@
 package io.lockstep.bench;
 
-import io.lockstep.driver.config.DataFormat;
-import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.driver.config.StepPlacement;
 import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.JobConfig;
@@ -213,14 +211,7 @@ public final class Scaling implements Callable<Integer> {
     }
 
     private JobConfig mnistJob() {
-        JobConfig c = JobConfig.defaults()
-            .with("data.format", DataFormat.IDX)
-            .with("data.train", dataDir.resolve("train-images-idx3-ubyte").toString())
-            .with("data.test", dataDir.resolve("t10k-images-idx3-ubyte").toString())
-            .with("data.download", "mnist")
-            .with("model.hidden", List.of(256, 128))
-            .with("optimizer.type", OptimizerSpec.Type.ADAM)
-            .with("optimizer.lr", 1e-3)
+        JobConfig c = CpuBench.mnistJob(dataDir)
             .with("epochs", 1)
             .with("shuffle", true)
             .with("ps.transport", Transport.parse(transport));
