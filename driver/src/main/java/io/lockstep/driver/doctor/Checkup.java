@@ -32,7 +32,7 @@ public final class Checkup {
     /** The checks for {@code cfg}; without a job ({@code withJob} false) this machine's alone. */
     public static List<Finding> run(JobConfig cfg, boolean withJob) {
         Setting job = Setting.of(cfg, withJob);
-        List<Check> checks = new ArrayList<>(List.of(new SparkCheck(), new Nd4jCheck()));
+        List<Check> checks = new ArrayList<>(List.of(new SparkCheck(), new Nd4jCheck(), new GpuCheck()));
         if (withJob) {
             checks.addAll(List.of(new DataCheck(), new OutputCheck()));
         }

@@ -29,7 +29,7 @@ final class Attempts {
     private static final Logger LOG = LoggerFactory.getLogger("lockstep");
 
     /** What the stage produced: rank 0's result (the others agreed with it) and the driver's view of it. */
-    record Stage(ReplicaResult lead, List<String> replicas, long samples, float finalLoss, long droppedFrames,
+    record Stage(ReplicaResult lead, List<String> replicas, List<String> devices, long samples, float finalLoss, long droppedFrames,
                  Map<String, Object> lastValidation, List<RunSummary.Attempt> attempts,
                  RunSummary.Timeline timeline) {
     }
@@ -126,14 +126,15 @@ final class Attempts {
         if (lead.stopReason() != null) {
             LOG.info(lead.stopReason());
         }
-        List<String> where = results.stream().sorted(Comparator.comparingInt(ReplicaResult::rank))
-            .map(ReplicaResult::where).toList();
+        List<ReplicaResult> byRank = results.stream().sorted(Comparator.comparingInt(ReplicaResult::rank)).toList();
+        List<String> where = byRank.stream().map(ReplicaResult::where).toList();
+        List<String> devices = byRank.stream().map(ReplicaResult::device).toList();
         // every attempt with every kind any attempt counted, so each entry has the same shape
         List<RunSummary.Attempt> shaped = new ArrayList<>();
         for (int i = 0; i < attempts.size(); i++) {
             shaped.add(attempts.get(i).withDrops(attemptDrops.get(i).shapedLike(shape).toMap()));
         }
-        return new Stage(lead, where, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
+        return new Stage(lead, where, devices, results.stream().mapToLong(ReplicaResult::samples).sum(), metrics.lastLoss(),
             attemptDrops.stream().mapToLong(WireDrops::serverTotal).sum(), validationLog.last(), shaped,
             metrics.timelineSummary());
     }

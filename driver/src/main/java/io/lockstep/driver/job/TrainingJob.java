@@ -161,7 +161,7 @@ public final class TrainingJob {
         int workers = cfg.workers();
         Watch watch = p.watch();
         RunSummary summary = RunSummary.builder()
-            .task(task).workers(workers).replicas(s.replicas())
+            .task(task).workers(workers).replicas(s.replicas()).devices(s.devices())
             .epochs(cfg.epochs()).epochsCompleted(end.epoch() + (end.stepInEpoch() == 0 ? 0 : 1))
             .batchSizePerWorker(cfg.batchSize()).accumulateSteps(cfg.accumulateSteps())
             .globalBatchSize(workers * cfg.batchSize() * cfg.accumulateSteps())

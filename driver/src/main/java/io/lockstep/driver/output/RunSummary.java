@@ -14,6 +14,8 @@ import java.util.Map;
  * not finite are null, sections that do not apply are left out).
  *
  * @param replicas         where each rank ran, by rank ({@code pid@host})
+ * @param devices          what each rank computed on, by rank: {@code gpu N} (the GPU Spark assigned its task),
+ *                         {@code cpu}, or {@code cpu (gpu N assigned, backend cpu)} on the CPU build
  * @param epochsCompleted  epochs trained to the end (fewer than {@code epochs} after an early stop)
  * @param resumedFromStep  the step a resumed run started at (0 for a fresh run)
  * @param skippedSteps     steps dropped for a non-finite gradient ({@code on_non_finite: skip})
@@ -29,7 +31,7 @@ import java.util.Map;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record RunSummary(
-    String task, int workers, List<String> replicas, int epochs, int epochsCompleted, int batchSizePerWorker, int accumulateSteps,
+    String task, int workers, List<String> replicas, List<String> devices, int epochs, int epochsCompleted, int batchSizePerWorker, int accumulateSteps,
     int globalBatchSize, long steps, int stepsPerEpoch, long resumedFromStep, long skippedSteps, String stoppedEarly,
     long trainSamples, long validationSamples, long testSamples, long samplesTrained, long parameters,
     Double finalLoss, double trainSeconds, double samplesPerSecond, double wallSeconds,
@@ -117,6 +119,7 @@ public record RunSummary(
         private String task;
         private int workers;
         private List<String> replicas;
+        private List<String> devices;
         private int epochs;
         private int epochsCompleted;
         private int batchSizePerWorker;
@@ -151,6 +154,7 @@ public record RunSummary(
         public Builder task(String v) { task = v; return this; }
         public Builder workers(int v) { workers = v; return this; }
         public Builder replicas(List<String> v) { replicas = v; return this; }
+        public Builder devices(List<String> v) { devices = v; return this; }
         public Builder epochs(int v) { epochs = v; return this; }
         public Builder epochsCompleted(int v) { epochsCompleted = v; return this; }
         public Builder batchSizePerWorker(int v) { batchSizePerWorker = v; return this; }
@@ -180,7 +184,7 @@ public record RunSummary(
         public Builder model(String v) { model = v; return this; }
 
         public RunSummary build() {
-            return new RunSummary(task, workers, replicas, epochs, epochsCompleted, batchSizePerWorker,
+            return new RunSummary(task, workers, replicas, devices, epochs, epochsCompleted, batchSizePerWorker,
                 accumulateSteps, globalBatchSize, steps, stepsPerEpoch, resumedFromStep, skippedSteps, stoppedEarly,
                 trainSamples, validationSamples, testSamples, samplesTrained, parameters, finalLoss, trainSeconds,
                 samplesPerSecond, wallSeconds, timeSplitSeconds, timeline, ps, attempts, validation, best, test,

@@ -7,6 +7,7 @@ import io.lockstep.ps.server.JobListeners;
 import io.lockstep.worker.data.BatchSource;
 import io.lockstep.worker.data.DataPartition;
 import io.lockstep.worker.data.Sample;
+import io.lockstep.worker.device.Device;
 import io.lockstep.worker.exchange.AeronExchange;
 import io.lockstep.worker.exchange.GradientExchange;
 import io.lockstep.worker.exchange.AeronGroupExchange;
@@ -57,6 +58,8 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
     @Override
     public Iterator<ReplicaResult> apply(Iterator<RankRows> rows) {
         int rank = BarrierTaskContext.get().partitionId();
+        Device device = Device.forTask(rank, assignedGpus());
+        device.bindCurrentThread(); // before this thread's first ND4J operation
         RankRows mine = rows.hasNext() ? rows.next() : new RankRows(List.of(), List.of());
         DataPartition train = pack(mine.train());
         DataPartition validation = pack(mine.validation());
@@ -78,7 +81,7 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
                     spec.timeoutMillis());
                 try {
                     return JavaConverters.asScalaIterator(List.of(train(rank, exchange, train, validation, plan,
-                        start.value())).iterator());
+                        start.value(), device)).iterator());
                 } finally {
                     exchange.close();
                 }
@@ -96,7 +99,7 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
                 GradientExchange exchange = local.length == 1 ? alone
                     : new AeronGroupExchange(JvmWorkerGroup.join(spec.jobId(), local), alone, spec.timeoutMillis());
                 try {
-                    ReplicaResult result = train(rank, exchange, train, validation, plan, start.value());
+                    ReplicaResult result = train(rank, exchange, train, validation, plan, start.value(), device);
                     if (shards != null) {
                         BarrierTaskContext.get().barrier(); // every worker is done with every shard
                     }
@@ -134,9 +137,12 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
         return (shards == null ? WireDrops.NONE : shards.drops()).merge(WireDrops.of(client));
     }
 
-    /** One replica's whole run over any exchange: the network from the start point, the listeners, the loop. */
+    /**
+     * One replica's whole run over any exchange: the network from the start point, the listeners, the loop, on
+     * {@code device} (the calling thread already bound to it; the prefetch thread binds itself).
+     */
     static ReplicaResult train(int rank, GradientExchange exchange, DataPartition train, DataPartition validation,
-                               RunPlan plan, StartPoint from) throws Exception {
+                               RunPlan plan, StartPoint from, Device device) throws Exception {
         Network network = Network.fromJson(plan.modelJson(), from.params());
         if (from.updaterState() != null) {
             network.setUpdaterState(from.updaterState());
@@ -169,7 +175,7 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
         String failure = null;
         int batchesPerEpoch = options.batchesPerEpoch();
         try (BatchSource batches = new BatchSource(train, plan.batchSize(), batchesPerEpoch, plan.seed() * 31 + rank,
-            plan.shuffle(), state.epoch(), state.stepInEpoch() * options.accumulateSteps())) {
+            plan.shuffle(), state.epoch(), state.stepInEpoch() * options.accumulateSteps(), device::bindCurrentThread)) {
             if (state.epoch() < options.epochs()) {
                 TrainingLoop.run(trainer, batches);
             }
@@ -178,7 +184,7 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         float[] params = network.params().toFloatVector();
-        return new ReplicaResult(rank, ReplicaResult.here(), ReplicaResult.digest(params), rank == 0 ? params : null,
+        return new ReplicaResult(rank, ReplicaResult.here(), device.describe(), ReplicaResult.digest(params), rank == 0 ? params : null,
             rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(), failure,
             trainer.samples(), seconds, trainer.times(), WireDrops.NONE);
     }
@@ -198,6 +204,12 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
         List<Sample> sorted = new ArrayList<>(samples);
         sorted.sort(Comparator.comparingLong(Sample::index));
         return DataPartition.of(sorted.iterator(), plan.features(), plan.outputs());
+    }
+
+    /** The GPU addresses Spark's resource scheduling gave this task ({@code spark.task.resource.gpu.amount}); none: empty. */
+    private static String[] assignedGpus() {
+        org.apache.spark.resource.ResourceInformation gpus = BarrierTaskContext.get().resourcesJMap().get("gpu");
+        return gpus == null ? new String[0] : gpus.addresses();
     }
 
     /**

@@ -322,7 +322,7 @@ class BadInputCliTest {
         Run run = lockstep("doctor", cfg.toString());
         assertEquals(0, run.exit(), run.stdout() + run.stderr());
         List<String> lines = checkLines(run);
-        for (String name : List.of("config", "spark", "nd4j", "data", "output", "shm", "off-heap", "heap", "ports")) {
+        for (String name : List.of("config", "spark", "nd4j", "gpu", "data", "output", "shm", "off-heap", "heap", "ports")) {
             assertTrue(lines.stream().anyMatch(l -> l.matches("(OK|WARN) +" + name + " .*")), name + " in\n" + run.stdout());
         }
         assertTrue(lines.stream().allMatch(l -> l.startsWith("OK ") || l.startsWith("WARN ")), run.stdout());

@@ -46,6 +46,24 @@ class DoctorTest {
     }
 
     @Test
+    void gpusAreReportedWithWhatTheDiscoveryScriptFindsAndTheBackend() {
+        assertEquals(Status.OK, new GpuCheck().run(local(JobConfig.defaults())).get(0).status());
+        String script = Path.of("..", "deploy", "gpu", "fake-gpus.sh").toAbsolutePath().normalize().toString();
+        JobConfig gpus = JobConfig.defaults()
+            .with("spark.conf.spark.task.resource.gpu.amount", "1")
+            .with("spark.conf.spark.executor.resource.gpu.amount", "2")
+            .with("spark.conf.spark.executor.resource.gpu.discoveryScript", script);
+        Finding f = new GpuCheck().run(on(gpus, "spark://h:7077")).get(0);
+        assertEquals(Status.WARN, f.status(), f.message()); // the CPU build: recorded, not used
+        assertTrue(f.message().contains("discovery script prints {\"name\": \"gpu\", \"addresses\": [\"0\", \"1\"]}"),
+            f.message());
+        assertTrue(f.message().contains("-Dcuda"), f.message());
+        Finding two = new GpuCheck().run(on(gpus.with("spark.conf.spark.task.resource.gpu.amount", "2"),
+            "spark://h:7077")).get(0);
+        assertTrue(two.message().contains("should be 1"), two.message());
+    }
+
+    @Test
     void sharedMemoryEstimatesMatchWhatWasMeasured() {
         // measured with du on /dev/shm/lockstep-*: 191 MiB for the server's driver (2 shards, 2 workers),
         // 191 MiB for the workers' driver of a JVM with both workers, 143 MiB for an executor with one
@@ -165,7 +183,7 @@ class DoctorTest {
         List<Finding> checks = Checkup.run(cfg);
         checks.forEach(c -> assertNotEquals(Status.FAIL, c.status(), c.line()));
         List<String> names = checks.stream().map(Finding::name).distinct().toList();
-        assertEquals(List.of("spark", "nd4j", "data", "output", "shm", "off-heap", "heap", "ports"), names);
+        assertEquals(List.of("spark", "nd4j", "gpu", "data", "output", "shm", "off-heap", "heap", "ports"), names);
         assertFalse(Files.exists(dir.resolve("out")), "the doctor creates nothing");
     }
 

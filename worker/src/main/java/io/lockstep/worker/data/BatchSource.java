@@ -42,6 +42,15 @@ public final class BatchSource implements AutoCloseable {
     /** Starts at batch {@code firstBatch} of epoch {@code firstEpoch}: a resumed run sees the rows it would have seen. */
     public BatchSource(DataPartition partition, int batchSize, int stepsPerEpoch, long seed, boolean shuffle, int firstEpoch,
                        int firstBatch) {
+        this(partition, batchSize, stepsPerEpoch, seed, shuffle, firstEpoch, firstBatch, () -> { });
+    }
+
+    /**
+     * As above; {@code onPrefetchThread} runs first on the prefetch thread, before it touches ND4J (the worker's
+     * device binding: the batches' arrays are made there).
+     */
+    public BatchSource(DataPartition partition, int batchSize, int stepsPerEpoch, long seed, boolean shuffle, int firstEpoch,
+                       int firstBatch, Runnable onPrefetchThread) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch_size must be >= 1, got " + batchSize);
         }
@@ -56,7 +65,10 @@ public final class BatchSource implements AutoCloseable {
             slots[1] = new Slot(batchSize, partition.featureCount(), partition.labelCount());
         }
         this.prefetcher = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "lockstep-prefetch");
+            Thread t = new Thread(() -> {
+                onPrefetchThread.run();
+                r.run();
+            }, "lockstep-prefetch");
             t.setDaemon(true);
             return t;
         });

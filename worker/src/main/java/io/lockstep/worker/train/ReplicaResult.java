@@ -5,7 +5,8 @@ import io.lockstep.worker.exchange.WireDrops;
 import java.io.Serializable;
 
 /**
- * What a replica hands back: where it ran ({@code pid@host}); a digest of its final parameters (all
+ * What a replica hands back: where it ran ({@code pid@host}) and on which device ({@code gpu 1}, {@code cpu});
+ * a digest of its final parameters (all
  * replicas must agree); from rank 0 only, the final parameters and the best ones by the validation
  * metric; its final train state and why it stopped early, if it did; a {@code failure} when training
  * could not go on (every replica reports the same non-finite step, so the stage ends normally and
@@ -15,6 +16,7 @@ import java.io.Serializable;
 public record ReplicaResult(
     int rank,
     String where,
+    String device,
     long paramDigest,
     float[] params,
     float[] bestParams,
@@ -29,7 +31,7 @@ public record ReplicaResult(
 
     /** This result with the frames refused where it ran. */
     public ReplicaResult withDrops(WireDrops drops) {
-        return new ReplicaResult(rank, where, paramDigest, params, bestParams, state, stopReason, failure, samples,
+        return new ReplicaResult(rank, where, device, paramDigest, params, bestParams, state, stopReason, failure, samples,
             trainSeconds, times, drops);
     }
 

@@ -2,6 +2,7 @@ package io.lockstep.worker.train;
 
 import io.lockstep.worker.data.Batch;
 import io.lockstep.worker.data.BatchSource;
+import io.lockstep.worker.device.HostCopies;
 import io.lockstep.worker.exchange.GradientExchange;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.model.Network;
@@ -95,7 +96,9 @@ public final class Trainer {
         // overwrites it, and a NaN loss tells every worker that someone's gradient broke.
         boolean checkLater = exchange.appliesOptimizer() && exchange.keepsGradient();
         boolean localFinite = n == 0 || Float.isFinite(localLoss) && (checkLater || finite(gradient));
+        HostCopies.toHost(gradient, network.params()); // the exchange reads host memory (GPU: copied down once)
         exchange.exchange(step, gradient, network.params(), n, localFinite ? localLoss : Float.NaN);
+        HostCopies.writtenOnHost(gradient, network.params()); // the average / new parameters: the newer copy
         long t3 = System.nanoTime();
         exchangeNs += t3 - t2;
         samples += n;
