@@ -16,7 +16,7 @@ class RunSummaryTest {
     void theBuilderSetsEveryMemberInTheFilesOrder() {
         RunSummary.Phase ms = new RunSummary.Phase(1, 1, 1, 1);
         RunSummary s = RunSummary.builder()
-            .task("classification").workers(2).replicas(List.of("1@h", "2@h")).epochs(3).epochsCompleted(2)
+            .task("classification").workers(2).replicas(List.of("1@h", "2@h")).devices(List.of("cpu", "cpu")).epochs(3).epochsCompleted(2)
             .batchSizePerWorker(64).accumulateSteps(1).globalBatchSize(128).steps(10).stepsPerEpoch(5)
             .resumedFromStep(0).skippedSteps(0).stoppedEarly("early stopping").trainSamples(640)
             .validationSamples(64).testSamples(64).samplesTrained(1280).parameters(1000).finalLoss(0.5)
