@@ -9,15 +9,15 @@ import io.lockstep.ps.ExchangeSpec.Transport;
  * to put after the name it knows the value by.
  */
 public final class ExchangeRules {
-    /** Smallest MTU: a frame must hold a header and a useful chunk. */
-    public static final int MIN_MTU = 4096;
+    /** Smallest MTU: a frame must hold its headers (~120 bytes) and a chunk of a few hundred values. */
+    public static final int MIN_MTU = 1024;
     /** Largest MTU: Aeron's largest UDP payload, a multiple of its 32-byte frame alignment. */
     public static final int MAX_MTU = 65504;
 
     private ExchangeRules() {
     }
 
-    /** Aeron aligns frames to 32 bytes; 4096 leaves a chunk room for more than a header; 65504 is UDP's largest. */
+    /** Aeron aligns frames to 32 bytes; 1024 leaves a chunk room for more than a header; 65504 is UDP's largest. */
     public static String mtuProblem(int mtu) {
         return mtu % 32 == 0 && mtu >= MIN_MTU && mtu <= MAX_MTU ? null
             : "must be a multiple of 32 in [" + MIN_MTU + ", " + MAX_MTU + "], got " + mtu;

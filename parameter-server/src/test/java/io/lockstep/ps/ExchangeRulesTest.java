@@ -21,8 +21,9 @@ class ExchangeRulesTest {
     void eachRuleSaysWhatIsWrong() {
         assertNull(ExchangeRules.mtuProblem(4096));
         assertNull(ExchangeRules.mtuProblem(65504));
-        assertEquals("must be a multiple of 32 in [4096, 65504], got 4000", ExchangeRules.mtuProblem(4000));
-        assertEquals("must be a multiple of 32 in [4096, 65504], got 65505", ExchangeRules.mtuProblem(65505));
+        assertEquals("must be a multiple of 32 in [1024, 65504], got 4001", ExchangeRules.mtuProblem(4001));
+        assertEquals("must be a multiple of 32 in [1024, 65504], got 992", ExchangeRules.mtuProblem(992));
+        assertEquals("must be a multiple of 32 in [1024, 65504], got 65505", ExchangeRules.mtuProblem(65505));
         assertNull(ExchangeRules.executorShardsProblem(Transport.UDP));
         assertEquals("shards on the executors need udp (they run in other JVMs than most workers and cannot share"
             + " memory with them), got ipc", ExchangeRules.executorShardsProblem(Transport.IPC));
@@ -51,7 +52,7 @@ class ExchangeRulesTest {
         assertNotEquals(ExchangeSpec.builder(7, layout, 3).build().secret(),
             ExchangeSpec.builder(7, layout, 3).build().secret()); // a fresh secret each
         assertThrows(NullPointerException.class, () -> spec.toBuilder().secret(null));
-        assertEquals("mtu must be a multiple of 32 in [4096, 65504], got 4100",
+        assertEquals("mtu must be a multiple of 32 in [1024, 65504], got 4100",
             message(() -> ExchangeSpec.builder(7, layout, 3).mtu(4100).build()));
         assertEquals(ExchangeRules.executorShardsProblem(Transport.IPC), message(() -> spec.withShardEndpoints(
             new String[]{"a", "b"}, new int[]{1, 2}, new int[]{3, 4}, new int[]{5, 5})));

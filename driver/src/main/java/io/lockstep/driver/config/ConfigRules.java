@@ -48,11 +48,11 @@ public final class ConfigRules {
             + " in /dev/shm per media driver, and every worker connects to every shard before the first step"
             + " (256 shards take ~20 s to start on 2 cores)");
         require(c.ps().timeoutSeconds() >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps().timeoutSeconds());
-        String mtu = ExchangeRules.mtuProblem(c.ps().mtu());
-        require(mtu == null, "ps.mtu", mtu);
         // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
-        require(Integer.bitCount(c.ps().termLength()) == 1 && c.ps().termLength() >= 8L * c.ps().mtu(), "ps.term_length",
-            "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps().mtu() + "), got " + c.ps().termLength());
+        require(Integer.bitCount(c.ps().termLength()) == 1 && c.ps().termLength() >= 8L * c.ps().mtu().largest(),
+            "ps.term_length", "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps().mtu().largest()
+                + (c.ps().mtu().isAuto() ? ", ps.mtu auto being at most " + ExchangeRules.MAX_MTU : "") + "), got "
+                + c.ps().termLength());
         if (c.ps().shardPlacement() == ShardPlacement.EXECUTORS && c.ps().transport() == Transport.IPC) {
             throw new ConfigException("config key 'ps.shard_placement' is executors, but "
                 + ExchangeRules.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)");

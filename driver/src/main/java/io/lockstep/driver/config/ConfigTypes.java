@@ -40,6 +40,7 @@ final class ConfigTypes {
         add(m, ClippingSpec.Mode.class, ClippingSpec.Mode::parse, ClippingSpec.Mode::key);
         add(m, Every.class, ConfigTypes::every, Every::toString);
         add(m, ResumeFrom.class, ResumeFrom::parse, ResumeFrom::toString);
+        add(m, Mtu.class, Mtu::parse, Mtu::toString);
         add(m, ModelType.class, ModelType::parse, ModelType::key);
         add(m, Loss.class, Loss::parse, Loss::key);
         add(m, Activation.class, Models::activation, a -> a.name().toLowerCase(Locale.ROOT));

@@ -269,6 +269,8 @@ public record JobConfig(
      * @param wire           fp32, bf16 or fp16: how gradients (and, with the optimizer on the workers, averages)
      *                       travel; 16-bit halves the bytes, the rounding carried into the next step
      * @param host           address the parameter server binds and workers send to
+     * @param mtu            the exchange's frame size: auto (one IP packet on the link of the server's address)
+     *                       or a multiple of 32 in [1024, 65504]
      * @param timeoutSeconds longest wait for any one step or connection before the job fails naming who it waited for
      */
     public record Ps(
@@ -280,7 +282,7 @@ public record JobConfig(
         String host,
         int timeoutSeconds,
         int termLength,
-        int mtu) {
+        Mtu mtu) {
     }
 
     /**

@@ -56,11 +56,12 @@ public final class ModelDataCheck {
         check(model, features, outputs, describe(cfg.model()),
             task.equalsIgnoreCase("classification") ? outputs + " classes" : "task " + task.toLowerCase(Locale.ROOT));
         long params = model.numParams();
-        long chunks = (params + ExchangeSpec.chunkValuesFor(cfg.ps().mtu()) - 1) / ExchangeSpec.chunkValuesFor(cfg.ps().mtu());
+        int mtu = cfg.ps().mtu().resolve(cfg.ps().host());
+        long chunks = (params + ExchangeSpec.chunkValuesFor(mtu) - 1) / ExchangeSpec.chunkValuesFor(mtu);
         if (cfg.ps().shards() > Math.max(JobConfig.defaults().ps().shards(), chunks)) { // the default is fine for any model
             LOG.warn("ps.shards is {} but the model's {} parameters make {} gradient chunk{} of up to {} floats (one"
                     + " Aeron frame at ps.mtu {}): shards beyond one chunk each only add threads, ports and /dev/shm",
-                cfg.ps().shards(), params, chunks, chunks == 1 ? "" : "s", ExchangeSpec.chunkValuesFor(cfg.ps().mtu()), cfg.ps().mtu());
+                cfg.ps().shards(), params, chunks, chunks == 1 ? "" : "s", ExchangeSpec.chunkValuesFor(mtu), mtu);
         }
     }
 

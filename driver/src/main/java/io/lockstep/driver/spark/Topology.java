@@ -98,10 +98,10 @@ public final class Topology {
 
     /** The exchange of one attempt: a fresh job id, the shards of this topology, from {@code firstStep}. */
     public ExchangeSpec exchangeSpec(int paramCount, StepSite site, long firstStep) {
-        ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount),
-            ExchangeSpec.chunkValuesFor(cfg.ps().mtu()));
+        int mtu = cfg.ps().mtu().resolve(cfg.ps().host());
+        ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount), ExchangeSpec.chunkValuesFor(mtu));
         return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers()).transport(transport())
-            .host(cfg.ps().host()).termLength(cfg.ps().termLength()).mtu(cfg.ps().mtu())
+            .host(cfg.ps().host()).termLength(cfg.ps().termLength()).mtu(mtu)
             .timeoutMillis(cfg.ps().timeoutSeconds() * 1000L).firstStep(firstStep).build()
             .withOptimizer(site.isServer() ? new ServerOptimizer(site.plan().rule(), site.plan().roles()) : null)
             .withWire(cfg.ps().wire());

@@ -76,9 +76,13 @@ class TypedConfigTest extends ConfigFiles {
     @Test
     void theMtuRuleIsTheParameterServersStatedOnce() throws IOException {
         String expected = "config key 'ps.mtu' " + ExchangeRules.mtuProblem(5000);
-        assertEquals("config key 'ps.mtu' must be a multiple of 32 in [4096, 65504], got 5000", expected);
-        assertEquals(expected, error(MINIMAL + "ps: {mtu: 5000}\n"));
-        assertEquals(expected, error(MINIMAL, "ps.mtu=5000"));
+        assertEquals("config key 'ps.mtu' must be a multiple of 32 in [1024, 65504], got 5000", expected);
+        String file = dir.resolve("job.yaml") + ": "; // checked where the value is read: the file is named
+        assertEquals(file + expected, error(MINIMAL + "ps: {mtu: 5000}\n"));
+        assertEquals(file + expected, error(MINIMAL, "ps.mtu=5000"));
+        assertEquals(Mtu.AUTO, ConfigLoader.load(yaml(MINIMAL), List.of()).ps().mtu()); // the default
+        assertEquals(file + "config key 'ps.mtu' must be auto or a number of bytes, got 'big'",
+            error(MINIMAL, "ps.mtu=big"));
     }
 
     @Test
