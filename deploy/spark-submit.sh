@@ -3,13 +3,14 @@
 #
 #   deploy/spark-submit.sh [spark-submit options] CONFIG.yaml [--set key=value ...]
 #   e.g. deploy/spark-submit.sh --master spark://10.0.0.5:7077 --num-executors 4 \
-#          examples/mnist-mlp.yaml --set workers=4 --set ps.host=10.0.0.5
+#          job.yaml --set workers=4
 #
 # Builds driver/target/lockstep-driver-*-dist.jar (Spark provided) if missing ($LOCKSTEP_DIST_JAR
 # names another jar) and passes the JVM flags Spark, Agrona and ND4J need on Java 17 to the driver
 # and the executors, with the ND4J native build (deploy/cpu-build.sh; LOCKSTEP_CPU_BUILD=avx2|generic
 # pins it). The parameter-server shards run on the executors (ps.shard_placement auto) and the driver keeps
-# the all-gather endpoint: set ps.host to an address of the driver the executors can reach. Uses $SPARK_HOME/bin/spark-submit when SPARK_HOME is set, else
+# the all-gather endpoint, on the address Spark gave the driver (spark.driver.host; ps.host names another
+# interface). Uses $SPARK_HOME/bin/spark-submit when SPARK_HOME is set, else
 # spark-submit from PATH; without either, Spark's own SparkSubmit class from the project's Maven
 # classpath (handy for trying a submission locally with --master local[2]). For a standalone
 # cluster on this machine see deploy/local-cluster.sh.

@@ -47,6 +47,11 @@ public final class ConfigRules {
             + ": each shard is a server thread, 2 UDP ports and (workers + 1) log buffers of 3 x ps.term_length"
             + " in /dev/shm per media driver, and every worker connects to every shard before the first step"
             + " (256 shards take ~20 s to start on 2 cores)");
+        String host = c.ps().host();
+        require(host == null || !host.isBlank(), "ps.host", "must be an address of the driver, got ''");
+        require(host == null || !isWildcard(host), "ps.host", "is " + host + ", which binds every interface but is no"
+            + " address executors can send to: set an address of this driver they can reach, or remove ps.host to use"
+            + " the address Spark gives the driver (spark.driver.host)");
         require(c.ps().timeoutSeconds() >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps().timeoutSeconds());
         // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
         require(Integer.bitCount(c.ps().termLength()) == 1 && c.ps().termLength() >= 8L * c.ps().mtu().largest(),
@@ -158,6 +163,22 @@ public final class ConfigRules {
             if (value instanceof Record inner && part.getType().getEnclosingClass() == JobConfig.class) {
                 requireFinite(inner, key + ".");
             }
+        }
+    }
+
+    /** 0.0.0.0, ::, [::] and their spellings (IP literals only: a name is not looked up here). */
+    static boolean isWildcard(String host) {
+        String h = host.strip();
+        if (h.startsWith("[") && h.endsWith("]")) {
+            h = h.substring(1, h.length() - 1);
+        }
+        if (!h.matches("[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*")) {
+            return false;
+        }
+        try {
+            return java.net.InetAddress.getByName(h).isAnyLocalAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
         }
     }
 

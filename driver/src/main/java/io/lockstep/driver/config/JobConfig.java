@@ -268,9 +268,11 @@ public record JobConfig(
      *                       over UDP outside the driver's JVM, else driver)
      * @param wire           fp32, bf16 or fp16: how gradients (and, with the optimizer on the workers, averages)
      *                       travel; 16-bit halves the bytes, the rounding carried into the next step
-     * @param host           address the parameter server binds and workers send to
-     * @param mtu            the exchange's frame size: auto (one IP packet on the link of the server's address)
-     *                       or a multiple of 32 in [1024, 65504]
+     * @param host           the driver's address its endpoints bind and announce, for when it is not the one Spark
+     *                       knows; null (default): 127.0.0.1 on an embedded master, else spark.driver.host
+     *                       (driver.spark.DriverAddress)
+     * @param mtu            the exchange's frame size: auto (one IP packet on the link of the driver's
+     *                       endpoint address) or a multiple of 32 in [1024, 65504]
      * @param timeoutSeconds longest wait for any one step or connection before the job fails naming who it waited for
      */
     public record Ps(

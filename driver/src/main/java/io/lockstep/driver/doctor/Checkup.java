@@ -14,7 +14,7 @@ import java.util.List;
 /**
  * What a run needs from this machine and from its config, checked before anything heavy starts: the Spark
  * master's task slots, the native ND4J backend, the data paths and output.dir (for a job), /dev/shm against
- * what Aeron maps, heap and off-heap against the model's size, and that ps.host can be bound. One
+ * what Aeron maps, heap and off-heap against the model's size, and that the driver's endpoint address binds. One
  * {@link Finding} per line, in that order; {@code lockstep doctor} prints them, {@code lockstep train} runs
  * them first ({@link #preflight}).
  */

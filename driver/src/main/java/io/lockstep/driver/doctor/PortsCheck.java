@@ -1,6 +1,7 @@
 package io.lockstep.driver.doctor;
 
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.spark.DriverAddress;
 
 import java.io.IOException;
 import java.net.DatagramSocket;
@@ -9,7 +10,10 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 
-/** ps.host can be bound (and executors elsewhere can reach it), or why the exchange needs no ports. */
+/**
+ * The driver's endpoint address (ps.host, else the address Spark gives the driver) can be bound, and executors elsewhere
+ * could reach it; or why the exchange needs no ports.
+ */
 final class PortsCheck implements Check {
     @Override
     public List<Finding> run(Setting job) {
@@ -29,28 +33,30 @@ final class PortsCheck implements Check {
             }
             return findings;
         }
-        String host = cfg.ps().host();
+        String host = job.topology().host();
+        String named = cfg.ps().host() != null ? "ps.host " + host : "the driver's address " + host
+            + (job.where().workersInDriver() || job.master().startsWith("local") ? "" : " (spark.driver.host; ps.host unset)");
         try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(host), 0))) {
-            findings.add(Finding.ok("ports", "ps.host " + host + ": a UDP socket binds (ephemeral port "
+            findings.add(Finding.ok("ports", named + ": a UDP socket binds (ephemeral port "
                 + socket.getLocalPort() + "); the job takes " + (job.topology().shardsOnExecutors()
                 ? "2 such ports here (the all-gather endpoint; each hosting executor takes 2 per shard and 1 more on"
                 + " its own address)" : (2 * cfg.ps().shards() + 2) + " such ports")));
         } catch (IOException | SecurityException e) {
-            findings.add(Finding.configFail("ports", "config key 'ps.host' is '" + host + "', which this machine cannot"
-                + " bind (" + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()) + "): set it"
-                + " to an address of this driver (127.0.0.1 for local runs, its cluster address otherwise)"));
+            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            findings.add(cfg.ps().host() != null
+                ? Finding.configFail("ports", "config key 'ps.host' is '" + host + "', which this machine cannot"
+                + " bind (" + why + "): set it to an address of this driver, or remove it to use the address Spark"
+                + " gives the driver")
+                : Finding.fail("ports", named + " cannot be bound here (" + why + "): set ps.host to an address of this"
+                + " driver the executors can reach"));
             return findings;
         }
-        if (!job.where().sameHost()) {
-            try {
-                if (InetAddress.getByName(host).isLoopbackAddress()) {
-                    findings.add(Finding.warn("ports", "ps.host is " + host + " but spark.master is " + job.master()
-                        + ": executors on other hosts cannot reach a loopback address; set ps.host to the driver's"
-                        + " address"));
-                }
-            } catch (IOException ignored) {
-                // reported above
-            }
+        if (cfg.ps().host() != null && !job.where().sameHost() && DriverAddress.isLoopback(host)
+            && !DriverAddress.masterOnLoopback(job.master())) {
+            findings.add(Finding.configFail("ports", "config key 'ps.host' is " + host + " but spark.master is "
+                + job.master() + ": executors on other hosts cannot reach a loopback address; remove ps.host (the"
+                + " driver's endpoints then use the address Spark gives the driver, spark.driver.host) or set it to an"
+                + " address of this driver they can reach"));
         }
         return findings;
     }

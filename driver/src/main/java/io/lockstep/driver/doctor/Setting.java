@@ -2,8 +2,10 @@ package io.lockstep.driver.doctor;
 
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.spark.DriverAddress;
 import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.driver.spark.Topology;
+import org.apache.spark.SparkConf;
 
 /**
  * What every check looks at: the job's config, its Spark master as the job resolves it, where its JVMs live
@@ -17,21 +19,25 @@ record Setting(JobConfig cfg, boolean withJob, String master, String sparkError,
 
     /** The setting of {@code cfg} on the master the job would run on. */
     static Setting of(JobConfig cfg, boolean withJob) {
+        SparkConf conf;
         try {
-            return on(cfg, withJob, SparkConfs.of(cfg).get("spark.master"), null);
+            conf = SparkConfs.of(cfg);
         } catch (ConfigLoader.ConfigException e) {
-            return on(cfg, withJob, "local[" + cfg.workers() + "]", e.getMessage());
+            return on(cfg, withJob, "local[" + cfg.workers() + "]", e.getMessage(),
+                cfg.ps().host() != null ? cfg.ps().host() : "127.0.0.1");
         }
+        return on(cfg, withJob, conf.get("spark.master"), null, DriverAddress.predicted(cfg, conf));
     }
 
-    /** The setting of {@code cfg} on {@code master}. */
-    static Setting on(JobConfig cfg, boolean withJob, String master, String sparkError) {
+    /** The setting of {@code cfg} on {@code master}, with the driver's endpoints on {@code host}. */
+    static Setting on(JobConfig cfg, boolean withJob, String master, String sparkError, String host) {
         Placement where = Placement.of(master, cfg);
-        return new Setting(cfg, withJob, master, sparkError, where, new Topology(cfg, where.workersInDriver()));
+        return new Setting(cfg, withJob, master, sparkError, where, new Topology(cfg, where.workersInDriver(), host));
     }
 
     /** The same master and JVMs for another config (the doctor tries the settings it suggests). */
     Setting with(JobConfig other) {
-        return new Setting(other, withJob, master, sparkError, where, new Topology(other, where.workersInDriver()));
+        return new Setting(other, withJob, master, sparkError, where, new Topology(other, where.workersInDriver(),
+            other.ps().host() != null ? other.ps().host() : topology.host()));
     }
 }

@@ -11,6 +11,7 @@ import io.lockstep.driver.data.MnistFetcher;
 import io.lockstep.driver.output.HadoopCheckpointStore;
 import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.driver.output.RunSummary;
+import io.lockstep.driver.spark.ExecutorWait;
 import io.lockstep.driver.spark.RankRows;
 import io.lockstep.driver.spark.RunPlan;
 import io.lockstep.driver.spark.SparkConfs;
@@ -65,6 +66,7 @@ public final class TrainingJob {
             MnistFetcher.ensure(cfg.data());
         }
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
+            ExecutorWait.awaitFirst(sc, cfg); // before the data is read on them
             return train(cfg, sc, DataLoader.load(sc, cfg), outputs, listeners, wallStart).summary();
         } catch (IOException | RuntimeException e) {
             outputs.discard(); // this run's temporary files; the earlier run's outputs stay as they were
@@ -84,6 +86,7 @@ public final class TrainingJob {
      */
     public static Result train(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data, RunOutputs outputs,
                                List<TrainingListener> listeners, long wallStart) throws IOException {
+        ExecutorWait.awaitFirst(sc, cfg);
         Prepared prepared = prepare(cfg, sc, data, listeners);
         Attempts.Stage stage = Attempts.run(cfg, sc, prepared, outputs);
         return publish(cfg, sc, data, prepared, stage, outputs, wallStart);
@@ -116,7 +119,7 @@ public final class TrainingJob {
             : new HadoopCheckpointStore(cfg.checkpoint().dir(), cfg.checkpoint().keep());
         StartPoint start = Resume.startPoint(cfg, store, identity, initial);
         Watch watch = Watch.of(cfg, task, data.validation() != null);
-        Topology topology = Topology.of(cfg, sc.master());
+        Topology topology = Topology.of(cfg, sc);
         RunPlan plan = RunPlan.builder()
             .modelJson(model.json()).task(task).outputs(data.outputs()).features(data.features())
             .batchSize(cfg.batchSize()).shuffle(cfg.shuffle()).seed(cfg.seed()).options(options)

@@ -67,9 +67,11 @@ public final class BarrierStage {
         // workers all in this JVM exchange in memory (InMemoryExchange) and report here; else the server,
         // or with the shards on the executors only its all-gather endpoint, which takes shard 0's step reports
         boolean serverNeeded = !topology.inMemory();
-        LOG.info("training stage: {} workers from step {}, exchange {}{}", spec.workers(), spec.firstStep(),
+        LOG.info("training stage: {} workers from step {}, exchange {}{}{}", spec.workers(), spec.firstStep(),
             topology.exchangeKind(), plan.shardsOnExecutors() && serverNeeded
-                ? ", " + spec.layout().shards() + " shards on the executors" : "");
+                ? ", " + spec.layout().shards() + " shards on the executors" : "",
+            serverNeeded && spec.transport() == ExchangeSpec.Transport.UDP
+                ? "; the driver's endpoints on " + spec.host() : "");
         try (JobListeners.Registration listeners = JobListeners.register(spec.jobId(), metrics, gathers);
              EmbeddedAeron aeron = serverNeeded ? EmbeddedAeron.forServer(spec) : null;
              ParameterServer server = !serverNeeded ? null

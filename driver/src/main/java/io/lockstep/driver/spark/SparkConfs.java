@@ -52,7 +52,33 @@ public final class SparkConfs {
         conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
             String.valueOf(Math.max(1, cfg.ps().timeoutSeconds() / 5)));
         cfg.spark().conf().forEach(conf::set);
+        if (!conf.get("spark.master").startsWith("local")) {
+            refuseUnreachable(conf);
+        }
         return conf;
+    }
+
+    /** The system property {@code ./lockstep} sets: its driver runs embedded Spark from the project's classpath. */
+    static final String LAUNCHER = "lockstep.launcher";
+
+    /**
+     * A cluster master that could never run the job, refused before Spark starts rather than waited on: from
+     * {@code ./lockstep} (no application jar for the executors), or with a driver announced on an address the
+     * executors cannot send to.
+     */
+    private static void refuseUnreachable(SparkConf conf) {
+        String master = conf.get("spark.master");
+        if ("lockstep".equals(System.getProperty(LAUNCHER)) && !conf.contains("spark.jars")) {
+            throw new ConfigLoader.ConfigException("config key 'spark.master' is " + master + ", a cluster: ./lockstep"
+                + " runs the driver on embedded Spark and ships no application jar, so executors could not load"
+                + " Lockstep's classes; submit with deploy/spark-submit.sh --master " + master + " CONFIG [--set ...]"
+                + " (it sends the jar and the JVM flags executors need)");
+        }
+        String host = DriverAddress.sparkDriverHost(conf);
+        String problem = DriverAddress.problem(master, host, DriverAddress.resolve(host));
+        if (problem != null) {
+            throw new ConfigLoader.ConfigException(problem);
+        }
     }
 
     /** Task slots of a local master: local, local[N], local[*], local[N,F], local[*,F]. */

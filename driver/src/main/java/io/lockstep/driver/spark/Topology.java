@@ -19,16 +19,21 @@ import java.util.Locale;
 public final class Topology {
     private final JobConfig cfg;
     private final boolean workersInDriver;
+    private final String host;
 
-    /** The topology of {@code cfg} when every worker does ({@code workersInDriver}), or does not, run in this JVM. */
-    public Topology(JobConfig cfg, boolean workersInDriver) {
+    /**
+     * The topology of {@code cfg} when every worker does ({@code workersInDriver}), or does not, run in this JVM, with
+     * the driver's endpoints on {@code host} ({@link DriverAddress}).
+     */
+    public Topology(JobConfig cfg, boolean workersInDriver, String host) {
         this.cfg = cfg;
         this.workersInDriver = workersInDriver;
+        this.host = host;
     }
 
-    /** The topology of {@code cfg} on {@code master}. */
-    public static Topology of(JobConfig cfg, String master) {
-        return new Topology(cfg, workersInDriver(master));
+    /** The topology of {@code cfg} in the running Spark application {@code sc}. */
+    public static Topology of(JobConfig cfg, org.apache.spark.api.java.JavaSparkContext sc) {
+        return new Topology(cfg, workersInDriver(sc.master()), DriverAddress.of(cfg, sc.getConf()));
     }
 
     /** Embedded Spark ({@code local}, {@code local[N]}): the tasks run in the driver's JVM ({@code local-cluster} not). */
@@ -38,6 +43,11 @@ public final class Topology {
 
     public boolean workersInDriver() {
         return workersInDriver;
+    }
+
+    /** The address the driver's endpoints (the all-gather, and the shards when they run here) bind and announce. */
+    public String host() {
+        return host;
     }
 
     /** Every worker in the driver's JVM reduces in memory ({@code ps.local_reduction}): no parameter server at all. */
@@ -98,10 +108,10 @@ public final class Topology {
 
     /** The exchange of one attempt: a fresh job id, the shards of this topology, from {@code firstStep}. */
     public ExchangeSpec exchangeSpec(int paramCount, StepSite site, long firstStep) {
-        int mtu = cfg.ps().mtu().resolve(cfg.ps().host());
+        int mtu = cfg.ps().mtu().resolve(host);
         ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount), ExchangeSpec.chunkValuesFor(mtu));
         return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers()).transport(transport())
-            .host(cfg.ps().host()).termLength(cfg.ps().termLength()).mtu(mtu)
+            .host(host).termLength(cfg.ps().termLength()).mtu(mtu)
             .timeoutMillis(cfg.ps().timeoutSeconds() * 1000L).firstStep(firstStep).build()
             .withOptimizer(site.isServer() ? new ServerOptimizer(site.plan().rule(), site.plan().roles()) : null)
             .withWire(cfg.ps().wire());

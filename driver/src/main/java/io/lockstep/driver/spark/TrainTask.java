@@ -225,14 +225,22 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
 
     /**
      * The address this executor's workers receive on and its shards listen on: loopback when the driver's
-     * server address is (one machine), else the executor's address as Spark knows it (the one the driver
-     * and the other executors reach it at).
+     * endpoints are (one machine), else the executor's address as Spark knows it (the one the driver and the
+     * other executors reach it at: never loopback on a cluster).
      */
     private String executorHost() {
         String host = plan.exchange().host();
-        if (host.startsWith("127.") || host.equals("localhost")) {
+        if (host.startsWith("127.") || host.equals("localhost") || host.equals("::1")) {
             return "127.0.0.1";
         }
+        return executorAddress();
+    }
+
+    /**
+     * This task's executor's address as Spark knows it: the source address of its connection to the driver (so the
+     * one the driver reaches it at), which tells hosts apart where hostnames repeat (containers, namespaces).
+     */
+    private static String executorAddress() {
         BarrierTaskContext ctx = BarrierTaskContext.get();
         String address = ctx.getTaskInfos()[ctx.partitionId()].address();
         int colon = address.lastIndexOf(':');

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.abort;
@@ -30,7 +31,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Many hosts on this machine: a Spark standalone cluster whose master (with the driver spark-submit starts there)
  * and two workers each live in their own network namespace with their own address on a bridge
  * ({@code deploy/netns-cluster.sh}, root only: skipped with the reason where namespaces cannot be made). The
- * digits job trains across the hosts exactly as in local mode, with the shards on the executors and on the driver.
+ * digits job trains across the hosts exactly as in local mode, with the shards on the executors and on the driver,
+ * with no address given: the driver's endpoints on the address Spark gave the driver, each executor's on its own.
+ * A driver that would announce loopback to the executors is refused at once.
  * Runs after {@code package} in {@code ./mvnw -Pdist verify}, like {@link StandaloneClusterIT}.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -123,12 +126,29 @@ class NetnsClusterIT {
             "trained across three hosts, the parameters are bit-identical to local mode's");
     }
 
-    /** The job submitted from the master's host with the shards at {@code placement}; its summary. */
+    @Test
+    @Order(4)
+    void aDriverOnLoopbackIsRefusedAtOnceInsteadOfWaitingForExecutors() throws Exception {
+        try (Submission job = cluster.submit(Map.of("SPARK_LOCAL_IP", "127.0.0.1"), List.of(), config,
+            "output.dir=" + dir.resolve("loopback"))) {
+            StandaloneCluster.Result run = job.await(Duration.ofMinutes(2));
+            assertEquals(2, run.exitCode(), () -> StandaloneCluster.tail(run.output(), 40));
+            assertEquals(List.of("lockstep: error: spark.master is spark://10.77.0.10:7077 but this driver's address is"
+                + " 127.0.0.1 (loopback; from SPARK_LOCAL_IP=127.0.0.1): executors on other hosts could never connect"
+                + " back and the job would wait for them forever; run the driver with SPARK_LOCAL_IP (or --conf"
+                + " spark.driver.host) set to this machine's address on the cluster network, or leave both unset to"
+                + " let Spark pick it"), run.errorLines(), () -> StandaloneCluster.tail(run.output(), 40));
+            assertFalse(run.output().contains("Running Spark version"), "refused before Spark started");
+        }
+    }
+
+    /** The job submitted from the master's host with the shards at {@code placement} and no address set. */
     private static JsonNode trainOnTheCluster(String placement) throws Exception {
-        StandaloneCluster.Result run = cluster.run(JOB_TIMEOUT, List.of(), config,
-            "ps.shard_placement=" + placement, "ps.host=" + cluster.address("master"),
+        StandaloneCluster.Result run = cluster.run(JOB_TIMEOUT, List.of(), config, "ps.shard_placement=" + placement,
             "output.dir=" + dir.resolve(placement), "checkpoint.dir=" + dir.resolve(placement + "-ckpt"));
         assertEquals(0, run.exitCode(), () -> "spark-submit failed:\n" + StandaloneCluster.tail(run.output(), 40));
+        assertTrue(run.output().contains("the driver's endpoints on " + cluster.address("master")),
+            () -> "the driver's endpoints on the address Spark gave it:\n" + StandaloneCluster.tail(run.output(), 40));
         JsonNode summary = JSON.readTree(dir.resolve(placement + "/summary.json").toFile());
         List<Long> replicas = new ArrayList<>();
         summary.get("replicas").forEach(r -> replicas.add(Long.parseLong(r.asText().substring(0, r.asText().indexOf('@')))));

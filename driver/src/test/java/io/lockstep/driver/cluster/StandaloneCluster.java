@@ -363,6 +363,12 @@ public final class StandaloneCluster implements AutoCloseable {
      * {@code sparkOptions} (later options win), and {@code --set} for each of {@code sets}.
      */
     public Submission submit(List<String> sparkOptions, Path config, String... sets) throws IOException {
+        return submit(Map.of(), sparkOptions, config, sets);
+    }
+
+    /** {@link #submit(List, Path, String...)} with {@code env} added to the driver's environment. */
+    public Submission submit(Map<String, String> extraEnv, List<String> sparkOptions, Path config, String... sets)
+        throws IOException {
         Path jar = distJar();
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("no dist jar at " + jar + ": build it with ./mvnw -Pdist package");
@@ -398,6 +404,7 @@ public final class StandaloneCluster implements AutoCloseable {
         env.put("OMP_NUM_THREADS", "1");
         env.put("LOCKSTEP_DIST_JAR", jar.toString());
         env.remove("SPARK_CONF_DIR");
+        env.putAll(extraEnv);
         if (closed) {
             throw new IllegalStateException("the cluster is closed");
         }

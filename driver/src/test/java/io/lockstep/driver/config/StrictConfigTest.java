@@ -69,4 +69,16 @@ class StrictConfigTest extends ConfigFiles {
         assertEquals("config key 'data.classes' must be >= 2 and <= 100000 (labels are stored one-hot, one float per"
             + " class per row), got 1000000000", error(MINIMAL, "data.classes=1000000000"));
     }
+
+    @Test
+    void aWildcardPsHostIsRefusedForItCannotBeAnnounced() throws IOException {
+        for (String wildcard : List.of("0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0")) {
+            String e = error(MINIMAL, "ps.host='" + wildcard + "'"); // quoted: [::] would be a YAML list
+            assertTrue(e.startsWith("config key 'ps.host' is " + wildcard + ", which binds every interface but is no"
+                + " address executors can send to"), e);
+            assertTrue(e.endsWith("or remove ps.host to use the address Spark gives the driver (spark.driver.host)"), e);
+        }
+        assertEquals("10.77.0.10", ConfigLoader.load(yaml(MINIMAL), List.of("ps.host=10.77.0.10")).ps().host());
+        assertNull(ConfigLoader.load(yaml(MINIMAL), List.of()).ps().host(), "unset: the driver's address Spark knows");
+    }
 }

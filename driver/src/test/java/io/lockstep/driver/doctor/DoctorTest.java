@@ -3,6 +3,7 @@ package io.lockstep.driver.doctor;
 import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.ShardPlacement;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.spark.DriverAddress;
 import io.lockstep.driver.data.TestData;
 import io.lockstep.driver.job.ModelSetup;
 import io.lockstep.worker.cpu.CpuFlags;
@@ -34,7 +35,9 @@ class DoctorTest {
     }
 
     static Setting on(JobConfig cfg, String master) {
-        return Setting.on(cfg, true, master, null);
+        org.apache.spark.SparkConf conf = new org.apache.spark.SparkConf(false).set("spark.master", master);
+        cfg.spark().conf().forEach(conf::set);
+        return Setting.on(cfg, true, master, null, DriverAddress.predicted(cfg, conf));
     }
 
     /** Embedded Spark over the wire: UDP, no in-memory exchange (what a local job did before local reduction). */
@@ -157,7 +160,7 @@ class DoctorTest {
     }
 
     @Test
-    void aHostThatCannotBeBoundFailsAndAClusterWithLoopbackWarns() {
+    void aHostThatCannotBeBoundFailsAndLoopbackForExecutorsElsewhereIsRefused() {
         JobConfig cfg = udpLocal();
         cfg = cfg.with("ps.host", "192.0.2.1"); // TEST-NET-1: documentation only, on no interface
         Finding c = new PortsCheck().run(local(cfg)).get(0);
@@ -165,10 +168,21 @@ class DoctorTest {
         assertTrue(c.configError());
         assertTrue(c.message().startsWith("config key 'ps.host' is '192.0.2.1', which this machine cannot bind ("),
             c.message());
-        JobConfig cluster = JobConfig.defaults();
-        List<Finding> checks = new PortsCheck().run(on(cluster, "spark://h:7077"));
-        assertEquals(Status.OK, checks.get(0).status());
-        assertEquals(Status.WARN, checks.get(1).status());
+        JobConfig cluster = JobConfig.defaults()
+            .with("spark.conf.spark.driver.host", "127.0.0.1"); // binds anywhere; only where it is announced matters
+        List<Finding> checks = new PortsCheck().run(on(cluster, "spark://127.0.0.1:7077"));
+        assertEquals(1, checks.size(), checks.toString());
+        assertEquals(Status.OK, checks.get(0).status(), checks.get(0).line());
+        cluster = cluster.with("ps.host", "127.0.0.1");
+        checks = new PortsCheck().run(on(cluster, "spark://h:7077"));
+        assertEquals(Status.OK, checks.get(0).status(), "it binds");
+        assertEquals(Status.FAIL, checks.get(1).status());
+        assertEquals("config key 'ps.host' is 127.0.0.1 but spark.master is spark://h:7077: executors on other hosts"
+            + " cannot reach a loopback address; remove ps.host (the driver's endpoints then use the address Spark gives"
+            + " the driver, spark.driver.host) or set it to an address of this driver they can reach",
+            checks.get(1).message());
+        assertEquals(1, new PortsCheck().run(on(cluster, "spark://127.0.0.1:7077")).size(),
+            "a standalone master on loopback: every executor is on this machine");
         cluster = cluster.with("ps.transport", Transport.IPC);
         c = new PortsCheck().run(on(cluster, "spark://h:7077")).get(0);
         assertEquals(Status.FAIL, c.status());

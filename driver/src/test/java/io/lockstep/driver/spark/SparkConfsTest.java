@@ -1,10 +1,15 @@
 package io.lockstep.driver.spark;
 
+import io.lockstep.driver.config.ConfigLoader;
+import io.lockstep.driver.config.JobConfig;
 import org.junit.jupiter.api.Test;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.*;
 
-/** The task slots of each form of local master (a job that needs more fails at once instead of waiting). */
+/**
+ * The task slots of each form of local master (a job that needs more fails at once instead of waiting), and cluster
+ * masters that could never run the job, refused before Spark starts.
+ */
 class SparkConfsTest {
     @Test
     void localMastersHaveTheirSlots() {
@@ -12,5 +17,38 @@ class SparkConfsTest {
         assertEquals(3, SparkConfs.localSlots("local[3,2]"));
         assertEquals(Runtime.getRuntime().availableProcessors(), SparkConfs.localSlots("local[*]"));
         assertEquals(Integer.MAX_VALUE, SparkConfs.localSlots("local-cluster[2,1,1024]"));
+    }
+
+    @Test
+    void aClusterMasterWithADriverOnLoopbackIsRefusedAtOnce() {
+        JobConfig cfg = JobConfig.defaults().with("spark.master=spark://10.77.0.10:7077",
+            "spark.conf.spark.driver.host=127.0.0.1");
+        String e = assertThrows(ConfigLoader.ConfigException.class, () -> SparkConfs.of(cfg)).getMessage();
+        assertTrue(e.startsWith("spark.master is spark://10.77.0.10:7077 but this driver's address is 127.0.0.1"), e);
+        assertEquals("spark://10.77.0.10:7077",
+            SparkConfs.of(cfg.with("spark.conf.spark.driver.host", "10.77.0.10")).get("spark.master"));
+    }
+
+    @Test
+    void theLauncherRefusesAClusterMasterItCannotShipTheJarTo() {
+        JobConfig cfg = JobConfig.defaults().with("spark.master=spark://10.77.0.10:7077",
+            "spark.conf.spark.driver.host=10.77.0.10");
+        String before = System.getProperty(SparkConfs.LAUNCHER);
+        System.setProperty(SparkConfs.LAUNCHER, "lockstep");
+        try {
+            String e = assertThrows(ConfigLoader.ConfigException.class, () -> SparkConfs.of(cfg)).getMessage();
+            assertEquals("config key 'spark.master' is spark://10.77.0.10:7077, a cluster: ./lockstep runs the driver on"
+                + " embedded Spark and ships no application jar, so executors could not load Lockstep's classes;"
+                + " submit with deploy/spark-submit.sh --master spark://10.77.0.10:7077 CONFIG [--set ...] (it sends"
+                + " the jar and the JVM flags executors need)", e);
+            assertEquals("local[2]", SparkConfs.of(cfg.with("spark.master", "local[2]")).get("spark.master"),
+                "embedded Spark is the launcher's own");
+        } finally {
+            if (before == null) {
+                System.clearProperty(SparkConfs.LAUNCHER);
+            } else {
+                System.setProperty(SparkConfs.LAUNCHER, before);
+            }
+        }
     }
 }
