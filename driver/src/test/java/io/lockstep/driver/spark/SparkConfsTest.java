@@ -21,8 +21,8 @@ class SparkConfsTest {
 
     @Test
     void aClusterMasterWithADriverOnLoopbackIsRefusedAtOnce() {
-        JobConfig cfg = JobConfig.defaults().with("spark.master=spark://10.77.0.10:7077",
-            "spark.conf.spark.driver.host=127.0.0.1");
+        JobConfig cfg = JobConfig.defaults().with("spark.master", "spark://10.77.0.10:7077")
+            .with("spark.conf.spark.driver.host", "127.0.0.1");
         String e = assertThrows(ConfigLoader.ConfigException.class, () -> SparkConfs.of(cfg)).getMessage();
         assertTrue(e.startsWith("spark.master is spark://10.77.0.10:7077 but this driver's address is 127.0.0.1"), e);
         assertEquals("spark://10.77.0.10:7077",
@@ -31,8 +31,8 @@ class SparkConfsTest {
 
     @Test
     void theLauncherRefusesAClusterMasterItCannotShipTheJarTo() {
-        JobConfig cfg = JobConfig.defaults().with("spark.master=spark://10.77.0.10:7077",
-            "spark.conf.spark.driver.host=10.77.0.10");
+        JobConfig cfg = JobConfig.defaults().with("spark.master", "spark://10.77.0.10:7077")
+            .with("spark.conf.spark.driver.host", "10.77.0.10");
         String before = System.getProperty(SparkConfs.LAUNCHER);
         System.setProperty(SparkConfs.LAUNCHER, "lockstep");
         try {
