@@ -82,7 +82,8 @@ final class ShmCheck implements Check {
         JobConfig cfg = job.cfg();
         StringBuilder sb = new StringBuilder("give /dev/shm at least ")
             .append(format(roundUp(need))).append(" (docker run --shm-size=").append(roundUp(need) / MIB).append("m)");
-        long minTerm = Integer.highestOneBit(Math.max(64 * 1024, 8 * cfg.ps().mtu().resolve(job.topology().host()) - 1)) * 2L;
+        int mtu = cfg.ps().mtu().resolve(job.topology().host());
+        long minTerm = Integer.highestOneBit(Math.max(64 * 1024, 8 * mtu - 1)) * 2L;
         long fitting = -1;
         for (long t = cfg.ps().termLength() / 2; t >= minTerm; t /= 2) {
             if (AeronFootprint.driverHostNeeds(job, t) <= free) {
