@@ -1,5 +1,6 @@
 package io.lockstep.ps;
 
+import io.lockstep.ps.media.PortRange;
 import io.lockstep.ps.optim.ServerOptimizer;
 import io.lockstep.ps.wire.FrameHeader;
 import io.lockstep.ps.wire.GatherFrame;
@@ -63,7 +64,8 @@ public record ExchangeSpec(
     JobSecret secret,
     ServerOptimizer optimizer,
     WireFormat wire,
-    ShardHosts shardHosts
+    ShardHosts shardHosts,
+    PortRange ports
 ) implements Serializable {
 
     /** How frames travel: UDP (across hosts, or loopback), or IPC (shared memory, workers in the server's JVM). */

@@ -3,6 +3,7 @@ package io.lockstep.ps;
 import io.lockstep.ps.ExchangeSpec.ShardHosts;
 import io.lockstep.ps.ExchangeSpec.Transport;
 import io.lockstep.ps.media.FreePorts;
+import io.lockstep.ps.media.PortRange;
 import io.lockstep.ps.optim.ServerOptimizer;
 import io.lockstep.ps.wire.JobSecret;
 import io.lockstep.ps.wire.WireFormat;
@@ -14,7 +15,7 @@ import java.util.Objects;
  * The settings of an {@link ExchangeSpec}, each named: job, layout and workers are given; the rest default to UDP
  * on 127.0.0.1, {@link ExchangeSpec#DEFAULT_TERM_LENGTH}, {@link ExchangeSpec#DEFAULT_MTU}, a 60 s stall budget from
  * step 0, a fresh {@link JobSecret#random() secret}, the optimizer on the workers and float32 on the wire. Ports not
- * given are picked free on the host at {@link #build()} (in one go, so all are distinct; none for IPC). The spec
+ * given are picked free on the host, within {@link PortRange#AUTO} unless set, at {@link #build()} (in one go, so all are distinct; none for IPC). The spec
  * checks the settings together when it is built ({@link ExchangeRules}).
  */
 public final class ExchangeSpecBuilder {
@@ -35,6 +36,7 @@ public final class ExchangeSpecBuilder {
     private ServerOptimizer optimizer;
     private WireFormat wire = WireFormat.FP32;
     private ShardHosts shardHosts;
+    private PortRange portRange = PortRange.AUTO;
 
     ExchangeSpecBuilder(long jobId, ShardLayout layout, int workers) {
         this.jobId = jobId;
@@ -59,6 +61,7 @@ public final class ExchangeSpecBuilder {
         optimizer = spec.optimizer();
         wire = spec.wire();
         shardHosts = spec.shardHosts();
+        portRange = spec.ports();
     }
 
     public ExchangeSpecBuilder transport(Transport value) {
@@ -77,6 +80,9 @@ public final class ExchangeSpecBuilder {
         gatherControlPort = gatherControl;
         return this;
     }
+
+    /** Where the receive endpoints' ports are picked, on the driver and on the executors ({@code ps.ports}). */
+    public ExchangeSpecBuilder portRange(PortRange value) { portRange = Objects.requireNonNull(value, "ports"); return this; }
 
     public ExchangeSpecBuilder termLength(int value) { termLength = value; return this; }
 
@@ -115,7 +121,7 @@ public final class ExchangeSpecBuilder {
         if (upstream == null || control == null) {
             int shards = layout.shards();
             int count = 2 * shards + 2;
-            int[] ports = transport == Transport.UDP ? FreePorts.udp(host, count) : new int[count];
+            int[] ports = transport == Transport.UDP ? FreePorts.udp(host, count, portRange) : new int[count];
             upstream = Arrays.copyOfRange(ports, 0, shards);
             control = Arrays.copyOfRange(ports, shards, 2 * shards);
             gather = ports[2 * shards];
@@ -123,6 +129,6 @@ public final class ExchangeSpecBuilder {
         }
         return new ExchangeSpec(jobId, layout, workers, transport, host, upstream, control, gather, gatherControl,
             termLength, mtu, timeoutMillis, firstStep, secret != null ? secret : JobSecret.random(), optimizer, wire,
-            shardHosts);
+            shardHosts, portRange);
     }
 }

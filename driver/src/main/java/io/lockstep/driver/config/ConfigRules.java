@@ -52,6 +52,11 @@ public final class ConfigRules {
         require(host == null || !isWildcard(host), "ps.host", "is " + host + ", which binds every interface but is no"
             + " address executors can send to: set an address of this driver they can reach, or remove ps.host to use"
             + " the address Spark gives the driver (spark.driver.host)");
+        int onePerJvm = 3 * c.ps().shards() + 3;
+        require(c.ps().ports().isAuto() || c.ps().ports().size() >= onePerJvm, "ps.ports", "holds "
+            + c.ps().ports().size() + " ports but a JVM can need " + onePerJvm + " (with " + c.ps().shards()
+            + " shards: 2 per shard and 2 for the all-gather where the shards run, 1 per shard and 1 more where workers"
+            + " receive), and each JVM on a host takes its own: widen ps.ports");
         require(c.ps().timeoutSeconds() >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps().timeoutSeconds());
         // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
         require(Integer.bitCount(c.ps().termLength()) == 1 && c.ps().termLength() >= 8L * c.ps().mtu().largest(),

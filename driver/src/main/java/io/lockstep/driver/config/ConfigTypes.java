@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonDeserializer;
 import com.fasterxml.jackson.databind.JsonSerializer;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.module.SimpleModule;
+import io.lockstep.ps.media.PortRange;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.model.Loss;
 import io.lockstep.worker.model.ModelType;
@@ -41,6 +42,7 @@ final class ConfigTypes {
         add(m, Every.class, ConfigTypes::every, Every::toString);
         add(m, ResumeFrom.class, ResumeFrom::parse, ResumeFrom::toString);
         add(m, Mtu.class, Mtu::parse, Mtu::toString);
+        add(m, PortRange.class, PortRange::parse, PortRange::toString);
         add(m, ModelType.class, ModelType::parse, ModelType::key);
         add(m, Loss.class, Loss::parse, Loss::key);
         add(m, Activation.class, Models::activation, a -> a.name().toLowerCase(Locale.ROOT));

@@ -1,5 +1,6 @@
 package io.lockstep.driver.config;
 
+import io.lockstep.ps.media.PortRange;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.worker.model.Loss;
 import io.lockstep.worker.model.ModelType;
@@ -273,6 +274,9 @@ public record JobConfig(
      *                       (driver.spark.DriverAddress)
      * @param mtu            the exchange's frame size: auto (one IP packet on the link of the driver's
      *                       endpoint address) or a multiple of 32 in [1024, 65504]
+     * @param ports          the UDP ports the exchange listens on, on the driver and on every executor: auto (the
+     *                       IANA dynamic ports outside the kernel's ephemeral range, io.lockstep.ps.media.PortRange)
+     *                       or first-last, for a firewall or a container's port list
      * @param timeoutSeconds longest wait for any one step or connection before the job fails naming who it waited for
      */
     public record Ps(
@@ -284,7 +288,8 @@ public record JobConfig(
         String host,
         int timeoutSeconds,
         int termLength,
-        Mtu mtu) {
+        Mtu mtu,
+        PortRange ports) {
     }
 
     /**

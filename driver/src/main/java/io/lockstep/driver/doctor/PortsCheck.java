@@ -3,10 +3,11 @@ package io.lockstep.driver.doctor;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.spark.DriverAddress;
 
+import io.lockstep.ps.media.FreePorts;
+
 import java.io.IOException;
-import java.net.DatagramSocket;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -36,13 +37,23 @@ final class PortsCheck implements Check {
         String host = job.topology().host();
         String named = cfg.ps().host() != null ? "ps.host " + host : "the driver's address " + host
             + (job.where().workersInDriver() || job.master().startsWith("local") ? "" : " (spark.driver.host; ps.host unset)");
-        try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(host), 0))) {
-            findings.add(Finding.ok("ports", named + ": a UDP socket binds (ephemeral port "
-                + socket.getLocalPort() + "); the job takes " + (job.topology().shardsOnExecutors()
-                ? "2 such ports here (the all-gather endpoint; each hosting executor takes 2 per shard and 1 more on"
-                + " its own address)" : (2 * cfg.ps().shards() + 2) + " such ports")));
-        } catch (IOException | SecurityException e) {
-            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        // the ports the driver's JVM takes: the shards' and the all-gather's, and the workers' where they run here
+        int needed = (job.topology().shardsOnExecutors() ? 2 : 2 * cfg.ps().shards() + 2)
+            + (job.where().workersInDriver() ? cfg.ps().shards() + 1 : 0);
+        try {
+            InetAddress.getByName(host);
+            int[] ports = FreePorts.udp(host, needed, cfg.ps().ports());
+            findings.add(Finding.ok("ports", named + ": " + needed + " UDP ports free in ps.ports " + cfg.ps().ports()
+                + " (e.g. " + ports[0] + ")" + (job.topology().shardsOnExecutors()
+                ? "; each executor hosting shards takes 2 per shard and 1 more on its own address" : "")
+                + (job.where().workersInDriver() ? "" : "; each executor JVM takes " + (cfg.ps().shards() + 1)
+                + " to receive on")));
+        } catch (IllegalStateException e) {
+            findings.add(Finding.configFail("ports", "config key 'ps.ports': " + e.getMessage()));
+            return findings;
+        } catch (IOException | UncheckedIOException | SecurityException e) {
+            Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
+            String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
             findings.add(cfg.ps().host() != null
                 ? Finding.configFail("ports", "config key 'ps.host' is '" + host + "', which this machine cannot"
                 + " bind (" + why + "): set it to an address of this driver, or remove it to use the address Spark"

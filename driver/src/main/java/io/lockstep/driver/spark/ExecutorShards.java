@@ -3,6 +3,7 @@ package io.lockstep.driver.spark;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.media.EmbeddedAeron;
 import io.lockstep.ps.media.FreePorts;
+import io.lockstep.ps.media.PortRange;
 import io.lockstep.ps.server.ParameterServer;
 import io.lockstep.worker.exchange.WireDrops;
 import org.apache.spark.BarrierTaskContext;
@@ -36,7 +37,7 @@ final class ExecutorShards implements AutoCloseable {
         int shards = spec.layout().shards();
         int[] mine = IntStream.range(0, shards)
             .filter(s -> ExchangeSpec.hostRank(s, shards, spec.workers()) == rank).toArray();
-        String[] answers = ctx.allGather(mine.length == 0 ? "" : offer(host, mine));
+        String[] answers = ctx.allGather(mine.length == 0 ? "" : offer(host, mine, spec.ports()));
         ExchangeSpec full = complete(spec, answers);
         if (mine.length == 0) {
             return new ExecutorShards(full, null, null);
@@ -52,8 +53,8 @@ final class ExecutorShards implements AutoCloseable {
     }
 
     /** "host normPort shard:upstream:control ..." for this rank's shards, with ports free on {@code host}. */
-    static String offer(String host, int[] shards) {
-        int[] ports = FreePorts.udp(host, 2 * shards.length + 1);
+    static String offer(String host, int[] shards, PortRange range) {
+        int[] ports = FreePorts.udp(host, 2 * shards.length + 1, range);
         StringBuilder sb = new StringBuilder(host).append(' ').append(ports[2 * shards.length]);
         for (int i = 0; i < shards.length; i++) {
             sb.append(' ').append(shards[i]).append(':').append(ports[2 * i]).append(':').append(ports[2 * i + 1]);

@@ -111,7 +111,7 @@ public final class Topology {
         int mtu = cfg.ps().mtu().resolve(host);
         ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount), ExchangeSpec.chunkValuesFor(mtu));
         return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers()).transport(transport())
-            .host(host).termLength(cfg.ps().termLength()).mtu(mtu)
+            .host(host).termLength(cfg.ps().termLength()).mtu(mtu).portRange(cfg.ps().ports())
             .timeoutMillis(cfg.ps().timeoutSeconds() * 1000L).firstStep(firstStep).build()
             .withOptimizer(site.isServer() ? new ServerOptimizer(site.plan().rule(), site.plan().roles()) : null)
             .withWire(cfg.ps().wire());

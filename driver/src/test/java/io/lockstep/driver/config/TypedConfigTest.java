@@ -86,6 +86,19 @@ class TypedConfigTest extends ConfigFiles {
     }
 
     @Test
+    void portRangesAreParsedAndMustHoldAJvmsPorts() throws IOException {
+        assertEquals(io.lockstep.ps.media.PortRange.AUTO, ConfigLoader.load(yaml(MINIMAL), List.of()).ps().ports());
+        assertEquals(new io.lockstep.ps.media.PortRange(45000, 45099),
+            ConfigLoader.load(yaml(MINIMAL), List.of("ps.ports=45000-45099")).ps().ports());
+        String file = dir.resolve("job.yaml") + ": ";
+        assertEquals(file + "config key 'ps.ports' must be auto or a range first-last (e.g. 45000-45099), got 'many'",
+            error(MINIMAL, "ps.ports=many"));
+        assertEquals("config key 'ps.ports' holds 8 ports but a JVM can need 9 (with 2 shards: 2 per shard and 2 for"
+            + " the all-gather where the shards run, 1 per shard and 1 more where workers receive), and each JVM on a"
+            + " host takes its own: widen ps.ports", error(MINIMAL, "ps.ports=45000-45007", "ps.shards=2"));
+    }
+
+    @Test
     void crossKeyRulesAreStatedOnce() throws IOException {
         assertEquals("config key 'ps.shard_placement' is executors, but "
                 + ExchangeRules.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)",

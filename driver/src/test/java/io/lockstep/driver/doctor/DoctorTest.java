@@ -191,6 +191,25 @@ class DoctorTest {
     }
 
     @Test
+    void aPortRangeWithTooFewFreePortsFailsNamingTheKey() throws IOException {
+        int first = 21_000 + 16 * java.util.concurrent.ThreadLocalRandom.current().nextInt(500);
+        JobConfig cfg = udpLocal().with("ps.ports", first + "-" + (first + 9)); // 2 shards, workers here: 9 needed
+        Finding ok = new PortsCheck().run(local(cfg)).get(0);
+        assertEquals(Status.OK, ok.status(), ok.line());
+        assertTrue(ok.message().contains("9 UDP ports free in ps.ports " + first + "-" + (first + 9)), ok.message());
+        try (java.net.DatagramSocket taken = new java.net.DatagramSocket(
+            new java.net.InetSocketAddress(java.net.InetAddress.getByName("127.0.0.1"), first + 3));
+             java.net.DatagramSocket also = new java.net.DatagramSocket(
+                 new java.net.InetSocketAddress(java.net.InetAddress.getByName("127.0.0.1"), first + 7))) {
+            Finding f = new PortsCheck().run(local(cfg)).get(0);
+            assertEquals(Status.FAIL, f.status());
+            assertTrue(f.configError());
+            assertEquals("config key 'ps.ports': only 8 of the 9 UDP ports needed are free on 127.0.0.1 in ps.ports "
+                + first + "-" + (first + 9) + ": widen ps.ports or free ports there", f.message());
+        }
+    }
+
+    @Test
     void theDigitsJobPassesOnThisMachine() throws IOException {
         Path[] split = TestData.digitsSplit(dir, 1500);
         JobConfig cfg = TestData.digitsJob(split[0], split[1], dir.resolve("out"));

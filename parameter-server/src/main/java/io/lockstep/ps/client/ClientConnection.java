@@ -114,7 +114,7 @@ final class ClientConnection implements AutoCloseable {
         }
         // all ports in one call, so they are distinct: one per shard, then the gather's
         return RECEIVE_PORTS.computeIfAbsent(spec.jobId() + "/" + workerHost,
-            k -> FreePorts.udp(workerHost, spec.layout().shards() + 1))[index];
+            k -> FreePorts.udp(workerHost, spec.layout().shards() + 1, spec.ports()))[index];
     }
 
     /** The endpoint this JVM receives shard {@code s}'s averages on ({@code layout.shards()}: the gathered blobs). */

@@ -74,11 +74,11 @@ public final class EmbeddedAeron implements AutoCloseable {
 
     private final String name;
     private final MediaDriver driver;
-    private final Aeron aeron;
+    private Aeron aeron;                    // replaced when found closed (see aeron())
     private final String directory;
     private final Thread cleanupOnExit;
     private final long livenessMs;
-    private int users;
+    private volatile int users;
 
     private EmbeddedAeron(String name, long stallBudgetMs) {
         this.name = name;
@@ -113,8 +113,7 @@ public final class EmbeddedAeron implements AutoCloseable {
             .driverTimeoutMs(livenessMs);
         driver = MediaDriver.launchEmbedded(ctx);
         try {
-            aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
-                .driverTimeoutMs(livenessMs));
+            aeron = connect();
         } catch (RuntimeException e) {
             driver.close();
             throw e;
@@ -166,8 +165,23 @@ public final class EmbeddedAeron implements AutoCloseable {
         return livenessMs;
     }
 
-    public Aeron aeron() {
+    /**
+     * This driver's client. Aeron closes a client for good when a thread is interrupted inside one of its calls
+     * (a Spark task being killed while it adds a publication); the driver lives on, so a closed client is replaced
+     * by a new one: the task that was interrupted fails, the next attempt in this JVM finds a working client.
+     */
+    public synchronized Aeron aeron() {
+        if (aeron.isClosed() && users > 0) {
+            LOG.warn("the Aeron client of {} was closed (a thread interrupted inside an Aeron call); connecting anew",
+                directory);
+            aeron = connect();
+        }
         return aeron;
+    }
+
+    private Aeron connect() {
+        return Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
+            .driverTimeoutMs(livenessMs));
     }
 
     public String directory() {
@@ -183,7 +197,9 @@ public final class EmbeddedAeron implements AutoCloseable {
             RUNNING.remove(name);
         }
         try {
-            aeron.close();
+            synchronized (this) {
+                aeron.close();
+            }
         } finally {
             driver.close();
             IoUtil.delete(new File(directory), true);

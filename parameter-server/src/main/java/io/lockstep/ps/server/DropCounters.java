@@ -59,6 +59,12 @@ public final class DropCounters {
     public long malformed() { return malformed.get(); }
     public long duplicate() { return duplicate.get(); }
     public long unauthenticated() { return unauthenticated.get(); }
+    /**
+     * Frames refused as not the job's or not well formed: none on a network without an attacker. (Stale and
+     * duplicate copies are not counted here: a resend asked for after a few ms of silence on a loaded machine can
+     * arrive after the original, which is expected.)
+     */
+    public long refused() { return foreignJob() + malformed() + unauthenticated(); }
     public long total() { return foreignJob() + staleStep() + malformed() + duplicate() + unauthenticated(); }
 
     /** The counts by kind, in a fixed order (the keys summary.json and the metrics use). */

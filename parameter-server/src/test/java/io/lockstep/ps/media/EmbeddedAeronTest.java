@@ -26,6 +26,27 @@ class EmbeddedAeronTest {
         assertFalse(dir.exists(), "deleted on shutdown");
     }
 
+    /** Aeron closes a client for good when its caller is interrupted inside a call; the next user gets a new one. */
+    @Test
+    void aClientClosedByAnInterruptIsReplacedForTheNextCall() {
+        try (EmbeddedAeron e = EmbeddedAeron.acquire()) {
+            io.aeron.Aeron first = e.aeron();
+            Thread.currentThread().interrupt(); // a Spark task killed while it registers a publication
+            assertThrows(io.aeron.exceptions.AeronException.class, () -> first.addSubscription("aeron:ipc", 1001));
+            assertTrue(Thread.interrupted());
+            long deadline = System.nanoTime() + 10_000_000_000L; // its conductor thread closes it a moment later
+            while (!first.isClosed() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertTrue(first.isClosed(), "Aeron closes the client on an interrupt");
+            io.aeron.Aeron next = e.aeron();
+            assertNotSame(first, next);
+            try (io.aeron.Subscription sub = next.addSubscription("aeron:ipc", 1001)) {
+                assertFalse(sub.isClosed());
+            }
+        }
+    }
+
     @Test
     void directoriesOfDeadProcessesAreRemoved() throws IOException, InterruptedException {
         Process dead = new ProcessBuilder("true").start();

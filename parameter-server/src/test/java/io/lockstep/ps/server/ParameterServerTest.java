@@ -5,6 +5,7 @@ import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ShardLayout;
 import io.lockstep.ps.client.GradientClient;
 import io.lockstep.ps.media.EmbeddedAeron;
+import io.lockstep.ps.media.PortRange;
 import org.agrona.BufferUtil;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterAll;
@@ -39,18 +40,37 @@ class ParameterServerTest {
             .timeoutMillis(20_000).build();
     }
 
+    static void assertWithin(PortRange range, int[] ports) {
+        for (int port : ports) {
+            assertTrue(port >= range.first() && port <= range.last(), port + " outside ps.ports " + range);
+        }
+    }
+
     static ExchangeSpec withTimeout(ExchangeSpec s, long timeoutMillis) {
         return s.toBuilder().timeoutMillis(timeoutMillis).build();
     }
 
-    @ParameterizedTest(name = "{0} workers={1} shards={2}")
-    @CsvSource({"UDP,1,1", "UDP,2,2", "UDP,4,3", "IPC,2,3", "IPC,4,1"})
-    void everyWorkerGetsTheExactWeightedAverage(ExchangeSpec.Transport transport, int workers, int shards)
-        throws Exception {
+    /** {@code ps.ports} first-last: 2 workers, 2 shards in a range of 9 ports (below the kernel's ephemeral range). */
+    static final int RANGE_FIRST = 23_000 + 16 * ThreadLocalRandom.current().nextInt(400);
+
+    @ParameterizedTest(name = "{0} workers={1} shards={2} ranged={3}")
+    @CsvSource({"UDP,1,1,false", "UDP,2,2,false", "UDP,4,3,false", "IPC,2,3,false", "IPC,4,1,false", "UDP,2,2,true"})
+    void everyWorkerGetsTheExactWeightedAverage(ExchangeSpec.Transport transport, int workers, int shards,
+                                                boolean ranged) throws Exception {
         int n = 40_000; // several chunks per shard
         ShardLayout layout = new ShardLayout(n, shards, ExchangeSpec.chunkValuesFor(ExchangeSpec.DEFAULT_MTU));
         long job = ThreadLocalRandom.current().nextLong();
-        ExchangeSpec spec = spec(job, layout, workers, transport);
+        // 2 per shard and 2 for the gather at the server, 1 per shard and 1 for the workers' JVM: 9 in all
+        PortRange range = new PortRange(RANGE_FIRST, RANGE_FIRST + 3 * shards + 2);
+        ExchangeSpec spec = ranged
+            ? ExchangeSpec.builder(job, layout, workers).transport(transport).termLength(4 * 1024 * 1024)
+                .timeoutMillis(20_000).portRange(range).build()
+            : spec(job, layout, workers, transport);
+        if (ranged) {
+            assertWithin(range, spec.upstreamPorts());
+            assertWithin(range, spec.controlPorts());
+            assertWithin(range, new int[]{spec.gatherPort(), spec.gatherControlPort()});
+        }
         List<long[]> steps = new CopyOnWriteArrayList<>();
         int stepCount = 5;
         try (ParameterServer server = ParameterServer.start(aeron.aeron(), spec,
@@ -63,6 +83,12 @@ class ParameterServerTest {
                     UnsafeBuffer vec = new UnsafeBuffer(BufferUtil.allocateDirectAligned(n * 4, 64));
                     try (GradientClient client = new GradientClient(aeron.aeron(), spec, rank, "127.0.0.1")) {
                         client.awaitConnected();
+                        if (ranged) {
+                            for (int s = 0; s <= shards; s++) {
+                                String endpoint = client.receiveEndpoint(s);
+                                assertWithin(range, new int[]{Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1))});
+                            }
+                        }
                         for (int step = 0; step < stepCount; step++) {
                             int samples = rank + 1 + step;
                             for (int i = 0; i < n; i++) {
@@ -86,7 +112,7 @@ class ParameterServerTest {
                 f.get(60, TimeUnit.SECONDS);
             }
             pool.shutdown();
-            assertEquals(0, server.drops().total(), server.drops().toString());
+            assertEquals(0, server.drops().refused(), server.drops().toString());
             assertNull(server.failure());
         }
         assertEquals(stepCount, steps.size());
@@ -127,7 +153,7 @@ class ParameterServerTest {
             for (int i = 0; i < 100; i++) vec.putFloat(i * 4, 4f);
             client.exchange(1, vec.addressOffset(), 2, 0.5f);
             assertEquals(4f, vec.getFloat(0), "rogue frames must not reach the sum");
-            assertEquals(0, server.drops().total(), "nothing of the stranger's was even read: " + server.drops());
+            assertEquals(0, server.drops().refused(), "nothing of the stranger's was even read: " + server.drops());
         }
     }
 
