@@ -138,7 +138,13 @@ public final class MetricsLog implements StepListener, AutoCloseable {
      * frames dropped during it included), after every line of its steps already handed over.
      */
     public void attempt(RunSummary.Attempt attempt) {
-        later(attempt::toJsonLine);
+        later(() -> {
+            // the next attempt's first step opens a new rate window: the wait for replacement executors is no
+            // training time (run on the writer thread, in order with the steps)
+            windowStart = -1;
+            windowSamples = 0;
+            return attempt.toJsonLine();
+        });
     }
 
     /** Loss of the last finished step (global, sample-weighted); read it after {@link #close()}. */
@@ -186,6 +192,8 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         if (e.step + 1 <= lastStep) { // the next attempt of the stage, from a checkpoint or step 0
             flushPending();
             timeline.restart();
+            windowStart = -1;
+            windowSamples = 0;
         }
         lastLoss = e.loss;
         lastStep = e.step + 1;

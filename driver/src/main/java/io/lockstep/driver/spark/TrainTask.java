@@ -184,7 +184,7 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         float[] params = network.params().toFloatVector();
-        return new ReplicaResult(rank, ReplicaResult.here(), device.describe(), ReplicaResult.digest(params), rank == 0 ? params : null,
+        return new ReplicaResult(rank, where(), device.describe(), ReplicaResult.digest(params), rank == 0 ? params : null,
             rank == 0 && best != null ? best.bestParams() : null, state.copy(), trainer.stopReason(), failure,
             trainer.samples(), seconds, trainer.times(), WireDrops.NONE);
     }
@@ -234,6 +234,15 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
             return "127.0.0.1";
         }
         return executorAddress();
+    }
+
+    /**
+     * Where this rank ran: {@code pid@hostname executor ID ADDRESS}, the address telling hosts apart where hostnames
+     * repeat (containers, namespaces).
+     */
+    private static String where() {
+        return ReplicaResult.here() + " executor " + org.apache.spark.SparkEnv.get().executorId() + " "
+            + executorAddress();
     }
 
     /**

@@ -155,6 +155,10 @@ class NetnsClusterIT {
         assertEquals(2, replicas.size(), summary.get("replicas").toString());
         assertTrue(run.executorPids().containsAll(replicas),
             "the replicas ran in the executor JVMs of the workers' hosts " + run.executorPids() + ": " + replicas);
+        java.util.Set<String> addresses = new java.util.TreeSet<>();
+        summary.get("replicas").forEach(r -> addresses.add(r.asText().substring(r.asText().lastIndexOf(' ') + 1)));
+        assertEquals(new java.util.TreeSet<>(List.of(cluster.address("worker-1"), cluster.address("worker-2"))), addresses,
+            "each replica names its executor's own address: " + summary.get("replicas"));
         return summary;
     }
 
