@@ -17,7 +17,6 @@ import io.lockstep.driver.spark.RunPlan;
 import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.driver.spark.StartPoint;
 import io.lockstep.driver.spark.Topology;
-import io.lockstep.worker.checkpoint.CheckpointStore;
 import io.lockstep.worker.listener.CheckpointListener.RunIdentity;
 import io.lockstep.worker.metrics.EvalMetrics;
 import io.lockstep.worker.train.ReplicaResult;
@@ -88,8 +87,19 @@ public final class TrainingJob {
                                List<TrainingListener> listeners, long wallStart) throws IOException {
         ExecutorWait.awaitFirst(sc, cfg);
         Prepared prepared = prepare(cfg, sc, data, listeners);
-        Attempts.Stage stage = Attempts.run(cfg, sc, prepared, outputs);
-        return publish(cfg, sc, data, prepared, stage, outputs, wallStart);
+        try {
+            Attempts.Stage stage = Attempts.run(cfg, sc, prepared, outputs);
+            return publish(cfg, sc, data, prepared, stage, outputs, wallStart);
+        } finally {
+            if (prepared.plan().checkpoints() instanceof HadoopCheckpointStore store) {
+                try {
+                    store.removeProbe();
+                } catch (IOException e) {
+                    LOG.warn("could not remove the probe file from checkpoint.dir {}: {}", cfg.checkpoint().dir(),
+                        e.toString());
+                }
+            }
+        }
     }
 
     private static Prepared prepare(JobConfig cfg, JavaSparkContext sc, DataLoader.Loaded data,
@@ -115,8 +125,11 @@ public final class TrainingJob {
             workers * cfg.batchSize() * cfg.accumulateSteps(), options.stepsPerEpoch(), cfg.epochs());
 
         RunIdentity identity = RunIdentities.of(cfg, RunIdentities.bytes(data.scaling()));
-        CheckpointStore store = cfg.checkpoint().dir() == null ? null
+        HadoopCheckpointStore store = cfg.checkpoint().dir() == null ? null
             : new HadoopCheckpointStore(cfg.checkpoint().dir(), cfg.checkpoint().keep());
+        if (store != null && !sc.isLocal()) {
+            store = store.withProbe(); // every rank checks it sees the directory the driver resumes from
+        }
         StartPoint start = Resume.startPoint(cfg, store, identity, initial);
         Watch watch = Watch.of(cfg, task, data.validation() != null);
         Topology topology = Topology.of(cfg, sc);

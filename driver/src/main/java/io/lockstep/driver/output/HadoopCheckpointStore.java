@@ -34,9 +34,11 @@ import java.util.Map;
  */
 public final class HadoopCheckpointStore extends AbstractCheckpointStore {
     private static final long serialVersionUID = 1L;
+    static final String PROBE_PREFIX = ".lockstep-probe-";
 
     private final String dir;
     private final HashMap<String, String> hadoopConf;
+    private String probe;                   // the driver's probe file ({@link #withProbe}); null: not checked
     private transient FileSystem fs;
     private transient Path qualifiedDir;
 
@@ -125,6 +127,46 @@ public final class HadoopCheckpointStore extends AbstractCheckpointStore {
             return path(name).toString();
         } catch (IOException e) {
             return new Path(dir, name).toString();
+        }
+    }
+
+    /**
+     * The driver writes a small file of its own into the directory; the tasks, wherever they run, must read it
+     * back ({@link #requireShared}). Returns the store that checks it; {@link #removeProbe} when the job ends.
+     */
+    public HadoopCheckpointStore withProbe() throws IOException {
+        HadoopCheckpointStore checked = new HadoopCheckpointStore(dir, keep(), hadoopConf);
+        String token = Long.toHexString(new java.security.SecureRandom().nextLong());
+        checked.probe = PROBE_PREFIX + token;
+        fs().mkdirs(new Path(dir));
+        writeFile(checked.probe, out -> out.write(token.getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+        return checked;
+    }
+
+    /** Deletes the probe file {@link #withProbe} wrote. */
+    public void removeProbe() throws IOException {
+        if (probe != null) {
+            delete(probe);
+        }
+    }
+
+    @Override
+    public void requireShared(String who) throws IOException {
+        if (probe == null) {
+            return;
+        }
+        String token = probe.substring(PROBE_PREFIX.length());
+        byte[] read = null;
+        try (InputStream in = open(probe)) {
+            read = in.readNBytes(64);
+        } catch (FileNotFoundException e) {
+            // not there: below
+        }
+        if (read == null || !token.equals(new String(read, java.nio.charset.StandardCharsets.US_ASCII))) {
+            throw new IllegalArgumentException("config key 'checkpoint.dir' is " + dir + ", which " + who
+                + " does not share with the driver (the driver's file " + probe + " is not there): rank 0 writes"
+                + " checkpoints where it runs, and the driver would not find them to resume from. Use a directory every"
+                + " host sees at that path (hdfs://, s3a://, NFS), or unset checkpoint.dir");
         }
     }
 

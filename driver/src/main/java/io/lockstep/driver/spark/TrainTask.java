@@ -58,6 +58,13 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
     @Override
     public Iterator<ReplicaResult> apply(Iterator<RankRows> rows) {
         int rank = BarrierTaskContext.get().partitionId();
+        if (plan.checkpoints() != null) {
+            try {
+                plan.checkpoints().requireShared("rank " + rank + " (" + where() + ")");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("rank " + rank + ": cannot read checkpoint.dir", e);
+            }
+        }
         Device device = Device.forTask(rank, assignedGpus());
         device.bindCurrentThread(); // before this thread's first ND4J operation
         RankRows mine = rows.hasNext() ? rows.next() : new RankRows(List.of(), List.of());

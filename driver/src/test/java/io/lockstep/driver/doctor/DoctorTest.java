@@ -191,6 +191,22 @@ class DoctorTest {
     }
 
     @Test
+    void aLocalCheckpointDirOnAClusterIsWarnedAboutNamingWhatToDo() {
+        JobConfig cfg = JobConfig.defaults().with("output.dir", dir.resolve("out").toString());
+        assertEquals(1, new OutputCheck().run(on(cfg.with("checkpoint.dir", "ckpt"), "local[2]")).size(),
+            "one host: nothing to share");
+        assertEquals(1, new OutputCheck().run(on(cfg.with("checkpoint.dir", "hdfs://nn/ckpt"), "spark://h:7077")).size());
+        List<Finding> relative = new OutputCheck().run(on(cfg.with("checkpoint.dir", "ckpt"), "spark://h:7077"));
+        assertEquals(Status.WARN, relative.get(1).status());
+        assertTrue(relative.get(1).message().startsWith("checkpoint.dir ckpt is a local path and spark.master is"
+            + " spark://h:7077: rank 0 writes checkpoints on its executor's host"), relative.get(1).message());
+        assertTrue(relative.get(1).message().contains("give an absolute one"), relative.get(1).message());
+        List<Finding> nfs = new OutputCheck().run(on(cfg.with("checkpoint.dir", "/mnt/nfs/ckpt"), "spark://h:7077"));
+        assertEquals(Status.WARN, nfs.get(1).status());
+        assertFalse(nfs.get(1).message().contains("relative"), nfs.get(1).message());
+    }
+
+    @Test
     void aPortRangeWithTooFewFreePortsFailsNamingTheKey() throws IOException {
         int first = 21_000 + 16 * java.util.concurrent.ThreadLocalRandom.current().nextInt(500);
         JobConfig cfg = udpLocal().with("ps.ports", first + "-" + (first + 9)); // 2 shards, workers here: 9 needed

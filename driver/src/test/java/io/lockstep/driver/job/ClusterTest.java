@@ -78,6 +78,38 @@ class ClusterTest {
         assertEquals(((Number) onCluster.get("validation_samples")).longValue(), lastValidation.get("count").asLong());
     }
 
+    /**
+     * A checkpoint.dir the executors do not share with the driver (here a relative path: each JVM resolves it in its
+     * own working directory, as a local path on each host's own disk would be) fails before the first step, naming
+     * the key and a rank, instead of training without recovery; the driver's probe file is gone afterwards.
+     */
+    @Test
+    void aCheckpointDirTheExecutorsDoNotShareIsRefusedBeforeTraining() throws Exception {
+        TestData.digitsSplit(dir, 1400);
+        Files.createDirectories(Path.of(System.getenv("SPARK_HOME"), "jars"));
+        String relative = "target/ckpt-unshared-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+        JobConfig cluster = job("local-cluster[2,1,1024]", "unshared")
+            .with("checkpoint.dir", relative)
+            .with("recovery.max_attempts", 3)
+            .with("spark.conf.spark.executor.extraClassPath", System.getProperty("java.class.path"))
+            .with("spark.conf.spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"))
+            .with("spark.conf.spark.executorEnv.OMP_NUM_THREADS", "1")
+            .with("spark.conf.spark.scheduler.minRegisteredResourcesRatio", "1.0");
+        try {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> TrainingJob.run(cluster));
+            assertTrue(e.getMessage().contains("config key 'checkpoint.dir' is " + relative + ", which rank "),
+                e.getMessage());
+            assertTrue(e.getMessage().contains("does not share with the driver"), e.getMessage());
+            assertFalse(e.getMessage().contains("attempt 3"), "a config error: not retried: " + e.getMessage());
+            try (var left = Files.list(Path.of(relative))) {
+                assertEquals(List.of(), left.map(f -> f.getFileName().toString()).toList(), "the probe file removed");
+            }
+            assertFalse(Files.exists(dir.resolve("unshared/metrics.jsonl")), "no step ran");
+        } finally {
+            org.apache.commons.io.FileUtils.deleteDirectory(Path.of(relative).toFile());
+        }
+    }
+
     @Test
     void twoWorkersPerExecutorSplitTheirReductionAndHostTheirShards() throws Exception {
         TestData.digitsSplit(dir, 1400);

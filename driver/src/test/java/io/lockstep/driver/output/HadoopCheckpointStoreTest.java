@@ -156,4 +156,37 @@ class HadoopCheckpointStoreTest {
         assertBitIdentical(sample(200, 100), local.latestValid(warnings::add).orElseThrow());
         assertEquals(local.list().size(), hadoop.list().size());
     }
+
+    /** The driver's probe: a task that sees the same directory passes; one that does not fails naming who and what. */
+    @org.junit.jupiter.api.Test
+    void aTaskThatDoesNotSeeTheDriversDirectoryIsRefusedNamingIt() throws IOException {
+        dir = tmp.resolve("ckpt");
+        HadoopCheckpointStore driver = new HadoopCheckpointStore(dir.toString(), 3);
+        driver.requireShared("rank 0"); // no probe placed: nothing to check
+        HadoopCheckpointStore probed = driver.withProbe();
+        CheckpointStore task = shipped(probed);
+        task.requireShared("rank 1 (on the driver's host)");
+        try (var files = Files.list(dir)) {
+            String probe = files.map(f -> f.getFileName().toString()).filter(n -> n.startsWith(".lockstep-probe-"))
+                .findFirst().orElseThrow();
+            // another host's disk at the same path: the file is not there
+            Files.move(dir.resolve(probe), tmp.resolve(probe));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> task.requireShared("rank 1 (4321@h executor 1 10.0.0.12)"));
+            assertEquals("config key 'checkpoint.dir' is " + dir + ", which rank 1 (4321@h executor 1 10.0.0.12)"
+                + " does not share with the driver (the driver's file " + probe + " is not there): rank 0 writes"
+                + " checkpoints where it runs, and the driver would not find them to resume from. Use a directory every"
+                + " host sees at that path (hdfs://, s3a://, NFS), or unset checkpoint.dir", e.getMessage());
+            // a file of that name with other content (another job's driver) is not the probe either
+            Files.writeString(dir.resolve(probe), "0");
+            assertThrows(IllegalArgumentException.class, () -> task.requireShared("rank 1"));
+            Files.move(tmp.resolve(probe), dir.resolve(probe), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        task.requireShared("rank 1");
+        assertEquals(List.of(), task.list(), "the probe is no checkpoint");
+        probed.removeProbe();
+        try (var files = Files.list(dir)) {
+            assertEquals(0, files.count(), "removed");
+        }
+    }
 }

@@ -33,6 +33,11 @@ public abstract class AbstractCheckpointStore implements CheckpointStore {
     private final int keep;
 
     /** @param keep how many checkpoints {@link #write} leaves, at least 1 */
+    /** How many checkpoints {@link #write} leaves. */
+    protected int keep() {
+        return keep;
+    }
+
     protected AbstractCheckpointStore(int keep) {
         if (keep < 1) throw new IllegalArgumentException("keep must be at least 1, got " + keep);
         this.keep = keep;

@@ -43,4 +43,12 @@ public interface CheckpointStore extends Serializable {
 
     /** Paths of the checkpoints ({@code ckpt-*}, not the best slot), oldest first. */
     List<String> list() throws IOException;
+
+    /**
+     * Fails, naming {@code who} and the directory, when this task does not see the directory the driver sees (a
+     * path on each host's own disk): what rank 0 writes there, the driver would not find to resume from.
+     * Nothing to check by default.
+     */
+    default void requireShared(String who) throws IOException {
+    }
 }
