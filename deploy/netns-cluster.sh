@@ -13,6 +13,9 @@
 #                                               --master spark://10.77.0.10:7077 examples/digits-mlp.yaml
 #   deploy/netns-cluster.sh address HOST    HOST's address
 #   deploy/netns-cluster.sh link HOST down|up   takes HOST's link (its eth0) down or brings it back (a cable pulled)
+#   deploy/netns-cluster.sh loss HOST PERCENT   drops PERCENT (0-100, 0 removes the rule) of the UDP packets HOST
+#                                           sends, with an nftables netdev egress rule on its eth0 (ingress where the
+#                                           kernel has no egress hook); counts what it dropped: `loss HOST show`
 #   deploy/netns-cluster.sh check           exit 0 when namespaces can be made here, else prints why and exits 3
 #   (start and stop are aliases of up and down, as in deploy/local-cluster.sh)
 #
@@ -367,6 +370,41 @@ cmd_link() {
   log "$1 ($(address_of "$1")): link $2"
 }
 
+# An nftables table in HOST's namespace (Debian's nftables): a netdev chain on eth0 that drops a random PERCENT
+# of UDP packets, counted. Egress (what HOST sends) where the kernel has the hook (5.16+), else ingress.
+cmd_loss() {
+  [[ $# -eq 2 ]] || die "usage: $0 loss HOST PERCENT|show"
+  valid_host "$1" || die "unknown host '$1' (master, worker-1, worker-2, ...)"
+  command -v nft >/dev/null || die "nft not found: apt-get install nftables"
+  local ns; ns="$(ns_of "$1")"
+  if [[ "$2" == show ]]; then
+    ip netns exec "$ns" nft list table netdev lockstep_loss 2>/dev/null || echo "no loss rule on $1"
+    return
+  fi
+  [[ "$2" =~ ^[0-9]+$ && "$2" -le 100 ]] || die "PERCENT must be 0..100, got '$2'"
+  ip netns exec "$ns" nft delete table netdev lockstep_loss 2>/dev/null || true
+  if [[ "$2" -eq 0 ]]; then
+    log "$1: no packet loss"
+    return
+  fi
+  local hook
+  for hook in egress ingress; do
+    if ip netns exec "$ns" nft -f - 2>/dev/null <<NFT
+table netdev lockstep_loss {
+  chain drop_udp {
+    type filter hook $hook device eth0 priority 0; policy accept;
+    meta l4proto udp numgen random mod 100 < $2 counter drop
+  }
+}
+NFT
+    then
+      log "$1 ($(address_of "$1")): dropping $2% of the UDP packets on eth0 ($hook)"
+      return
+    fi
+  done
+  die "nft could not add a netdev rule in $ns (kernel without nf_tables netdev support?)"
+}
+
 case "${1:-}" in
   up|start) shift; cmd_up "$@" ;;
   down|stop) cmd_down ;;
@@ -374,7 +412,8 @@ case "${1:-}" in
   exec) shift; cmd_exec "$@" ;;
   address) valid_host "${2:-}" || die "usage: $0 address HOST"; address_of "$2" ;;
   link) shift; cmd_link "$@" ;;
+  loss) shift; cmd_loss "$@" ;;
   check) cmd_check ;;
-  *) echo "usage: $0 up [WORKERS] | down | status | exec HOST CMD... | address HOST | link HOST down|up | check" >&2
+  *) echo "usage: $0 up [WORKERS] | down | status | exec HOST CMD... | address HOST | link HOST down|up | loss HOST PERCENT | check" >&2
      exit 2 ;;
 esac

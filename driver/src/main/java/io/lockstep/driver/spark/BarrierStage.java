@@ -79,9 +79,15 @@ public final class BarrierStage {
                  : ParameterServer.start(aeron.aeron(), spec, metrics, gathers, start.params(),
                      start.serverState(plan.stepSite()))) {
             List<ReplicaResult> results = collect(sc, plan, rows, startPoint, server);
-            WireDrops drops = WireDrops.of(server, true); // here, and on the executors: their shards', every client's
+            // here (with this JVM's link counts), and on the executors: their shards', every client's, their links'
+            WireDrops drops = WireDrops.of(server, true).withLinkCounters();
             for (ReplicaResult r : results) {
                 drops = drops.merge(r.drops());
+            }
+            if (drops.lossyLink()) {
+                LOG.warn("lossy network in this attempt: {} (see summary.json attempts[].drops.link)", drops.linkLine());
+            } else if (!drops.linkLine().isEmpty()) {
+                LOG.info("network in this attempt: {}", drops.linkLine());
             }
             if (drops.serverTotal() > 0) { // the clients' counts alone are routine (late repeats, resends): no warning
                 LOG.warn("frames dropped in this attempt: {}", drops.nonZero());
@@ -111,7 +117,7 @@ public final class BarrierStage {
             if (serverFault != null && serverFault.getMessage() != null) {
                 waiting = serverFault.getMessage() + (waiting.isEmpty() ? "" : "; " + waiting);
             }
-            throw new AttemptFailed(e, waiting, WireDrops.of(server, true));
+            throw new AttemptFailed(e, waiting, WireDrops.of(server, true).withLinkCounters());
         } finally {
             sc.clearJobGroup();
         }

@@ -141,7 +141,11 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
      * null). A failing rank attaches them to its exception: the driver learns them only that way.
      */
     private static WireDrops dropsHere(ExecutorShards shards, GradientClient client) {
-        return (shards == null ? WireDrops.NONE : shards.drops()).merge(WireDrops.of(client));
+        WireDrops drops = (shards == null ? WireDrops.NONE : shards.drops()).merge(WireDrops.of(client));
+        // this JVM's Aeron link counts, once per executor JVM (its lowest rank); the driver counts its own
+        boolean reportsLinks = !"driver".equals(org.apache.spark.SparkEnv.get().executorId())
+            && ranksInThisJvm()[0] == BarrierTaskContext.get().partitionId();
+        return reportsLinks ? drops.withLinkCounters() : drops;
     }
 
     /**

@@ -126,6 +126,46 @@ class NetnsClusterIT {
             "trained across three hosts, the parameters are bit-identical to local mode's");
     }
 
+    /**
+     * One host drops 1% and then 5% of the UDP packets it sends (an nftables rule: this kernel has no netem). The
+     * exchange's frames are one IP packet each (ps.mtu auto: 1472 on the bridge), so a lost packet costs one
+     * frame's resend: the job trains the same parameters, and summary.json counts the NAKs and retransmissions.
+     */
+    @Test
+    @Order(5)
+    void aLossyHostTrainsTheSameModelAndTheRetransmitsAreCounted() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(hasNft(), "nft (Debian nftables) is not installed");
+        for (int percent : new int[]{1, 5}) {
+            String report = cluster.loss("worker-1", percent);
+            long began = System.nanoTime();
+            JsonNode summary;
+            try {
+                summary = trainOnTheCluster("executors", "lossy-" + percent);
+            } finally {
+                cluster.loss("worker-1", 0);
+            }
+            double seconds = (System.nanoTime() - began) / 1e9;
+            assertArrayEquals(localParams(), params("lossy-" + percent), "with " + percent + "% loss: " + report);
+            JsonNode link = summary.get("attempts").get(0).get("drops").get("link");
+            assertEquals(1, summary.get("attempts").size(), "no attempt failed: " + summary.get("attempts"));
+            assertTrue(link.get("naks_sent").asLong() > 0, "the receivers asked for what was lost: " + link);
+            assertTrue(link.get("retransmits").asLong() > 0, "and it was sent again: " + link);
+            assertTrue(link.get("bytes_sent").asLong() > link.get("retransmitted_bytes").asLong(),
+                "resent less than was sent: " + link);
+            System.out.printf("NetnsClusterIT: %d%% loss on worker-1: %.1f s (submit to exit), %s%n", percent, seconds,
+                link);
+        }
+    }
+
+    private static boolean hasNft() {
+        for (String dir : new String[]{"/usr/sbin", "/sbin", "/usr/bin"}) {
+            if (Files.isExecutable(Path.of(dir, "nft"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Test
     @Order(4)
     void aDriverOnLoopbackIsRefusedAtOnceInsteadOfWaitingForExecutors() throws Exception {
@@ -144,12 +184,17 @@ class NetnsClusterIT {
 
     /** The job submitted from the master's host with the shards at {@code placement} and no address set. */
     private static JsonNode trainOnTheCluster(String placement) throws Exception {
+        return trainOnTheCluster(placement, placement);
+    }
+
+    /** As above, its outputs in {@code name}. */
+    private static JsonNode trainOnTheCluster(String placement, String name) throws Exception {
         StandaloneCluster.Result run = cluster.run(JOB_TIMEOUT, List.of(), config, "ps.shard_placement=" + placement,
-            "output.dir=" + dir.resolve(placement), "checkpoint.dir=" + dir.resolve(placement + "-ckpt"));
+            "output.dir=" + dir.resolve(name), "checkpoint.dir=" + dir.resolve(name + "-ckpt"));
         assertEquals(0, run.exitCode(), () -> "spark-submit failed:\n" + StandaloneCluster.tail(run.output(), 40));
         assertTrue(run.output().contains("the driver's endpoints on " + cluster.address("master")),
             () -> "the driver's endpoints on the address Spark gave it:\n" + StandaloneCluster.tail(run.output(), 40));
-        JsonNode summary = JSON.readTree(dir.resolve(placement + "/summary.json").toFile());
+        JsonNode summary = JSON.readTree(dir.resolve(name + "/summary.json").toFile());
         List<Long> replicas = new ArrayList<>();
         summary.get("replicas").forEach(r -> replicas.add(Long.parseLong(r.asText().substring(0, r.asText().indexOf('@')))));
         assertEquals(2, replicas.size(), summary.get("replicas").toString());

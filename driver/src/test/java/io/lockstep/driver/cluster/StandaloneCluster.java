@@ -199,6 +199,22 @@ public final class StandaloneCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops {@code percent} of the UDP packets {@code host} sends (0: none), with an nftables netdev rule in its
+     * namespace ({@link Hosts#NAMESPACES} only); returns the script's report.
+     */
+    public String loss(String host, int percent) throws IOException, InterruptedException {
+        if (hosts != Hosts.NAMESPACES) {
+            throw new UnsupportedOperationException("packet loss is a cluster in network namespaces' only");
+        }
+        Script l = script(hosts, scriptEnv, root, state, logs, "loss", Duration.ofSeconds(30), host,
+            Integer.toString(percent));
+        if (l.exit() != 0) {
+            throw new IllegalStateException("loss " + host + " " + percent + "% failed: " + l.stderr());
+        }
+        return (l.stdout() + l.stderr()).strip();
+    }
+
     public String masterUrl() {
         return masterUrl;
     }

@@ -191,6 +191,33 @@ class DoctorTest {
     }
 
     @Test
+    void aStandaloneMasterMustBeReachableWithSlotsForEveryWorkerAtOnce() throws Exception {
+        int closed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            closed = s.getLocalPort(); // nothing listens there once closed
+        }
+        Finding none = new SparkCheck().run(on(JobConfig.defaults(), "spark://127.0.0.1:" + closed)).get(0);
+        assertEquals(Status.FAIL, none.status());
+        assertTrue(none.message().startsWith("spark.master spark://127.0.0.1:" + closed + ": cannot connect to 127.0.0.1:"
+            + closed), none.message());
+        // the master's /json as a standalone master's web UI serves it
+        com.fasterxml.jackson.databind.JsonNode state = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+            "{\"workers\": [{\"state\": \"ALIVE\", \"cores\": 2, \"coresused\": 1},"
+                + " {\"state\": \"ALIVE\", \"cores\": 2, \"coresused\": 0}, {\"state\": \"DEAD\", \"cores\": 8,"
+                + " \"coresused\": 0}]}");
+        assertEquals(Status.OK, SparkCheck.slots("spark://m:7077", state, 3, 1).status());
+        Finding busy = SparkCheck.slots("spark://m:7077", state, 4, 1);
+        assertEquals(Status.WARN, busy.status(), busy.message());
+        assertEquals("spark.master spark://m:7077: 2 alive workers, 4 cores, 3 free; workers: 4 needs 4 at once: the job"
+            + " waits (up to ps.timeout_seconds) until other applications free them", busy.message());
+        Finding never = SparkCheck.slots("spark://m:7077", state, 5, 1);
+        assertEquals(Status.FAIL, never.status());
+        assertTrue(never.message().contains("but workers: 5 needs 5 cores at once (a barrier stage)"), never.message());
+        assertEquals(Status.FAIL, SparkCheck.slots("spark://m:7077", state, 3, 2).status(),
+            "spark.task.cpus 2: 2 tasks fit on the two 2-core workers, not 3");
+    }
+
+    @Test
     void aLocalCheckpointDirOnAClusterIsWarnedAboutNamingWhatToDo() {
         JobConfig cfg = JobConfig.defaults().with("output.dir", dir.resolve("out").toString());
         assertEquals(1, new OutputCheck().run(on(cfg.with("checkpoint.dir", "ckpt"), "local[2]")).size(),

@@ -213,7 +213,7 @@ class RecoveryTest {
         assertEquals(20, ((Number) attempts.get(1).get("from_step")).intValue());
         Map<String, Map<String, Number>> first = drops(attempts.get(0));
         Map<String, Map<String, Number>> second = drops(attempts.get(1));
-        assertEquals(List.of("shards", "gather", "workers", "media"), List.copyOf(first.keySet()));
+        assertEquals(List.of("shards", "gather", "workers", "media", "link"), List.copyOf(first.keySet()));
         assertEquals(5, first.get("shards").get("malformed").longValue(), "shard 2's, on rank 1's exception: " + first);
         assertEquals(5, first.get("gather").get("malformed").longValue(), "the driver's endpoint's: " + first);
         assertEquals(0, second.get("shards").get("malformed").longValue() + second.get("gather").get("malformed")

@@ -160,6 +160,35 @@ public final class EmbeddedAeron implements AutoCloseable {
         return instance;
     }
 
+    /**
+     * What Aeron counted on the links of this JVM's running media drivers since they started, summed: NAKs sent
+     * (gaps a receiver asked to be filled) and received, retransmissions sent and their bytes, gaps given up on
+     * ({@code loss_gap_fills}: data lost for good), and bytes sent and received first time. A lossy link shows
+     * here long before it shows as a slow step.
+     */
+    public static synchronized java.util.Map<String, Long> linkCounters() {
+        java.util.Map<String, Long> counts = new java.util.LinkedHashMap<>();
+        int[] ids = {io.aeron.AeronCounters.SYSTEM_COUNTER_ID_NAK_MESSAGES_SENT,
+            io.aeron.AeronCounters.SYSTEM_COUNTER_ID_NAK_MESSAGES_RECEIVED,
+            io.aeron.AeronCounters.SYSTEM_COUNTER_ID_RETRANSMITS_SENT,
+            io.aeron.AeronCounters.SYSTEM_COUNTER_ID_RETRANSMITTED_BYTES,
+            io.aeron.AeronCounters.SYSTEM_COUNTER_ID_LOSS_GAP_FILLS,
+            io.aeron.AeronCounters.SYSTEM_COUNTER_ID_BYTES_SENT,
+            io.aeron.AeronCounters.SYSTEM_COUNTER_ID_BYTES_RECEIVED};
+        String[] names = {"naks_sent", "naks_received", "retransmits", "retransmitted_bytes", "loss_gap_fills",
+            "bytes_sent", "bytes_received"};
+        for (String name : names) {
+            counts.put(name, 0L);
+        }
+        for (EmbeddedAeron e : RUNNING.values()) {
+            org.agrona.concurrent.status.CountersReader reader = e.aeron().countersReader();
+            for (int i = 0; i < ids.length; i++) {
+                counts.merge(names[i], reader.getCounterValue(ids[i]), Long::sum);
+            }
+        }
+        return counts;
+    }
+
     /** Aeron's liveness timeouts in this driver and its client, in milliseconds. */
     public long livenessMillis() {
         return livenessMs;

@@ -25,21 +25,32 @@ import java.util.Set;
  * {@link #carriedBy}).
  */
 public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<String, Long> workers,
-                        Map<String, Long> media) implements Serializable {
+                        Map<String, Long> media, Map<String, Long> link) implements Serializable {
 
     /** Nothing counted, and no kind known. */
-    public static final WireDrops NONE = new WireDrops(Map.of(), Map.of(), Map.of(), Map.of());
+    public static final WireDrops NONE = new WireDrops(Map.of(), Map.of(), Map.of(), Map.of(), Map.of());
 
     public WireDrops {
         shards = frozen(shards);
         gather = frozen(gather);
         workers = frozen(workers);
         media = frozen(media);
+        link = frozen(link);
     }
 
     /** Counts of the three Lockstep sides, none below them. */
     public WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<String, Long> workers) {
-        this(shards, gather, workers, Map.of());
+        this(shards, gather, workers, Map.of(), Map.of());
+    }
+
+    /**
+     * These counts with Aeron's own link counts of this JVM's media drivers ({@code link},
+     * {@link io.lockstep.ps.media.EmbeddedAeron#linkCounters()}: NAKs, retransmissions, gaps lost, bytes) added.
+     * One party per JVM adds them (the driver; on an executor its lowest rank), or they would be counted twice.
+     */
+    public WireDrops withLinkCounters() {
+        return merge(new WireDrops(Map.of(), Map.of(), Map.of(), Map.of(),
+            io.lockstep.ps.media.EmbeddedAeron.linkCounters()));
     }
 
     /** Every kind a server counts, at zero on both server sides; the workers' kinds come with the first client's counts. */
@@ -47,7 +58,9 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
         Map<String, Long> none = new DropCounters().toMap();
         Map<String, Long> media = new java.util.LinkedHashMap<>(io.lockstep.ps.media.WireGuards.process().refusedFrames());
         media.replaceAll((kind, n) -> 0L);
-        return new WireDrops(none, none, Map.of(), media);
+        Map<String, Long> link = new java.util.LinkedHashMap<>(io.lockstep.ps.media.EmbeddedAeron.linkCounters());
+        link.replaceAll((kind, n) -> 0L);
+        return new WireDrops(none, none, Map.of(), media, link);
     }
 
     /**
@@ -57,7 +70,7 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
      */
     public static WireDrops of(ParameterServer server, boolean media) {
         return server == null ? NONE : new WireDrops(server.drops().toMap(), server.gatherDrops().toMap(), Map.of(),
-            media ? server.mediaDrops() : Map.of());
+            media ? server.mediaDrops() : Map.of(), Map.of());
     }
 
     /** A worker client's counts so far; {@link #NONE} for no client. */
@@ -68,14 +81,14 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
     /** Both counts together, side by side and kind by kind. */
     public WireDrops merge(WireDrops other) {
         return new WireDrops(combine(shards, other.shards), combine(gather, other.gather),
-            combine(workers, other.workers), combine(media, other.media));
+            combine(workers, other.workers), combine(media, other.media), combine(link, other.link));
     }
 
     /** These counts with every kind of {@code shape} present, at zero where these have none, in its order first. */
     public WireDrops shapedLike(WireDrops shape) {
         return new WireDrops(combine(zeroed(shape.shards), shards),
             combine(zeroed(shape.gather), gather), combine(zeroed(shape.workers), workers),
-            combine(zeroed(shape.media), media));
+            combine(zeroed(shape.media), media), combine(zeroed(shape.link), link));
     }
 
     /**
@@ -89,11 +102,15 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
 
     /**
      * The kinds that counted anything, by side, for a one-line message, e.g.
-     * {@code shards unauthenticated=3 malformed=1; workers unauthenticated=40}; empty when nothing counted.
+     * {@code shards unauthenticated=3 malformed=1; workers unauthenticated=40}; empty when nothing counted. The
+     * {@code link} counts are no refused frames: {@link #linkLine()}.
      */
     public String nonZero() {
         StringBuilder sb = new StringBuilder();
         toMap().forEach((side, kinds) -> {
+            if (side.equals("link")) {
+                return;
+            }
             StringBuilder counted = new StringBuilder();
             kinds.forEach((kind, n) -> {
                 if (n != 0) {
@@ -107,6 +124,28 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
         return sb.toString();
     }
 
+    /**
+     * Aeron's link counts for a log line, e.g. {@code NAKs 2410, retransmitted 41.0 MB (14.6% of 281 MB sent), 0 gaps
+     * lost}; empty where nothing was sent over Aeron.
+     */
+    public String linkLine() {
+        long sent = link.getOrDefault("bytes_sent", 0L);
+        if (sent == 0) {
+            return "";
+        }
+        long again = link.getOrDefault("retransmitted_bytes", 0L);
+        return String.format(java.util.Locale.ROOT, "NAKs %d, retransmitted %.1f MB (%.1f%% of %.1f MB sent), %d gaps lost",
+            link.getOrDefault("naks_sent", 0L), again / 1e6, 100.0 * again / sent, sent / 1e6,
+            link.getOrDefault("loss_gap_fills", 0L));
+    }
+
+    /** Whether the link lost data for good or resent more than a tenth of what it sent: worth a warning. */
+    public boolean lossyLink() {
+        long sent = link.getOrDefault("bytes_sent", 0L);
+        return link.getOrDefault("loss_gap_fills", 0L) > 0
+            || (sent > 0 && link.getOrDefault("retransmitted_bytes", 0L) > sent / 10);
+    }
+
     /** The sides in order, as summary.json and metrics.jsonl write them. */
     public Map<String, Map<String, Long>> toMap() {
         Map<String, Map<String, Long>> m = new LinkedHashMap<>();
@@ -114,6 +153,7 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
         m.put("gather", gather);
         m.put("workers", workers);
         m.put("media", media);
+        m.put("link", link);
         return m;
     }
 
@@ -123,7 +163,7 @@ public record WireDrops(Map<String, Long> shards, Map<String, Long> gather, Map<
      * its class and message, which the driver classifies and names. Returns {@code failure}.
      */
     public <T extends Throwable> T attachTo(T failure) {
-        if (!shards.isEmpty() || !gather.isEmpty() || !workers.isEmpty() || !media.isEmpty()) {
+        if (!shards.isEmpty() || !gather.isEmpty() || !workers.isEmpty() || !media.isEmpty() || !link.isEmpty()) {
             failure.addSuppressed(new Carrier(this));
         }
         return failure;

@@ -74,7 +74,7 @@ class WireDropsTest {
         assertEquals(0L, shaped.shards().get("malformed"));
         assertEquals(serverKinds.keySet(), shaped.gather().keySet());
         assertEquals(kinds("ignored", 2, "unauthenticated", 0), shaped.workers(), "the shape's counts are not added");
-        assertEquals(List.of("shards", "gather", "workers", "media"), new ArrayList<>(shaped.toMap().keySet()));
+        assertEquals(List.of("shards", "gather", "workers", "media", "link"), new ArrayList<>(shaped.toMap().keySet()));
         assertEquals(0L, shaped.media().get("unknown_session_setups"), "the media side's kinds come with the zero shape");
         assertEquals(shaped, WireDrops.NONE.shapedLike(shape).merge(counted), "shaping only adds zeros");
     }
@@ -85,7 +85,7 @@ class WireDropsTest {
             kinds("ignored", 0, "unauthenticated", 40)));
         assertEquals("shards malformed=1 unauthenticated=3; workers unauthenticated=40", d.nonZero());
         assertEquals(4, d.serverTotal());
-        WireDrops below = new WireDrops(Map.of(), Map.of(), Map.of(), kinds("unknown_session_setups", 5));
+        WireDrops below = new WireDrops(Map.of(), Map.of(), Map.of(), kinds("unknown_session_setups", 5), Map.of());
         assertEquals(4, d.merge(below).serverTotal(), "a media driver's counts are the whole driver's: not the job's");
         assertEquals("shards malformed=1 unauthenticated=3; workers unauthenticated=40; media unknown_session_setups=5",
             d.merge(below).nonZero());
@@ -113,5 +113,33 @@ class WireDropsTest {
         assertSame(plain, WireDrops.NONE.attachTo(plain));
         assertEquals(0, plain.getSuppressed().length, "no counts, nothing attached");
         assertEquals(WireDrops.NONE, WireDrops.carriedBy(plain));
+    }
+
+    /** Aeron's link counts ride along (summed per kind across JVMs) but are no refused frames. */
+    @Test
+    void linkCountsAreSummedShownAndNeverTakenForDrops() {
+        WireDrops a = new WireDrops(Map.of(), Map.of(), Map.of(), Map.of(),
+            kinds("naks_sent", 10, "retransmits", 12, "retransmitted_bytes", 1_000_000, "loss_gap_fills", 0,
+                "bytes_sent", 50_000_000));
+        WireDrops b = new WireDrops(Map.of(), Map.of(), Map.of(), Map.of(),
+            kinds("naks_sent", 5, "retransmits", 3, "retransmitted_bytes", 500_000, "loss_gap_fills", 0,
+                "bytes_sent", 25_000_000));
+        WireDrops both = a.merge(b);
+        assertEquals(15L, both.link().get("naks_sent"));
+        assertEquals(75_000_000L, both.link().get("bytes_sent"));
+        assertEquals("", both.nonZero(), "no frame was refused");
+        assertEquals(0, both.serverTotal());
+        assertEquals("NAKs 15, retransmitted 1.5 MB (2.0% of 75.0 MB sent), 0 gaps lost", both.linkLine());
+        assertFalse(both.lossyLink());
+        WireDrops heavy = both.merge(new WireDrops(Map.of(), Map.of(), Map.of(), Map.of(),
+            kinds("retransmitted_bytes", 9_000_000)));
+        assertTrue(heavy.lossyLink(), "more than a tenth resent: " + heavy.linkLine());
+        assertTrue(both.merge(new WireDrops(Map.of(), Map.of(), Map.of(), Map.of(), kinds("loss_gap_fills", 1)))
+            .lossyLink(), "data lost for good");
+        assertEquals("", WireDrops.NONE.linkLine(), "nothing sent over Aeron");
+        assertEquals(List.of("shards", "gather", "workers", "media", "link"), new ArrayList<>(both.toMap().keySet()));
+        java.util.Set<String> linkKinds = WireDrops.zero().link().keySet();
+        assertEquals(List.of("naks_sent", "naks_received", "retransmits", "retransmitted_bytes", "loss_gap_fills",
+            "bytes_sent", "bytes_received"), new ArrayList<>(linkKinds), "every kind, at zero, in summary.json");
     }
 }
