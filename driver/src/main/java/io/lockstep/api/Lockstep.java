@@ -3,9 +3,12 @@ package io.lockstep.api;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataLoader;
 import io.lockstep.driver.job.TrainingJob;
+import io.lockstep.driver.kryo.Unregistered;
 import io.lockstep.driver.output.RunOutputs;
+import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.worker.cpu.NativeBuild;
 import io.lockstep.worker.train.TrainingListener;
+import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -45,6 +48,20 @@ public final class Lockstep {
     public record Result(Model network, Map<String, Object> summary) {
     }
 
+    /**
+     * {@code conf} with the serializer Lockstep runs best with, for building the application's Spark session:
+     * Kryo with registration required (each unless {@code conf} already sets it) and Lockstep's Kryo registrator
+     * after any of the application's own ({@code spark.kryo.registrator} is a comma-separated list). A session
+     * that serializes with Kryo must have Lockstep's registrator: {@code fit} refuses one that does not.
+     *
+     * <pre>{@code
+     * SparkSession spark = SparkSession.builder().config(Lockstep.sparkConf(new SparkConf())).getOrCreate();
+     * }</pre>
+     */
+    public static SparkConf sparkConf(SparkConf conf) {
+        return SparkConfs.kryo(conf);
+    }
+
     public static Result fit(SparkSession spark, Dataset<Row> train, Dataset<Row> validation, TrainingConfig config,
                              TrainingListener... listeners) {
         return fit(spark, train, validation, null, config, listeners);
@@ -55,6 +72,7 @@ public final class Lockstep {
                              TrainingConfig config, TrainingListener... listeners) {
         long start = System.nanoTime();
         JobConfig cfg = config.toJobConfig();
+        SparkConfs.requireRegistrator(spark.sparkContext().getConf());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         RunOutputs outputs;
         try {
@@ -71,7 +89,7 @@ public final class Lockstep {
             throw new UncheckedIOException(e);
         } catch (RuntimeException e) {
             outputs.discard(); // this run's temporary files; an earlier run's outputs stay as they were
-            throw e;
+            throw Unregistered.explained(e);
         }
     }
 }

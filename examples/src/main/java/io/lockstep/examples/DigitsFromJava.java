@@ -9,6 +9,7 @@ import io.lockstep.worker.optim.OptimizerSpec;
 import io.lockstep.worker.train.StepResult;
 import io.lockstep.worker.train.Trainer;
 import io.lockstep.worker.train.TrainingListener;
+import org.apache.spark.SparkConf;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -81,7 +82,9 @@ public final class DigitsFromJava {
     public static void main(String[] args) {
         String out = args.length > 0 ? args[0] : "runs/digits-java";
         String csv = args.length > 1 ? args[1] : "examples/data/digits.csv.gz";
+        // Kryo with Lockstep's classes registered (Lockstep.fit refuses a Kryo session without them)
         SparkSession spark = SparkSession.builder().appName("lockstep-java-example").master("local[2]")
+            .config(Lockstep.sparkConf(new SparkConf()))
             .config("spark.driver.host", "127.0.0.1").config("spark.ui.enabled", "false").getOrCreate();
         try {
             run(spark, csv, out);

@@ -1,5 +1,7 @@
 package io.lockstep.examples;
 
+import io.lockstep.api.Lockstep;
+import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Tag;
@@ -11,7 +13,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** The Java API example runs as shipped, on a real local Spark session. */
+/** The Java API example runs as shipped, on a real local Spark session with Lockstep's Kryo settings. */
 @Tag("slow")
 class DigitsFromJavaTest {
     @TempDir
@@ -21,6 +23,7 @@ class DigitsFromJavaTest {
     @SuppressWarnings("unchecked")
     void theJavaExampleTrainsAndPublishesAModel() {
         SparkSession spark = SparkSession.builder().master("local[2]").appName("example-test")
+            .config(Lockstep.sparkConf(new SparkConf())) // as the example's main: Kryo, registration required
             .config("spark.driver.host", "127.0.0.1").config("spark.ui.enabled", "false").getOrCreate();
         try {
             Map<String, Object> summary = DigitsFromJava.run(spark, Path.of("data", "digits.csv.gz").toString(),

@@ -8,6 +8,7 @@ import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.Specs;
 import io.lockstep.driver.data.DataLoader;
 import io.lockstep.driver.data.MnistFetcher;
+import io.lockstep.driver.kryo.Unregistered;
 import io.lockstep.driver.output.HadoopCheckpointStore;
 import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.driver.output.RunSummary;
@@ -67,9 +68,12 @@ public final class TrainingJob {
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
             ExecutorWait.awaitFirst(sc, cfg); // before the data is read on them
             return train(cfg, sc, DataLoader.load(sc, cfg), outputs, listeners, wallStart).summary();
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
             outputs.discard(); // this run's temporary files; the earlier run's outputs stay as they were
             throw e;
+        } catch (RuntimeException e) {
+            outputs.discard();
+            throw Unregistered.explained(e);
         }
     }
 

@@ -2,13 +2,15 @@ package io.lockstep.driver.spark;
 
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.kryo.LockstepKryoRegistrator;
 import org.apache.spark.SparkConf;
 
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** The Spark configuration of a job: its master, scratch space and the barrier stage's waits. */
+/** The Spark configuration of a job: its master, scratch space, the barrier stage's waits and the serializer. */
 public final class SparkConfs {
     private static final Pattern LOCAL = Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\d+)?])?");
 
@@ -18,7 +20,8 @@ public final class SparkConfs {
     /**
      * The job's {@code SparkConf}: {@code spark.master} (else spark-submit's, else one local slot per worker),
      * loopback and a scratch folder of its own on a local master, barrier waits bounded by
-     * {@code ps.timeout_seconds}, then the user's {@code spark.conf}.
+     * {@code ps.timeout_seconds}, then the user's {@code spark.conf}, then {@link #kryo Kryo} where the user chose
+     * no serializer.
      */
     public static SparkConf of(JobConfig cfg) {
         SparkConf conf = new SparkConf().setAppName("lockstep");
@@ -52,10 +55,47 @@ public final class SparkConfs {
         conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures",
             String.valueOf(Math.max(1, cfg.ps().timeoutSeconds() / 5)));
         cfg.spark().conf().forEach(conf::set);
+        kryo(conf);
         if (!conf.get("spark.master").startsWith("local")) {
             refuseUnreachable(conf);
         }
         return conf;
+    }
+
+    static final String KRYO = "org.apache.spark.serializer.KryoSerializer";
+    static final String REGISTRATOR = LockstepKryoRegistrator.class.getName();
+
+    /**
+     * Kryo with registration required, each unless the user set it ({@code spark.conf} in the job, {@code --conf},
+     * spark-defaults.conf), and Lockstep's registrator after the user's own ones. The one place these defaults are
+     * made: {@code ./lockstep}, {@code deploy/spark-submit.sh} and {@code Lockstep.sparkConf} all come here.
+     */
+    public static SparkConf kryo(SparkConf conf) {
+        conf.setIfMissing("spark.serializer", KRYO);
+        conf.setIfMissing("spark.kryo.registrationRequired", "true");
+        String registrators = conf.get("spark.kryo.registrator", "").trim();
+        if (!registered(conf)) {
+            conf.set("spark.kryo.registrator", registrators.isEmpty() ? REGISTRATOR : registrators + "," + REGISTRATOR);
+        }
+        return conf;
+    }
+
+    /**
+     * Refuses a running Spark application (the API's) whose Kryo serializer lacks Lockstep's registrator: Kryo
+     * could not rebuild Lockstep's records without it, and would fail mid-job.
+     */
+    public static void requireRegistrator(SparkConf running) {
+        String serializer = running.get("spark.serializer", "org.apache.spark.serializer.JavaSerializer");
+        String registrators = running.get("spark.kryo.registrator", "");
+        if (serializer.contains("Kryo") && !registered(running)) {
+            throw new IllegalStateException("this Spark application serializes with " + serializer
+                + " but without Lockstep's classes: build its SparkConf with Lockstep.sparkConf(conf), or add "
+                + REGISTRATOR + " to spark.kryo.registrator" + (registrators.isEmpty() ? "" : " (now " + registrators + ")"));
+        }
+    }
+
+    private static boolean registered(SparkConf conf) {
+        return Arrays.asList(conf.get("spark.kryo.registrator", "").trim().split("\\s*,\\s*")).contains(REGISTRATOR);
     }
 
     /** The system property {@code ./lockstep} sets: its driver runs embedded Spark from the project's classpath. */

@@ -2,6 +2,8 @@ package io.lockstep.driver.spark;
 
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.kryo.LockstepKryoRegistrator;
+import org.apache.spark.SparkConf;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -50,5 +52,51 @@ class SparkConfsTest {
                 System.setProperty(SparkConfs.LAUNCHER, before);
             }
         }
+    }
+
+    @Test
+    void kryoWithRegistrationRequiredByDefault() {
+        SparkConf conf = SparkConfs.of(JobConfig.defaults());
+        assertEquals("org.apache.spark.serializer.KryoSerializer", conf.get("spark.serializer"));
+        assertEquals("true", conf.get("spark.kryo.registrationRequired"));
+        assertEquals(LockstepKryoRegistrator.class.getName(), conf.get("spark.kryo.registrator"));
+    }
+
+    @Test
+    void theUsersSerializerChoicesAndRegistratorAreKept() {
+        SparkConf conf = SparkConfs.of(JobConfig.defaults()
+            .with("spark.conf.spark.serializer", "org.apache.spark.serializer.JavaSerializer")
+            .with("spark.conf.spark.kryo.registrationRequired", "false")
+            .with("spark.conf.spark.kryo.registrator", "com.example.A, com.example.B"));
+        assertEquals("org.apache.spark.serializer.JavaSerializer", conf.get("spark.serializer"));
+        assertEquals("false", conf.get("spark.kryo.registrationRequired"));
+        assertEquals("com.example.A, com.example.B," + LockstepKryoRegistrator.class.getName(),
+            conf.get("spark.kryo.registrator"), "appended to the user's list, never in its place");
+        assertEquals(conf.get("spark.kryo.registrator"), SparkConfs.kryo(conf).get("spark.kryo.registrator"),
+            "listed once");
+    }
+
+    /** spark-submit's --conf and spark-defaults.conf reach the driver as system properties. */
+    @Test
+    void aSerializerFromSparkSubmitIsKept() {
+        System.setProperty("spark.serializer", "org.apache.spark.serializer.JavaSerializer");
+        try {
+            assertEquals("org.apache.spark.serializer.JavaSerializer",
+                SparkConfs.of(JobConfig.defaults()).get("spark.serializer"));
+        } finally {
+            System.clearProperty("spark.serializer");
+        }
+    }
+
+    @Test
+    void aKryoSessionWithoutLockstepsRegistratorIsRefused() {
+        SparkConf theirs = new SparkConf(false).set("spark.serializer", "org.apache.spark.serializer.KryoSerializer")
+            .set("spark.kryo.registrator", "com.example.A");
+        String e = assertThrows(IllegalStateException.class, () -> SparkConfs.requireRegistrator(theirs)).getMessage();
+        assertEquals("this Spark application serializes with org.apache.spark.serializer.KryoSerializer but without"
+            + " Lockstep's classes: build its SparkConf with Lockstep.sparkConf(conf), or add"
+            + " io.lockstep.driver.kryo.LockstepKryoRegistrator to spark.kryo.registrator (now com.example.A)", e);
+        SparkConfs.requireRegistrator(SparkConfs.kryo(theirs));
+        SparkConfs.requireRegistrator(new SparkConf(false)); // Java serialization needs nothing
     }
 }
