@@ -155,7 +155,8 @@ class LockstepKryoRegistratorTest {
         out.add(state);
         out.add(new StartPoint(new float[]{1, 2, 3}, new float[]{0.1f, 0.2f}, state, null));
         out.add(FeatureScaling.standardize(new double[]{1, 2}, new double[]{3, 4}));
-        WireDrops drops = new WireDrops(Map.of("malformed", 3L), Map.of(), Map.of("ignored", 2L), Map.of("setup", 1L));
+        WireDrops drops = new WireDrops(Map.of("malformed", 3L), Map.of(), Map.of("ignored", 2L), Map.of("setup", 1L),
+            Map.of("naks_sent", 4L));
         out.add(drops);
         StepTimes times = new StepTimes(0.5, 1.5, 2.5, 0.25);
         out.add(times);
