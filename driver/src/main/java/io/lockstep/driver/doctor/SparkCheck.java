@@ -35,14 +35,23 @@ final class SparkCheck implements Check {
                 ? ": task slots for " + workers + " worker" + (workers == 1 ? "" : "s") : "")));
         }
         List<Finding> findings = new ArrayList<>();
-        URI uri = URI.create(master.split(",")[0]); // a list of masters (standby): the first one is checked
-        String host = uri.getHost();
-        int port = uri.getPort() < 0 ? 7077 : uri.getPort();
-        try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress(host, port), CONNECT_MILLIS);
-        } catch (IOException e) {
-            return List.of(Finding.fail("spark", "spark.master " + master + ": cannot connect to " + host + ":" + port
-                + " (" + e.getMessage() + "): is the master running there, and does this machine reach it?"));
+        String host = null; // the first master of the list (standbys after it) that accepts a connection
+        List<String> refused = new ArrayList<>();
+        for (String hostPort : master.substring("spark://".length()).split(",")) {
+            int colon = hostPort.lastIndexOf(':');
+            String h = colon > 0 ? hostPort.substring(0, colon) : hostPort;
+            int port = colon > 0 ? Integer.parseInt(hostPort.substring(colon + 1)) : 7077;
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(h, port), CONNECT_MILLIS);
+                host = h;
+                break;
+            } catch (IOException e) {
+                refused.add(h + ":" + port + " (" + e.getMessage() + ")");
+            }
+        }
+        if (host == null) {
+            return List.of(Finding.fail("spark", "spark.master " + master + ": cannot connect to "
+                + String.join(", ", refused) + ": is the master running there, and does this machine reach it?"));
         }
         int taskCpus = Integer.parseInt(job.cfg().spark().conf().getOrDefault("spark.task.cpus", "1"));
         JsonNode state = masterState(host, MASTER_UI_PORT);
