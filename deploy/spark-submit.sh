@@ -2,6 +2,8 @@
 # Submit a Lockstep training job with spark-submit (standalone, YARN, Kubernetes).
 #
 #   deploy/spark-submit.sh [spark-submit options] CONFIG.yaml [--set key=value ...]
+#   deploy/spark-submit.sh [spark-submit options] doctor CONFIG.yaml [--set ...]   the doctor's checks, and on the
+#     cluster's executors UDP between the driver and every rank and between ranks, and checkpoint.dir
 #   e.g. deploy/spark-submit.sh --master spark://10.0.0.5:7077 --num-executors 4 \
 #          job.yaml --set workers=4
 #
@@ -25,7 +27,9 @@ while [[ $# -gt 0 && "$1" == --* ]]; do
     *) submit_opts+=("$1" "$2"); shift 2 ;;
   esac
 done
-[[ $# -ge 1 ]] || { echo "usage: $0 [spark-submit options] CONFIG.yaml [--set key=value ...]" >&2; exit 2; }
+COMMAND=(train)
+if [[ "${1:-}" == doctor ]]; then COMMAND=(doctor --on-cluster); shift; fi
+[[ $# -ge 1 ]] || { echo "usage: $0 [spark-submit options] [doctor] CONFIG.yaml [--set key=value ...]" >&2; exit 2; }
 
 if [[ ! -f "$JAR" ]]; then
   [[ -z "${LOCKSTEP_DIST_JAR:-}" ]] || { echo "$0: LOCKSTEP_DIST_JAR=$JAR: no such file" >&2; exit 2; }
@@ -73,4 +77,4 @@ exec "${SUBMIT[@]}" \
   --conf "spark.executor.extraJavaOptions=$EXECUTOR_FLAGS" \
   --conf spark.executorEnv.OMP_NUM_THREADS=1 \
   "${submit_opts[@]}" \
-  "$JAR" train "$@"
+  "$JAR" "${COMMAND[@]}" "$@"

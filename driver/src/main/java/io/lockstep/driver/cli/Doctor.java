@@ -3,6 +3,7 @@ package io.lockstep.driver.cli;
 import io.lockstep.driver.config.ConfigLoader;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.doctor.Checkup;
+import io.lockstep.driver.doctor.ExecutorsCheck;
 import io.lockstep.driver.doctor.Finding;
 import io.lockstep.driver.doctor.Status;
 import picocli.CommandLine.Command;
@@ -31,6 +32,11 @@ public final class Doctor implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "override a config key, as for train")
     List<String> overrides = new ArrayList<>();
 
+    @Option(names = "--on-cluster", description = "also run a short Spark application on the job's master: UDP between"
+        + " the driver and every rank and between the ranks, on ps.ports, and checkpoint.dir seen by every rank"
+        + " (deploy/spark-submit.sh doctor sets it)")
+    boolean onCluster;
+
     @Override
     public Integer call() {
         JobConfig cfg;
@@ -44,9 +50,16 @@ public final class Doctor implements Callable<Integer> {
             cfg = JobConfig.defaults();
         }
         boolean failed = false;
-        for (Finding f : Checkup.run(cfg, config != null)) {
+        List<Finding> findings = new ArrayList<>(Checkup.run(cfg, config != null));
+        for (Finding f : findings) {
             System.out.println(f.line());
             failed |= f.status() == Status.FAIL;
+        }
+        if (onCluster) {
+            for (Finding f : ExecutorsCheck.run(cfg)) {
+                System.out.println(f.line());
+                failed |= f.status() == Status.FAIL;
+            }
         }
         return failed ? 1 : 0;
     }

@@ -261,7 +261,18 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
      * one the driver reaches it at), which tells hosts apart where hostnames repeat (containers, namespaces).
      */
     private static String executorAddress() {
-        BarrierTaskContext ctx = BarrierTaskContext.get();
+        return executorAddressOf(BarrierTaskContext.get());
+    }
+
+    /** The executor address of {@code ctx}'s task, or loopback when the driver's endpoints are on loopback. */
+    static String executorAddressOf(BarrierTaskContext ctx, String driverHost) {
+        if (driverHost.startsWith("127.") || driverHost.equals("localhost") || driverHost.equals("::1")) {
+            return "127.0.0.1";
+        }
+        return executorAddressOf(ctx);
+    }
+
+    private static String executorAddressOf(BarrierTaskContext ctx) {
         String address = ctx.getTaskInfos()[ctx.partitionId()].address();
         int colon = address.lastIndexOf(':');
         String executor = colon > 0 ? address.substring(0, colon) : address;

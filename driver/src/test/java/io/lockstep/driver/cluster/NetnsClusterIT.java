@@ -157,6 +157,47 @@ class NetnsClusterIT {
         }
     }
 
+    /**
+     * {@code deploy/spark-submit.sh doctor} on the cluster: every rank on its executor answers UDP to and from the
+     * driver and the other rank, and sees checkpoint.dir; with worker 1 dropping all its UDP, both ranks' lines
+     * fail naming what did not answer, and the doctor exits 1.
+     */
+    @Test
+    @Order(6)
+    void theDoctorOnTheClusterChecksUdpBetweenEveryHostAndTheCheckpointDir() throws Exception {
+        String ckpt = "checkpoint.dir=" + dir.resolve("doctor-ckpt");
+        StandaloneCluster.Result healthy = cluster.doctor(JOB_TIMEOUT, config, ckpt);
+        List<String> lines = executorLines(healthy.output());
+        assertEquals(0, healthy.exitCode(), () -> StandaloneCluster.tail(healthy.output(), 60));
+        assertEquals(2, lines.size(), () -> StandaloneCluster.tail(healthy.output(), 60));
+        for (String line : lines) {
+            assertTrue(line.startsWith("OK    executors rank ") && line.contains("UDP to and from the driver's "
+                + cluster.address("master") + " and every other rank; sees checkpoint.dir"), line);
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(hasNft(), "nft (Debian nftables) is not installed");
+        cluster.loss("worker-1", 100);
+        StandaloneCluster.Result cut;
+        try {
+            cut = cluster.doctor(JOB_TIMEOUT, config, ckpt, "ps.timeout_seconds=5");
+        } finally {
+            cluster.loss("worker-1", 0);
+        }
+        List<String> failing = executorLines(cut.output());
+        assertEquals(1, cut.exitCode(), () -> StandaloneCluster.tail(cut.output(), 60));
+        String w1 = cluster.address("worker-1");
+        String w2 = cluster.address("worker-2");
+        String worker1 = failing.stream().filter(l -> l.contains(w1)).findFirst().orElseThrow();
+        assertTrue(worker1.startsWith("FAIL  executors rank ") && worker1.contains("no UDP answer from the driver's"),
+            worker1);
+        String worker2 = failing.stream().filter(l -> l.contains(w2)).findFirst().orElseThrow();
+        assertTrue(worker2.contains("no UDP answer from rank(s) ["), worker2);
+        assertFalse(worker2.contains("from the driver's"), "worker 2 reaches the driver: " + worker2);
+    }
+
+    private static List<String> executorLines(String output) {
+        return output.lines().filter(l -> l.contains(" executors rank ")).toList();
+    }
+
     private static boolean hasNft() {
         for (String dir : new String[]{"/usr/sbin", "/sbin", "/usr/bin"}) {
             if (Files.isExecutable(Path.of(dir, "nft"))) {

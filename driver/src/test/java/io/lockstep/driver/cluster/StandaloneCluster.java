@@ -385,6 +385,18 @@ public final class StandaloneCluster implements AutoCloseable {
     /** {@link #submit(List, Path, String...)} with {@code env} added to the driver's environment. */
     public Submission submit(Map<String, String> extraEnv, List<String> sparkOptions, Path config, String... sets)
         throws IOException {
+        return submit("train", extraEnv, sparkOptions, config, sets);
+    }
+
+    /** {@code deploy/spark-submit.sh doctor CONFIG}: the doctor's checks, those on the executors included. */
+    public Result doctor(Duration timeout, Path config, String... sets) throws IOException, InterruptedException {
+        try (Submission s = submit("doctor", Map.of(), List.of(), config, sets)) {
+            return s.await(timeout);
+        }
+    }
+
+    private Submission submit(String command, Map<String, String> extraEnv, List<String> sparkOptions, Path config,
+                              String... sets) throws IOException {
         Path jar = distJar();
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("no dist jar at " + jar + ": build it with ./mvnw -Pdist package");
@@ -401,6 +413,9 @@ public final class StandaloneCluster implements AutoCloseable {
             "--executor-memory", "1g",
             "--driver-memory", "1g"));
         cmd.addAll(sparkOptions);
+        if (!command.equals("train")) {
+            cmd.add(command);
+        }
         cmd.add(config.toAbsolutePath().toString());
         for (String s : sets) {
             cmd.add("--set");
