@@ -3,6 +3,7 @@ package io.lockstep.driver.kryo;
 import com.esotericsoftware.kryo.Kryo;
 import com.esotericsoftware.kryo.serializers.JavaSerializer;
 import io.lockstep.driver.data.FeatureScaling;
+import io.lockstep.driver.spark.ReachStage;
 import io.lockstep.driver.spark.RankRows;
 import io.lockstep.driver.spark.StartPoint;
 import io.lockstep.worker.data.Sample;
@@ -66,9 +67,10 @@ public final class LockstepKryoRegistrator implements KryoRegistrator {
     /** The public classes, then the arrays Spark collects them in (task results). */
     static final List<Class<?>> CLASSES = List.of(
         Sample.class, RankRows.class, StartPoint.class, TrainState.class, FeatureScaling.class,
-        ReplicaResult.class, StepTimes.class, WireDrops.class,
+        ReplicaResult.class, StepTimes.class, WireDrops.class, ReachStage.RankReach.class,
         ClassificationMetrics.class, BinaryMetrics.class, RegressionMetrics.class,
-        Sample[].class, RankRows[].class, ReplicaResult[].class, EvalMetrics[].class, Object[].class,
+        Sample[].class, RankRows[].class, ReplicaResult[].class, ReachStage.RankReach[].class, EvalMetrics[].class,
+        Object[].class,
         float[][].class, double[].class, long[].class, int[].class, String[].class,
         ArrayList.class, HashMap.class, LinkedHashMap.class, LinkedHashSet.class);
 

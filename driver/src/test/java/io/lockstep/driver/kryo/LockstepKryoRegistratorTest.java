@@ -164,6 +164,10 @@ class LockstepKryoRegistratorTest {
             "stopped", 640, 3.25, times, drops);
         out.add(result);
         out.add(new ReplicaResult[]{result, result.withDrops(WireDrops.NONE)});
+        io.lockstep.driver.spark.ReachStage.RankReach reach = new io.lockstep.driver.spark.ReachStage.RankReach(1,
+            "executor 0 10.0.0.12", false, new ArrayList<>(List.of(0, 2)), null);
+        out.add(reach);
+        out.add(new io.lockstep.driver.spark.ReachStage.RankReach[]{reach});
         out.add(new Sample[]{sample});
         out.add(new RankRows[]{new RankRows(new ArrayList<>(List.of(sample)), new ArrayList<>())});
         out.add(metrics("classification", 3, new float[][]{{1, 0, 0}, {0, 1, 0}}, new float[][]{{0.7f, 0.2f, 0.1f}, {0.5f, 0.3f, 0.2f}}));
