@@ -1,9 +1,7 @@
 package io.lockstep.bench;
 
 import io.aeron.ExclusivePublication;
-import io.aeron.Publication;
 import io.aeron.Subscription;
-import io.aeron.logbuffer.BufferClaim;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ShardLayout;
 import io.lockstep.ps.client.GradientClient;
@@ -172,7 +170,7 @@ final class LinkBench implements Callable<Integer> {
                     Thread.sleep(1);
                 }
                 for (int r = 0; r < warmup + repeats; r++) {
-                    push(pub, memory.buffer, bytes);
+                    RawAeron.send(pub, memory.buffer, bytes);
                     Thread.sleep(200); // the receiver finishes and times this transfer before the next begins
                 }
             }
@@ -232,27 +230,6 @@ final class LinkBench implements Callable<Integer> {
         ShardLayout layout = new ShardLayout(floats, shards, ExchangeSpec.chunkValuesFor(mtu));
         return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, clients).host(host)
             .termLength(termLength).mtu(mtu).timeoutMillis(ExchangeRun.TIMEOUT_MS).build();
-    }
-
-    private static void push(ExclusivePublication pub, UnsafeBuffer src, long bytes) {
-        BufferClaim claim = new BufferClaim();
-        IdleStrategy idle = IdleStrategies.client();
-        int chunk = pub.maxPayloadLength();
-        for (long at = 0; at < bytes; ) {
-            int length = (int) Math.min(chunk, bytes - at);
-            long result = pub.tryClaim(length, claim);
-            if (result < 0) {
-                if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED) {
-                    throw new IllegalStateException("raw publication unusable (" + result + ")");
-                }
-                idle.idle();
-                continue;
-            }
-            idle.reset();
-            claim.buffer().putBytes(claim.offset(), src, (int) at, length);
-            claim.commit();
-            at += length;
-        }
     }
 
     /** Writes a rendezvous value atomically (the serve side also names its host first). */

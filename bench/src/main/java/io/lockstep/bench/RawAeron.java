@@ -78,7 +78,8 @@ final class RawAeron {
         }
     }
 
-    private static void send(ExclusivePublication pub, UnsafeBuffer src, long bytes) {
+    /** Pushes {@code bytes} of {@code src} in claims as large as a frame allows (also {@link LinkBench}'s sender). */
+    static void send(ExclusivePublication pub, UnsafeBuffer src, long bytes) {
         BufferClaim claim = new BufferClaim();
         IdleStrategy idle = IdleStrategies.client();
         int chunk = pub.maxPayloadLength();
