@@ -184,6 +184,9 @@ public final class TrainingConfig implements Serializable {
         public Builder localReduction(boolean on) { c = c.with("ps.local_reduction", on); return this; }
         public Builder mtu(int mtu) { c = c.with("ps.mtu", mtu); return this; }
         public Builder termLength(int bytes) { c = c.with("ps.term_length", bytes); return this; }
+
+        /** {@code ps.aeron_dir}: the media drivers' files on disk instead of /dev/shm. */
+        public Builder aeronDir(String dir) { c = c.with("ps.aeron_dir", dir); return this; }
         public Builder timeoutSeconds(int seconds) { c = c.with("ps.timeout_seconds", seconds); return this; }
         public Builder host(String host) { c = c.with("ps.host", host); return this; }
         /** A Spark setting for the job, e.g. {@code spark.executor.memory}. */

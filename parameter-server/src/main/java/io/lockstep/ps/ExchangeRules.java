@@ -1,6 +1,10 @@
 package io.lockstep.ps;
 
+import io.aeron.logbuffer.FrameDescriptor;
+import io.aeron.logbuffer.LogBufferDescriptor;
 import io.lockstep.ps.ExchangeSpec.Transport;
+import io.lockstep.ps.wire.GradientFrame;
+import io.lockstep.ps.wire.WireFormat;
 
 /**
  * The rules an exchange's settings keep, each stated once with its message: {@link ExchangeSpec} checks them when it
@@ -14,7 +18,59 @@ public final class ExchangeRules {
     /** Largest MTU: Aeron's largest UDP payload, a multiple of its 32-byte frame alignment. */
     public static final int MAX_MTU = 65504;
 
+    /** Aeron's term lengths: powers of two in [64 KiB, 1 GiB]. */
+    public static final int MIN_TERM = LogBufferDescriptor.TERM_MIN_LENGTH;
+    public static final int MAX_TERM = LogBufferDescriptor.TERM_MAX_LENGTH;
+    /**
+     * The largest term {@code ps.term_length: auto} chooses: the fixed default before it (docs/benchmarks.md measured
+     * 1M-25M floats with it). Past it a step no longer fits a publication's window, which costs little: over UDP
+     * the receiver's window (at most the 2 MiB socket buffer) bounds what is in flight anyway, while every log
+     * buffer of 3 terms would grow with the model (a 100M-parameter model would map gigabytes per process).
+     */
+    public static final int AUTO_TERM_CEILING = 8 * 1024 * 1024;
+
     private ExchangeRules() {
+    }
+
+    /** A term is a power of two in Aeron's range. */
+    public static String termLengthProblem(long term) {
+        return Long.bitCount(term) == 1 && term >= MIN_TERM && term <= MAX_TERM ? null
+            : "must be auto or a power of two in [" + MIN_TERM + ", " + MAX_TERM + "], got " + term;
+    }
+
+    /** Aeron's largest message is a term / 8, and every frame of up to one MTU must be one message. */
+    public static String termForMtuProblem(long term, int mtu) {
+        return term >= 8L * mtu ? null : "must be a power of two >= 8 x ps.mtu (" + 8L * mtu + "), got " + term;
+    }
+
+    /**
+     * The term length {@code ps.term_length: auto} gives an exchange: twice the longest run of frames any shard
+     * sends or answers in one step (a publication may run half a term ahead of its slowest receiver, so a worker
+     * hands over its whole step without waiting), rounded up to a power of two, at least 8 frames
+     * ({@link #termForMtuProblem}) and Aeron's 64 KiB, at most {@link #AUTO_TERM_CEILING}. The MNIST MLP (235,146
+     * parameters, 2 shards, fp32) gets 1 MiB: log buffers of 3 MiB instead of 24 MiB at the former fixed 8 MiB.
+     *
+     * @param answer the format of what the shards send back ({@link ExchangeSpec#answerWire()})
+     */
+    public static int autoTermLength(ShardLayout layout, int mtu, WireFormat wire, WireFormat answer) {
+        long run = 0;
+        for (int s = 0; s < layout.shards(); s++) {
+            run = Math.max(run, Math.max(stepBytes(layout, s, wire), stepBytes(layout, s, answer)));
+        }
+        long floor = Math.max(MIN_TERM, 8L * mtu);
+        long term = Math.max(floor, 2 * run);
+        term = Long.highestOneBit(term - 1) << 1;
+        return (int) Math.min(term, Math.max(AUTO_TERM_CEILING, Long.highestOneBit(floor - 1) << 1));
+    }
+
+    /** The bytes shard s's frames of one step take in a term: each chunk a frame behind Aeron's header, aligned. */
+    static long stepBytes(ShardLayout layout, int shard, WireFormat format) {
+        long bytes = 0;
+        for (int c = 0; c < layout.chunkCount(shard); c++) {
+            int frame = ExchangeSpec.AERON_HEADER + GradientFrame.frameLength(layout.chunkLength(shard, c), format);
+            bytes += (frame + FrameDescriptor.FRAME_ALIGNMENT - 1) & -FrameDescriptor.FRAME_ALIGNMENT;
+        }
+        return bytes;
     }
 
     /** Aeron aligns frames to 32 bytes; 1024 leaves a chunk room for more than a header; 65504 is UDP's largest. */

@@ -44,6 +44,10 @@ import java.util.Objects;
  * endpoint and the step reports stay at the driver's {@code host}. The tasks fill these in at the start
  * of the stage ({@link #withShardEndpoints}), once every hosting executor has picked its ports.
  *
+ * <p>{@code aeronDir} ({@code ps.aeron_dir}): the directory the media drivers of every JVM of the job put their
+ * files in; null: /dev/shm. {@code termLength} is the one every stream uses, {@code ps.term_length: auto} resolved
+ * ({@link ExchangeRules#autoTermLength}).
+ *
  * <p>Built with {@link #builder} ({@link ExchangeSpecBuilder}); {@link #toBuilder} for a spec that differs in a few
  * settings.
  */
@@ -65,7 +69,8 @@ public record ExchangeSpec(
     ServerOptimizer optimizer,
     WireFormat wire,
     ShardHosts shardHosts,
-    PortRange ports
+    PortRange ports,
+    String aeronDir
 ) implements Serializable {
 
     /** How frames travel: UDP (across hosts, or loopback), or IPC (shared memory, workers in the server's JVM). */
@@ -111,6 +116,13 @@ public record ExchangeSpec(
         if (layout.chunkValues() > chunkValuesFor(mtu)) {
             throw new IllegalArgumentException("chunks of " + layout.chunkValues() + " values do not fit one frame of mtu "
                 + mtu + " (at most " + chunkValuesFor(mtu) + ")");
+        }
+        String termProblem = ExchangeRules.termLengthProblem(termLength);
+        if (termProblem == null) {
+            termProblem = ExchangeRules.termForMtuProblem(termLength, mtu);
+        }
+        if (termProblem != null) {
+            throw new IllegalArgumentException("term length " + termProblem);
         }
         Objects.requireNonNull(secret, "every frame is authenticated: an exchange needs its job's secret");
         if (optimizer != null && optimizer.roles().length() != layout.paramCount()) {

@@ -37,6 +37,7 @@ public final class ExchangeSpecBuilder {
     private WireFormat wire = WireFormat.FP32;
     private ShardHosts shardHosts;
     private PortRange portRange = PortRange.AUTO;
+    private String aeronDir;
 
     ExchangeSpecBuilder(long jobId, ShardLayout layout, int workers) {
         this.jobId = jobId;
@@ -62,6 +63,7 @@ public final class ExchangeSpecBuilder {
         wire = spec.wire();
         shardHosts = spec.shardHosts();
         portRange = spec.ports();
+        aeronDir = spec.aeronDir();
     }
 
     public ExchangeSpecBuilder transport(Transport value) {
@@ -105,6 +107,9 @@ public final class ExchangeSpecBuilder {
     /** How gradients (and averages) travel; {@code null}: float32. */
     public ExchangeSpecBuilder wire(WireFormat value) { wire = value; return this; }
 
+    /** Where the media drivers put their files ({@code ps.aeron_dir}); {@code null}: /dev/shm. */
+    public ExchangeSpecBuilder aeronDir(String value) { aeronDir = value; return this; }
+
     /** Shards on the executors ({@link ExchangeSpec#withShardEndpoints}): where each runs, and its two ports. */
     ExchangeSpecBuilder shardEndpoints(ShardHosts hosts, int[] upstream, int[] control) {
         shardHosts = hosts;
@@ -129,6 +134,6 @@ public final class ExchangeSpecBuilder {
         }
         return new ExchangeSpec(jobId, layout, workers, transport, host, upstream, control, gather, gatherControl,
             termLength, mtu, timeoutMillis, firstStep, secret != null ? secret : JobSecret.random(), optimizer, wire,
-            shardHosts, portRange);
+            shardHosts, portRange, aeronDir);
     }
 }

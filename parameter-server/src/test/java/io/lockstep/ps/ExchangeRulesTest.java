@@ -29,6 +29,37 @@ class ExchangeRulesTest {
             + " memory with them), got ipc", ExchangeRules.executorShardsProblem(Transport.IPC));
     }
 
+    private static int auto(int params, int shards, int mtu, WireFormat wire, WireFormat answer) {
+        return ExchangeRules.autoTermLength(new ShardLayout(params, shards, ExchangeSpec.chunkValuesFor(mtu)), mtu,
+            wire, answer);
+    }
+
+    @Test
+    void autoTermsHoldAStepOfTheLargestShardTwiceWithinTheirBounds() {
+        // the MNIST MLP: 117,573 floats a shard, 8 frames of 65504 or 347 of 1472 bytes, twice is under 1 MiB
+        assertEquals(1 << 20, auto(235_146, 2, 65504, WireFormat.FP32, WireFormat.FP32));
+        assertEquals(1 << 20, auto(235_146, 2, 1472, WireFormat.FP32, WireFormat.FP32));
+        // 16-bit gradients halve the upstream run, but parameters come back as float32
+        assertEquals(1 << 20, auto(235_146, 2, 1472, WireFormat.FP16, WireFormat.FP32));
+        // the digits MLP (a few thousand parameters): the floor, 8 frames (64 KiB at 1472 is Aeron's minimum)
+        assertEquals(512 << 10, auto(5_000, 2, 65504, WireFormat.FP32, WireFormat.FP32));
+        assertEquals(64 << 10, auto(5_000, 2, 1472, WireFormat.FP32, WireFormat.FP32));
+        // the largest shard counts: one shard of 2M floats needs 16 MiB, capped at the ceiling
+        assertEquals(4 << 20, auto(1_000_000, 2, 65504, WireFormat.FP32, WireFormat.FP32));
+        assertEquals(ExchangeRules.AUTO_TERM_CEILING, auto(2_000_000, 1, 65504, WireFormat.FP32, WireFormat.FP32));
+        for (int params : new int[]{1_000, 235_146, 3_000_000}) {
+            int term = auto(params, 2, 65504, WireFormat.FP32, WireFormat.FP32);
+            assertNull(ExchangeRules.termLengthProblem(term), params + ": " + term);
+            assertNull(ExchangeRules.termForMtuProblem(term, 65504), params + ": " + term);
+        }
+        assertEquals("must be auto or a power of two in [65536, 1073741824], got 32768",
+            ExchangeRules.termLengthProblem(32768));
+        assertEquals("must be a power of two >= 8 x ps.mtu (524032), got 262144",
+            ExchangeRules.termForMtuProblem(262144, 65504));
+        assertEquals("term length must be a power of two >= 8 x ps.mtu (524032), got 262144", message(() ->
+            ExchangeSpec.builder(1, new ShardLayout(100, 2, 10), 2).termLength(262144).build()));
+    }
+
     @Test
     void theBuilderNamesEverySettingAndTheSpecKeepsTheRules() {
         ShardLayout layout = new ShardLayout(100, 2, 10);

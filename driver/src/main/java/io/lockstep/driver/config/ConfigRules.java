@@ -59,10 +59,12 @@ public final class ConfigRules {
             + " receive), and each JVM on a host takes its own: widen ps.ports");
         require(c.ps().timeoutSeconds() >= 1, "ps.timeout_seconds", "must be >= 1, got " + c.ps().timeoutSeconds());
         // an Aeron frame of up to one MTU must fit in a message, and messages are at most term / 8
-        require(Integer.bitCount(c.ps().termLength()) == 1 && c.ps().termLength() >= 8L * c.ps().mtu().largest(),
-            "ps.term_length", "must be a power of two >= 8 x ps.mtu (" + 8L * c.ps().mtu().largest()
-                + (c.ps().mtu().isAuto() ? ", ps.mtu auto being at most " + ExchangeRules.MAX_MTU : "") + "), got "
-                + c.ps().termLength());
+        TermLength term = c.ps().termLength();
+        String termProblem = term.isAuto() ? null : ExchangeRules.termForMtuProblem(term.bytes(), c.ps().mtu().largest());
+        require(termProblem == null, "ps.term_length", termProblem + (c.ps().mtu().isAuto()
+            ? " (ps.mtu auto being at most " + ExchangeRules.MAX_MTU + ")" : ""));
+        require(c.ps().aeronDir() == null || !c.ps().aeronDir().isBlank(), "ps.aeron_dir",
+            "must be a directory, got ''");
         if (c.ps().shardPlacement() == ShardPlacement.EXECUTORS && c.ps().transport() == Transport.IPC) {
             throw new ConfigException("config key 'ps.shard_placement' is executors, but "
                 + ExchangeRules.executorShardsProblem(ExchangeSpec.Transport.IPC) + " (ps.transport)");

@@ -43,6 +43,7 @@ final class ConfigTypes {
         add(m, ResumeFrom.class, ResumeFrom::parse, ResumeFrom::toString);
         add(m, Mtu.class, Mtu::parse, Mtu::toString);
         add(m, PortRange.class, PortRange::parse, PortRange::toString);
+        add(m, TermLength.class, TermLength::parse, TermLength::toString);
         add(m, ModelType.class, ModelType::parse, ModelType::key);
         add(m, Loss.class, Loss::parse, Loss::key);
         add(m, Activation.class, Models::activation, a -> a.name().toLowerCase(Locale.ROOT));

@@ -1,40 +1,50 @@
 package io.lockstep.driver.doctor;
 
-import static io.lockstep.driver.doctor.Bytes.MIB;
+import io.lockstep.ps.ExchangeRules;
+import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.ShardLayout;
+import io.lockstep.ps.media.AeronFiles;
 
 /**
- * The shared memory (/dev/shm) the embedded Aeron media drivers of a job map.
+ * The files the embedded Aeron media drivers of a job map in their directory (/dev/shm, or {@code ps.aeron_dir}):
+ * the sizes {@link AeronFiles} gives every driver, the term the exchange resolves ({@code Topology#termLength}),
+ * and per driver the streams it holds. Counted at their full length (what Aeron asks the file system for); term
+ * buffers are sparse, so the pages written stay below it where a stream carries little (the all-gather).
  *
- * <p>Measured with Lockstep's driver settings (Aeron 1.51, 2 shards, 2 workers, the default 8 MiB terms): each
- * embedded media driver maps a 47 MiB cnc.dat; each publication and each image of a gradient stream is a log
- * buffer of 3 terms, all touched once the stream has carried 3 terms of data; the all-gather's buffers stay
- * nearly empty (about 1 MiB). That gives 191 MiB for the parameter server's driver and 143 MiB for an executor
- * JVM with one worker, as measured.
+ * <p>Streams per driver, UDP: a server's driver has, per shard it runs, an image of each worker's gradients and a
+ * publication of the answers; the driver JVM's also the all-gather's (an image per rank, a publication back); shards on the executors add one norm publication and image per other server. A
+ * workers' driver has per worker a publication to each shard and to the all-gather, and one image of each shard's
+ * answers and of the all-gather, shared by the JVM's workers. IPC: one driver, publications only (subscribers read
+ * the publication's own log).
  */
 final class AeronFootprint {
-    static final long CNC_BYTES = 47 * MIB;
-    static final long GATHER_BUFFER_BYTES = MIB;
-
     private AeronFootprint() {
     }
 
-    /** Bytes of one log buffer of a gradient stream: three terms and a page of metadata. */
-    static long logBuffer(long termLength) {
-        return 3 * termLength + 4096;
+    /** The term the exchange will use for a model of {@code params} parameters (-1: unknown: auto's largest). */
+    static int term(Setting job, long params) {
+        int mtu = job.cfg().ps().mtu().resolve(job.topology().host());
+        if (params < job.topology().shardCount() || params > Integer.MAX_VALUE) {
+            Integer given = job.cfg().ps().termLength().bytes();
+            return given != null ? given : ExchangeRules.AUTO_TERM_CEILING;
+        }
+        ShardLayout layout = job.topology().layout((int) params, mtu);
+        return job.topology().termLength(layout, mtu, true);
     }
 
-    /** The parameter server's media driver: per shard one image per worker and its own publication. */
-    static long serverDriverBytes(int shards, int workers, long term) {
-        return CNC_BYTES + (long) shards * (workers + 1) * logBuffer(term) + (workers + 1) * GATHER_BUFFER_BYTES;
+    /** A server's driver running {@code hosted} of the job's {@code shards} shards. */
+    static long serverDriverBytes(int shards, int workers, int hosted, boolean gather, int otherServers, int term) {
+        int logs = hosted * (workers + 1) + (gather ? workers + 1 : 0) + 2 * otherServers;
+        return AeronFiles.driverBytes(shards, workers, logs, term);
     }
 
-    /** The workers' media driver of one JVM with {@code w} workers: per shard a publication each and one shared image. */
-    static long workersDriverBytes(int shards, int w, long term) {
-        return CNC_BYTES + (long) shards * (w + 1) * logBuffer(term) + (w + 1) * GATHER_BUFFER_BYTES;
+    /** The workers' driver of a JVM with {@code w} of the job's {@code workers} workers. */
+    static long workersDriverBytes(int shards, int workers, int w, int term) {
+        return AeronFiles.driverBytes(shards, workers, (w + 1) * (shards + 1), term);
     }
 
     /** Shared memory the driver JVM needs (with every driver this host runs, for local masters). */
-    static long driverHostNeeds(Setting job, long term) {
+    static long driverHostNeeds(Setting job, int term) {
         int shards = job.topology().shardCount();
         int workers = job.cfg().workers();
         String exchange = job.topology().exchangeKind();
@@ -42,27 +52,34 @@ final class AeronFootprint {
             return 0;
         }
         if (exchange.equals("ipc")) {
-            // one shared driver; IPC subscribers read the publications' own log buffers
-            return CNC_BYTES + (long) shards * (workers + 1) * logBuffer(term) + (workers + 1) * GATHER_BUFFER_BYTES;
+            return AeronFiles.driverBytes(shards, workers, workers * shards + shards + workers + 1, term);
         }
-        long server = serverDriverBytes(shards, workers, term);
         Placement where = job.where();
+        boolean onExecutors = job.topology().shardsOnExecutors();
+        long server = serverDriverBytes(shards, workers, onExecutors ? 0 : shards, true, 0, term);
         if (where.workersInDriver()) {
-            return server + workersDriverBytes(shards, workers, term);
+            return server + workersDriverBytes(shards, workers, workers, term);
         }
         if (where.sameHost()) {
-            return server + where.executors() * workersDriverBytes(shards, where.workersPerExecutor(), term);
+            return server + where.executors() * executorNeeds(job, term);
         }
-        // another host's executors: with the shards there, the driver keeps only the all-gather endpoint
-        return job.topology().shardsOnExecutors() ? serverDriverBytes(0, workers, term) : server;
+        return server;
     }
 
-    /** Shared memory each executor JVM on another host needs: its workers' driver, and its share of the shards. */
-    static long executorNeeds(Setting job, long term) {
+    /** Shared memory each executor JVM needs: its workers' driver, and the server of its share of the shards. */
+    static long executorNeeds(Setting job, int term) {
         int shards = job.topology().shardCount();
         int perExecutor = job.where().workersPerExecutor();
         int workers = job.cfg().workers();
-        return workersDriverBytes(shards, perExecutor, term) + (job.topology().shardsOnExecutors()
-            ? serverDriverBytes((shards * perExecutor + workers - 1) / workers, workers, term) : 0);
+        long bytes = workersDriverBytes(shards, workers, perExecutor, term);
+        if (job.topology().shardsOnExecutors()) {
+            int hosted = 0; // the shards next to the ranks of the first executor: as many as any other's
+            for (int s = 0; s < shards; s++) {
+                hosted += ExchangeSpec.hostRank(s, shards, workers) < perExecutor ? 1 : 0;
+            }
+            int servers = Math.min(shards, (workers + perExecutor - 1) / perExecutor);
+            bytes += serverDriverBytes(shards, workers, hosted, false, servers - 1, term);
+        }
+        return bytes;
     }
 }

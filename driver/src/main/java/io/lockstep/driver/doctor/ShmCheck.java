@@ -1,9 +1,10 @@
 package io.lockstep.driver.doctor;
 
-import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.JobConfig;
+import io.lockstep.driver.data.DataPaths;
+import io.lockstep.ps.ExchangeRules;
+import io.lockstep.ps.media.AeronFiles;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,21 +15,21 @@ import static io.lockstep.driver.doctor.Bytes.MIB;
 import static io.lockstep.driver.doctor.Bytes.format;
 
 /**
- * Free space in /dev/shm against what the job's Aeron media drivers will map ({@link AeronFootprint}), and what
- * to change when it does not fit.
+ * Free space in the media drivers' directory (/dev/shm, or {@code ps.aeron_dir}) against what the job's Aeron media
+ * drivers will map there ({@link AeronFootprint}, with the term the exchange resolves), and what to change when it
+ * does not fit.
  */
 final class ShmCheck implements Check {
-    /** Docker's default /dev/shm. */
+    /** Docker's and Kubernetes' default /dev/shm. */
     static final long DOCKER_DEFAULT_SHM = 64 * MIB;
 
     /** Where the embedded media drivers put their files, and its free space (-1: unknown). */
     record Shm(String dir, long free) {
-        static Shm ofThisMachine() {
-            File shm = new File("/dev/shm");
-            String dir = shm.isDirectory() ? shm.getPath() : System.getProperty("java.io.tmpdir");
+        static Shm of(String aeronDir) {
+            String dir = AeronFiles.baseDir(aeronDir);
             try {
                 return new Shm(dir, Files.getFileStore(Path.of(dir)).getUsableSpace());
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 return new Shm(dir, -1);
             }
         }
@@ -36,14 +37,16 @@ final class ShmCheck implements Check {
 
     @Override
     public List<Finding> run(Setting job) {
-        return find(job, Shm.ofThisMachine());
+        long params = job.withJob()
+            ? ModelSize.parameters(job.cfg(), DataPaths.features(DataPaths.hadoop(job.cfg()), job.cfg().data())) : -1;
+        return find(job, params, Shm.of(job.cfg().ps().aeronDir()));
     }
 
-    static List<Finding> find(Setting job, Shm shm) {
+    static List<Finding> find(Setting job, long params, Shm shm) {
         List<Finding> findings = new ArrayList<>();
         JobConfig cfg = job.cfg();
         Placement where = job.where();
-        long term = cfg.ps().termLength();
+        int term = AeronFootprint.term(job, params);
         long need = AeronFootprint.driverHostNeeds(job, term);
         boolean onExecutors = job.topology().shardsOnExecutors();
         int shards = job.topology().shardCount();
@@ -52,71 +55,62 @@ final class ShmCheck implements Check {
             + " executor JVM" + (where.executors() == 1 ? "" : "s") + " on this host"
             : onExecutors ? "the driver's all-gather endpoint" : "the parameter server")
             + ", " + shards + " shard" + (shards == 1 ? "" : "s")
-            + (onExecutors ? " on the executors" : "") + ", log buffers of 3 x ps.term_length " + format(term);
+            + (onExecutors ? " on the executors" : "") + ", terms of " + format(term) + termSource(cfg, params);
         if (need == 0) {
             findings.add(Finding.ok("shm", "no Aeron shared memory needed: every worker runs in this JVM and exchanges"
                 + " in memory (ps.local_reduction)"));
         } else if (shm.free() < 0) {
-            findings.add(Finding.warn("shm", shm.dir() + ": free space unknown; Aeron needs about " + format(need)
+            findings.add(Finding.warn("shm", shm.dir() + ": free space unknown; Aeron maps about " + format(need)
                 + " (" + what + ")"));
         } else if (need > shm.free()) {
-            findings.add(Finding.fail("shm", shm.dir() + ": " + format(shm.free()) + " free but Aeron needs about "
-                + format(need) + " (" + what + "): " + remedy(job, need, shm.free())));
+            findings.add(Finding.fail("shm", shm.dir() + ": " + format(shm.free()) + " free but Aeron maps about "
+                + format(need) + " (" + what + "): " + remedy(job, term, need, shm.free())));
         } else {
-            findings.add(Finding.ok("shm", shm.dir() + ": " + format(shm.free()) + " free, Aeron needs about "
+            findings.add(Finding.ok("shm", shm.dir() + ": " + format(shm.free()) + " free, Aeron maps about "
                 + format(need) + " (" + what + ")"));
         }
         if (!where.sameHost() && !job.topology().exchangeKind().equals("ipc")) {
             long executor = AeronFootprint.executorNeeds(job, term);
-            findings.add(Finding.warn("shm", "spark.master is " + job.master() + ": each executor JVM ("
-                + where.workersPerExecutor() + " worker" + (where.workersPerExecutor() == 1 ? "" : "s")
-                + ") needs about " + format(executor) + " free in /dev/shm on its host" + (executor > DOCKER_DEFAULT_SHM
-                ? "; containers start with 64 MiB (docker --shm-size, or a Kubernetes emptyDir medium: Memory on"
-                + " /dev/shm)" : "")));
+            String dir = cfg.ps().aeronDir() != null ? cfg.ps().aeronDir() + " (ps.aeron_dir)" : "/dev/shm";
+            findings.add(executor > DOCKER_DEFAULT_SHM ? Finding.warn("shm", "spark.master is " + job.master()
+                + ": each executor JVM (" + workers(where) + ") maps about " + format(executor) + " in " + dir
+                + " on its host; containers start with 64 MiB (docker --shm-size, a Kubernetes emptyDir medium: Memory"
+                + " on /dev/shm with sizeLimit " + roundUp(executor) / MIB + "Mi, or ps.aeron_dir on disk)")
+                : Finding.ok("shm", "spark.master is " + job.master() + ": each executor JVM (" + workers(where)
+                + ") maps about " + format(executor) + " in " + dir + " on its host (a container's default 64 MiB"
+                + " holds it)"));
         }
         return findings;
     }
 
-    /** What to change so the shared memory suffices: a bigger /dev/shm, or smaller terms (or IPC, locally). */
-    private static String remedy(Setting job, long need, long free) {
-        JobConfig cfg = job.cfg();
-        StringBuilder sb = new StringBuilder("give /dev/shm at least ")
-            .append(format(roundUp(need))).append(" (docker run --shm-size=").append(roundUp(need) / MIB).append("m)");
-        int mtu = cfg.ps().mtu().resolve(job.topology().host());
-        long minTerm = Integer.highestOneBit(Math.max(64 * 1024, 8 * mtu - 1)) * 2L;
-        long fitting = -1;
-        for (long t = cfg.ps().termLength() / 2; t >= minTerm; t /= 2) {
-            if (AeronFootprint.driverHostNeeds(job, t) <= free) {
-                fitting = t;
+    private static String workers(Placement where) {
+        return where.workersPerExecutor() + " worker" + (where.workersPerExecutor() == 1 ? "" : "s");
+    }
+
+    private static String termSource(JobConfig cfg, long params) {
+        if (!cfg.ps().termLength().isAuto()) {
+            return " (ps.term_length)";
+        }
+        return params > 0 ? " (ps.term_length auto, " + String.format(java.util.Locale.ROOT, "%,d", params)
+            + " parameters)" : " (ps.term_length auto at its largest: the model's size is not known yet)";
+    }
+
+    /** What to change so the files fit: a bigger /dev/shm, a directory on disk, or smaller terms. */
+    private static String remedy(Setting job, int term, long need, long free) {
+        StringBuilder sb = new StringBuilder("give it at least ")
+            .append(format(roundUp(need))).append(" (docker run --shm-size=").append(roundUp(need) / MIB)
+            .append("m), set ps.aeron_dir to a directory on disk");
+        int mtu = job.cfg().ps().mtu().resolve(job.topology().host());
+        long minTerm = Math.max(ExchangeRules.MIN_TERM, Integer.highestOneBit(8 * mtu - 1) * 2L);
+        for (long t = term / 2; t >= minTerm; t /= 2) {
+            if (AeronFootprint.driverHostNeeds(job, (int) t) <= free) {
+                sb.append(", or set ps.term_length: ").append(t).append(" (about ")
+                    .append(format(AeronFootprint.driverHostNeeds(job, (int) t)))
+                    .append("; a step no longer in flight at once may slow large models)");
                 break;
             }
         }
-        if (fitting > 0) {
-            sb.append(", or set ps.term_length: ").append(fitting).append(" (about ")
-                .append(format(AeronFootprint.driverHostNeeds(job, fitting)))
-                .append("; smaller terms may slow large models)");
-        } else if (job.where().workersInDriver() && !job.topology().exchangeKind().equals("ipc")) {
-            Setting ipc = job.with(copyForIpc(cfg));
-            for (long t = cfg.ps().termLength(); t >= minTerm; t /= 2) {
-                if (AeronFootprint.driverHostNeeds(ipc, t) <= free) {
-                    sb.append(", or set ps.transport: ipc and ps.term_length: ").append(t).append(" (about ")
-                        .append(format(AeronFootprint.driverHostNeeds(ipc, t))).append(": one media driver)");
-                    break;
-                }
-            }
-        }
         return sb.toString();
-    }
-
-    private static JobConfig copyForIpc(JobConfig cfg) {
-        JobConfig c = JobConfig.defaults()
-            .with("workers", cfg.workers())
-            .with("ps.shards", cfg.ps().shards())
-            .with("ps.mtu", cfg.ps().mtu())
-            .with("ps.term_length", cfg.ps().termLength())
-            .with("ps.transport", Transport.IPC)
-            .with("ps.local_reduction", false);
-        return c;
     }
 
     private static long roundUp(long bytes) {

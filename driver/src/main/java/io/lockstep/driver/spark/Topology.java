@@ -106,12 +106,27 @@ public final class Topology {
         return inMemory() ? "none" : shardsOnExecutors() ? "executors" : "driver";
     }
 
+    /** How a model of {@code paramCount} parameters is cut into shards and frames at {@code mtu}. */
+    public ShardLayout layout(int paramCount, int mtu) {
+        return new ShardLayout(paramCount, shardCount(paramCount), ExchangeSpec.chunkValuesFor(mtu));
+    }
+
+    /**
+     * {@code ps.term_length} resolved for that layout: the exchange's, and the doctor's estimate of the shared memory
+     * ({@code serverOptimizer}: the shards answer with float32 parameters, else with averages in {@code ps.wire}).
+     */
+    public int termLength(ShardLayout layout, int mtu, boolean serverOptimizer) {
+        WireFormat wire = cfg.ps().wire();
+        return cfg.ps().termLength().resolve(layout, mtu, wire, serverOptimizer ? WireFormat.FP32 : wire);
+    }
+
     /** The exchange of one attempt: a fresh job id, the shards of this topology, from {@code firstStep}. */
     public ExchangeSpec exchangeSpec(int paramCount, StepSite site, long firstStep) {
         int mtu = cfg.ps().mtu().resolve(host);
-        ShardLayout layout = new ShardLayout(paramCount, shardCount(paramCount), ExchangeSpec.chunkValuesFor(mtu));
+        ShardLayout layout = layout(paramCount, mtu);
         return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers()).transport(transport())
-            .host(host).termLength(cfg.ps().termLength()).mtu(mtu).portRange(cfg.ps().ports())
+            .host(host).termLength(termLength(layout, mtu, site.isServer())).mtu(mtu).portRange(cfg.ps().ports())
+            .aeronDir(cfg.ps().aeronDir())
             .timeoutMillis(cfg.ps().timeoutSeconds() * 1000L).firstStep(firstStep).build()
             .withOptimizer(site.isServer() ? new ServerOptimizer(site.plan().rule(), site.plan().roles()) : null)
             .withWire(cfg.ps().wire());

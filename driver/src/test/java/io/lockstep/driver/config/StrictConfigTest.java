@@ -19,7 +19,7 @@ class StrictConfigTest extends ConfigFiles {
             error(MINIMAL, "batch_size=32.5"));
         assertEquals(p + ": config key 'model.hidden[1]' must be a whole number, got 16.5",
             error(MINIMAL + "model: {hidden: [64, 16.5]}\n"));
-        assertEquals(p + ": config key 'ps.term_length' must be a whole number, got 1.0E7",
+        assertEquals(p + ": config key 'ps.term_length' must be auto or a power of two in [65536, 1073741824], got '1.0E7'",
             error(MINIMAL + "ps: {term_length: 1e7}\n"));
         // whole numbers still bind
         assertEquals(3, ConfigLoader.load(yaml(MINIMAL + "workers: 3\n"), List.of()).workers());

@@ -23,8 +23,9 @@ import java.util.concurrent.TimeUnit;
  * Embedded Aeron media drivers (with a client each), shared by name within a JVM by the
  * parameter server and the worker tasks there, and closed when their last user releases them.
  *
- * <p>The driver lives in its own directory {@code /dev/shm/lockstep-<pid>-<id>}, deleted on
- * start and on shutdown; directories left by dead processes are removed on start. One shared
+ * <p>The driver lives in its own directory {@code /dev/shm/lockstep-<pid>-<id>} (or under {@code ps.aeron_dir}),
+ * deleted on start and on shutdown; directories left by dead processes are removed on start. Its files are sized
+ * by {@link AeronFiles}. One shared
  * driver thread with a parking back-off keeps the driver off the cores that train (measured:
  * DEDICATED sender/receiver threads were slower on 2 cores).
  *
@@ -80,15 +81,16 @@ public final class EmbeddedAeron implements AutoCloseable {
     private final long livenessMs;
     private volatile int users;
 
-    private EmbeddedAeron(String name, long stallBudgetMs) {
+    private EmbeddedAeron(String name, long stallBudgetMs, String aeronDir, int shards, int workers) {
         this.name = name;
         this.livenessMs = livenessMillis(stallBudgetMs);
         long livenessNs = TimeUnit.MILLISECONDS.toNanos(livenessMs);
         GradientFrame.requireLittleEndian();
-        removeOrphans();
-        directory = baseDir() + File.separator + PREFIX + ProcessHandle.current().pid() + "-"
+        String base = AeronFiles.baseDir(aeronDir);
+        removeOrphans(base);
+        directory = base + File.separator + PREFIX + ProcessHandle.current().pid() + "-"
             + UUID.randomUUID().toString().substring(0, 8);
-        MediaDriver.Context ctx = new MediaDriver.Context()
+        MediaDriver.Context ctx = AeronFiles.size(new MediaDriver.Context(), shards, workers)
             .aeronDirectoryName(directory)
             .dirDeleteOnStart(true)
             .dirDeleteOnShutdown(true)
@@ -132,6 +134,11 @@ public final class EmbeddedAeron implements AutoCloseable {
         return acquire("shared", 0);
     }
 
+    /** As {@link #acquire(String, long)}, in {@code aeronDir} (null: /dev/shm), sized for such a job. */
+    private static EmbeddedAeron acquire(String name, ExchangeSpec spec) {
+        return acquire(name, spec.timeoutMillis(), spec.aeronDir(), spec.layout().shards(), spec.workers());
+    }
+
     /** Aeron's liveness timeouts for a stall budget: above it by {@link #SLACK_MS}, never below Aeron's default. */
     public static long livenessMillis(long stallBudgetMs) {
         return Math.max(AERON_DEFAULT_TIMEOUT_MS, stallBudgetMs + SLACK_MS);
@@ -144,18 +151,26 @@ public final class EmbeddedAeron implements AutoCloseable {
      * the bottleneck). IPC needs server and workers on one driver.
      */
     public static EmbeddedAeron forServer(ExchangeSpec spec) {
-        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "server", spec.timeoutMillis());
+        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "server", spec);
     }
 
     /** The driver workers of this JVM use; see {@link #forServer}. */
     public static EmbeddedAeron forWorkers(ExchangeSpec spec) {
-        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "workers", spec.timeoutMillis());
+        return acquire(spec.transport() == ExchangeSpec.Transport.IPC ? "shared" : "workers", spec);
     }
 
     /** The driver of that name started for that stall budget (one per budget: timeouts are fixed at start). */
-    public static synchronized EmbeddedAeron acquire(String name, long stallBudgetMs) {
-        String key = name + "/" + livenessMillis(stallBudgetMs);
-        EmbeddedAeron instance = RUNNING.computeIfAbsent(key, k -> new EmbeddedAeron(k, stallBudgetMs));
+    public static EmbeddedAeron acquire(String name, long stallBudgetMs) {
+        return acquire(name, stallBudgetMs, null, 16, 16); // room for the tests' larger exchanges
+    }
+
+    private static synchronized EmbeddedAeron acquire(String name, long stallBudgetMs, String aeronDir, int shards,
+                                                      int workers) {
+        // one per budget, directory and counter room: all are fixed at start
+        String key = name + "/" + livenessMillis(stallBudgetMs) + "/" + AeronFiles.baseDir(aeronDir) + "/"
+            + AeronFiles.counterValuesLength(shards, workers);
+        EmbeddedAeron instance = RUNNING.computeIfAbsent(key,
+            k -> new EmbeddedAeron(k, stallBudgetMs, aeronDir, shards, workers));
         instance.users++;
         return instance;
     }
@@ -248,14 +263,9 @@ public final class EmbeddedAeron implements AutoCloseable {
             : new DefaultMulticastFlowControlSupplier().newInstance(channel, streamId, registrationId);
     }
 
-    private static String baseDir() {
-        File shm = new File("/dev/shm");
-        return shm.isDirectory() ? shm.getPath() : System.getProperty("java.io.tmpdir");
-    }
-
     /** Deletes driver directories whose owning process is gone (a crash or a kill -9). */
-    static void removeOrphans() {
-        File[] dirs = new File(baseDir()).listFiles((d, name) -> name.startsWith(PREFIX));
+    static void removeOrphans(String base) {
+        File[] dirs = new File(base).listFiles((d, name) -> name.startsWith(PREFIX));
         if (dirs == null) {
             return;
         }

@@ -1,7 +1,10 @@
 package io.lockstep.ps.media;
 
+import io.lockstep.ps.ExchangeSpec;
+import io.lockstep.ps.ShardLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
 import java.io.IOException;
@@ -51,18 +54,32 @@ class EmbeddedAeronTest {
     void directoriesOfDeadProcessesAreRemoved() throws IOException, InterruptedException {
         Process dead = new ProcessBuilder("true").start();
         dead.waitFor();
-        String base = new File("/dev/shm").isDirectory() ? "/dev/shm" : System.getProperty("java.io.tmpdir");
+        String base = AeronFiles.baseDir(null);
         Path orphan = Path.of(base, "lockstep-" + dead.pid() + "-deadbeef");
         Files.createDirectories(orphan.resolve("sub"));
         Files.writeString(orphan.resolve("sub/cnc.dat"), "x");
         Path mine = Path.of(base, "lockstep-" + ProcessHandle.current().pid() + "-livetest");
         Files.createDirectories(mine);
         try {
-            EmbeddedAeron.removeOrphans();
+            EmbeddedAeron.removeOrphans(base);
             assertFalse(Files.exists(orphan), "a dead process's directory is cleaned up");
             assertTrue(Files.exists(mine), "a live process's directory is left alone");
         } finally {
             Files.deleteIfExists(mine);
+        }
+    }
+
+    @Test
+    void aDirectoryOnDiskHoldsTheDriverWithTheCncFileSizedForTheJob(@TempDir Path disk) {
+        ExchangeSpec spec = ExchangeSpec.builder(1, new ShardLayout(1000, 3, 100), 5)
+            .transport(ExchangeSpec.Transport.IPC).termLength(1 << 20).aeronDir(disk.toString()).build();
+        try (EmbeddedAeron driver = EmbeddedAeron.forServer(spec)) {
+            File dir = new File(driver.directory());
+            assertEquals(disk.toFile(), dir.getParentFile(), "ps.aeron_dir instead of /dev/shm");
+            assertEquals(AeronFiles.cncBytes(3, 5), new File(dir, "cnc.dat").length());
+            assertTrue(AeronFiles.cncBytes(3, 5) < 12L << 20, "11 MiB, not Aeron's default 46 MiB: "
+                + AeronFiles.cncBytes(3, 5));
+            assertEquals(AeronFiles.lossReportBytes(), new File(dir, "loss-report.dat").length());
         }
     }
 }
