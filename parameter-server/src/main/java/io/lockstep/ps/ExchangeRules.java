@@ -44,23 +44,44 @@ public final class ExchangeRules {
     }
 
     /**
-     * The term length {@code ps.term_length: auto} gives an exchange: twice the longest run of frames any shard
-     * sends or answers in one step (a publication may run half a term ahead of its slowest receiver, so a worker
-     * hands over its whole step without waiting), rounded up to a power of two, at least 8 frames
-     * ({@link #termForMtuProblem}) and Aeron's 64 KiB, at most {@link #AUTO_TERM_CEILING}. The MNIST MLP (235,146
-     * parameters, 2 shards, fp32) gets 1 MiB: log buffers of 3 MiB instead of 24 MiB at the former fixed 8 MiB.
+     * The terms {@code ps.term_length: auto} gives an exchange. A publication may run half a term ahead of its
+     * slowest receiver, so:
+     * <ul>
+     * <li>gradients: twice the longest run of frames any shard takes from a worker in one step, so a worker hands
+     *     over its whole step without waiting;</li>
+     * <li>answers: twice the longest run a shard sends back at once, its step's answer or, with the optimizer on the
+     *     server, its optimizer state (float32, {@code stateSlots} vectors of the slice) for a checkpoint: every
+     *     worker receives the state, and one that is not reading then (measured: rank 1 done while rank 0 wrote the
+     *     best model after the last step) would otherwise hold the rest back for good;</li>
+     * <li>side streams (all-gather, step reports, norm links): a few frames a step, the smallest term.</li>
+     * </ul>
+     * Each is rounded up to a power of two, at least 8 frames and Aeron's 64 KiB ({@link #sideTermLength}); the
+     * gradients' at most {@link #AUTO_TERM_CEILING}. The MNIST MLP (235,146 parameters, 2 shards, Adam on the
+     * server) gets 1 MiB for gradients and 2 MiB for answers: logs of 3 and 6 MiB instead of 24 MiB each.
      *
-     * @param answer the format of what the shards send back ({@link ExchangeSpec#answerWire()})
+     * @param answer     the format of what the shards send back ({@link ExchangeSpec#answerWire()})
+     * @param stateSlots optimizer state vectors the shards send for a checkpoint (0: the optimizer on the workers)
      */
-    public static int autoTermLength(ShardLayout layout, int mtu, WireFormat wire, WireFormat answer) {
-        long run = 0;
+    public static Terms autoTerms(ShardLayout layout, int mtu, WireFormat wire, WireFormat answer, int stateSlots) {
+        long up = 0;
+        long back = 0;
         for (int s = 0; s < layout.shards(); s++) {
-            run = Math.max(run, Math.max(stepBytes(layout, s, wire), stepBytes(layout, s, answer)));
+            up = Math.max(up, stepBytes(layout, s, wire));
+            back = Math.max(back, Math.max(stepBytes(layout, s, answer),
+                stateSlots * stepBytes(layout, s, WireFormat.FP32)));
         }
-        long floor = Math.max(MIN_TERM, 8L * mtu);
-        long term = Math.max(floor, 2 * run);
-        term = Long.highestOneBit(term - 1) << 1;
-        return (int) Math.min(term, Math.max(AUTO_TERM_CEILING, Long.highestOneBit(floor - 1) << 1));
+        int side = sideTermLength(mtu);
+        return new Terms((int) Math.min(AUTO_TERM_CEILING, Math.max(side, pow2(2 * up))),
+            (int) Math.min(MAX_TERM, Math.max(side, pow2(2 * back))), side);
+    }
+
+    /** The smallest term that holds 8 frames of {@code mtu} (Aeron's message limit), at least Aeron's 64 KiB. */
+    public static int sideTermLength(int mtu) {
+        return (int) Math.max(MIN_TERM, pow2(8L * mtu));
+    }
+
+    private static long pow2(long n) {
+        return n <= 1 ? 1 : Long.highestOneBit(n - 1) << 1;
     }
 
     /** The bytes shard s's frames of one step take in a term: each chunk a frame behind Aeron's header, aligned. */

@@ -45,8 +45,9 @@ import java.util.Objects;
  * of the stage ({@link #withShardEndpoints}), once every hosting executor has picked its ports.
  *
  * <p>{@code aeronDir} ({@code ps.aeron_dir}): the directory the media drivers of every JVM of the job put their
- * files in; null: /dev/shm. {@code termLength} is the one every stream uses, {@code ps.term_length: auto} resolved
- * ({@link ExchangeRules#autoTermLength}).
+ * files in; null: /dev/shm. {@code terms}: the term length of each kind of stream ({@code ps.term_length}, auto:
+ * {@link ExchangeRules#autoTerms}); the term length and MTU ride along in every channel, so a receiving endpoint
+ * refuses SETUPs naming others.
  *
  * <p>Built with {@link #builder} ({@link ExchangeSpecBuilder}); {@link #toBuilder} for a spec that differs in a few
  * settings.
@@ -61,7 +62,7 @@ public record ExchangeSpec(
     int[] controlPorts,
     int gatherPort,
     int gatherControlPort,
-    int termLength,
+    Terms terms,
     int mtu,
     long timeoutMillis,
     long firstStep,
@@ -117,10 +118,8 @@ public record ExchangeSpec(
             throw new IllegalArgumentException("chunks of " + layout.chunkValues() + " values do not fit one frame of mtu "
                 + mtu + " (at most " + chunkValuesFor(mtu) + ")");
         }
-        String termProblem = ExchangeRules.termLengthProblem(termLength);
-        if (termProblem == null) {
-            termProblem = ExchangeRules.termForMtuProblem(termLength, mtu);
-        }
+        Objects.requireNonNull(terms, "terms");
+        String termProblem = ExchangeRules.termForMtuProblem(terms.smallest(), mtu);
         if (termProblem != null) {
             throw new IllegalArgumentException("term length " + termProblem);
         }
@@ -270,7 +269,12 @@ public record ExchangeSpec(
     public int gatherDownstreamStream() { return streamId(GATHER_DOWNSTREAM); }
     public int normStream() { return streamId(NORM); }
 
-    private String params() {
+    /** The gradients' term (all three, where {@code ps.term_length} is given). */
+    public int termLength() {
+        return terms.upstream();
+    }
+
+    private String params(int termLength) {
         return "term-length=" + termLength + "|mtu=" + mtu;
     }
 
@@ -281,7 +285,8 @@ public record ExchangeSpec(
 
     /** As {@link #upstreamChannel(int, int)}, in generation {@code generation} ({@link #sessionId(int, int, int)}). */
     public String upstreamChannel(int shard, int rank, int generation) {
-        return upstream(shardHost(shard), upstreamPorts[shard], sessionId(upstreamStream(shard), rank, generation));
+        return upstream(shardHost(shard), upstreamPorts[shard], sessionId(upstreamStream(shard), rank, generation),
+            terms.upstream());
     }
 
     /**
@@ -292,12 +297,13 @@ public record ExchangeSpec(
      */
     public String downstreamPublicationChannel(int shard, int generation) {
         return downstreamPublication(shardHost(shard), controlPorts[shard],
-            sessionId(downstreamStream(shard), SERVER, generation));
+            sessionId(downstreamStream(shard), SERVER, generation), terms.answers());
     }
 
     /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for shard s's averages. */
     public String downstreamSubscriptionChannel(int shard, String workerHost, int port, int generation) {
-        return downstreamSubscription(workerHost, port, sessionId(downstreamStream(shard), SERVER, generation));
+        return downstreamSubscription(workerHost, port, sessionId(downstreamStream(shard), SERVER, generation),
+            terms.answers());
     }
 
     /** Channel on which the server receives the gather blobs of {@code sender} (a rank, or {@link #stepReporter()}). */
@@ -307,17 +313,17 @@ public record ExchangeSpec(
 
     /** As {@link #gatherUpstreamChannel(int)}, in generation {@code generation}. */
     public String gatherUpstreamChannel(int sender, int generation) {
-        return upstream(host, gatherPort, sessionId(gatherUpstreamStream(), sender, generation));
+        return upstream(host, gatherPort, sessionId(gatherUpstreamStream(), sender, generation), terms.side());
     }
 
     /** Channel on which the server forwards every rank's gather blob to every worker. */
     public String gatherDownstreamPublicationChannel() {
-        return downstreamPublication(host, gatherControlPort, sessionId(gatherDownstreamStream(), SERVER));
+        return downstreamPublication(host, gatherControlPort, sessionId(gatherDownstreamStream(), SERVER), terms.side());
     }
 
     /** Channel a worker on {@code workerHost}, receiving on {@code port}, subscribes to for gathered blobs. */
     public String gatherDownstreamSubscriptionChannel(String workerHost, int port) {
-        return downstreamSubscription(workerHost, port, sessionId(gatherDownstreamStream(), SERVER));
+        return downstreamSubscription(workerHost, port, sessionId(gatherDownstreamStream(), SERVER), terms.side());
     }
 
     /** "host:port", with an IPv6 literal in brackets, as Aeron's endpoint parameters want it. */
@@ -341,7 +347,7 @@ public record ExchangeSpec(
     /** As {@link #normChannel(int, int)}, in generation {@code generation}. */
     public String normChannel(int shard, int senderServer, int generation) {
         return upstream(shardHost(shard), shardHosts.normPorts()[shard], sessionId(normStream(), senderServer,
-            generation));
+            generation), terms.side());
     }
 
     /**
@@ -357,10 +363,10 @@ public record ExchangeSpec(
         return shard;
     }
 
-    private String upstream(String at, int port, int session) {
+    private String upstream(String at, int port, int session, int termLength) {
         return transport == Transport.IPC
-            ? "aeron:ipc?" + params() + "|session-id=" + session
-            : "aeron:udp?endpoint=" + endpoint(at, port) + "|" + params() + "|rcv-wnd=" + receiverWindow()
+            ? "aeron:ipc?" + params(termLength) + "|session-id=" + session
+            : "aeron:udp?endpoint=" + endpoint(at, port) + "|" + params(termLength) + "|rcv-wnd=" + receiverWindow()
             + "|session-id=" + session;
     }
 
@@ -376,17 +382,17 @@ public record ExchangeSpec(
         return Math.max(frame, Integer.highestOneBit(SOCKET_BUFFER / Math.max(1, workers)));
     }
 
-    private String downstreamPublication(String at, int controlPort, int session) {
+    private String downstreamPublication(String at, int controlPort, int session, int termLength) {
         return transport == Transport.IPC
-            ? "aeron:ipc?" + params() + "|session-id=" + session
+            ? "aeron:ipc?" + params(termLength) + "|session-id=" + session
             : "aeron:udp?control=" + endpoint(at, controlPort) + "|control-mode=manual|fc=tagged,g:" + groupTag()
-            + "|" + params() + "|session-id=" + session;
+            + "|" + params(termLength) + "|session-id=" + session;
     }
 
     /** The term length and MTU ride along so the receiving endpoint refuses SETUPs naming others. */
-    private String downstreamSubscription(String workerHost, int port, int session) {
+    private String downstreamSubscription(String workerHost, int port, int session, int termLength) {
         return transport == Transport.IPC ? "aeron:ipc?session-id=" + session
-            : destination(endpoint(workerHost, port)) + "|" + params() + "|gtag=" + groupTag() + "|session-id=" + session;
+            : destination(endpoint(workerHost, port)) + "|" + params(termLength) + "|gtag=" + groupTag() + "|session-id=" + session;
     }
 
     @Override

@@ -28,7 +28,7 @@ public final class ExchangeSpecBuilder {
     private int[] controlPorts;
     private int gatherPort;
     private int gatherControlPort;
-    private int termLength = ExchangeSpec.DEFAULT_TERM_LENGTH;
+    private Terms terms = Terms.of(ExchangeSpec.DEFAULT_TERM_LENGTH);
     private int mtu = ExchangeSpec.DEFAULT_MTU;
     private long timeoutMillis = 60_000;
     private long firstStep;
@@ -54,7 +54,7 @@ public final class ExchangeSpecBuilder {
         controlPorts = spec.controlPorts();
         gatherPort = spec.gatherPort();
         gatherControlPort = spec.gatherControlPort();
-        termLength = spec.termLength();
+        terms = spec.terms();
         mtu = spec.mtu();
         timeoutMillis = spec.timeoutMillis();
         firstStep = spec.firstStep();
@@ -86,7 +86,11 @@ public final class ExchangeSpecBuilder {
     /** Where the receive endpoints' ports are picked, on the driver and on the executors ({@code ps.ports}). */
     public ExchangeSpecBuilder portRange(PortRange value) { portRange = Objects.requireNonNull(value, "ports"); return this; }
 
-    public ExchangeSpecBuilder termLength(int value) { termLength = value; return this; }
+    /** One term length for every stream. */
+    public ExchangeSpecBuilder termLength(int value) { terms = Terms.of(value); return this; }
+
+    /** The term length of each kind of stream ({@code ps.term_length: auto}, {@link ExchangeRules#autoTerms}). */
+    public ExchangeSpecBuilder terms(Terms value) { terms = Objects.requireNonNull(value, "terms"); return this; }
 
     public ExchangeSpecBuilder mtu(int value) { mtu = value; return this; }
 
@@ -133,7 +137,7 @@ public final class ExchangeSpecBuilder {
             gatherControl = ports[2 * shards + 1];
         }
         return new ExchangeSpec(jobId, layout, workers, transport, host, upstream, control, gather, gatherControl,
-            termLength, mtu, timeoutMillis, firstStep, secret != null ? secret : JobSecret.random(), optimizer, wire,
+            terms, mtu, timeoutMillis, firstStep, secret != null ? secret : JobSecret.random(), optimizer, wire,
             shardHosts, portRange, aeronDir);
     }
 }

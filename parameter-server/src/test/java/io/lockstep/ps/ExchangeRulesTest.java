@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ExchangeRulesTest {
     private static String message(Runnable r) {
@@ -29,28 +30,35 @@ class ExchangeRulesTest {
             + " memory with them), got ipc", ExchangeRules.executorShardsProblem(Transport.IPC));
     }
 
-    private static int auto(int params, int shards, int mtu, WireFormat wire, WireFormat answer) {
-        return ExchangeRules.autoTermLength(new ShardLayout(params, shards, ExchangeSpec.chunkValuesFor(mtu)), mtu,
-            wire, answer);
+    private static Terms auto(int params, int shards, int mtu, WireFormat wire, WireFormat answer, int slots) {
+        return ExchangeRules.autoTerms(new ShardLayout(params, shards, ExchangeSpec.chunkValuesFor(mtu)), mtu, wire,
+            answer, slots);
     }
 
     @Test
-    void autoTermsHoldAStepOfTheLargestShardTwiceWithinTheirBounds() {
-        // the MNIST MLP: 117,573 floats a shard, 8 frames of 65504 or 347 of 1472 bytes, twice is under 1 MiB
-        assertEquals(1 << 20, auto(235_146, 2, 65504, WireFormat.FP32, WireFormat.FP32));
-        assertEquals(1 << 20, auto(235_146, 2, 1472, WireFormat.FP32, WireFormat.FP32));
-        // 16-bit gradients halve the upstream run, but parameters come back as float32
-        assertEquals(1 << 20, auto(235_146, 2, 1472, WireFormat.FP16, WireFormat.FP32));
-        // the digits MLP (a few thousand parameters): the floor, 8 frames (64 KiB at 1472 is Aeron's minimum)
-        assertEquals(512 << 10, auto(5_000, 2, 65504, WireFormat.FP32, WireFormat.FP32));
-        assertEquals(64 << 10, auto(5_000, 2, 1472, WireFormat.FP32, WireFormat.FP32));
-        // the largest shard counts: one shard of 2M floats needs 16 MiB, capped at the ceiling
-        assertEquals(4 << 20, auto(1_000_000, 2, 65504, WireFormat.FP32, WireFormat.FP32));
-        assertEquals(ExchangeRules.AUTO_TERM_CEILING, auto(2_000_000, 1, 65504, WireFormat.FP32, WireFormat.FP32));
+    void autoTermsHoldWhatEachKindOfStreamCarriesAtOnceWithinTheirBounds() {
+        // the MNIST MLP: 117,573 floats a shard, 8 frames of 65504 or 347 of 1472 bytes, twice is under 1 MiB;
+        // Adam on the server sends 2 x that as its state for a checkpoint: 2 MiB
+        assertEquals(new Terms(1 << 20, 2 << 20, 512 << 10), auto(235_146, 2, 65504, WireFormat.FP32,
+            WireFormat.FP32, 2));
+        assertEquals(new Terms(1 << 20, 2 << 20, 64 << 10), auto(235_146, 2, 1472, WireFormat.FP32,
+            WireFormat.FP32, 2));
+        // the optimizer on the workers: averages only
+        assertEquals(new Terms(1 << 20, 1 << 20, 64 << 10), auto(235_146, 2, 1472, WireFormat.FP32,
+            WireFormat.FP32, 0));
+        // 16-bit gradients: half the upstream run (headers aside)
+        assertEquals(new Terms(1 << 20, 1 << 20, 64 << 10), auto(235_146, 2, 1472, WireFormat.FP16,
+            WireFormat.FP16, 0));
+        assertEquals(new Terms(512 << 10, 512 << 10, 512 << 10), auto(5_000, 2, 65504, WireFormat.FP32,
+            WireFormat.FP32, 1));
+        assertEquals(Terms.of(64 << 10), auto(5_000, 2, 1472, WireFormat.FP32, WireFormat.FP32, 0));
+        // gradients capped at the ceiling; the state always fits its term (else a checkpoint could wait forever)
+        Terms big = auto(2_000_000, 1, 65504, WireFormat.FP32, WireFormat.FP32, 2);
+        assertEquals(ExchangeRules.AUTO_TERM_CEILING, big.upstream());
+        assertEquals(32 << 20, big.answers());
         for (int params : new int[]{1_000, 235_146, 3_000_000}) {
-            int term = auto(params, 2, 65504, WireFormat.FP32, WireFormat.FP32);
-            assertNull(ExchangeRules.termLengthProblem(term), params + ": " + term);
-            assertNull(ExchangeRules.termForMtuProblem(term, 65504), params + ": " + term);
+            Terms t = auto(params, 2, 65504, WireFormat.FP32, WireFormat.FP32, 2);
+            assertNull(ExchangeRules.termForMtuProblem(t.smallest(), 65504), params + ": " + t);
         }
         assertEquals("must be auto or a power of two in [65536, 1073741824], got 32768",
             ExchangeRules.termLengthProblem(32768));
@@ -58,6 +66,13 @@ class ExchangeRulesTest {
             ExchangeRules.termForMtuProblem(262144, 65504));
         assertEquals("term length must be a power of two >= 8 x ps.mtu (524032), got 262144", message(() ->
             ExchangeSpec.builder(1, new ShardLayout(100, 2, 10), 2).termLength(262144).build()));
+        ExchangeSpec spec = ExchangeSpec.builder(1, new ShardLayout(100, 2, 10), 2)
+            .terms(new Terms(1 << 20, 2 << 20, 512 << 10)).build();
+        assertTrue(spec.upstreamChannel(0, 1).contains("term-length=1048576|"), spec.upstreamChannel(0, 1));
+        assertTrue(spec.downstreamPublicationChannel(0, 0).contains("term-length=2097152|"));
+        assertTrue(spec.downstreamSubscriptionChannel(0, "127.0.0.1", 5, 0).contains("term-length=2097152|"));
+        assertTrue(spec.gatherUpstreamChannel(0).contains("term-length=524288|"));
+        assertTrue(spec.gatherDownstreamSubscriptionChannel("127.0.0.1", 5).contains("term-length=524288|"));
     }
 
     @Test

@@ -277,8 +277,8 @@ public record JobConfig(
      * @param ports          the UDP ports the exchange listens on, on the driver and on every executor: auto (the
      *                       IANA dynamic ports outside the kernel's ephemeral range, io.lockstep.ps.media.PortRange)
      *                       or first-last, for a firewall or a container's port list
-     * @param termLength     the Aeron term of every stream: auto (twice a shard's step, a power of two in
-     *                       [64 KiB, 8 MiB], io.lockstep.ps.ExchangeRules#autoTermLength) or a power of two in
+     * @param termLength     the Aeron terms: auto (each kind of stream sized to what it carries at once,
+     *                       io.lockstep.ps.ExchangeRules#autoTerms) or, for every stream, a power of two in
      *                       [65536, 1073741824], at least 8 x the frame size
      * @param aeronDir       where the media drivers put their files (a directory on disk, for a small /dev/shm);
      *                       null (default): /dev/shm

@@ -2,11 +2,12 @@ package io.lockstep.driver.config;
 
 import io.lockstep.ps.ExchangeRules;
 import io.lockstep.ps.ShardLayout;
+import io.lockstep.ps.Terms;
 import io.lockstep.ps.wire.WireFormat;
 
 /**
- * {@code ps.term_length}: the Aeron term of every stream of the exchange, {@code auto} (the default: sized to the
- * gradient, {@link ExchangeRules#autoTermLength}) or a number of bytes.
+ * {@code ps.term_length}: the Aeron terms of the exchange's streams, {@code auto} (the default: each kind sized to
+ * what it carries, {@link ExchangeRules#autoTerms}) or a number of bytes for every stream.
  *
  * @param bytes the term length given; null for auto
  */
@@ -40,9 +41,9 @@ public record TermLength(Integer bytes) {
         return bytes == null;
     }
 
-    /** The term for an exchange of {@code layout} at {@code mtu}: the given one, else the gradient's. */
-    public int resolve(ShardLayout layout, int mtu, WireFormat wire, WireFormat answer) {
-        return bytes != null ? bytes : ExchangeRules.autoTermLength(layout, mtu, wire, answer);
+    /** The terms of an exchange of {@code layout} at {@code mtu}: the given one for all, else auto's. */
+    public Terms resolve(ShardLayout layout, int mtu, WireFormat wire, WireFormat answer, int stateSlots) {
+        return bytes != null ? Terms.of(bytes) : ExchangeRules.autoTerms(layout, mtu, wire, answer, stateSlots);
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.lockstep.driver.doctor;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.data.DataPaths;
 import io.lockstep.ps.ExchangeRules;
+import io.lockstep.ps.Terms;
 import io.lockstep.ps.media.AeronFiles;
 
 import java.io.IOException;
@@ -46,8 +47,8 @@ final class ShmCheck implements Check {
         List<Finding> findings = new ArrayList<>();
         JobConfig cfg = job.cfg();
         Placement where = job.where();
-        int term = AeronFootprint.term(job, params);
-        long need = AeronFootprint.driverHostNeeds(job, term);
+        Terms terms = AeronFootprint.terms(job, params);
+        long need = AeronFootprint.driverHostNeeds(job, terms);
         boolean onExecutors = job.topology().shardsOnExecutors();
         int shards = job.topology().shardCount();
         String what = (where.workersInDriver() ? "this JVM runs the parameter server and " + cfg.workers() + " worker"
@@ -55,7 +56,7 @@ final class ShmCheck implements Check {
             + " executor JVM" + (where.executors() == 1 ? "" : "s") + " on this host"
             : onExecutors ? "the driver's all-gather endpoint" : "the parameter server")
             + ", " + shards + " shard" + (shards == 1 ? "" : "s")
-            + (onExecutors ? " on the executors" : "") + ", terms of " + format(term) + termSource(cfg, params);
+            + (onExecutors ? " on the executors" : "") + ", terms of " + describe(terms) + termSource(cfg, params);
         if (need == 0) {
             findings.add(Finding.ok("shm", "no Aeron shared memory needed: every worker runs in this JVM and exchanges"
                 + " in memory (ps.local_reduction)"));
@@ -64,13 +65,13 @@ final class ShmCheck implements Check {
                 + " (" + what + ")"));
         } else if (need > shm.free()) {
             findings.add(Finding.fail("shm", shm.dir() + ": " + format(shm.free()) + " free but Aeron maps about "
-                + format(need) + " (" + what + "): " + remedy(job, term, need, shm.free())));
+                + format(need) + " (" + what + "): " + remedy(job, terms, need, shm.free())));
         } else {
             findings.add(Finding.ok("shm", shm.dir() + ": " + format(shm.free()) + " free, Aeron maps about "
                 + format(need) + " (" + what + ")"));
         }
         if (!where.sameHost() && !job.topology().exchangeKind().equals("ipc")) {
-            long executor = AeronFootprint.executorNeeds(job, term);
+            long executor = AeronFootprint.executorNeeds(job, terms);
             String dir = cfg.ps().aeronDir() != null ? cfg.ps().aeronDir() + " (ps.aeron_dir)" : "/dev/shm";
             findings.add(executor > DOCKER_DEFAULT_SHM ? Finding.warn("shm", "spark.master is " + job.master()
                 + ": each executor JVM (" + workers(where) + ") maps about " + format(executor) + " in " + dir
@@ -87,6 +88,17 @@ final class ShmCheck implements Check {
         return where.workersPerExecutor() + " worker" + (where.workersPerExecutor() == 1 ? "" : "s");
     }
 
+    private static String describe(Terms t) {
+        return t.upstream() == t.answers() && t.answers() == t.side() ? term(t.upstream())
+            : term(t.upstream()) + " for gradients, " + term(t.answers()) + " for answers, " + term(t.side())
+            + " for side streams";
+    }
+
+    /** A term: a power of two of at least 64 KiB. */
+    private static String term(int bytes) {
+        return bytes >= MIB ? bytes / MIB + " MiB" : bytes / 1024 + " KiB";
+    }
+
     private static String termSource(JobConfig cfg, long params) {
         if (!cfg.ps().termLength().isAuto()) {
             return " (ps.term_length)";
@@ -96,17 +108,18 @@ final class ShmCheck implements Check {
     }
 
     /** What to change so the files fit: a bigger /dev/shm, a directory on disk, or smaller terms. */
-    private static String remedy(Setting job, int term, long need, long free) {
+    private static String remedy(Setting job, Terms terms, long need, long free) {
         StringBuilder sb = new StringBuilder("give it at least ")
             .append(format(roundUp(need))).append(" (docker run --shm-size=").append(roundUp(need) / MIB)
             .append("m), set ps.aeron_dir to a directory on disk");
         int mtu = job.cfg().ps().mtu().resolve(job.topology().host());
         long minTerm = Math.max(ExchangeRules.MIN_TERM, Integer.highestOneBit(8 * mtu - 1) * 2L);
-        for (long t = term / 2; t >= minTerm; t /= 2) {
-            if (AeronFootprint.driverHostNeeds(job, (int) t) <= free) {
-                sb.append(", or set ps.term_length: ").append(t).append(" (about ")
-                    .append(format(AeronFootprint.driverHostNeeds(job, (int) t)))
-                    .append("; a step no longer in flight at once may slow large models)");
+        for (long t = terms.upstream() / 2; t >= minTerm; t /= 2) {
+            long fits = AeronFootprint.driverHostNeeds(job, Terms.of((int) t));
+            if (fits <= free) {
+                sb.append(", or set ps.term_length: ").append(t).append(" (about ").append(format(fits))
+                    .append("; a step no longer in flight at once may slow large models, and optimizer state larger"
+                        + " than half a term can hold a checkpoint back)");
                 break;
             }
         }

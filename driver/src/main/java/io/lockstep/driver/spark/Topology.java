@@ -5,6 +5,7 @@ import io.lockstep.driver.config.ConfigRules;
 import io.lockstep.driver.config.JobConfig;
 import io.lockstep.ps.ExchangeSpec;
 import io.lockstep.ps.ShardLayout;
+import io.lockstep.ps.Terms;
 import io.lockstep.ps.wire.WireFormat;
 import io.lockstep.ps.optim.ServerOptimizer;
 import io.lockstep.worker.optim.StepSite;
@@ -112,12 +113,14 @@ public final class Topology {
     }
 
     /**
-     * {@code ps.term_length} resolved for that layout: the exchange's, and the doctor's estimate of the shared memory
-     * ({@code serverOptimizer}: the shards answer with float32 parameters, else with averages in {@code ps.wire}).
+     * {@code ps.term_length} resolved for that layout: the exchange's terms, and the doctor's for its estimate of the
+     * shared memory. {@code stateSlots}: the optimizer state vectors the shards keep (they answer with float32
+     * parameters and send that state for checkpoints); -1: the optimizer on the workers (averages in ps.wire).
      */
-    public int termLength(ShardLayout layout, int mtu, boolean serverOptimizer) {
+    public Terms terms(ShardLayout layout, int mtu, int stateSlots) {
         WireFormat wire = cfg.ps().wire();
-        return cfg.ps().termLength().resolve(layout, mtu, wire, serverOptimizer ? WireFormat.FP32 : wire);
+        return cfg.ps().termLength().resolve(layout, mtu, wire, stateSlots >= 0 ? WireFormat.FP32 : wire,
+            Math.max(0, stateSlots));
     }
 
     /** The exchange of one attempt: a fresh job id, the shards of this topology, from {@code firstStep}. */
@@ -125,7 +128,7 @@ public final class Topology {
         int mtu = cfg.ps().mtu().resolve(host);
         ShardLayout layout = layout(paramCount, mtu);
         return ExchangeSpec.builder(new SecureRandom().nextLong(), layout, cfg.workers()).transport(transport())
-            .host(host).termLength(termLength(layout, mtu, site.isServer())).mtu(mtu).portRange(cfg.ps().ports())
+            .host(host).terms(terms(layout, mtu, site.isServer() ? site.plan().rule().stateSlots() : -1)).mtu(mtu).portRange(cfg.ps().ports())
             .aeronDir(cfg.ps().aeronDir())
             .timeoutMillis(cfg.ps().timeoutSeconds() * 1000L).firstStep(firstStep).build()
             .withOptimizer(site.isServer() ? new ServerOptimizer(site.plan().rule(), site.plan().roles()) : null)

@@ -1,6 +1,8 @@
 package io.lockstep.driver.doctor;
 
 import io.lockstep.ps.ExchangeRules;
+import io.lockstep.ps.media.AeronFiles;
+import io.lockstep.ps.Terms;
 
 import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.config.ShardPlacement;
@@ -71,29 +73,33 @@ class DoctorTest {
     @Test
     void sharedMemoryEstimatesFollowTheTermsTheExchangeResolves() {
         long mnist = 235_146;
-        JobConfig cluster = JobConfig.defaults(); // shards on the executors, one each
+        JobConfig cluster = JobConfig.defaults(); // shards on the executors, one each; Adam on the shards
         Setting onCluster = on(cluster, "spark://h:7077");
-        int term = AeronFootprint.term(onCluster, mnist);
-        assertEquals(1 << 20, term, "ps.term_length auto for the MNIST MLP");
-        // an executor: its workers' driver (6 logs) and its shard's server (5 logs), 11 MiB cnc.dat and 1 MiB loss
-        // report each
-        long executor = AeronFootprint.executorNeeds(onCluster, term);
-        assertEquals(2 * (11 + 1) + 11 * 3, executor / (double) MIB, 1);
+        Terms terms = AeronFootprint.terms(onCluster, mnist);
+        int mtu = cluster.ps().mtu().resolve(onCluster.topology().host());
+        assertEquals(new Terms(1 << 20, 2 << 20, ExchangeRules.sideTermLength(mtu)), terms,
+            "ps.term_length auto for the MNIST MLP");
+        long cnc = AeronFiles.cncBytes(2, 2) + AeronFiles.lossReportBytes();
+        long side = AeronFiles.logBytes(terms.side());
+        // an executor: its workers' driver (2 gradient publications, 2 answer images, 2 all-gather logs) and its
+        // shard's server (2 gradient images, an answer publication, step reports, a norm link each way)
+        long executor = AeronFootprint.executorNeeds(onCluster, terms);
+        assertEquals(2 * cnc + 4 * AeronFiles.logBytes(1 << 20) + 3 * AeronFiles.logBytes(2 << 20) + 5 * side, executor);
         assertTrue(executor < ShmCheck.DOCKER_DEFAULT_SHM, "within a container's default /dev/shm: " + executor);
-        // the driver keeps only the all-gather endpoint: 3 logs
-        assertEquals(12 + 3 * 3, AeronFootprint.driverHostNeeds(onCluster, term) / (double) MIB, 1);
-        // at the former fixed 8 MiB terms: 24 MiB a log
+        // the driver keeps only the all-gather endpoint: 4 side logs
+        assertEquals(cnc + 4 * side, AeronFootprint.driverHostNeeds(onCluster, terms));
+        // at the former fixed 8 MiB terms: 24 MiB a log, 12 logs
         Setting fixed = on(cluster.with("ps.term_length", 8 << 20), "spark://h:7077");
-        assertEquals(8 << 20, AeronFootprint.term(fixed, mnist));
-        assertEquals(2 * 12 + 11 * 24, AeronFootprint.executorNeeds(fixed, 8 << 20) / (double) MIB, 1);
-        // the model's size unknown: auto at its largest
-        assertEquals(ExchangeRules.AUTO_TERM_CEILING, AeronFootprint.term(onCluster, -1));
+        assertEquals(Terms.of(8 << 20), AeronFootprint.terms(fixed, mnist));
+        assertEquals(2 * cnc + 12 * AeronFiles.logBytes(8 << 20), AeronFootprint.executorNeeds(fixed, Terms.of(8 << 20)));
+        // the model's size unknown: auto's largest gradient term
+        assertEquals(Terms.of(ExchangeRules.AUTO_TERM_CEILING), AeronFootprint.terms(onCluster, -1));
         JobConfig memory = JobConfig.defaults(); // the default under embedded Spark: no Aeron at all
         assertEquals("memory", local(memory).topology().exchangeKind());
-        assertEquals(0, AeronFootprint.driverHostNeeds(local(memory), term));
+        assertEquals(0, AeronFootprint.driverHostNeeds(local(memory), terms));
         // a local cluster: the driver and both executors on this host
-        assertEquals(AeronFootprint.driverHostNeeds(onCluster, term) + 2 * executor,
-            AeronFootprint.driverHostNeeds(on(cluster, "local-cluster[2,1,1024]"), term));
+        assertEquals(AeronFootprint.driverHostNeeds(onCluster, terms) + 2 * executor,
+            AeronFootprint.driverHostNeeds(on(cluster, "local-cluster[2,1,1024]"), terms));
     }
 
     @Test
@@ -102,15 +108,16 @@ class DoctorTest {
         Finding none = ShmCheck.find(local(memory), 235_146, new ShmCheck.Shm("/dev/shm", 64 * MIB)).get(0);
         assertEquals(Status.OK, none.status());
         assertTrue(none.message().startsWith("no Aeron shared memory needed"), none.message());
-        JobConfig cfg = udpLocal(); // two drivers in this JVM: 2 x 12 MiB and 18 logs of 3 MiB
+        JobConfig cfg = udpLocal(); // two drivers in this JVM: 2 x 12 MiB, 8 + 4 gradient and answer logs, 6 side
         List<Finding> checks = ShmCheck.find(local(cfg), 235_146, new ShmCheck.Shm("/dev/shm", 64 * MIB));
         assertEquals(1, checks.size());
         Finding c = checks.get(0);
         assertEquals(Status.FAIL, c.status());
-        assertTrue(c.message().startsWith("/dev/shm: 64 MiB free but Aeron maps about 79 MiB (this JVM runs the"
-            + " parameter server and 2 workers, 2 shards, terms of 1 MiB (ps.term_length auto, 235,146 parameters)):"
-            + " give it at least 128 MiB (docker run --shm-size=128m), set ps.aeron_dir to a directory on disk, or set"
-            + " ps.term_length: 524288 (about 52 MiB;"), c.message());
+        assertTrue(c.message().startsWith("/dev/shm: 64 MiB free but Aeron maps about 82 MiB (this JVM runs the"
+            + " parameter server and 2 workers, 2 shards, terms of 1 MiB for gradients, 2 MiB for answers, 512 KiB"
+            + " for side streams (ps.term_length auto, 235,146 parameters)): give it at least 128 MiB (docker run"
+            + " --shm-size=128m), set ps.aeron_dir to a directory on disk, or set ps.term_length: 524288 (about"
+            + " 52 MiB;"), c.message());
         Finding roomy = ShmCheck.find(local(cfg), 235_146, new ShmCheck.Shm("/dev/shm", 256 * MIB)).get(0);
         assertEquals(Status.OK, roomy.status(), roomy.message());
         Finding onDisk = ShmCheck.find(local(cfg.with("ps.aeron_dir", "/var/tmp/aeron")), 235_146,

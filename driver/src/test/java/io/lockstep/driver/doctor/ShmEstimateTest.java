@@ -4,6 +4,7 @@ import io.lockstep.driver.config.JobConfig;
 import io.lockstep.driver.config.Transport;
 import io.lockstep.driver.data.TestData;
 import io.lockstep.driver.job.TrainingJob;
+import io.lockstep.ps.Terms;
 import io.lockstep.ps.media.AeronFiles;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -24,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The doctor's estimate of the media drivers' files against what a real job maps: the digits data through a
- * 64-512-256-10 MLP (167,178 parameters: terms of 1 MiB, above auto's floor) with 2 workers exchanging over UDP,
+ * 64-512-256-10 MLP (167,178 parameters: gradient terms of 1 MiB, above auto's floor) with 2 workers exchanging
+ * over UDP,
  * the drivers' directory on disk ({@code ps.aeron_dir}) so that only this job's files are counted, listed every
  * 20 ms while it trains (-Dlockstep.test.list=true prints each larger listing).
  */
@@ -49,9 +51,10 @@ class ShmEstimateTest {
         Setting setting = DoctorTest.local(cfg);
         long params = ModelSize.parameters(cfg, 64);
         assertEquals(167_178, params);
-        int term = AeronFootprint.term(setting, params);
-        assertEquals(1 << 20, term, "ps.term_length auto for 83,589 floats a shard");
-        long estimate = AeronFootprint.driverHostNeeds(setting, term);
+        Terms terms = AeronFootprint.terms(setting, params);
+        assertEquals(new Terms(1 << 20, 2 << 20, 512 << 10), terms,
+            "ps.term_length auto for 83,589 floats a shard, Adam's state on the shards, 65504-byte frames");
+        long estimate = AeronFootprint.driverHostNeeds(setting, terms);
 
         AtomicLong peak = new AtomicLong();
         AtomicLong peakFiles = new AtomicLong();
@@ -87,7 +90,7 @@ class ShmEstimateTest {
             peakFiles.get(), peak.get() / (double) MIB, estimate / (double) MIB);
         // the estimate is the steady state; a sender that starts its stream over on the next generation (under load a
         // stale or broken stream) holds its old and new publication, and the shard both images, for a while
-        long nextGeneration = 2L * 2 * 2 * AeronFiles.logBytes(term);
+        long nextGeneration = 2L * 2 * 2 * AeronFiles.logBytes(terms.upstream());
         assertTrue(peak.get() >= (1 - TOLERANCE) * estimate && peak.get() <= estimate + nextGeneration, "mapped "
             + peak.get() + " bytes in " + peakFiles.get() + " files, the doctor estimated " + estimate
             + " (+ " + nextGeneration + " for a next generation of every gradient stream)");
