@@ -1,5 +1,6 @@
 package io.lockstep.driver.doctor;
 
+import io.lockstep.driver.config.StepPlacement;
 import io.lockstep.ps.ExchangeRules;
 import io.lockstep.ps.media.AeronFiles;
 import io.lockstep.ps.Terms;
@@ -77,15 +78,20 @@ class DoctorTest {
         Setting onCluster = on(cluster, "spark://h:7077");
         Terms terms = AeronFootprint.terms(onCluster, mnist);
         int mtu = cluster.ps().mtu().resolve(onCluster.topology().host());
-        assertEquals(new Terms(1 << 20, 2 << 20, ExchangeRules.sideTermLength(mtu)), terms,
+        assertEquals(new Terms(1 << 20, 4 << 20, ExchangeRules.sideTermLength(mtu)), terms,
             "ps.term_length auto for the MNIST MLP");
         long cnc = AeronFiles.cncBytes(2, 2) + AeronFiles.lossReportBytes();
         long side = AeronFiles.logBytes(terms.side());
         // an executor: its workers' driver (2 gradient publications, 2 answer images, 2 all-gather logs) and its
         // shard's server (2 gradient images, an answer publication, step reports, a norm link each way)
         long executor = AeronFootprint.executorNeeds(onCluster, terms);
-        assertEquals(2 * cnc + 4 * AeronFiles.logBytes(1 << 20) + 3 * AeronFiles.logBytes(2 << 20) + 5 * side, executor);
-        assertTrue(executor < ShmCheck.DOCKER_DEFAULT_SHM, "within a container's default /dev/shm: " + executor);
+        assertEquals(2 * cnc + 4 * AeronFiles.logBytes(1 << 20) + 3 * AeronFiles.logBytes(4 << 20) + 5 * side, executor);
+        // with the optimizer on the replicas the answers are a step's: within a container's default /dev/shm
+        Setting replicas = on(cluster.with("optimizer.step_placement", StepPlacement.REPLICA), "spark://h:7077");
+        assertEquals(new Terms(1 << 20, 1 << 20, ExchangeRules.sideTermLength(mtu)),
+            AeronFootprint.terms(replicas, mnist));
+        long replicaExecutor = AeronFootprint.executorNeeds(replicas, AeronFootprint.terms(replicas, mnist));
+        assertTrue(replicaExecutor < ShmCheck.DOCKER_DEFAULT_SHM, "within 64 MiB: " + replicaExecutor);
         // the driver keeps only the all-gather endpoint: 4 side logs
         assertEquals(cnc + 4 * side, AeronFootprint.driverHostNeeds(onCluster, terms));
         // at the former fixed 8 MiB terms: 24 MiB a log, 12 logs
@@ -108,13 +114,13 @@ class DoctorTest {
         Finding none = ShmCheck.find(local(memory), 235_146, new ShmCheck.Shm("/dev/shm", 64 * MIB)).get(0);
         assertEquals(Status.OK, none.status());
         assertTrue(none.message().startsWith("no Aeron shared memory needed"), none.message());
-        JobConfig cfg = udpLocal(); // two drivers in this JVM: 2 x 12 MiB, 8 + 4 gradient and answer logs, 6 side
+        JobConfig cfg = udpLocal(); // two drivers in this JVM: 2 x 12 MiB, 8 gradient logs of 3 MiB, 4 answer logs of 12 MiB, 6 side
         List<Finding> checks = ShmCheck.find(local(cfg), 235_146, new ShmCheck.Shm("/dev/shm", 64 * MIB));
         assertEquals(1, checks.size());
         Finding c = checks.get(0);
         assertEquals(Status.FAIL, c.status());
-        assertTrue(c.message().startsWith("/dev/shm: 64 MiB free but Aeron maps about 82 MiB (this JVM runs the"
-            + " parameter server and 2 workers, 2 shards, terms of 1 MiB for gradients, 2 MiB for answers, 512 KiB"
+        assertTrue(c.message().startsWith("/dev/shm: 64 MiB free but Aeron maps about 106 MiB (this JVM runs the"
+            + " parameter server and 2 workers, 2 shards, terms of 1 MiB for gradients, 4 MiB for answers, 512 KiB"
             + " for side streams (ps.term_length auto, 235,146 parameters)): give it at least 128 MiB (docker run"
             + " --shm-size=128m), set ps.aeron_dir to a directory on disk, or set ps.term_length: 524288 (about"
             + " 52 MiB;"), c.message());
@@ -123,9 +129,10 @@ class DoctorTest {
         Finding onDisk = ShmCheck.find(local(cfg.with("ps.aeron_dir", "/var/tmp/aeron")), 235_146,
             ShmCheck.Shm.of("/var/tmp/aeron")).get(0);
         assertTrue(onDisk.message().startsWith("/var/tmp/aeron: "), onDisk.message());
-        // the executors' figure on a cluster: within 64 MiB at MNIST size, a warning past it
-        List<Finding> cluster = ShmCheck.find(on(JobConfig.defaults(), "spark://h:7077"), 235_146,
-            new ShmCheck.Shm("/dev/shm", 64 * MIB));
+        // the executors' figure on a cluster: within 64 MiB at MNIST size with the optimizer on the replicas, a
+        // warning past it
+        List<Finding> cluster = ShmCheck.find(on(JobConfig.defaults().with("optimizer.step_placement",
+            StepPlacement.REPLICA), "spark://h:7077"), 235_146, new ShmCheck.Shm("/dev/shm", 64 * MIB));
         assertEquals(Status.OK, cluster.get(1).status(), cluster.get(1).message());
         List<Finding> big = ShmCheck.find(on(JobConfig.defaults(), "spark://h:7077"), 20_000_000,
             new ShmCheck.Shm("/dev/shm", 64 * MIB));
