@@ -3,8 +3,7 @@
 # directory in the Aeron base directory (default /dev/shm; ps.aeron_dir names another).
 #
 #   deploy/shm-usage.sh [DIR]            one snapshot
-#   deploy/shm-usage.sh --peak S [DIR]   sample every second for up to S seconds (until the directories seen are
-#                                        gone), print each process's peak
+#   deploy/shm-usage.sh --peak S [DIR]   sample every second for S seconds, print each process's peak
 #
 # Columns: pid, role (driver: spark-submit or ./lockstep; executor: CoarseGrainedExecutorBackend; else the
 # main class), the number of media-driver directories, apparent size (the sum of the files' lengths: what Aeron
@@ -41,15 +40,12 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 if [[ "$peak" -gt 0 ]]; then
   declare -A dirs=() app=() alloc=() roles=()
   for ((t = 0; t < peak; t++)); do
-    seen=0
     while read -r pid n a u; do
-      seen=1
       [[ -n "${roles[$pid]:-}" ]] || roles[$pid]=$(role "$pid")
       if (( n > ${dirs[$pid]:-0} )); then dirs[$pid]=$n; fi
       if (( a > ${app[$pid]:-0} )); then app[$pid]=$a; fi
       if (( u > ${alloc[$pid]:-0} )); then alloc[$pid]=$u; fi
     done < <(snapshot)
-    if [[ $seen == 0 && ${#roles[@]} -gt 0 ]]; then break; fi
     sleep 1
   done
   printf '%-8s %-9s %5s %14s %14s\n' pid role dirs apparent allocated
