@@ -387,13 +387,14 @@ cmd_loss() {
     log "$1: no packet loss"
     return
   fi
-  local hook
+  local hook match="numgen random mod 100 < $2"
+  [[ "$2" -lt 100 ]] || match=""   # every packet (nft refuses "< 100" against mod 100's range)
   for hook in egress ingress; do
     if ip netns exec "$ns" nft -f - 2>/dev/null <<NFT
 table netdev lockstep_loss {
   chain drop_udp {
     type filter hook $hook device eth0 priority 0; policy accept;
-    meta l4proto udp numgen random mod 100 < $2 counter drop
+    meta l4proto udp $match counter drop
   }
 }
 NFT

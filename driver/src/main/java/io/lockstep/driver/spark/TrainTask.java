@@ -107,9 +107,7 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
                     : new AeronGroupExchange(JvmWorkerGroup.join(spec.jobId(), local), alone, spec.timeoutMillis());
                 try {
                     ReplicaResult result = train(rank, exchange, train, validation, plan, start.value(), device);
-                    if (shards != null) {
-                        BarrierTaskContext.get().barrier(); // every worker is done with every shard
-                    }
+                    finishTogether(joined);
                     return JavaConverters.asScalaIterator(List.of(result.withDrops(dropsHere(shards, joined)))
                         .iterator());
                 } finally {
@@ -133,6 +131,31 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
             if (shards != null) {
                 shards.close();
             }
+        }
+    }
+
+    /**
+     * Every rank waits here for all the others, reading and dropping what its client is sent meanwhile: rank 0 may
+     * still fetch the optimizer state for its last checkpoint, and the shards' answers reach every worker JVM on one
+     * publication that waits for its slowest reader (a rank stopped in the barrier would hold the state back once
+     * it exceeds half an answer term). Past it every worker is done with every shard, so the executors' shards may
+     * close.
+     */
+    private static void finishTogether(GradientClient client) throws InterruptedException {
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread draining = new Thread(() -> {
+            org.agrona.concurrent.IdleStrategy idle = io.lockstep.ps.media.IdleStrategies.client();
+            while (!done.get()) {
+                idle.idle(client.drain());
+            }
+        }, "lockstep-drain-rank-" + client.rank());
+        draining.setDaemon(true);
+        draining.start();
+        try {
+            BarrierTaskContext.get().barrier();
+        } finally {
+            done.set(true);
+            draining.join();
         }
     }
 

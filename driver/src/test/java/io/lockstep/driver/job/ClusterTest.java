@@ -110,6 +110,36 @@ class ClusterTest {
         }
     }
 
+    /**
+     * The optimizer on the shards, and its state (77 KB per shard) larger than half an answer term (64 KiB terms):
+     * after the last step rank 0 fetches the state for its checkpoints while rank 1 has finished. The shards answer
+     * both executors on one publication that waits for its slowest reader, so rank 1 must go on reading until rank 0
+     * is done, or the fetch waits out ps.timeout_seconds and the job fails.
+     */
+    @Test
+    void theLastStateFetchDoesNotWaitForARankThatHasFinished() throws Exception {
+        TestData.digitsSplit(dir, 1400);
+        Files.createDirectories(Path.of(System.getenv("SPARK_HOME"), "jars"));
+        JobConfig cluster = job("local-cluster[2,1,1024]", "state")
+            .with("epochs", 2)
+            .with("model.hidden", List.of(256))
+            .with("optimizer.step_placement", "server")
+            .with("ps.mtu", 1472)
+            .with("ps.term_length", 65536)
+            .with("ps.timeout_seconds", 30)
+            .with("recovery.max_attempts", 1)
+            .with("spark.conf.spark.executor.extraClassPath", System.getProperty("java.class.path"))
+            .with("spark.conf.spark.executor.extraJavaOptions", System.getProperty("lockstep.test.executor.flags"))
+            .with("spark.conf.spark.executorEnv.OMP_NUM_THREADS", "1")
+            .with("spark.conf.spark.scheduler.minRegisteredResourcesRatio", "1.0");
+        Map<String, Object> summary = TrainingJob.run(cluster);
+        assertEquals("server", ((Map<?, ?>) summary.get("ps")).get("optimizer"));
+        assertEquals(1, ((List<?>) summary.get("attempts")).size(), "one attempt: " + summary.get("attempts"));
+        try (var files = Files.list(dir.resolve("state-ckpt"))) {
+            assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("best-")), "the best slot written");
+        }
+    }
+
     @Test
     void twoWorkersPerExecutorSplitTheirReductionAndHostTheirShards() throws Exception {
         TestData.digitsSplit(dir, 1400);

@@ -203,6 +203,22 @@ public final class GradientClient implements AutoCloseable {
         return steps.residual(i);
     }
 
+    /**
+     * Reads and drops whatever the shards and the all-gather endpoint sent this client; returns how many fragments.
+     * A rank that has finished calls it while it waits for the others: the shards answer every worker JVM on one
+     * publication, which waits for its slowest reader, so a rank that stopped reading would hold back what another
+     * rank still fetches (rank 0's optimizer state for its last checkpoint). Never while this client exchanges.
+     */
+    public int drain() {
+        int work = 0;
+        for (int s = 0; s < connection.layout.shards(); s++) {
+            work += connection.downstream(s).poll(DISCARD, ClientConnection.FRAGMENT_LIMIT);
+        }
+        return work + connection.gatherDownstream().poll(DISCARD, ClientConnection.FRAGMENT_LIMIT);
+    }
+
+    private static final io.aeron.logbuffer.FragmentHandler DISCARD = (buffer, offset, length, header) -> { };
+
     @Override
     public void close() {
         connection.close();
