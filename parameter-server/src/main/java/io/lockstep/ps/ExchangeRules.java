@@ -49,27 +49,26 @@ public final class ExchangeRules {
      * <ul>
      * <li>gradients: twice the longest run of frames any shard takes from a worker in one step, so a worker hands
      *     over its whole step without waiting;</li>
-     * <li>answers: twice what a shard may send back while a worker is not reading: its step's answer and, with the
-     *     optimizer on the server, its optimizer state (float32, {@code stateSlots} vectors of the slice) for a
-     *     checkpoint. Every worker receives the state, and the slowest receiver bounds the publication: on a local
-     *     cluster rank 1 sat in Spark's barrier after the last step while rank 0 fetched the state for the best
-     *     model, and with answer terms of 1 and 2 MiB (windows of 512 KiB and 1 MiB for a 942 KB state) rank 0
-     *     waited out ps.timeout_seconds; 4 MiB completed;</li>
+     * <li>answers: twice a shard's answer to one step. The optimizer state the shards send for a checkpoint (with
+     *     the optimizer on the server) need not fit: every worker reads its answers for as long as any rank may
+     *     still fetch (in the exchange, and at the end until every rank is done), so the publication, which waits
+     *     for its slowest receiver, never waits for a rank that has stopped reading;</li>
      * <li>side streams (all-gather, step reports, norm links): a few frames a step, the smallest term.</li>
      * </ul>
      * Each is rounded up to a power of two, at least 8 frames and Aeron's 64 KiB ({@link #sideTermLength}); the
-     * gradients' at most {@link #AUTO_TERM_CEILING}. The MNIST MLP (235,146 parameters, 2 shards, Adam on the
-     * server) gets 1 MiB for gradients and 4 MiB for answers: logs of 3 and 12 MiB instead of 24 MiB each.
+     * gradients' at most {@link #AUTO_TERM_CEILING}. The MNIST MLP (235,146 parameters, 2 shards) gets 1 MiB for
+     * gradients and for answers: logs of 3 MiB instead of 24 MiB each.
      *
      * @param answer     the format of what the shards send back ({@link ExchangeSpec#answerWire()})
-     * @param stateSlots optimizer state vectors the shards send for a checkpoint (0: the optimizer on the workers)
+     * @param stateSlots optimizer state vectors the shards send for a checkpoint (0: the optimizer on the workers);
+     *                   streamed through the answers' term, not held in it
      */
     public static Terms autoTerms(ShardLayout layout, int mtu, WireFormat wire, WireFormat answer, int stateSlots) {
         long up = 0;
         long back = 0;
         for (int s = 0; s < layout.shards(); s++) {
             up = Math.max(up, stepBytes(layout, s, wire));
-            back = Math.max(back, stepBytes(layout, s, answer) + stateSlots * stepBytes(layout, s, WireFormat.FP32));
+            back = Math.max(back, stepBytes(layout, s, answer));
         }
         int side = sideTermLength(mtu);
         return new Terms((int) Math.min(AUTO_TERM_CEILING, Math.max(side, pow2(2 * up))),

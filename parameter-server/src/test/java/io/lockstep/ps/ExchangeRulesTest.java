@@ -38,10 +38,10 @@ class ExchangeRulesTest {
     @Test
     void autoTermsHoldWhatEachKindOfStreamCarriesAtOnceWithinTheirBounds() {
         // the MNIST MLP: 117,573 floats a shard, 8 frames of 65504 or 347 of 1472 bytes, twice is under 1 MiB;
-        // Adam on the server may send its state (2 x that) after an answer not yet read: twice 3 runs, 4 MiB
-        assertEquals(new Terms(1 << 20, 4 << 20, 512 << 10), auto(235_146, 2, 65504, WireFormat.FP32,
+        // Adam's state on the server (2 x that) streams through the answers' term: it need not fit
+        assertEquals(new Terms(1 << 20, 1 << 20, 512 << 10), auto(235_146, 2, 65504, WireFormat.FP32,
             WireFormat.FP32, 2));
-        assertEquals(new Terms(1 << 20, 4 << 20, 64 << 10), auto(235_146, 2, 1472, WireFormat.FP32,
+        assertEquals(new Terms(1 << 20, 1 << 20, 64 << 10), auto(235_146, 2, 1472, WireFormat.FP32,
             WireFormat.FP32, 2));
         // the optimizer on the workers: averages only
         assertEquals(new Terms(1 << 20, 1 << 20, 64 << 10), auto(235_146, 2, 1472, WireFormat.FP32,
@@ -52,10 +52,10 @@ class ExchangeRulesTest {
         assertEquals(new Terms(512 << 10, 512 << 10, 512 << 10), auto(5_000, 2, 65504, WireFormat.FP32,
             WireFormat.FP32, 1));
         assertEquals(Terms.of(64 << 10), auto(5_000, 2, 1472, WireFormat.FP32, WireFormat.FP32, 0));
-        // gradients capped at the ceiling; the state always fits its term (else a checkpoint could wait forever)
+        // gradients capped at the ceiling; answers twice a step's (8 MB): 16 MiB, whatever the state's size
         Terms big = auto(2_000_000, 1, 65504, WireFormat.FP32, WireFormat.FP32, 2);
         assertEquals(ExchangeRules.AUTO_TERM_CEILING, big.upstream());
-        assertEquals(64 << 20, big.answers());
+        assertEquals(16 << 20, big.answers());
         for (int params : new int[]{1_000, 235_146, 3_000_000}) {
             Terms t = auto(params, 2, 65504, WireFormat.FP32, WireFormat.FP32, 2);
             assertNull(ExchangeRules.termForMtuProblem(t.smallest(), 65504), params + ": " + t);

@@ -118,8 +118,7 @@ final class ShmCheck implements Check {
             long fits = AeronFootprint.driverHostNeeds(job, Terms.of((int) t));
             if (fits <= free) {
                 sb.append(", or set ps.term_length: ").append(t).append(" (about ").append(format(fits))
-                    .append("; a step no longer in flight at once may slow large models, and optimizer state larger"
-                        + " than half a term can hold a checkpoint back)");
+                    .append("; a step no longer in flight at once may slow large models)");
                 break;
             }
         }
