@@ -52,8 +52,8 @@ class ShmEstimateTest {
         long params = ModelSize.parameters(cfg, 64);
         assertEquals(167_178, params);
         Terms terms = AeronFootprint.terms(setting, params);
-        assertEquals(new Terms(1 << 20, 2 << 20, 512 << 10), terms,
-            "ps.term_length auto for 83,589 floats a shard, Adam's state on the shards, 65504-byte frames");
+        assertEquals(new Terms(1 << 20, 1 << 20, 512 << 10), terms,
+            "ps.term_length auto for 83,589 floats a shard, Adam on the shards (its state streamed), 65504-byte frames");
         long estimate = AeronFootprint.driverHostNeeds(setting, terms);
 
         AtomicLong peak = new AtomicLong();
