@@ -18,12 +18,12 @@ import java.util.ServiceLoader;
 import java.util.concurrent.Callable;
 
 /**
- * {@code lockstep train CONFIG [--set key=value]...} and {@code lockstep doctor [CONFIG]}, and the commands other
+ * {@code lockstep train CONFIG [--set key=value]...}, {@code lockstep doctor [CONFIG]} and {@code lockstep inspect PATH}, and the commands other
  * modules on the classpath add ({@link MoreCommands}: {@code lockstep bench} and the other benchmarks).
  */
 @Command(name = "lockstep", mixinStandardHelpOptions = true, version = "lockstep 0.1.0",
     description = "Synchronous data-parallel DL4J training on Spark with an Aeron parameter server.",
-    subcommands = {LockstepCli.Train.class, Doctor.class})
+    subcommands = {LockstepCli.Train.class, Doctor.class, Inspect.class})
 public final class LockstepCli {
 
     @Command(name = "train", mixinStandardHelpOptions = true, description = "Run a training job.")

@@ -10,6 +10,7 @@ import io.lockstep.driver.data.DataLoader;
 import io.lockstep.driver.data.MnistFetcher;
 import io.lockstep.driver.kryo.Unregistered;
 import io.lockstep.driver.output.HadoopCheckpointStore;
+import io.lockstep.driver.output.ModelMetadata;
 import io.lockstep.driver.output.RunOutputs;
 import io.lockstep.driver.output.RunSummary;
 import io.lockstep.driver.spark.ExecutorWait;
@@ -174,7 +175,6 @@ public final class TrainingJob {
             params.destroy();
         }
         p.model().network().setParams(published);
-        outputs.writeModel(p.model().network().dl4j(), data.scaling().toDl4j());
 
         double seconds = lead.trainSeconds();
         double rate = s.samples() / Math.max(1e-9, seconds);
@@ -202,6 +202,8 @@ public final class TrainingJob {
                 RunSummary.finite(end.bestValue()), end.bestEpoch(), end.bestStep(), lead.bestParams() != null) : null)
             .test(test == null ? null : test.toMap()).model(outputs.model().toString())
             .build();
+        outputs.writeModel(p.model().network().dl4j(), data.scaling().toDl4j(), ModelMetadata.of(data.features(),
+            data.outputs(), data.classes(), data.scaling().kind(), ConfigLoader.toTree(cfg), summary.toMap()));
         outputs.writeSummary(summary.toJson());
         LOG.info(String.format(Locale.ROOT, "done: %s; %,.0f samples/s over %.1f s of training; outputs in %s",
             test == null ? "no test split" : "test " + headline(test), rate, seconds, outputs.dir()));

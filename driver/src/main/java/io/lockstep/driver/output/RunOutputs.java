@@ -160,12 +160,21 @@ public final class RunOutputs {
     }
 
     public void writeModel(Model net, DataNormalization normalizer) throws IOException {
+        writeModel(net, normalizer, null);
+    }
+
+    /** As above, with Lockstep's {@link ModelMetadata} in the zip (null: none). */
+    public void writeModel(Model net, DataNormalization normalizer, com.fasterxml.jackson.databind.JsonNode metadata)
+        throws IOException {
         atomically(model(), tmp -> {
             ModelSerializer.writeModel(net, tmp.toFile(), false);
             if (normalizer != null) {
                 // not writeModel(..., normalizer): with commons-io 2.16 (which Spark needs) it fails
                 // closing a stream the normalizer serializer already closed
                 ModelSerializer.addNormalizerToModel(tmp.toFile(), normalizer);
+            }
+            if (metadata != null) {
+                ModelMetadata.write(tmp, metadata);
             }
         });
     }
