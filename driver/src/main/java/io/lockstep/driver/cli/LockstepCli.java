@@ -23,7 +23,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "lockstep", mixinStandardHelpOptions = true, version = "lockstep 0.1.0",
     description = "Synchronous data-parallel DL4J training on Spark with an Aeron parameter server.",
-    subcommands = {LockstepCli.Train.class, Doctor.class, Inspect.class})
+    subcommands = {LockstepCli.Train.class, Doctor.class, Inspect.class, Evaluate.class})
 public final class LockstepCli {
 
     @Command(name = "train", mixinStandardHelpOptions = true, description = "Run a training job.")

@@ -122,6 +122,57 @@ public final class DataLoader {
             test == null ? null : r.read(test, "test dataset"), r.features(), t, columns, seed, false);
     }
 
+    /** One split read for a trained model: its rows, scaled as the model was trained, and their count. */
+    public record Scored(JavaRDD<Sample> rows, long count) {
+    }
+
+    /**
+     * Reads {@code job.data().test()} as training read its data (the format and columns of {@code job}), for a model
+     * trained on {@code features} inputs with {@code classes} classes (0 for regression): refused, naming the file and
+     * the sizes, when its rows are not {@code features} wide or its labels fall outside the model's classes; scaled
+     * with {@code scaling}, the model's own (never fitted again).
+     */
+    public static Scored forModel(JavaSparkContext sc, JobConfig job, FeatureScaling scaling, int features, int classes) {
+        JobConfig.Data cfg = job.data();
+        Task task = job.task();
+        String path = cfg.test();
+        Part part;
+        int width;
+        switch (cfg.format()) {
+            case IDX: {
+                IdxReader r = new IdxReader(sc, task, task == Task.CLASSIFICATION ? classes : null);
+                part = r.read(path, cfg.testLabels());
+                width = r.features();
+                break;
+            }
+            case CSV: {
+                CsvReader r = new CsvReader(sc, cfg.with("train", path), task);
+                part = r.read(path);
+                width = r.features();
+                break;
+            }
+            case LIBSVM: {
+                LibSvmReader r = new LibSvmReader(sc, features, task, task == Task.CLASSIFICATION ? classes : null,
+                    List.of(path));
+                part = r.read(path);
+                width = r.features();
+                break;
+            }
+            default: {
+                Dataset<Row> data = parquet(session(sc), path);
+                DatasetReader r = new DatasetReader(data, path, cfg, task);
+                part = r.read(data, path);
+                width = r.features();
+            }
+        }
+        if (width != features) {
+            throw new IllegalArgumentException(path + ": rows of " + width + " features, but the model takes " + features);
+        }
+        LabelCheck.check(part, task, classes, task == Task.CLASSIFICATION
+            ? "the model has classes 0.." + (classes - 1) : "the model's task is " + task.key());
+        return new Scored(samples(part, scaling, task, classes), part.count());
+    }
+
     /** The label file next to an images file: images-idx3 becomes labels-idx1. */
     public static String labelsPathFor(String imagesPath) {
         return IdxReader.labelsPathFor(imagesPath);

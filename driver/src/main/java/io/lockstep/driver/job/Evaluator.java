@@ -15,11 +15,11 @@ import java.util.List;
  * The task's metrics (the same ones validation reports) of given parameters over a Spark data
  * set: one partial per partition, merged exactly.
  */
-final class Evaluator {
+public final class Evaluator {
     private Evaluator() {
     }
 
-    static EvalMetrics evaluate(JavaRDD<Sample> data, String modelJson, Broadcast<float[]> params, int features,
+    public static EvalMetrics evaluate(JavaRDD<Sample> data, String modelJson, Broadcast<float[]> params, int features,
                                 String task, int outputs) {
         return data.mapPartitions((Iterator<Sample> it) -> {
             EvalMetrics metrics = EvalMetrics.forTask(task, outputs);

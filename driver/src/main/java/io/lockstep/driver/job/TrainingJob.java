@@ -203,7 +203,7 @@ public final class TrainingJob {
             .test(test == null ? null : test.toMap()).model(outputs.model().toString())
             .build();
         outputs.writeModel(p.model().network().dl4j(), data.scaling().toDl4j(), ModelMetadata.of(data.features(),
-            data.outputs(), data.classes(), data.scaling().kind(), ConfigLoader.toTree(cfg), summary.toMap()));
+            data.outputs(), data.classes(), data.scaling(), ConfigLoader.toTree(cfg), summary.toMap()));
         outputs.writeSummary(summary.toJson());
         LOG.info(String.format(Locale.ROOT, "done: %s; %,.0f samples/s over %.1f s of training; outputs in %s",
             test == null ? "no test split" : "test " + headline(test), rate, seconds, outputs.dir()));
@@ -211,7 +211,7 @@ public final class TrainingJob {
     }
 
     /** The task's headline metrics, e.g. "accuracy 0.9758, f1 0.9755" or "r2 0.4700, rmse 54.1000". */
-    static String headline(EvalMetrics m) {
+    public static String headline(EvalMetrics m) {
         List<String> names = m.task().equals("regression") ? List.of("r2", "rmse")
             : m.task().equals("binary") ? List.of("accuracy", "auc") : List.of("accuracy", "f1");
         StringBuilder sb = new StringBuilder();

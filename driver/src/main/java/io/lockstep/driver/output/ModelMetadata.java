@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.lockstep.driver.data.FeatureScaling;
 
 import java.io.IOException;
 import java.net.URI;
@@ -30,14 +31,18 @@ public final class ModelMetadata {
     }
 
     /** The metadata as one JSON object. */
-    public static ObjectNode of(int features, int outputs, int classes, String normalization, JsonNode config,
+    public static ObjectNode of(int features, int outputs, int classes, FeatureScaling scaling, JsonNode config,
                                 Map<String, Object> summary) {
         ObjectNode m = JSON.createObjectNode();
         m.put("lockstep_version", VERSION);
         m.put("features", features);
         m.put("outputs", outputs);
         m.put("classes", classes);
-        m.put("normalization", normalization);
+        m.put("normalization", scaling.kind());
+        ObjectNode s = m.putObject("scaling"); // exactly what training applied, for scoring
+        s.put("kind", scaling.kind());
+        s.set("a", JSON.valueToTree(scaling.a()));
+        s.set("b", JSON.valueToTree(scaling.b()));
         m.set("config", redacted(config));
         m.set("summary", JSON.valueToTree(summary));
         return m;
@@ -60,6 +65,17 @@ public final class ModelMetadata {
             }
         }
         return copy;
+    }
+
+    /** The feature scaling the model was trained with, as {@link #of} stored it. */
+    public static FeatureScaling scaling(JsonNode metadata) {
+        JsonNode s = metadata.path("scaling");
+        try {
+            return new FeatureScaling(s.path("kind").asText(), JSON.treeToValue(s.path("a"), float[].class),
+                JSON.treeToValue(s.path("b"), float[].class));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("lockstep.json: unreadable scaling: " + e.getOriginalMessage(), e);
+        }
     }
 
     /** Adds (or replaces) {@link #ENTRY} in the zip at {@code model}. */
