@@ -21,7 +21,7 @@ record Setting(JobConfig cfg, boolean withJob, String master, String sparkError,
     static Setting of(JobConfig cfg, boolean withJob) {
         SparkConf conf;
         try {
-            conf = SparkConfs.of(cfg);
+            conf = SparkConfs.of(cfg, false); // the cluster a job from here would be submitted to is checked too
         } catch (ConfigLoader.ConfigException e) {
             return on(cfg, withJob, "local[" + cfg.workers() + "]", e.getMessage(),
                 cfg.ps().host() != null ? cfg.ps().host() : "127.0.0.1");

@@ -2,6 +2,7 @@ package io.lockstep.driver.doctor;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lockstep.driver.spark.SparkConfs;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,6 +36,11 @@ final class SparkCheck implements Check {
                 ? ": task slots for " + workers + " worker" + (workers == 1 ? "" : "s") : "")));
         }
         List<Finding> findings = new ArrayList<>();
+        if (SparkConfs.launchedByLockstep(new org.apache.spark.SparkConf(false))) {
+            findings.add(Finding.warn("spark", "spark.master " + master + " is a cluster: ./lockstep train refuses it"
+                + " (its embedded driver ships no jar to executors); submit with deploy/spark-submit.sh --master "
+                + master + " CONFIG, or run deploy/spark-submit.sh doctor CONFIG to check the executors too"));
+        }
         String host = null; // the first master of the list (standbys after it) that accepts a connection
         List<String> refused = new ArrayList<>();
         for (String hostPort : master.substring("spark://".length()).split(",")) {
@@ -50,8 +56,9 @@ final class SparkCheck implements Check {
             }
         }
         if (host == null) {
-            return List.of(Finding.fail("spark", "spark.master " + master + ": cannot connect to "
+            findings.add(Finding.fail("spark", "spark.master " + master + ": cannot connect to "
                 + String.join(", ", refused) + ": is the master running there, and does this machine reach it?"));
+            return findings;
         }
         int taskCpus = Integer.parseInt(job.cfg().spark().conf().getOrDefault("spark.task.cpus", "1"));
         JsonNode state = masterState(host, MASTER_UI_PORT);

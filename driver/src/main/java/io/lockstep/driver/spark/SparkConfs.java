@@ -24,6 +24,14 @@ public final class SparkConfs {
      * no serializer.
      */
     public static SparkConf of(JobConfig cfg) {
+        return of(cfg, true);
+    }
+
+    /**
+     * As {@link #of(JobConfig)}; without {@code fromThisLauncher} a cluster master is not refused for being given to
+     * {@code ./lockstep} (the doctor checks the cluster a job will be submitted to from there).
+     */
+    public static SparkConf of(JobConfig cfg, boolean fromThisLauncher) {
         SparkConf conf = new SparkConf().setAppName("lockstep");
         if (cfg.spark().master() != null) {
             conf.setMaster(cfg.spark().master());
@@ -57,7 +65,7 @@ public final class SparkConfs {
         cfg.spark().conf().forEach(conf::set);
         kryo(conf);
         if (!conf.get("spark.master").startsWith("local")) {
-            refuseUnreachable(conf);
+            refuseUnreachable(conf, fromThisLauncher);
         }
         return conf;
     }
@@ -106,9 +114,9 @@ public final class SparkConfs {
      * {@code ./lockstep} (no application jar for the executors), or with a driver announced on an address the
      * executors cannot send to.
      */
-    private static void refuseUnreachable(SparkConf conf) {
+    private static void refuseUnreachable(SparkConf conf, boolean fromThisLauncher) {
         String master = conf.get("spark.master");
-        if ("lockstep".equals(System.getProperty(LAUNCHER)) && !conf.contains("spark.jars")) {
+        if (fromThisLauncher && launchedByLockstep(conf)) {
             throw new ConfigLoader.ConfigException("config key 'spark.master' is " + master + ", a cluster: ./lockstep"
                 + " runs the driver on embedded Spark and ships no application jar, so executors could not load"
                 + " Lockstep's classes; submit with deploy/spark-submit.sh --master " + master + " CONFIG [--set ...]"
@@ -119,6 +127,11 @@ public final class SparkConfs {
         if (problem != null) {
             throw new ConfigLoader.ConfigException(problem);
         }
+    }
+
+    /** Whether this driver is {@code ./lockstep}'s embedded one, which ships no application jar to executors. */
+    public static boolean launchedByLockstep(SparkConf conf) {
+        return "lockstep".equals(System.getProperty(LAUNCHER)) && !conf.contains("spark.jars");
     }
 
     /** Task slots of a local master: local, local[N], local[*], local[N,F], local[*,F]. */

@@ -226,6 +226,18 @@ class DoctorTest {
         assertEquals(Status.FAIL, none.status());
         assertTrue(none.message().startsWith("spark.master spark://127.0.0.1:" + closed + ": cannot connect to 127.0.0.1:"
             + closed), none.message());
+        // from ./lockstep: a cluster master is still checked (train refuses it: a warning says where to submit)
+        System.setProperty("lockstep.launcher", "lockstep");
+        try {
+            Setting fromHere = Setting.of(JobConfig.defaults().with("spark.master", "spark://127.0.0.1:" + closed), false);
+            assertEquals("spark://127.0.0.1:" + closed, fromHere.master());
+            List<Finding> both = new SparkCheck().run(fromHere);
+            assertEquals(Status.WARN, both.get(0).status());
+            assertTrue(both.get(0).message().contains("./lockstep train refuses it"), both.get(0).message());
+            assertEquals(Status.FAIL, both.get(1).status(), "and the master is checked: " + both);
+        } finally {
+            System.clearProperty("lockstep.launcher");
+        }
         // the master's /json as a standalone master's web UI serves it
         com.fasterxml.jackson.databind.JsonNode state = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
             "{\"workers\": [{\"state\": \"ALIVE\", \"cores\": 2, \"coresused\": 1},"
