@@ -7,12 +7,9 @@ import io.lockstep.ps.ShardLayout;
 import io.lockstep.ps.client.GradientClient;
 import io.lockstep.ps.media.EmbeddedAeron;
 import io.lockstep.ps.media.FreePorts;
-import io.lockstep.ps.media.IdleStrategies;
 import io.lockstep.ps.media.LinkMtu;
 import io.lockstep.ps.server.ParameterServer;
 import io.lockstep.ps.server.StepListener;
-import org.agrona.concurrent.IdleStrategy;
-import org.agrona.concurrent.UnsafeBuffer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -98,27 +95,20 @@ final class LinkBench implements Callable<Integer> {
                 + "|term-length=" + termLength;
             try (Subscription sub = aeron.aeron().addSubscription(channel, RAW_STREAM)) {
                 publish("raw-port", Integer.toString(port));
-                UnsafeBuffer dst = memory.buffer;
+                RawAeron.Receiver receiver = new RawAeron.Receiver(sub, memory.buffer, bytes);
                 for (int r = 0; r < warmup + repeats; r++) {
-                    long[] at = {0};
-                    long[] first = {0};
-                    IdleStrategy idle = IdleStrategies.client();
-                    long deadline = System.nanoTime() + WAIT_MS * 1_000_000L;
-                    while (at[0] < bytes) {
-                        int n = sub.poll((buffer, offset, length, header) -> {
-                            if (at[0] == 0) {
-                                first[0] = System.nanoTime();
-                            }
-                            dst.putBytes((int) at[0], buffer, offset, length);
-                            at[0] += length;
-                        }, 64);
-                        idle.idle(n);
-                        if (System.nanoTime() > deadline) {
-                            throw new TimeoutException("raw transfer " + r + ": " + at[0] + " of " + bytes + " bytes");
-                        }
+                    receiver.reset();
+                    Thread t = new Thread(receiver, "bench-link-receiver");
+                    t.setDaemon(true);
+                    t.start();
+                    t.join(WAIT_MS);
+                    if (t.isAlive() || receiver.received != bytes) {
+                        t.interrupt();
+                        throw new TimeoutException("raw transfer " + r + ": " + receiver.received + " of " + bytes
+                            + " bytes within " + WAIT_MS / 1000 + " s");
                     }
                     if (r >= warmup) {
-                        seconds[r - warmup] = (System.nanoTime() - first[0]) / 1e9;
+                        seconds[r - warmup] = (receiver.doneAt - receiver.firstAt) / 1e9;
                     }
                 }
             }

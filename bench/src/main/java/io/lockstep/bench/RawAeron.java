@@ -100,13 +100,17 @@ final class RawAeron {
         }
     }
 
-    /** Copies what arrives into the destination vector, in order, until all bytes are in. */
-    private static final class Receiver implements Runnable {
+    /**
+     * Copies what arrives into the destination vector, in order, until all bytes are in (or its thread is
+     * interrupted); notes when the first fragment came and when the last byte did (also {@link LinkBench}'s).
+     */
+    static final class Receiver implements Runnable {
         private final Subscription sub;
         private final UnsafeBuffer dst;
         private final long bytes;
         private final FragmentHandler onFragment;
         volatile long received;
+        volatile long firstAt;
         volatile long doneAt;
         private long at;
 
@@ -115,6 +119,9 @@ final class RawAeron {
             this.dst = dst;
             this.bytes = bytes;
             this.onFragment = (buffer, offset, length, header) -> {
+                if (at == 0) {
+                    firstAt = System.nanoTime();
+                }
                 dst.putBytes((int) at, buffer, offset, length);
                 at += length;
             };

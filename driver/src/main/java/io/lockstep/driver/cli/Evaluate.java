@@ -12,12 +12,11 @@ import io.lockstep.driver.job.TrainingJob;
 import io.lockstep.driver.output.ModelMetadata;
 import io.lockstep.driver.spark.SparkConfs;
 import io.lockstep.worker.metrics.EvalMetrics;
+import io.lockstep.worker.model.FineTune;
+import io.lockstep.worker.model.Network;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -89,9 +88,8 @@ public final class Evaluate implements Callable<Integer> {
         int features = meta.get("features").asInt();
         int outputs = meta.get("outputs").asInt();
         int classes = meta.get("classes").asInt();
-        Model net = restore(model);
-        String json = net instanceof MultiLayerNetwork m ? m.getLayerWiseConfigurations().toJson()
-            : ((ComputationGraph) net).getConfiguration().toJson();
+        Model net = FineTune.restore(model.toString(), "MODEL");
+        String json = Network.of(net).toJson();
         float[] params = net.params().toFloatVector();
         try (JavaSparkContext sc = new JavaSparkContext(SparkConfs.of(cfg))) {
             DataLoader.Scored rows = DataLoader.forModel(sc, cfg, ModelMetadata.scaling(meta), features, classes);
@@ -106,14 +104,6 @@ public final class Evaluate implements Callable<Integer> {
             result.put("task", cfg.task().key());
             result.put("metrics", m.toMap());
             return result;
-        }
-    }
-
-    private static Model restore(Path model) throws IOException {
-        try {
-            return ModelSerializer.restoreMultiLayerNetwork(model.toFile(), false);
-        } catch (RuntimeException | IOException notAMultiLayerNetwork) {
-            return ModelSerializer.restoreComputationGraph(model.toFile(), false);
         }
     }
 }

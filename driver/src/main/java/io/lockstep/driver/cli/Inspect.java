@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.lockstep.driver.output.HadoopCheckpointStore;
 import io.lockstep.driver.output.ModelMetadata;
 import io.lockstep.worker.checkpoint.Checkpoint;
+import io.lockstep.worker.model.FineTune;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -69,21 +70,13 @@ public final class Inspect implements Callable<Integer> {
         ObjectNode r = JSON.createObjectNode();
         r.put("path", p.toString());
         r.put("kind", "model");
-        Model net;
         try (ZipFile zip = new ZipFile(p.toFile())) {
             if (zip.getEntry("configuration.json") == null) {
                 throw new IllegalArgumentException(p + ": a zip but no DL4J model (no configuration.json in it)");
             }
         }
-        boolean graph;
-        try {
-            net = ModelSerializer.restoreMultiLayerNetwork(p.toFile(), false);
-            graph = false;
-        } catch (RuntimeException | IOException notAMultiLayerNetwork) {
-            net = ModelSerializer.restoreComputationGraph(p.toFile(), false);
-            graph = true;
-        }
-        r.put("model_class", graph ? "ComputationGraph" : "MultiLayerNetwork");
+        Model net = FineTune.restore(p.toString(), "PATH");
+        r.put("model_class", net instanceof ComputationGraph ? "ComputationGraph" : "MultiLayerNetwork");
         r.put("parameters", net.numParams());
         r.set("layers", layers(net));
         DataNormalization normalizer = ModelSerializer.restoreNormalizerFromFile(p.toFile());

@@ -138,11 +138,8 @@ public final class MetricsLog implements StepListener, AutoCloseable {
      * frames dropped during it included), after every line of its steps already handed over.
      */
     public void attempt(RunSummary.Attempt attempt) {
-        later(() -> {
-            // the next attempt's first step opens a new rate window: the wait for replacement executors is no
-            // training time (run on the writer thread, in order with the steps)
-            windowStart = -1;
-            windowSamples = 0;
+        later(() -> { // on the writer thread, in order with the steps
+            newRateWindow();
             return attempt.toJsonLine();
         });
     }
@@ -188,12 +185,17 @@ public final class MetricsLog implements StepListener, AutoCloseable {
         }
     }
 
+    /** The next attempt's first step opens a new rate window: waiting for replacement executors is no training. */
+    private void newRateWindow() {
+        windowStart = -1;
+        windowSamples = 0;
+    }
+
     private void record(Event e) throws IOException {
         if (e.step + 1 <= lastStep) { // the next attempt of the stage, from a checkpoint or step 0
             flushPending();
             timeline.restart();
-            windowStart = -1;
-            windowSamples = 0;
+            newRateWindow();
         }
         lastLoss = e.loss;
         lastStep = e.step + 1;

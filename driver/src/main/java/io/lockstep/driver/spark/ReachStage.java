@@ -95,7 +95,7 @@ public final class ReachStage {
         public scala.collection.Iterator<RankReach> apply(scala.collection.Iterator<Integer> rows) {
             BarrierTaskContext ctx = BarrierTaskContext.get();
             int rank = ctx.partitionId();
-            String address = TrainTask.executorAddressOf(ctx, driverHost);
+            String address = TrainTask.endpointAddress(ctx, driverHost);
             String where = "executor " + SparkEnv.get().executorId() + " " + address;
             String checkpointProblem = null;
             if (checkpoints != null) {

@@ -257,17 +257,9 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
         return java.util.stream.IntStream.range(0, infos.length).filter(r -> infos[r].address().equals(mine)).toArray();
     }
 
-    /**
-     * The address this executor's workers receive on and its shards listen on: loopback when the driver's
-     * endpoints are (one machine), else the executor's address as Spark knows it (the one the driver and the
-     * other executors reach it at: never loopback on a cluster).
-     */
+    /** See {@link #endpointAddress}: where this task's workers receive and its shards listen. */
     private String executorHost() {
-        String host = plan.exchange().host();
-        if (host.startsWith("127.") || host.equals("localhost") || host.equals("::1")) {
-            return "127.0.0.1";
-        }
-        return executorAddress();
+        return endpointAddress(BarrierTaskContext.get(), plan.exchange().host());
     }
 
     /**
@@ -276,26 +268,26 @@ final class TrainTask extends AbstractFunction1<Iterator<RankRows>, Iterator<Rep
      */
     private static String where() {
         return ReplicaResult.here() + " executor " + org.apache.spark.SparkEnv.get().executorId() + " "
-            + executorAddress();
+            + executorAddress(BarrierTaskContext.get());
     }
 
     /**
-     * This task's executor's address as Spark knows it: the source address of its connection to the driver (so the
-     * one the driver reaches it at), which tells hosts apart where hostnames repeat (containers, namespaces).
+     * The address the workers of {@code ctx}'s executor receive on and its shards listen on: loopback when the
+     * driver's endpoints ({@code driverHost}) are (one machine), else the executor's address as Spark knows it (the
+     * one the driver and the other executors reach it at: never loopback on a cluster).
      */
-    private static String executorAddress() {
-        return executorAddressOf(BarrierTaskContext.get());
-    }
-
-    /** The executor address of {@code ctx}'s task, or loopback when the driver's endpoints are on loopback. */
-    static String executorAddressOf(BarrierTaskContext ctx, String driverHost) {
+    static String endpointAddress(BarrierTaskContext ctx, String driverHost) {
         if (driverHost.startsWith("127.") || driverHost.equals("localhost") || driverHost.equals("::1")) {
             return "127.0.0.1";
         }
-        return executorAddressOf(ctx);
+        return executorAddress(ctx);
     }
 
-    private static String executorAddressOf(BarrierTaskContext ctx) {
+    /**
+     * The executor address of {@code ctx}'s task as Spark knows it: the source address of its connection to the
+     * driver (so the one the driver reaches it at), which tells hosts apart where hostnames repeat.
+     */
+    private static String executorAddress(BarrierTaskContext ctx) {
         String address = ctx.getTaskInfos()[ctx.partitionId()].address();
         int colon = address.lastIndexOf(':');
         String executor = colon > 0 ? address.substring(0, colon) : address;

@@ -105,9 +105,14 @@ public final class FineTune {
 
     /** A {@code ModelSerializer} zip: MultiLayerNetwork first, then ComputationGraph; no optimizer state. */
     public static Model restore(String zip) {
+        return restore(zip, "model.init_from");
+    }
+
+    /** As {@link #restore(String)}, its errors starting with {@code what} (the key or the argument it came from). */
+    public static Model restore(String zip, String what) {
         File file = new File(zip);
         if (!file.isFile()) {
-            throw new IllegalArgumentException("model.init_from: file not found: " + zip);
+            throw new IllegalArgumentException(what + ": file not found: " + zip);
         }
         try {
             return ModelSerializer.restoreMultiLayerNetwork(file, false);
@@ -115,7 +120,7 @@ public final class FineTune {
             try {
                 return ModelSerializer.restoreComputationGraph(file, false);
             } catch (Exception asGraph) {
-                IllegalArgumentException e = new IllegalArgumentException("model.init_from: " + zip
+                IllegalArgumentException e = new IllegalArgumentException(what + ": " + zip
                     + " is neither a DL4J MultiLayerNetwork nor a ComputationGraph saved by ModelSerializer ("
                     + rootMessage(asLayers) + "; as a ComputationGraph: " + rootMessage(asGraph) + ")", asLayers);
                 e.addSuppressed(asGraph);
